@@ -1,0 +1,307 @@
+"""failed-payments: wiring and command line.
+
+    python app.py [run]        the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT)
+    python app.py check        settings, Redis, Slack, QuickBooks and ConnectBooster: OK or why not
+    python app.py sandbox      local QuickBooks and ConnectBooster stand-ins, for trying things out
+    python app.py qbo-connect  connect QuickBooks (OAuth consent) and keep its tokens in Redis
+    python app.py demo         the whole bot against local stand-ins, in a Slack-like page
+
+This module only wires: settings -> sessions and Redis -> clients -> Bolt app -> handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.logs import configure_logging
+from bot.metrics import CONTENT_TYPE_LATEST
+from bot.services import Services
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store import Store
+from bot.tokens import RedisTokenStore
+from cb.client import CBClient
+from qb.auth import OAuthClient
+from qb.client import QBOClient
+
+log = logging.getLogger("failed_payments")
+
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+class StartError(Exception):
+    """The bot cannot start; the message says why and what to do (no traceback)."""
+
+
+# -- wiring ---------------------------------------------------------------------------------
+def redis_client(settings: Settings) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+    )
+
+
+def token_store(settings: Settings, redis: aioredis.Redis, *, allow_plaintext: bool = False
+                ) -> RedisTokenStore:
+    p = settings.redis_prefix
+    return RedisTokenStore(
+        redis, f"{p}qbo:token:{settings.qbo_realm_id}", f"{p}qbo:token-lock:{settings.qbo_realm_id}",
+        encryption_key=settings.token_encryption_key, allow_plaintext=allow_plaintext,
+    )
+
+
+async def build_services(
+    settings: Settings,
+    *,
+    redis: aioredis.Redis | None = None,
+    allow_plaintext_tokens: bool = False,
+    instance: str = "bot",
+) -> Services:
+    """One aiohttp session per upstream service and one Redis client, and the clients on them."""
+    from bot.metrics import Metrics
+
+    metrics = Metrics()
+    redis = redis if redis is not None else redis_client(settings)
+    store = Store(redis, settings.redis_prefix)
+    try:
+        await store.ping()
+    except Exception as exc:
+        await redis.aclose()
+        raise StartError(
+            f"Redis does not answer at REDIS_URL ({_safe_url(settings.redis_url)}): {exc}. "
+            "Start Redis or point REDIS_URL at one that answers."
+        ) from None
+
+    def session(service: str) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(trace_configs=[metrics.trace_config(service)])
+
+    qbo_session, cb_session, slack_session = session("qbo"), session("connectbooster"), session(
+        "slack"
+    )
+    tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
+    if settings.qbo_refresh_token is not None:
+        await tokens.seed(settings.qbo_refresh_token.get_secret_value())
+    auth = OAuthClient(
+        qbo_session,
+        client_id=settings.qbo_client_id,
+        client_secret=settings.qbo_client_secret,
+        token_url=settings.qbo_oauth_token_url,
+        store=tokens,
+    )
+    qbo = QBOClient(
+        qbo_session,
+        realm_id=settings.qbo_realm_id,
+        base_url=settings.qbo_api_base,
+        auth=auth,
+        max_in_flight=settings.qbo_max_in_flight,
+        per_minute=settings.qbo_requests_per_minute,
+        environment=settings.qbo_environment,
+    )
+    cb = CBClient(cb_session, base_url=settings.cb_base_url, api_key=settings.cb_api_key)
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        session=slack_session,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    return Services(
+        settings=settings, redis=redis, store=store, qbo=qbo, cb=cb, slack=slack,
+        metrics=metrics, sessions=[qbo_session, cb_session, slack_session], instance=instance,
+    )
+
+
+def build_bolt_app(services: Services) -> AsyncApp:
+    """The Bolt app with every handler module registered."""
+    from handlers import register_all
+
+    app = AsyncApp(
+        client=services.slack,
+        signing_secret=services.settings.slack_signing_secret.get_secret_value(),
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    register_all(app, services)
+    return app
+
+
+def build_web_app(bolt: AsyncApp, services: Services) -> web.Application:
+    """HTTP mode: ``/slack/events`` plus ``/healthz`` and ``/metrics``."""
+    webapp = bolt.web_app(path="/slack/events")
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            await services.store.ping()
+        except Exception:
+            return web.json_response({"ok": False, "redis": "not answering"}, status=503)
+        return web.json_response({"ok": True, "redis": "ok"})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        from bot.reporting import refresh_gauges
+
+        await refresh_gauges(services)
+        return web.Response(body=services.metrics.render(),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    webapp.router.add_get("/healthz", healthz)
+    webapp.router.add_get("/metrics", metrics)
+    return webapp
+
+
+async def start_background(services: Services) -> None:
+    """Resume half-done remedies, then start the poller."""
+    from bot.poller import run_poller
+    from bot.remedies import resume_unfinished
+
+    await resume_unfinished(services)
+    services.start_background(run_poller(services), name="poller")
+
+
+# -- commands ---------------------------------------------------------------------------------
+async def serve(settings: Settings) -> None:
+    """Run the bot until SIGTERM or SIGINT; then finish remedies in flight and close."""
+    services = await build_services(settings)
+    bolt = build_bolt_app(services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner: web.AppRunner | None = None
+    socket_handler: Any = None
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            assert settings.slack_app_token is not None
+            socket_handler = AsyncSocketModeHandler(
+                bolt, settings.slack_app_token.get_secret_value()
+            )
+            await socket_handler.connect_async()
+            log.info("connected to Slack in Socket Mode")
+        runner = web.AppRunner(build_web_app(bolt, services))
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # noqa: S104
+        log.info("serving /slack/events, /healthz and /metrics on port %d", settings.port)
+        await start_background(services)
+        await stop.wait()
+        log.info("stopping: no new work; finishing remedies in flight")
+    finally:
+        if socket_handler is not None:
+            await socket_handler.disconnect_async()
+        if runner is not None:
+            await runner.cleanup()
+        await services.drain()
+        await services.aclose()
+
+
+async def check(settings: Settings) -> int:
+    """Reach every service the bot needs and print one line each: OK or why not."""
+    from bot.check import run_checks
+
+    return await run_checks(settings, build_services)
+
+
+def _safe_url(url: str) -> str:
+    """A URL with any password masked."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _load_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as err:
+        print(f"failed-payments: cannot start: {len(err.lines)} setting(s) need attention",
+              file=sys.stderr)
+        for line in err.lines:
+            print(f"  {line}", file=sys.stderr)
+        print("Set them in the environment or in a .env file (see README).", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="failed-payments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (default)")
+    sub.add_parser("check", help="check settings and every service the bot needs")
+    sb = sub.add_parser("sandbox", help="run the QuickBooks and ConnectBooster stand-ins")
+    sb.add_argument("--scenario", default="all-causes")
+    sb.add_argument("--qbo-port", type=int, default=8601)
+    sb.add_argument("--cb-port", type=int, default=8602)
+    qc = sub.add_parser("qbo-connect", help="connect QuickBooks and keep its tokens in Redis")
+    qc.add_argument("--port", type=int, default=8765, help="local port for Intuit's redirect")
+    demo = sub.add_parser("demo", help="the whole bot against local stand-ins, in a browser")
+    demo.add_argument("--port", type=int, default=None, help="default: PORT or 3000")
+    demo.add_argument("--scenario", default="all-causes")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python app.py`` and the ``failed-payments`` console script."""
+    args = parse_args(argv)
+    command = args.command or "run"
+    try:
+        if command == "sandbox":
+            configure_logging()
+            from sandbox.runner import serve_sandboxes_forever
+
+            asyncio.run(serve_sandboxes_forever(args.scenario, qbo_port=args.qbo_port,
+                                                cb_port=args.cb_port))
+            return 0
+        if command == "demo":
+            configure_logging()
+            from sandbox.demo import run_demo
+
+            asyncio.run(run_demo(port=args.port, scenario=args.scenario))
+            return 0
+        settings = _load_or_exit()
+        secrets = [s.get_secret_value() for s in (
+            settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+            settings.qbo_client_secret, settings.qbo_refresh_token, settings.cb_api_key,
+            settings.token_encryption_key) if s is not None]
+        configure_logging(settings.log_level, secrets)
+        if command == "check":
+            return asyncio.run(check(settings))
+        if command == "qbo-connect":
+            from bot.connect import connect_quickbooks
+
+            return asyncio.run(connect_quickbooks(settings, port=args.port,
+                                                  redis=redis_client(settings)))
+        asyncio.run(serve(settings))
+        return 0
+    except StartError as err:
+        print(f"failed-payments: cannot start: {err}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

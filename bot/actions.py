@@ -1,0 +1,147 @@
+"""Every interactive id the bot's Block Kit emits, and the format of button values.
+
+Action ids are an enum so that builders and listeners cannot drift apart: a builder only
+emits ``ActionId`` members and ``ALL_ACTION_IDS`` lists what ``handlers/`` must register.
+
+Button values are compact JSON objects (Slack allows 2,000 characters)::
+
+    {"p": "pmt_8f2c41", "a": 2}          # payment id, remedy attempt the button was drawn for
+    {"t": "list:7f3a", "pg": 3}          # a list page: paging token and the page to show
+
+``encode_value``/``decode_value`` and ``encode_page_value``/``decode_page_value`` are the
+only code that knows the format; a value that does not decode raises ``BadActionValue``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bot.models import RemedyKind
+
+MAX_VALUE_CHARS = 2000
+
+
+class ActionId(StrEnum):
+    """``action_id`` of every button the bot draws."""
+
+    DISMISS_SYNC = "fp_dismiss_sync"
+    DELETE_HISTORY = "fp_delete_history"
+    UNAPPLY_CREDIT_MEMO = "fp_unapply_credit_memo"
+    RECREATE_PAYMENT = "fp_recreate_payment"
+    RECHECK = "fp_recheck"
+    LIST_NEXT = "fp_list_next"
+    LIST_PREV = "fp_list_prev"
+
+
+REMEDY_ACTIONS: dict[RemedyKind, ActionId] = {
+    RemedyKind.DISMISS_SYNC: ActionId.DISMISS_SYNC,
+    RemedyKind.DELETE_HISTORY: ActionId.DELETE_HISTORY,
+    RemedyKind.UNAPPLY_CREDIT_MEMO: ActionId.UNAPPLY_CREDIT_MEMO,
+    RemedyKind.RECREATE_PAYMENT: ActionId.RECREATE_PAYMENT,
+    RemedyKind.RECHECK: ActionId.RECHECK,
+}
+"""The button that runs each remedy."""
+
+ACTION_REMEDIES: dict[ActionId, RemedyKind] = {a: k for k, a in REMEDY_ACTIONS.items()}
+"""The remedy a button runs (the inverse of ``REMEDY_ACTIONS``)."""
+
+
+class ViewId(StrEnum):
+    """``callback_id`` of every modal the bot opens."""
+
+    RECREATE_PICK = "fp_recreate_pick"
+
+
+RECREATE_TARGET_BLOCK = "fp_recreate_target"
+"""``block_id`` of the input block holding the invoice select in the recreate modal."""
+RECREATE_TARGET_ACTION = "fp_recreate_target_select"
+"""``action_id`` of that select (its value is in ``view.state.values[block][action]``)."""
+KEEP_AS_CREDIT = "__credit__"
+"""The select option value meaning "keep the payment as credit on the customer"."""
+
+ALL_ACTION_IDS: frozenset[str] = frozenset(ActionId)
+"""Every ``action_id`` a message can carry; each needs a registered ``app.action`` handler."""
+ALL_VIEW_IDS: frozenset[str] = frozenset(ViewId)
+"""Every modal ``callback_id``; each needs a registered ``app.view`` handler."""
+
+
+class BadActionValue(ValueError):
+    """A button value that is not one the bot drew (garbage, forged or truncated)."""
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    """What a remedy button carries: the payment and the attempt it was drawn for."""
+
+    payment_id: str
+    attempt: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_value(payment_id: str, **extra: Any) -> str:
+    """A button value for ``payment_id``; ``attempt=`` is kept as a typed field, any other
+    keyword (JSON-serialisable) lands in ``ButtonValue.extra``. Raises ``ValueError`` if the
+    result would exceed Slack's 2,000 characters."""
+    if not payment_id:
+        raise ValueError("payment_id is required")
+    body: dict[str, Any] = {"p": payment_id}
+    attempt = extra.pop("attempt", None)
+    if attempt is not None:
+        body["a"] = int(attempt)
+    if extra:
+        body["x"] = extra
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_VALUE_CHARS:
+        raise ValueError(f"button value is {len(text)} chars, over {MAX_VALUE_CHARS}")
+    return text
+
+
+def decode_value(s: str | None) -> ButtonValue:
+    """Parse a value made by ``encode_value``; anything else raises ``BadActionValue``."""
+    body = _load_object(s)
+    payment_id = body.get("p")
+    if not isinstance(payment_id, str) or not payment_id or len(payment_id) > 200:
+        raise BadActionValue("button value has no payment id")
+    attempt = body.get("a")
+    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
+        raise BadActionValue("button value has a malformed attempt")
+    extra = body.get("x", {})
+    if not isinstance(extra, dict):
+        raise BadActionValue("button value has malformed extras")
+    return ButtonValue(payment_id=payment_id, attempt=attempt, extra=extra)
+
+
+def encode_page_value(token: str, page: int) -> str:
+    """Value of a list paging button: the paging token (kept in Redis) and the 1-based page."""
+    if page < 1:
+        raise ValueError("page is 1-based")
+    text = json.dumps({"t": token, "pg": page}, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_VALUE_CHARS:
+        raise ValueError("paging token too long")
+    return text
+
+
+def decode_page_value(s: str | None) -> tuple[str, int]:
+    """``(token, page)`` from a value made by ``encode_page_value``; else ``BadActionValue``."""
+    body = _load_object(s)
+    token, page = body.get("t"), body.get("pg")
+    if not isinstance(token, str):
+        raise BadActionValue("paging value has no token")
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise BadActionValue("paging value has no valid page")
+    return token, page
+
+
+def _load_object(s: str | None) -> dict[str, Any]:
+    if not s or len(s) > MAX_VALUE_CHARS:
+        raise BadActionValue("empty or oversized action value")
+    try:
+        body = json.loads(s)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadActionValue("action value is not JSON") from exc
+    if not isinstance(body, dict):
+        raise BadActionValue("action value is not an object")
+    return body

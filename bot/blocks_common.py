@@ -1,0 +1,220 @@
+"""Small pure helpers every Block Kit builder shares: Slack's limits, mrkdwn escaping,
+money and time formatting, and text/block constructors that truncate instead of failing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+# Slack's limits (see docs/slack-notes: "Block Kit limits").
+MAX_BLOCKS = 50
+MAX_MODAL_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ID = 255
+MAX_ACTION_ELEMENTS = 25
+MAX_CONTEXT_ELEMENTS = 10
+MAX_CONTEXT_TEXT = 2000  # kept under Slack's own limit for readable context lines
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
+MAX_OPTIONS = 100
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_MODAL_TITLE = 24
+MAX_FALLBACK_TEXT = 3000  # notification text; Slack truncates at 40k, we keep it short
+MAX_BLOCKS_JSON = 13_000  # ``msg_blocks_too_long`` beyond about this many characters
+BLOCKS_JSON_BUDGET = 12_000  # what builders aim for, leaving headroom
+
+ELLIPSIS = "…"
+
+Block = dict[str, Any]
+
+
+def escape(text: object) -> str:
+    """Escape user data for mrkdwn: ``&``, ``<`` and ``>`` become entities, so a customer
+    named ``<!channel> & Co`` cannot mention, link or break formatting."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int, *, suffix: str = ELLIPSIS) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``suffix`` when cut. Never
+    splits an ``&amp;``-style entity (Slack counts the escaped length)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - len(suffix))]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + suffix
+
+
+def money(amount: Decimal | int | str, currency: str = "USD") -> str:
+    """``$1,250.00`` from a ``Decimal`` (half-up to cents); other currencies as
+    ``1,250.00 EUR``. Floats are refused: money is never a float here."""
+    if isinstance(amount, float):
+        raise TypeError("money must be Decimal, not float")
+    value = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if value < 0 else ""
+    body = f"{abs(value):,.2f}"
+    if currency.upper() == "USD":
+        return f"{sign}${body}"
+    return f"{sign}{body} {currency.upper()}"
+
+
+def as_utc(at: datetime) -> datetime:
+    """``at`` in UTC; a naive datetime is refused (times carry zones)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime: times must carry a time zone")
+    return at.astimezone(UTC)
+
+
+def fmt_time(at: datetime) -> str:
+    """``10:42 UTC, 3 Nov 2026``: time first, so status lines read "at 10:42 UTC"."""
+    u = as_utc(at)
+    return f"{u:%H:%M} UTC, {u.day} {u:%b %Y}"
+
+
+def fmt_date(at: datetime) -> str:
+    """``3 Nov 2026`` (in UTC)."""
+    u = as_utc(at)
+    return f"{u.day} {u:%b %Y}"
+
+
+def fmt_age(delta: timedelta) -> str:
+    """A short age: ``45m``, ``5h``, ``3d``, ``6w``."""
+    secs = max(0, int(delta.total_seconds()))
+    if secs < 3600:
+        return f"{max(1, secs // 60)}m"
+    if secs < 86400:
+        return f"{secs // 3600}h"
+    days = secs // 86400
+    return f"{days}d" if days < 60 else f"{days // 7}w"
+
+
+def fmt_rate(rate: Decimal) -> str:
+    """``12.5%`` from a fraction (``Decimal("0.125")``)."""
+    pct = (Decimal(rate) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{pct.normalize():f}%" if pct == pct.to_integral() else f"{pct}%"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def user_ref(user: str | None) -> str:
+    """A mention for a Slack user id, or a plain word when there is none."""
+    if not user:
+        return "someone outside Slack"
+    if user[:1] in ("U", "W") and user.isalnum():
+        return f"<@{user}>"
+    return escape(user)
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link, or the (already escaped) label when there is no URL."""
+    if not url:
+        return label
+    safe = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
+    return f"<{safe}|{label}>"
+
+
+# ---- constructors ----------------------------------------------------------------------
+
+
+def plain(text: str, limit: int, *, emoji: bool = True) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": emoji}
+
+
+def mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": truncate(text, limit) or " "}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(text, MAX_HEADER_TEXT)}
+
+
+def section(text: str, *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text, MAX_SECTION_TEXT)}
+    if block_id:
+        block["block_id"] = block_id[:MAX_ID]
+    return block
+
+
+def fields_section(fields: list[str]) -> Block:
+    return {
+        "type": "section",
+        "fields": [mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]],
+    }
+
+
+def context(*texts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [mrkdwn(t, MAX_CONTEXT_TEXT) for t in texts[:MAX_CONTEXT_ELEMENTS]],
+    }
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def confirm(title: str, text: str, ok: str, deny: str = "Cancel", *, danger: bool = False) -> Block:
+    dialog: Block = {
+        "title": plain(title, MAX_CONFIRM_TITLE),
+        "text": mrkdwn(text, MAX_CONFIRM_TEXT),
+        "confirm": plain(ok, MAX_CONFIRM_BUTTON),
+        "deny": plain(deny, MAX_CONFIRM_BUTTON),
+    }
+    if danger:
+        dialog["style"] = "danger"
+    return dialog
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm_dialog: Block | None = None,
+    url: str | None = None,
+) -> Block:
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError("button value over Slack's limit")
+    el: Block = {
+        "type": "button",
+        "text": plain(text, MAX_BUTTON_TEXT),
+        "action_id": action_id[:MAX_ID],
+        "value": value,
+    }
+    if style:
+        el["style"] = style
+    if confirm_dialog:
+        el["confirm"] = confirm_dialog
+    if url:
+        el["url"] = url
+    return el
+
+
+def actions(elements: list[Block], *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": elements[:MAX_ACTION_ELEMENTS]}
+    if block_id:
+        block["block_id"] = block_id[:MAX_ID]
+    return block
+
+
+def json_size(obj: Any) -> int:
+    """Characters of ``obj`` as Slack will receive it (compact JSON)."""
+    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def fallback(text: str) -> str:
+    """Notification text (``text`` beside ``blocks``): plain words, bounded length."""
+    return truncate(text, MAX_FALLBACK_TEXT)

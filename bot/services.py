@@ -1,0 +1,92 @@
+"""What the bot's domain functions work with: settings, state and the three clients.
+
+``app.py`` builds one ``Services`` for the process (one aiohttp session per upstream
+service, one Redis client) and closes it at shutdown; handlers and the poller receive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import aiohttp
+import redis.asyncio as aioredis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.models import utcnow
+from bot.settings import Settings
+from bot.store import Store
+from cb.client import CBClient
+from qb.client import QBOClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ShuttingDown(Exception):
+    """The bot is stopping and takes no new work; try again in a moment."""
+
+
+@dataclass
+class Services:
+    """The process's clients and state, shared by every handler and background job."""
+
+    settings: Settings
+    redis: aioredis.Redis
+    store: Store
+    qbo: QBOClient
+    cb: CBClient
+    slack: AsyncWebClient
+    metrics: Metrics = field(default_factory=Metrics)
+    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+    instance: str = "bot"
+    accepting: bool = True
+    _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    _background: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def run_work(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run work that must finish even during shutdown (a remedy); refused once stopping."""
+        if not self.accepting:
+            coro.close()
+            raise ShuttingDown("the bot is restarting; try again in a moment")
+        task = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return task
+
+    async def guarded(self, coro: Awaitable[T]) -> T:
+        """Await work as in-flight work: shutdown waits for it."""
+        return await self.run_work(_as_coroutine(coro))
+
+    def start_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Start a job that shutdown cancels (the poller)."""
+        self._background.append(asyncio.create_task(coro, name=name))
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Stop taking work, cancel background jobs, and wait for in-flight work to finish."""
+        self.accepting = False
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._inflight:
+            log.info("waiting for %d remedies in flight", len(self._inflight))
+            _done, pending = await asyncio.wait(self._inflight, timeout=timeout)
+            if pending:
+                log.warning("%d remedies still running at shutdown; they resume at start-up",
+                            len(pending))
+
+    async def aclose(self) -> None:
+        """Close every session and the Redis client."""
+        for s in self.sessions:
+            await s.close()
+        await self.redis.aclose()
+
+
+async def _as_coroutine(aw: Awaitable[T]) -> T:
+    return await aw

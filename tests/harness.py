@@ -1,0 +1,167 @@
+"""A whole world on loopback for end-to-end tests and benchmarks: the QBO, ConnectBooster
+and Slack stand-ins on port 0, and the bot wired to them exactly as in production (HTTP
+mode, signed requests, a real Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from cryptography.fernet import Fernet
+from slack_bolt.async_app import AsyncApp
+
+import app as app_module
+from bot.services import Services
+from bot.settings import Settings
+from sandbox.cb import CBSandbox
+from sandbox.qbo import QBOSandbox, SandboxCompany
+from sandbox.slack import SlackSandbox
+
+FINANCE_USER = "U0FINANCE1"
+FINANCE_USER_2 = "U0FINANCE2"
+OUTSIDER = "U0OUTSIDER"
+FAILED_CHANNEL = "C0FAILED"
+ALERT_CHANNEL = "C0ALERTS"
+SIGNING_SECRET = "harness-signing-secret"
+BOT_TOKEN = "xoxb-harness-bot-token"
+CB_KEY = "cb-harness-key"
+REALM = "9341453000000001"
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve an aiohttp app on a free loopback port; returns the runner and its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+@dataclass
+class Bot:
+    """One bot process's parts (a world can run several against one Redis)."""
+
+    services: Services
+    bolt: AsyncApp
+    runner: web.AppRunner
+    url: str
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+
+@dataclass
+class World:
+    qbo: QBOSandbox
+    company: SandboxCompany
+    cb: CBSandbox
+    slack: SlackSandbox
+    qbo_url: str
+    cb_url: str
+    slack_url: str
+    redis_url: str
+    prefix: str
+    encryption_key: str
+    bots: list[Bot] = field(default_factory=list)
+    scenario: Any = None
+    runners: list[web.AppRunner] = field(default_factory=list)
+
+    @property
+    def bot(self) -> Bot:
+        return self.bots[0]
+
+    @property
+    def services(self) -> Services:
+        return self.bots[0].services
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": f"{self.slack_url}/api/",
+            "failed_payments_channel": FAILED_CHANNEL,
+            "alert_channel": ALERT_CHANNEL,
+            "finance_users": [FINANCE_USER, FINANCE_USER_2],
+            "qbo_client_id": self.qbo.client_id,
+            "qbo_client_secret": self.qbo.client_secret,
+            "qbo_realm_id": REALM,
+            "qbo_refresh_token": self.qbo.issue_refresh_token(REALM),
+            "qbo_environment": "sandbox",
+            "qbo_base_url": self.qbo_url,
+            "qbo_token_url": f"{self.qbo_url}/oauth2/v1/tokens/bearer",
+            "cb_base_url": self.cb_url,
+            "cb_api_key": CB_KEY,
+            "redis_url": self.redis_url,
+            "redis_prefix": self.prefix,
+            "token_encryption_key": self.encryption_key,
+            "poll_interval_seconds": 5,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    async def start_bot(self, **overrides: Any) -> Bot:
+        """Start one more bot process (same Redis) serving /slack/events on a free port."""
+        services = await app_module.build_services(
+            self.settings(**overrides), instance=f"bot{len(self.bots) + 1}"
+        )
+        bolt = app_module.build_bolt_app(services)
+        runner, url = await serve(app_module.build_web_app(bolt, services))
+        bot = Bot(services, bolt, runner, url)
+        self.bots.append(bot)
+        return bot
+
+    async def stop_bot(self, bot: Bot, *, drain: bool = True) -> None:
+        await bot.runner.cleanup()
+        if drain:
+            await bot.services.drain()
+        await bot.services.aclose()
+        self.bots.remove(bot)
+
+    async def close(self) -> None:
+        for bot in list(self.bots):
+            await self.stop_bot(bot)
+        for runner in self.runners:
+            await runner.cleanup()
+
+
+@asynccontextmanager
+async def world(
+    redis_url: str,
+    prefix: str,
+    scenario: str | None = "all-causes",
+    *,
+    bots: int = 1,
+    bot_overrides: dict[str, Any] | None = None,
+) -> AsyncIterator[World]:
+    """Start the stand-ins (seeded with ``scenario``) and ``bots`` bot processes."""
+    from sandbox import scenarios
+
+    qbo = QBOSandbox()
+    company = qbo.add_company(REALM)
+    qbo_runner, qbo_url = await serve(qbo.make_app())
+    cb = CBSandbox(api_key=CB_KEY, qbo_url=qbo_url, qbo_realm=REALM,
+                   qbo_access_token=lambda: qbo.issue_access_token(REALM))
+    cb_runner, cb_url = await serve(cb.make_app())
+    slack = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
+    slack_runner, slack_url = await serve(slack.make_app())
+    w = World(
+        qbo=qbo, company=company, cb=cb, slack=slack, qbo_url=qbo_url, cb_url=cb_url,
+        slack_url=slack_url, redis_url=redis_url, prefix=prefix,
+        encryption_key=Fernet.generate_key().decode(),
+        runners=[qbo_runner, cb_runner, slack_runner],
+    )
+    try:
+        if scenario is not None:
+            built = scenarios.build(scenario, qbo, cb)
+            w.scenario = await built if hasattr(built, "__await__") else built
+        for _ in range(bots):
+            await w.start_bot(**(bot_overrides or {}))
+        yield w
+    finally:
+        await w.close()
