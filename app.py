@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -30,11 +31,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.connect import token_keys
 from bot.logs import configure_logging
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import Store
+from bot.store import Store, StoreError
 from bot.tokens import RedisTokenStore
 from cb.client import CBClient
 from qb.auth import OAuthClient
@@ -59,11 +61,9 @@ def redis_client(settings: Settings) -> aioredis.Redis:
 
 def token_store(settings: Settings, redis: aioredis.Redis, *, allow_plaintext: bool = False
                 ) -> RedisTokenStore:
-    p = settings.redis_prefix
-    return RedisTokenStore(
-        redis, f"{p}qbo:token:{settings.qbo_realm_id}", f"{p}qbo:token-lock:{settings.qbo_realm_id}",
-        encryption_key=settings.token_encryption_key, allow_plaintext=allow_plaintext,
-    )
+    key, lock_key = token_keys(settings)
+    return RedisTokenStore(redis, key, lock_key, encryption_key=settings.token_encryption_key,
+                           allow_plaintext=allow_plaintext)
 
 
 async def build_services(
@@ -81,7 +81,7 @@ async def build_services(
     store = Store(redis, settings.redis_prefix)
     try:
         await store.ping()
-    except Exception as exc:
+    except (StoreError, RedisError) as exc:
         await redis.aclose()
         raise StartError(
             f"Redis does not answer at REDIS_URL ({_safe_url(settings.redis_url)}): {exc}. "
@@ -96,7 +96,7 @@ async def build_services(
     )
     tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
     if settings.qbo_refresh_token is not None:
-        await tokens.seed(settings.qbo_refresh_token.get_secret_value())
+        await tokens.seed(settings.qbo_refresh_token, realm_id=settings.qbo_realm_id)
     auth = OAuthClient(
         qbo_session,
         client_id=settings.qbo_client_id,
@@ -145,12 +145,17 @@ def build_bolt_app(services: Services) -> AsyncApp:
 
 def build_web_app(bolt: AsyncApp, services: Services) -> web.Application:
     """HTTP mode: ``/slack/events`` plus ``/healthz`` and ``/metrics``."""
+    from handlers.errors import request_guard
+
     webapp = bolt.web_app(path="/slack/events")
+    webapp.middlewares.append(
+        request_guard(services.settings.slack_signing_secret.get_secret_value())
+    )
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
             await services.store.ping()
-        except Exception:
+        except (StoreError, RedisError):
             return web.json_response({"ok": False, "redis": "not answering"}, status=503)
         return web.json_response({"ok": True, "redis": "ok"})
 

@@ -194,8 +194,9 @@ def failure_message(
 
 
 def _invoice_blocks(rec: FailureRecord, *, used: int, count: int) -> list[Block]:
-    """Invoice sections packed to the remaining size and block budget, then a
-    "… and N more invoices" line for what did not fit."""
+    """Invoice sections packed to the remaining size and block budget. When the full form
+    does not fit, a compact form (one line per invoice, first evidence link) is tried; what
+    still does not fit is summed up in a "… and N more invoices" line."""
     cur = rec.payment.currency
     d = rec.diagnosis
     if d is not None and d.findings:
@@ -203,6 +204,7 @@ def _invoice_blocks(rec: FailureRecord, *, used: int, count: int) -> list[Block]
         texts = [_finding_text(f, cur) for f in items]
         amounts = [f.applied for f in items]
     else:
+        items = []
         texts = [
             f"*Invoice {escape(a.invoice_number)}* · {money(a.amount, cur)} applied"
             for a in rec.payment.applications
@@ -213,25 +215,12 @@ def _invoice_blocks(rec: FailureRecord, *, used: int, count: int) -> list[Block]
 
     size_budget = BLOCKS_JSON_BUDGET - used - 400  # room for the divider and the "more" line
     block_budget = MAX_BLOCKS - count - 2
-    out: list[Block] = []
-    current = ""
-    shown = 0
-    for t in texts:
-        candidate = f"{current}\n\n{t}" if current else t
-        if len(candidate) <= MAX_SECTION_TEXT:
-            trial = [*out, section(candidate)]
-        else:
-            trial = [*out, section(current), section(t)]
-        if len(trial) > block_budget or json_size(trial) > size_budget:
-            break
-        if len(candidate) <= MAX_SECTION_TEXT:
-            current = candidate
-        else:
-            out.append(section(current))
-            current = t
-        shown += 1
-    if current:
-        out.append(section(current))
+    out, shown = _pack(texts, size_budget, block_budget)
+    if shown < len(texts) and items:
+        compact = [_finding_line(f, cur) for f in items]
+        out2, shown2 = _pack(compact, size_budget, block_budget)
+        if shown2 > shown:
+            out, shown = out2, shown2
     hidden = len(texts) - shown
     if hidden:
         rest = sum(amounts[shown:], Decimal(0))
@@ -241,6 +230,34 @@ def _invoice_blocks(rec: FailureRecord, *, used: int, count: int) -> list[Block]
             )
         )
     return out
+
+
+def _pack(texts: list[str], size_budget: int, block_budget: int) -> tuple[list[Block], int]:
+    """As many ``texts`` as fit, joined into sections of at most 3,000 characters, within
+    ``size_budget`` JSON characters and ``block_budget`` blocks; returns (blocks, count)."""
+    out: list[Block] = []
+    current = ""
+    shown = 0
+    done_size = 0  # JSON size of the finished sections in ``out``
+    for t in texts:
+        candidate = f"{current}\n\n{t}" if current else t
+        if len(candidate) <= MAX_SECTION_TEXT:
+            n_blocks, size = len(out) + 1, done_size + json_size(section(candidate))
+        else:
+            n_blocks = len(out) + 2
+            size = done_size + json_size(section(current)) + json_size(section(t))
+        if n_blocks > block_budget or size + n_blocks > size_budget:
+            break
+        if len(candidate) <= MAX_SECTION_TEXT:
+            current = candidate
+        else:
+            out.append(section(current))
+            done_size += json_size(out[-1])
+            current = t
+        shown += 1
+    if current:
+        out.append(section(current))
+    return out, shown
 
 
 def _finding_text(f: Finding, currency: str) -> str:
@@ -256,6 +273,21 @@ def _finding_text(f: Finding, currency: str) -> str:
     if extra > 0:
         lines.append(f"   • … and {plural(extra, 'more record')}")
     return truncate("\n".join(lines), _MAX_INVOICE_TEXT)
+
+
+def _finding_line(f: Finding, currency: str) -> str:
+    """The compact form: one line, the cause and the first evidence link only."""
+    icon = ":white_check_mark:" if f.cause == Cause.NONE else ":x:"
+    certainty = "" if f.cause == Cause.NONE else f" ({f.certainty.value})"
+    line = (
+        f"*Invoice {escape(f.invoice_number)}* · {money(f.applied, currency)} applied · "
+        f"{icon} {escape(f.cause.label)}{certainty}"
+    )
+    first = next((ev for ev in f.evidence if ev.url), None)
+    if first is not None:
+        label = f"{_TYPE_LABELS.get(first.type, first.type)} {first.number or first.id}"
+        line += f" · {link(first.url, escape(truncate(label, 60)))}"
+    return truncate(line, 400)
 
 
 def _evidence_text(ev: EvidenceObject, currency: str) -> str:
@@ -398,6 +430,10 @@ def _evidence_number(f: Finding, type_: str, id_: str | None) -> str:
     return id_
 
 
+def _zero(currency: str) -> str:
+    return "$0" if currency.upper() == "USD" else f"0 {currency.upper()}"
+
+
 def unapply_confirm_text(rec: FailureRecord) -> str:
     """ "Delete the $0 payment 812 that applies credit memo 1009 ($200.00) to invoice 1043?"
     for each credit-memo finding, then that ConnectBooster resyncs the payment."""
@@ -417,14 +453,14 @@ def unapply_confirm_text(rec: FailureRecord) -> str:
         cm = _evidence_number(f, "CreditMemo", f.credit_memo_id)
         amt = f" ({money(f.credit_memo_amount, cur)})" if f.credit_memo_amount is not None else ""
         parts.append(
-            f"Delete the {money(Decimal(0), cur)} payment {escape(f.credit_memo_payment_id)} "
+            f"Delete the {_zero(cur)} payment {escape(f.credit_memo_payment_id)} "
             f"that applies credit memo {escape(cm)}{amt} to invoice {escape(f.invoice_number)}?"
         )
     text = " ".join(parts)
     if len(text) > 240:
         total = sum((f.credit_memo_amount or Decimal(0) for f in findings), Decimal(0))
         text = (
-            f"Delete the {len(findings)} {money(Decimal(0), cur)} payments that apply credit "
+            f"Delete the {len(findings)} {_zero(cur)} payments that apply credit "
             f"memos ({money(total, cur)} in all) to invoices of {escape(rec.payment.reference)}?"
         )
     return truncate(f"{text} ConnectBooster then resyncs {escape(rec.payment.reference)}.", 300)

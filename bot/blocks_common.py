@@ -4,6 +4,7 @@ money and time formatting, and text/block constructors that truncate instead of 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,6 +34,7 @@ MAX_BLOCKS_JSON = 13_000  # ``msg_blocks_too_long`` beyond about this many chara
 BLOCKS_JSON_BUDGET = 12_000  # what builders aim for, leaving headroom
 
 ELLIPSIS = "…"
+_PARTIAL_ENTITY = re.compile(r"&[A-Za-z0-9#]{1,6}$")
 
 Block = dict[str, Any]
 
@@ -49,9 +51,9 @@ def truncate(text: str, limit: int, *, suffix: str = ELLIPSIS) -> str:
     if len(text) <= limit:
         return text
     cut = text[: max(0, limit - len(suffix))]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
+    partial = _PARTIAL_ENTITY.search(cut)
+    if partial:
+        cut = cut[: partial.start()]
     return cut + suffix
 
 

@@ -20,7 +20,7 @@ async def _slack(services: Services) -> CheckLine:
     except SlackApiError as exc:
         return ("Slack", False, f"auth.test answered {exc.response.get('error')}: check "
                 "SLACK_BOT_TOKEN and SLACK_API_URL")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("Slack", False, f"not reachable at SLACK_API_URL: {type(exc).__name__}")
     return ("Slack", True, f"bot {resp.get('user')} in team {resp.get('team')}")
 
@@ -28,7 +28,7 @@ async def _slack(services: Services) -> CheckLine:
 async def _qbo(services: Services) -> CheckLine:
     try:
         info = await services.qbo.company_info()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("QuickBooks", False, f"{type(exc).__name__}: {exc}")
     return ("QuickBooks", True, f"company {info.company_name!r} "
             f"(realm {services.settings.qbo_realm_id}, {services.settings.qbo_environment})")
@@ -38,7 +38,7 @@ async def _cb(services: Services) -> CheckLine:
     since = services.clock() - timedelta(days=services.settings.alert_window_days)
     try:
         stats = await services.cb.sync_stats(since)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("ConnectBooster", False, f"{type(exc).__name__}: {exc}")
     return ("ConnectBooster", True, f"{stats.total} payments in the last "
             f"{services.settings.alert_window_days} days, {stats.failed} failed")
@@ -51,7 +51,7 @@ async def run_checks(
     print("OK    settings")
     try:
         services = await build(settings)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         print(f"FAIL  Redis: {exc}")
         return 1
     print("OK    Redis")

@@ -172,7 +172,12 @@ class _Evidence:
         self.facts = facts
 
     def _url(self, kind: str, entity_id: str) -> str | None:
-        return self.facts.web_url(kind, entity_id) or None
+        if not entity_id:
+            return None
+        try:
+            return self.facts.web_url(kind, entity_id) or None
+        except ValueError:  # no web page for this kind of object
+            return None
 
     def invoice(self, inv: Invoice, note: str) -> EvidenceObject:
         return EvidenceObject(

@@ -7,6 +7,7 @@ The message is posted once (the poller guards that) and from then on updated in 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -19,16 +20,17 @@ log = logging.getLogger(__name__)
 
 async def post_failure(
     services: Services, rec: FailureRecord, *, channel: str | None = None,
-    thread_ts: str | None = None,
+    thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
 ) -> SlackRef:
     """Post the failure's message (in a digest thread when ``thread_ts``); returns where it is.
 
-    The caller stores the returned ``SlackRef`` on the record."""
+    The caller stores the returned ``SlackRef`` on the record. ``metadata`` (Slack message
+    metadata) lets the poller find the message again after a crash."""
     channel = channel or services.settings.failed_payments_channel
     text, blocks = failure_message(rec)
     resp = await services.slack.chat_postMessage(
         channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
-        unfurl_media=False,
+        unfurl_media=False, metadata=metadata,
     )
     ts = str(resp["ts"])
     channel = str(resp.get("channel") or channel)

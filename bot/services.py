@@ -68,7 +68,7 @@ class Services:
         """Start a job that shutdown cancels (the poller)."""
         self._background.append(asyncio.create_task(coro, name=name))
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, grace: float = 30.0) -> None:
         """Stop taking work, cancel background jobs, and wait for in-flight work to finish."""
         self.accepting = False
         for task in self._background:
@@ -76,7 +76,7 @@ class Services:
         await asyncio.gather(*self._background, return_exceptions=True)
         if self._inflight:
             log.info("waiting for %d remedies in flight", len(self._inflight))
-            _done, pending = await asyncio.wait(self._inflight, timeout=timeout)
+            _done, pending = await asyncio.wait(self._inflight, timeout=grace)
             if pending:
                 log.warning("%d remedies still running at shutdown; they resume at start-up",
                             len(pending))

@@ -30,13 +30,15 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 from redis.asyncio.lock import Lock
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.models import AuditEntry, Cause, FailureRecord, FailureStatus, FailureSummary
@@ -44,6 +46,104 @@ from bot.models import AuditEntry, Cause, FailureRecord, FailureStatus, FailureS
 SCHEMA_VERSION = 1
 AUDIT_MAX_LEN = 10_000
 M = TypeVar("M", bound=BaseModel)
+
+
+# -- open failures, filtered and paged inside Redis (added for /failed-payments list) --------
+# One script reads the open zset (newest paid first) and each row's summary JSON, keeps the
+# rows matching the filters, and answers their count, their amounts' sum (as exact whole and
+# millionth parts, so no float touches money) and one page of raw summaries. This keeps a
+# list over 10,000 open failures to one round trip of a few kilobytes. Returns {"fallback"}
+# when a row is not in the form it understands; the caller then filters in Python.
+_OPEN_PAGE_LUA = r"""
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local needle = ARGV[1]
+local min_set = ARGV[2] ~= ''
+local min_whole = tonumber(ARGV[2]) or 0
+local min_frac = tonumber(ARGV[3]) or 0
+local cutoff_set = ARGV[4] ~= ''
+local cutoff = tonumber(ARGV[4]) or 0
+local offset = tonumber(ARGV[5])
+local limit = tonumber(ARGV[6])
+local cause = ARGV[7]
+
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function epoch(s)
+  local y, mo, d, h, mi, se, rest = string.match(s,
+    '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)(.*)$')
+  if not y then return nil end
+  rest = string.gsub(rest, '^%.%d+', '')
+  local off = 0
+  if rest ~= 'Z' then
+    local sign, oh, om = string.match(rest, '^([+-])(%d%d):(%d%d)$')
+    if not sign then return nil end
+    off = tonumber(oh) * 3600 + tonumber(om) * 60
+    if sign == '-' then off = -off end
+  end
+  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
+    + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - off
+end
+
+local function money(s)
+  local sign, whole, frac = string.match(s, '^(-?)(%d+)%.?(%d*)$')
+  if not whole or #frac > 6 or #whole > 13 then return nil end
+  frac = frac .. string.rep('0', 6 - #frac)
+  local w, f = tonumber(whole), tonumber(frac)
+  if sign == '-' then w, f = -w, -f end
+  return w, f
+end
+
+local count, sum_whole, sum_frac = 0, 0, 0
+local page = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw then
+    local ok, row = pcall(cjson.decode, raw)
+    if not ok or type(row) ~= 'table' then return {'fallback'} end
+    local keep = true
+    if cause ~= '' and row['cause'] ~= cause then keep = false end
+    local w, f = money(tostring(row['amount']))
+    if not w then return {'fallback'} end
+    if keep and min_set then
+      if w < min_whole or (w == min_whole and f < min_frac) then keep = false end
+    end
+    if keep and needle ~= '' then
+      local name = row['customer']
+      if type(name) ~= 'string' then return {'fallback'} end
+      if not string.find(string.lower(name), needle, 1, true) then keep = false end
+    end
+    if keep and cutoff_set then
+      local t = epoch(tostring(row['first_seen_at']))
+      if not t then return {'fallback'} end
+      if t > cutoff then keep = false end
+    end
+    if keep then
+      if count >= offset and count < offset + limit then page[#page + 1] = raw end
+      count = count + 1
+      sum_whole = sum_whole + w
+      sum_frac = sum_frac + f
+    end
+  end
+end
+return {'ok', tostring(count), string.format('%.0f', sum_whole), string.format('%.0f', sum_frac),
+  page}
+"""
+
+
+class OpenPage(BaseModel):
+    """One page of open failures matching a filter, with the count and sum of all matches."""
+
+    total: int
+    total_amount: Decimal
+    rows: list[FailureSummary]
 
 
 class StoreError(Exception):
@@ -55,7 +155,7 @@ class StoreUnavailable(StoreError):
 
 
 class SchemaTooNew(StoreError):
-    """A record was written by a newer release of the bot; it is not read, to avoid misreading it."""
+    """A record written by a newer release of the bot: refused rather than misread."""
 
 
 class CorruptRecord(StoreError):
@@ -135,6 +235,7 @@ class Store:
         self.redis = redis
         self.prefix = prefix
         self._idx = f"{prefix}{{{prefix}idx}}"
+        self._open_page_script: AsyncScript | None = None
 
     # -- keys -------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -204,7 +305,12 @@ class Store:
                 await pipe.execute()
 
     async def open_ids(
-        self, cause: Cause | None = None, *, start: int = 0, stop: int = -1, newest_first: bool = True
+        self,
+        cause: Cause | None = None,
+        *,
+        start: int = 0,
+        stop: int = -1,
+        newest_first: bool = True,
     ) -> list[str]:
         key = self._open_key(cause)
         with _translate():
@@ -225,6 +331,58 @@ class Store:
         rows = [FailureSummary.model_validate_json(v) for v in raw.values()]
         rows.sort(key=lambda s: (s.paid_at, s.payment_id), reverse=True)
         return rows
+
+    async def open_page(
+        self,
+        *,
+        cause: Cause | None = None,
+        customer: str | None = None,
+        min_amount: Decimal | None = None,
+        seen_before: datetime | None = None,
+        offset: int = 0,
+        limit: int = 10,
+    ) -> OpenPage | None:
+        """Open failures newest paid first, filtered inside Redis in one round trip: those
+        of ``cause``, whose customer name contains ``customer`` (case-insensitive), of at
+        least ``min_amount``, first seen at or before ``seen_before``. Answers their count,
+        their amounts' sum and the rows ``offset .. offset+limit``; ``None`` when Redis
+        cannot filter these rows itself (a non-ASCII customer text, an amount it cannot
+        read exactly, scripting refused): then filter ``open_summaries()`` instead."""
+        if customer is not None and not customer.isascii():
+            return None  # the script lowercases ASCII only
+        min_args = ["", ""]
+        if min_amount is not None:
+            q = min_amount.quantize(Decimal("0.000001"))
+            if q != min_amount or abs(q) >= Decimal(10) ** 13:
+                return None
+            whole = int(q)  # toward zero, as the script splits amounts
+            min_args = [str(whole), str(int((q - whole) * 1_000_000))]
+        args = [
+            (customer or "").lower(),
+            *min_args,
+            str(int(seen_before.timestamp())) if seen_before is not None else "",
+            str(max(0, offset)),
+            str(max(0, limit)),
+            cause.value if cause is not None else "",
+        ]
+        if self._open_page_script is None:
+            self._open_page_script = self.redis.register_script(_OPEN_PAGE_LUA)
+        with _translate():
+            try:
+                reply = await self._open_page_script(
+                    keys=[self._open_key(cause), self._summary_key], args=args
+                )
+            except ResponseError:
+                return None
+        head = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if head != "ok":
+            return None
+        count, whole_sum, frac_sum = (int(x) for x in reply[1:4])
+        total_amount = Decimal(whole_sum) + Decimal(frac_sum).scaleb(-6)
+        if total_amount == total_amount.quantize(Decimal("0.01")):
+            total_amount = total_amount.quantize(Decimal("0.01"))
+        rows = [FailureSummary.model_validate_json(r) for r in reply[4]]
+        return OpenPage(total=count, total_amount=total_amount, rows=rows)
 
     async def resolved_ids(self, since: datetime, until: datetime | None = None) -> list[str]:
         hi: float | str = until.timestamp() if until else "+inf"
@@ -358,7 +516,9 @@ class Store:
             await self.redis.set(self.key("cache", name), json.dumps(value), px=int(ttl * 1000))
 
     @asynccontextmanager
-    async def holding(self, name: str, holder: str, ttl: float = 60.0) -> AsyncIterator[bool]:
+    async def holding(
+        self, name: str, holder: str, ttl: float = 60.0
+    ) -> AsyncIterator[bool]:
         """``async with store.holding(name, who) as got:`` — the lease, released on exit."""
         lease = self.lease(name, holder, ttl)
         got = await lease.acquire()
@@ -367,3 +527,4 @@ class Store:
         finally:
             if got:
                 await lease.release()
+

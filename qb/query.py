@@ -34,7 +34,7 @@ def select(
 ) -> str:
     """``select * | count(*) from Entity [where ...] [orderby ...] [startposition N]
     [maxresults M]``."""
-    text = f"select {'count(*)' if count else '*'} from {entity}"
+    text = f"select {'count(*)' if count else '*'} from {entity}"  # noqa: S608 - QBO query
     if where.strip():
         text += f" where {where.strip()}"
     if order_by:

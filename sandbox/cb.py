@@ -66,6 +66,7 @@ class SyncRunReport(BaseModel):
     attempted: int = 0
     synced: list[str] = Field(default_factory=list)
     failed: dict[str, SyncError] = Field(default_factory=dict)
+    skipped: list[str] = Field(default_factory=list)  # dismissed/deleted during the run
     aborted: str | None = None  # why the run stopped early (QBO down, auth refused, ...)
 
 
@@ -104,7 +105,9 @@ def _error(status: int, code: str, message: str, **headers: str) -> web.Response
 def _fault_text(message: str | None, detail: str | None) -> str:
     message = (message or "").strip()
     detail = (detail or "").strip()
-    if detail and detail != message and detail not in message:
+    if detail and detail.startswith(message):
+        return detail
+    if detail and detail not in message:
         return f"{message}: {detail}" if message else detail
     return message or detail or "QuickBooks rejected the payment"
 
@@ -349,6 +352,12 @@ class CBSandbox:
         qb_payment_id: str | None = None,
         error: SyncError | None = None,
     ) -> None:
+        current = self.payments.get(p.id)
+        if current is None or current.sync.status not in (SyncStatus.PENDING, SyncStatus.FAILED):
+            # dismissed or deleted while QBO was answering: the portal's choice stands
+            report.skipped.append(p.id)
+            return
+        p = current
         if qb_payment_id and p.id in self.lose_response_for:
             # QBO recorded it, but ConnectBooster never saw the answer.
             self.lose_response_for.discard(p.id)
@@ -366,20 +375,28 @@ class CBSandbox:
         self,
         company: QBOCompanyLike,
         *,
-        at: datetime | None = None,
+        at: datetime | Callable[[Payment], datetime] | None = None,
         only: Iterable[str] | None = None,
     ) -> SyncRunReport:
         """The same sync run, applied to an in-process ``SandboxCompany`` (no HTTP): used to
-        build scenario histories quickly. ``at`` is when the run happens (QBO's MetaData
-        times and the payments' ``last_attempt_at``); QBO rejections arrive as the QBO
-        sandbox's ``SandboxFault`` and are recorded exactly as over HTTP."""
+        build scenario histories quickly. ``at`` is when the run happens, or a function
+        giving each payment's attempt time (QBO's MetaData times and the payments'
+        ``last_attempt_at``). QBO rejections arrive as the QBO sandbox's ``SandboxFault``
+        and are recorded exactly as over HTTP."""
         from sandbox.qbo import SandboxFault
 
-        when = at or self.clock()
-        report = SyncRunReport(started_at=when)
+        def when_for(p: Payment) -> datetime:
+            if callable(at):
+                return at(p)
+            return at or self.clock()
+
+        report = SyncRunReport(started_at=at if isinstance(at, datetime) else self.clock())
         deposit = self._local_deposit_account(company)
+        last = report.started_at
         for p in self._due(only):
             report.attempted += 1
+            when = when_for(p)
+            last = max(last, when)
             body = self.qbo_payment_body(p, deposit)
             try:
                 created = company.create("Payment", body, at=when)
@@ -391,10 +408,13 @@ class CBSandbox:
                 self._settle(p, when, report, error=err)
                 continue
             self._settle(p, when, report, qb_payment_id=str(created["Id"]))
-        report.finished_at = when
+        report.finished_at = last
         return report
 
     def _local_deposit_account(self, company: QBOCompanyLike) -> str | None:
+        known = getattr(company, "undeposited_funds", None)
+        if isinstance(known, dict) and known.get("Id"):
+            return str(known["Id"])
         for acct in company.all("Account"):
             if acct.get("Name") == UNDEPOSITED_FUNDS:
                 return str(acct["Id"])

@@ -646,7 +646,7 @@ class QBOSandbox:
         self,
         *,
         client_id: str = "sandbox-client-id",
-        client_secret: str = "sandbox-client-secret",  # noqa: S107
+        client_secret: str = "sandbox-client-secret",
         access_ttl: int = 3600,
         clock: Callable[[], datetime] | None = None,
         seed: int | None = None,
@@ -668,11 +668,12 @@ class QBOSandbox:
         """Seconds sent in ``Retry-After`` on a 429 (QBO sends none; ``None`` = omit)."""
         self.drop_responses = 0
         """Process the next N API requests, then drop the connection without answering."""
-        self.rng = random.Random(seed)  # noqa: S311
+        self.rng = random.Random(seed)
         self._storm_left = 0
         self._storm_status = 503
         self._throttle_left = 0
-        self._window: deque[float] = deque()
+        self._windows: dict[str, deque[float]] = {}
+        self._realm_in_flight: Counter[str] = Counter()
         self._refresh_tokens: dict[str, str] = {}  # token -> realm
         self._access_tokens: dict[str, tuple[str, datetime]] = {}
         self._codes: dict[str, tuple[str, str]] = {}  # code -> (realm, redirect_uri)
@@ -768,13 +769,14 @@ class QBOSandbox:
         return web.Response(status=429, text=THROTTLE_XML.format(time=_ts(self.clock())),
                             content_type="application/xml", headers=headers)
 
-    def _window_full(self) -> bool:
+    def _window_full(self, realm: str) -> bool:
+        window = self._windows.setdefault(realm, deque())
         now = time.monotonic()
-        while self._window and self._window[0] <= now - self.window_seconds:
-            self._window.popleft()
-        if len(self._window) >= self.limit_per_window:
+        while window and window[0] <= now - self.window_seconds:
+            window.popleft()
+        if len(window) >= self.limit_per_window:
             return True
-        self._window.append(now)
+        window.append(now)
         return False
 
     @web.middleware
@@ -786,18 +788,21 @@ class QBOSandbox:
         st.requests += 1
         st.by_kind[kind] += 1
         if kind in ("token", "connect"):
-            return await handler(request)  # type: ignore[no-any-return]
+            return await handler(request)
+        realm = request.match_info.get("realm", "")
         st.in_flight += 1
         st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        self._realm_in_flight[realm] += 1
         try:
             if self.outage:
                 return web.Response(status=503, text="Service Unavailable")
-            if st.in_flight > self.limit_in_flight or self._window_full():
+            # QBO's limits hold per company
+            if self._realm_in_flight[realm] > self.limit_in_flight or self._window_full(realm):
                 return self._throttled()
             if self.latency:
                 await asyncio.sleep(self.latency)
             try:
-                realm = self._authorize(request)
+                self._authorize(request)
             except SandboxFault as f:
                 return self._auth_fault(f)
             if self._throttle_left > 0:
@@ -810,7 +815,6 @@ class QBOSandbox:
             if self.error_rate and self.rng.random() < self.error_rate:
                 st.injected_errors += 1
                 return self._server_error(503)
-            request["realm"] = realm
             try:
                 resp: web.StreamResponse = await handler(request)
             except SandboxFault as f:
@@ -822,6 +826,7 @@ class QBOSandbox:
             return resp
         finally:
             st.in_flight -= 1
+            self._realm_in_flight[realm] -= 1
 
     def _server_error(self, status: int) -> web.Response:
         f = SandboxFault(status, "10000", "An application error has occurred while processing "
@@ -830,7 +835,7 @@ class QBOSandbox:
         return self._fault_response(f)
 
     def _auth_fault(self, f: SandboxFault) -> web.Response:
-        body = {"warnings": None, "intuitObject": None,
+        body: JSONDict = {"warnings": None, "intuitObject": None,
                 "fault": {"error": [{"message": f.message, "detail": f.detail,
                                      "code": f.code, "element": None}],
                           "type": f.fault_type},
@@ -860,7 +865,7 @@ class QBOSandbox:
         return realm
 
     def _co(self, request: web.Request) -> SandboxCompany:
-        return self.companies[request["realm"]]
+        return self.companies[request.match_info["realm"]]
 
     async def _body(self, request: web.Request) -> JSONDict:
         raw = await request.read()

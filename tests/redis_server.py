@@ -98,11 +98,12 @@ if __name__ == "__main__":
     if url and answers(url):
         print("tests use the Redis at REDIS_URL")
     elif shutil.which("redis-server"):
-        print("tests start a throwaway redis-server on a free port (REDIS_URL unset or not answering)")
+        print("tests start a throwaway redis-server on a free port "
+              "(REDIS_URL unset or not answering)")
     else:
         print(
-            "error: no Redis for the tests: REDIS_URL is unset or does not answer, and redis-server "
-            "is not installed (apt-get install redis-server)",
+            "error: no Redis for the tests: REDIS_URL is unset or does not answer, "
+            "and redis-server is not installed (apt-get install redis-server)",
             file=sys.stderr,
         )
         sys.exit(2)

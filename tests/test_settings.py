@@ -25,7 +25,9 @@ REQUIRED = {
     "CB_BASE_URL": "http://127.0.0.1:9/",
     "CB_API_KEY": "cb-api-key-value",
 }
-SECRETS = ["xoxb-test-secret-token", "signing-secret-value", "client-secret-value", "cb-api-key-value"]
+SECRETS = [
+    "xoxb-test-secret-token", "signing-secret-value", "client-secret-value", "cb-api-key-value"
+]
 
 
 @pytest.fixture
@@ -91,7 +93,8 @@ def test_someone_must_be_allowed_to_act(env: pytest.MonkeyPatch) -> None:
 
 def test_settings_class_declares_every_public_name() -> None:
     names = {n.upper() for n in Settings.model_fields}
-    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "PORT", "SLACK_API_URL",
+    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "PORT",
+                "SLACK_API_URL",
                 "FAILED_PAYMENTS_CHANNEL", "ALERT_CHANNEL", "ALERT_THRESHOLD", "ALERT_WINDOW_DAYS",
                 "ALERT_MIN_PAYMENTS", "POLL_INTERVAL_SECONDS", "DIGEST_AFTER", "FINANCE_USERS",
                 "FINANCE_USERGROUP", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID",
@@ -102,8 +105,8 @@ def test_settings_class_declares_every_public_name() -> None:
 
 
 def _run_app(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "QBO_", "CB_", "ALERT_", "FINANCE_", "REDIS_", "TOKEN_"))}
+    prefixes = ("SLACK_", "QBO_", "CB_", "ALERT_", "FINANCE_", "REDIS_", "TOKEN_")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     return subprocess.run(
         [sys.executable, str(ROOT / "app.py"), *args],
         env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=60,
@@ -115,8 +118,9 @@ def test_app_with_an_empty_environment_names_every_missing_setting(tmp_path: Pat
     assert proc.returncode != 0
     out = proc.stderr
     assert "Traceback" not in out
-    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "FAILED_PAYMENTS_CHANNEL", "ALERT_CHANNEL",
-                "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID", "CB_BASE_URL", "CB_API_KEY"):
+    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "FAILED_PAYMENTS_CHANNEL",
+                "ALERT_CHANNEL", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID",
+                "CB_BASE_URL", "CB_API_KEY"):
         assert f"{var}: is not set" in out, var
 
 

@@ -17,8 +17,8 @@ from bot.models import (
     Diagnosis,
     FailureRecord,
     FailureStatus,
-    Resolution,
     RemedyKind,
+    Resolution,
 )
 from bot.store import (
     SCHEMA_VERSION,
@@ -210,13 +210,14 @@ async def test_audit_stream_is_capped_and_newest_first(store: Store) -> None:
 
 async def test_cursor_requires_a_time_zone(store: Store) -> None:
     with pytest.raises(ValueError, match="time zone"):
-        await store.set_cursor(datetime(2026, 1, 1))  # noqa: DTZ001
+        await store.set_cursor(datetime(2026, 1, 1))
 
 
 async def test_unreachable_redis_is_a_clear_error() -> None:
     from tests.redis_server import free_port
 
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=0.5)
     try:
         with pytest.raises(StoreUnavailable, match="try again"):
             await Store(client).get_failure("pmt_1")

@@ -1,0 +1,257 @@
+"""Benchmark: diagnosing a backlog of failed payments, bulk fetching against the plain approach.
+
+    python -m bench.bench_diagnosis [--failures 1000] [--latency 0.15] [--naive-sample 150]
+                                    [--naive-full]
+
+Builds a backlog in the QBO and ConnectBooster sandboxes (``sandbox.scenarios.generate``),
+serves both on loopback ports with ``latency`` seconds added to every call and QBO's limits
+(10 requests in flight, 500 a minute per company; the client keeps to the same), lists the
+failed payments with the real ``CBClient`` and diagnoses them with the real ``QBOClient``:
+
+- ``bulk (batch)``: ``bot.facts.fetch_facts`` — chunked ``IN`` queries sent as QBO batch items,
+  one CDC call;
+- ``bulk (queries)``: the same without batch, one request per ``IN`` chunk;
+- ``naive``: ``bot.facts.naive_fetch`` — each invoice, linked transaction, reference and
+  customer read one request at a time.
+
+At 500 requests a minute the naive pass over 1,000 failures (about 3 requests each) needs
+about 6 minutes, so by default it runs on a random sample (``--naive-sample``) and its
+requests per failure are measured on that sample; its wall time for the whole backlog is then
+an ESTIMATE from the measured requests and QBO's limits, labelled as such. ``--naive-full``
+runs it over the whole backlog instead. Prints a table and writes JSON to ``.bench-results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.diagnosis import QBOFacts, diagnose
+from bot.facts import fetch_facts, naive_fetch
+from cb.client import CBClient
+from cb.models import Payment
+from qb.auth import MemoryTokenStore, OAuthClient, TokenRecord
+from qb.client import QBOClient
+from sandbox.cb import CBSandbox
+from sandbox.qbo import QBOSandbox
+from sandbox.scenarios import generate
+
+CB_KEY = "bench-cb-key"
+IN_FLIGHT = 10
+PER_MINUTE = 500
+RESULTS = Path(".bench-results")
+
+
+@dataclass
+class Row:
+    approach: str
+    failures: int  # failures this pass covered
+    requests: int
+    requests_per_failure: float
+    wall_seconds: float
+    wall_seconds_for_backlog: float
+    estimated: bool  # wall_seconds_for_backlog extrapolated from a sample
+    correct: int  # diagnoses matching the scenario's expected cause
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+def _limited_seconds(requests: int, latency: float) -> float:
+    """Least time ``requests`` calls take under QBO's limits: 10 in flight at ``latency``
+    each, and 500 a minute (the first 500 at once, then 500 per further minute)."""
+    by_flight = math.ceil(requests / IN_FLIGHT) * latency
+    by_minute = 60.0 * ((requests - 1) // PER_MINUTE) if requests > PER_MINUTE else 0.0
+    return max(by_flight, by_minute + latency)
+
+
+async def run(
+    failures: int, latency: float, naive_sample: int, naive_full: bool, seed: int
+) -> dict[str, Any]:
+    qbo_sbx = QBOSandbox()
+    cb_sbx = CBSandbox(api_key=CB_KEY)
+    t0 = time.perf_counter()
+    share = 0.10
+    world = generate(int(failures / share * 1.15), qbo_sbx, cb_sbx, seed=seed,
+                     failure_share=share)
+    build_s = time.perf_counter() - t0
+    expected = world.expected
+    qbo_sbx.latency = latency
+    qbo_sbx.limit_in_flight = IN_FLIGHT
+    qbo_sbx.limit_per_window = PER_MINUTE
+    qbo_sbx.window_seconds = 60.0
+    cb_sbx.latency = latency
+
+    runners: list[web.AppRunner] = []
+    session = aiohttp.ClientSession()
+    try:
+        runner, qbo_url = await _serve(qbo_sbx.make_app())
+        runners.append(runner)
+        runner, cb_url = await _serve(cb_sbx.make_app())
+        runners.append(runner)
+        store = MemoryTokenStore(
+            TokenRecord(
+                refresh_token=SecretStr(qbo_sbx.issue_refresh_token(world.realm_id)),
+                realm_id=world.realm_id,
+            )
+        )
+        auth = OAuthClient(session, client_id=qbo_sbx.client_id,
+                           client_secret=SecretStr(qbo_sbx.client_secret),
+                           token_url=f"{qbo_url}/oauth2/v1/tokens/bearer", store=store)
+        qbo = QBOClient(session, realm_id=world.realm_id, base_url=qbo_url, auth=auth,
+                        environment="sandbox", max_in_flight=IN_FLIGHT, per_minute=PER_MINUTE)
+        cb = CBClient(session, base_url=cb_url, api_key=SecretStr(CB_KEY))
+
+        t0 = time.perf_counter()
+        listed = [p async for p in cb.list_payments("failed", limit=500)]
+        list_s = time.perf_counter() - t0
+        listed.sort(key=lambda p: p.id)
+        backlog = listed[:failures]
+        rng = random.Random(seed)
+        sample = backlog if naive_full else rng.sample(backlog, min(naive_sample, len(backlog)))
+        await auth.access_token()  # the OAuth refresh is not an API request
+
+        rows: list[Row] = []
+
+        async def measure(
+            name: str,
+            payments: list[Payment],
+            fetch: Callable[[], Awaitable[QBOFacts]],
+        ) -> tuple[Row, QBOFacts]:
+            before = qbo.stats.requests
+            t = time.perf_counter()
+            facts = await fetch()
+            wall = time.perf_counter() - t
+            used = qbo.stats.requests - before
+            correct = sum(
+                1 for p in payments if diagnose(p, facts).cause.value == expected.get(p.id)
+            )
+            per = used / len(payments)
+            estimated = len(payments) < len(backlog)
+            for_backlog = (
+                _limited_seconds(round(per * len(backlog)), latency) if estimated else wall
+            )
+            row = Row(name, len(payments), used, per, wall, for_backlog, estimated, correct)
+            rows.append(row)
+            return row, facts
+
+        _, bulk_facts = await measure(
+            "bulk (batch)", backlog, lambda: fetch_facts(qbo, backlog)
+        )
+        await measure(
+            "bulk (queries)", backlog, lambda: fetch_facts(qbo, backlog, use_batch=False)
+        )
+        _, naive_facts = await measure("naive", sample, lambda: naive_fetch(qbo, sample))
+        same = sum(
+            1
+            for p in sample
+            if diagnose(p, bulk_facts).model_dump(exclude={"diagnosed_at"})
+            == diagnose(p, naive_facts).model_dump(exclude={"diagnosed_at"})
+        )
+    finally:
+        await session.close()
+        for r in runners:
+            await r.cleanup()
+
+    bulk, naive = rows[0], rows[2]
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "failures": len(backlog),
+        "latency_seconds": latency,
+        "limits": {"in_flight": IN_FLIGHT, "per_minute": PER_MINUTE},
+        "world": {"payments": len(cb_sbx.payments), "build_seconds": round(build_s, 2),
+                  "cb_list_seconds": round(list_s, 2)},
+        "rows": [asdict(r) for r in rows],
+        "naive_sample": len(sample),
+        "naive_same_diagnoses": same,
+        "ratio_requests_naive_over_bulk": (
+            naive.requests_per_failure / bulk.requests_per_failure
+            if bulk.requests_per_failure else None
+        ),
+        "targets": {
+            "bulk_requests_per_failure_max": 0.1,
+            "bulk_requests_per_failure_ok": bulk.requests_per_failure <= 0.1,
+            "ratio_min": 20,
+            "ratio_ok": naive.requests_per_failure >= 20 * bulk.requests_per_failure,
+        },
+    }
+
+
+def _table(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['failures']} failed payments, {result['latency_seconds'] * 1000:.0f} ms per "
+        f"call, QBO limits {IN_FLIGHT} in flight / {PER_MINUTE} per minute",
+        f"{'approach':<16}{'failures':>9}{'requests':>10}{'req/failure':>13}"
+        f"{'wall s':>9}{'wall s (backlog)':>18}{'correct':>9}",
+    ]
+    for r in result["rows"]:
+        backlog = f"{r['wall_seconds_for_backlog']:.1f}" + (" (est.)" if r["estimated"] else "")
+        lines.append(
+            f"{r['approach']:<16}{r['failures']:>9}{r['requests']:>10}"
+            f"{r['requests_per_failure']:>13.4f}{r['wall_seconds']:>9.2f}{backlog:>18}"
+            f"{r['correct']:>9}"
+        )
+    ratio = result["ratio_requests_naive_over_bulk"]
+    lines.append(
+        f"naive/bulk requests per failure: {ratio:.0f}x; naive pass covered "
+        f"{result['naive_sample']} failures"
+        + (" (a random sample; its backlog wall time is an estimate)"
+           if result["naive_sample"] < result["failures"] else "")
+        + f"; bulk and naive diagnoses identical on {result['naive_same_diagnoses']} of them"
+    )
+    t = result["targets"]
+    lines.append(
+        f"targets: <= 0.1 req/failure: {'met' if t['bulk_requests_per_failure_ok'] else 'MISSED'};"
+        f" >= 20x fewer than naive: {'met' if t['ratio_ok'] else 'MISSED'}"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark and write ``.bench-results/diagnosis-<time>.json``."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--failures", type=int, default=1000)
+    ap.add_argument("--latency", type=float, default=0.15)
+    ap.add_argument("--naive-sample", type=int, default=150)
+    ap.add_argument("--naive-full", action="store_true")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    result = asyncio.run(
+        run(args.failures, args.latency, args.naive_sample, args.naive_full, args.seed)
+    )
+    print(_table(result))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"diagnosis-{stamp}.json"
+    path.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    print(f"wrote {path}")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return str(o)
+    raise TypeError(type(o).__name__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""``/failed-payments``: list, stats, show, recheck and help; and the list's paging buttons.
+
+Every listener acks first (Slack wants an answer within 3 s), then checks who may see
+amounts and customers, calls a ``bot/`` function and answers with an ephemeral reply
+through the request's ``response_url``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import listing
+from bot.actions import ActionId, BadActionValue, decode_page_value
+from bot.blocks import failure_message, help_message, list_page, not_allowed_message, stats_message
+from bot.blocks_common import Block
+from bot.commands import (
+    CommandError,
+    HelpCommand,
+    ListCommand,
+    RecheckCommand,
+    ShowCommand,
+    StatsCommand,
+    parse_command,
+)
+from bot.permissions import PermissionCheckFailed, may_act
+from bot.reporting import MAX_REFS, build_stats, recheck_message
+from bot.services import Services, ShuttingDown
+from bot.store import StoreError, StoreUnavailable
+from cb.errors import CBError
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/failed-payments"
+Respond = Callable[..., Awaitable[Any]]
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Register the slash command and the list's Next/Previous buttons on ``app``."""
+
+    async def on_command(ack: Any, command: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        await handle_command(services, command, respond)
+
+    async def on_page(ack: Any, body: dict[str, Any], action: dict[str, Any],
+                      respond: Respond) -> None:
+        await ack()
+        await handle_page(services, body, action, respond)
+
+    app.command(COMMAND)(on_command)
+    app.action(ActionId.LIST_NEXT.value)(on_page)
+    app.action(ActionId.LIST_PREV.value)(on_page)
+
+
+async def _reply(respond: Respond, reply: tuple[str, list[Block]], *, replace: bool = False
+                 ) -> None:
+    text, blocks = reply
+    if replace:
+        await respond(text=text, blocks=blocks, replace_original=True)
+    else:
+        await respond(text=text, blocks=blocks, response_type="ephemeral",
+                      replace_original=False)
+
+
+def _problem(text: str) -> tuple[str, list[Block]]:
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": f":warning: {text}"}}]
+
+
+async def _guarded(respond: Respond, work: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run ``work``; any failure becomes a clear ephemeral answer instead of silence."""
+    try:
+        await work()
+    except StoreUnavailable:
+        await _reply(respond, _problem(
+            "My database (Redis) is not answering, so I can't look that up right now. "
+            "Nothing was changed — try again in a minute."))
+    except PermissionCheckFailed as exc:
+        await _reply(respond, _problem(str(exc)))
+    except CBError as exc:
+        await _reply(respond, _problem(
+            f"ConnectBooster did not answer as expected ({type(exc).__name__}); "
+            "nothing was changed — try again in a minute."))
+    except ShuttingDown:
+        await _reply(respond, _problem("I'm restarting; try again in a moment."))
+    except StoreError as exc:
+        log.error("%s failed on stored state: %s", what, type(exc).__name__)
+        await _reply(respond, _problem(
+            "Some of my stored state could not be read; nothing was changed. "
+            "An admin can see the details in the bot's log."))
+    except Exception:  # a listener always answers; the log has the details
+        log.exception("%s failed", what)
+        await _reply(respond, _problem(
+            "Something went wrong on my side; nothing was changed. "
+            "An admin can see the details in the bot's log."))
+
+
+async def handle_command(services: Services, command: dict[str, Any], respond: Respond) -> None:
+    """Parse, check permission, dispatch and answer one ``/failed-payments`` (after ack)."""
+    user = str(command.get("user_id") or "")
+    try:
+        cmd = parse_command(str(command.get("text") or ""))
+    except CommandError as err:
+        await _reply(respond, help_message(err.message))
+        return
+    if isinstance(cmd, HelpCommand):
+        await _reply(respond, help_message())
+        return
+
+    async def work() -> None:
+        if not await may_act(services, user):
+            s = services.settings
+            await _reply(respond, not_allowed_message(s.finance_users, s.finance_usergroup))
+            return
+        now = services.clock()
+        if isinstance(cmd, ListCommand):
+            res = await listing.first_page(services.store, cmd.filters, now, user=user)
+            await _reply(respond, _render_page(res, now))
+        elif isinstance(cmd, StatsCommand):
+            report = await build_stats(services, cmd.window_days, now)
+            await _reply(respond, stats_message(report, now=now))
+        elif isinstance(cmd, ShowCommand):
+            await _show(services, cmd.target, respond)
+        elif isinstance(cmd, RecheckCommand):
+            await _recheck(services, respond)
+
+    await _guarded(respond, work, f"/failed-payments {type(cmd).__name__}")
+
+
+def _render_page(res: listing.ListResult, now: Any) -> tuple[str, list[Block]]:
+    return list_page(
+        res.rows, page=res.page, pages=res.pages, total=res.total,
+        total_amount=res.total_amount, filters=res.filters.describe(), now=now,
+        paging_token=res.token,
+    )
+
+
+async def _show(services: Services, target: str, respond: Respond) -> None:
+    store = services.store
+    pid = await store.find_by_reference(target)
+    rec = await store.get_failure(pid or target)
+    if rec is None:
+        shown = target.replace("`", "'")[:100]
+        await _reply(respond, _problem(
+            f"No failed payment has the reference or payment id `{shown}`. "
+            "`/failed-payments` lists the open ones."))
+        return
+    await _reply(respond, failure_message(rec))
+
+
+async def _recheck(services: Services, respond: Respond) -> None:
+    from bot.poller import poll_once
+
+    await respond(text=":hourglass_flowing_sand: Checking ConnectBooster now…",
+                  response_type="ephemeral", replace_original=False)
+    report = await poll_once(services)
+    new, resolved = list(report.new), list(report.resolved)
+    refs = await _references(services, [*new[:MAX_REFS], *resolved[:MAX_REFS]])
+    await _reply(respond, recheck_message(
+        new=[refs.get(p, p) for p in new[:MAX_REFS]],
+        resolved=[refs.get(p, p) for p in resolved[:MAX_REFS]],
+        new_count=len(new), resolved_count=len(resolved),
+        still_open=len(report.still_open), skipped=report.skipped, now=services.clock(),
+    ))
+
+
+async def _references(services: Services, payment_ids: list[str]) -> dict[str, str]:
+    """Payment id -> CB reference, for the ids that have a record."""
+    recs = await services.store.get_failures(payment_ids)
+    return {r.payment_id: r.payment.reference for r in recs}
+
+
+async def handle_page(services: Services, body: dict[str, Any], action: dict[str, Any],
+                      respond: Respond) -> None:
+    """Next/Previous on a list: the requested page, replacing the ephemeral list in place."""
+    user = str((body.get("user") or {}).get("id") or "")
+
+    async def work() -> None:
+        if not await may_act(services, user):
+            s = services.settings
+            await _reply(respond, not_allowed_message(s.finance_users, s.finance_usergroup))
+            return
+        try:
+            token, page = decode_page_value(action.get("value"))
+        except BadActionValue:
+            await _reply(respond, _problem(
+                "That button is not one I drew; run `/failed-payments` again."))
+            return
+        now = services.clock()
+        try:
+            res = await listing.page_at(services.store, token, page, now, user=user)
+        except listing.PagingExpired as exc:
+            await _reply(respond, _problem(str(exc)))
+            return
+        await _reply(respond, _render_page(res, now), replace=True)
+
+    await _guarded(respond, work, "list paging")

@@ -1,0 +1,496 @@
+"""An async QuickBooks Online Accounting API v3 client (aiohttp).
+
+One :class:`QBOClient` per company, sharing the app's one ``aiohttp.ClientSession``.
+Every call sends ``minorversion``, ``Accept: application/json`` and a Bearer token; every
+POST a ``requestid``. It stays inside QBO's limits (in-flight cap and a per-minute sliding
+window), waits out 429s, retries 5xx and timeouts with capped exponential backoff and
+jitter (reads, and writes that carry a requestid), refreshes the token once on 401/3200,
+and re-applies a sparse update once on a stale SyncToken (5010).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote as urlquote
+
+import aiohttp
+
+from qb.auth import OAuthClient
+from qb.errors import (
+    AuthenticationError,
+    QBOError,
+    ServerError,
+    StaleObjectError,
+    ThrottledError,
+    TransportError,
+    fault_from_dict,
+    loads,
+    parse_fault,
+)
+from qb.models import (
+    ENTITY_TYPES,
+    Account,
+    CompanyInfo,
+    Entity,
+    Payment,
+    Preferences,
+)
+from qb.query import MAX_PAGE, chunks, in_clause, join_where, quote, select
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Entity)
+
+PRODUCTION_BASE_URL = "https://quickbooks.api.intuit.com"
+SANDBOX_BASE_URL = "https://sandbox-quickbooks.api.intuit.com"
+WEB_URLS = {
+    "production": "https://app.qbo.intuit.com",
+    "sandbox": "https://app.sandbox.qbo.intuit.com",
+}
+WEB_PATHS = {
+    "invoice": "/app/invoice?txnId=",
+    "payment": "/app/recvpayment?txnId=",
+    "creditmemo": "/app/creditmemo?txnId=",
+    "customer": "/app/customerdetail?nameId=",
+}
+BATCH_SIZE = 30
+MAX_REQUEST_ID = 50
+
+
+@dataclass
+class ClientStats:
+    """Counters a benchmark or ``check`` reads."""
+
+    requests: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    throttled: int = 0
+    refreshes: int = 0
+    errors: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+class RateLimiter:
+    """At most ``max_in_flight`` concurrent requests and ``per_window`` starts in any
+    ``window_seconds`` (sliding)."""
+
+    def __init__(
+        self,
+        max_in_flight: int,
+        per_window: int,
+        window_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sem = asyncio.Semaphore(max_in_flight)
+        self._per_window = per_window
+        self._window = window_seconds
+        self._starts: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    async def _take_slot(self) -> None:
+        async with self._lock:  # FIFO: waiters are served in order
+            while True:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - self._window:
+                    self._starts.popleft()
+                if len(self._starts) < self._per_window:
+                    self._starts.append(now)
+                    return
+                await self._sleep(self._starts[0] + self._window - now + 0.001)
+
+    async def __aenter__(self) -> None:
+        await self._sem.acquire()
+        try:
+            await self._take_slot()
+        except BaseException:
+            self._sem.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._sem.release()
+
+
+@dataclass
+class BatchItem:
+    """One item of a batch request: a ``query``, or an ``operation`` on ``entity``."""
+
+    bid: str
+    query: str | None = None
+    operation: str | None = None  # create | update | delete
+    entity: Entity | None = None
+    sparse: bool = True
+
+    def to_qbo(self) -> dict[str, Any]:
+        if self.query is not None:
+            return {"bId": self.bid, "Query": self.query}
+        if self.entity is None or not self.operation:
+            raise ValueError(f"batch item {self.bid}: give a query, or an operation and entity")
+        body = self.entity.to_qbo()
+        if self.operation == "update" and self.sparse:
+            body["sparse"] = True
+        if self.operation == "delete":
+            body = {"Id": self.entity.id, "SyncToken": self.entity.sync_token}
+        return {"bId": self.bid, "operation": self.operation, type(self.entity).entity_name: body}
+
+
+@dataclass
+class BatchResult:
+    """The answer to one :class:`BatchItem`: rows of a query, the written entity, or the
+    item's own fault as ``error``."""
+
+    bid: str
+    entities: list[Entity] = field(default_factory=list)
+    entity: Entity | None = None
+    error: QBOError | None = None
+
+
+_DEC_MARK = "\x00dec:"
+_DEC_RE = re.compile(r'"\\u0000dec:([-0-9.Ee+]+)"')
+
+
+def dumps_json(obj: Any) -> str:
+    """JSON for QBO: ``Decimal`` as exact numbers, dates and datetimes in ISO 8601."""
+
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return _DEC_MARK + str(o)
+        if isinstance(o, datetime | date):
+            return o.isoformat()
+        raise TypeError(f"cannot send {type(o).__name__} to QBO")
+
+    return _DEC_RE.sub(r"\1", json.dumps(obj, default=default, separators=(",", ":")))
+
+
+def parse_entity(name: str, data: Mapping[str, Any]) -> Entity:
+    """A model for a QBO object of type ``name`` (plain :class:`Entity` if unknown)."""
+    cls = ENTITY_TYPES.get(name, Entity)
+    return cls.model_validate(data)
+
+
+def _entity_key(data: Mapping[str, Any]) -> str | None:
+    for k in data:
+        if k in ENTITY_TYPES or (k[:1].isupper() and isinstance(data[k], dict) and k != "Fault"):
+            return k
+    return None
+
+
+class QBOClient:
+    """The Accounting API for one company (``realm_id``)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        realm_id: str,
+        base_url: str,
+        auth: OAuthClient,
+        minor_version: int = 75,
+        max_in_flight: int = 10,
+        per_minute: int = 500,
+        rate_window_seconds: float = 60.0,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        web_base_url: str | None = None,
+        environment: str = "production",
+        throttle_wait: float = 60.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        page_size: int = MAX_PAGE,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session = session
+        self.realm_id = realm_id
+        self._base = f"{base_url.rstrip('/')}/v3/company/{realm_id}"
+        self._auth = auth
+        self.minor_version = minor_version
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.max_retries = max_retries
+        self.throttle_wait = throttle_wait
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self.page_size = min(page_size, MAX_PAGE)
+        self._rng = rng or random.Random()
+        self.environment = environment
+        self._web_base = (web_base_url or WEB_URLS.get(environment, WEB_URLS["production"]))
+        self._limiter = RateLimiter(max_in_flight, per_minute, rate_window_seconds, sleep=sleep)
+        self.stats = ClientStats()
+
+    # ---- transport -----------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        return self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        request_id: str | None = None,
+    ) -> Any:
+        """Send one API call with limits, retries and token refresh; the parsed JSON."""
+        query = {"minorversion": str(self.minor_version), **(params or {})}
+        if method == "POST":
+            if not request_id:
+                raise ValueError("every POST needs a requestid")
+            if len(request_id) > MAX_REQUEST_ID:
+                raise ValueError(f"requestid longer than {MAX_REQUEST_ID} characters")
+            query["requestid"] = request_id
+        retryable = method == "GET" or bool(request_id)
+        data = None
+        if json_body is not None:
+            data = dumps_json(json_body)
+        url = self._base + path
+        attempts = 0
+        throttles = 0
+        refreshed = False
+        self.stats.by_kind[kind] += 1
+        while True:
+            token = await self._auth.access_token()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+            }
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            try:
+                async with self._limiter:
+                    self.stats.requests += 1
+                    self.stats.in_flight += 1
+                    self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+                    try:
+                        async with self._session.request(
+                            method, url, params=query, data=data, headers=headers,
+                            timeout=self._timeout,
+                        ) as resp:
+                            status = resp.status
+                            body = await resp.read()
+                            resp_headers = resp.headers
+                    finally:
+                        self.stats.in_flight -= 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                err = TransportError(f"{method} {path}: {type(exc).__name__}: {exc}".strip())
+                if retryable and attempts < self.max_retries:
+                    attempts += 1
+                    self.stats.retries += 1
+                    log.warning("QBO %s %s: %s; retry %d", method, path, type(exc).__name__,
+                                attempts)
+                    await self._sleep(self._backoff(attempts))
+                    continue
+                self.stats.errors += 1
+                raise err from exc
+            fault = parse_fault(status, body, resp_headers)
+            if fault is None:
+                try:
+                    return loads(body) if body else {}
+                except ValueError as exc:
+                    raise ServerError(f"unreadable answer to {method} {path}", status=status,
+                                      intuit_tid=resp_headers.get("intuit_tid")) from exc
+            log.warning("QBO %s %s failed: %s (code %s, HTTP %s, intuit_tid %s)",
+                        method, path, type(fault).__name__, fault.code, status, fault.intuit_tid)
+            if isinstance(fault, AuthenticationError) and status == 401 and not refreshed:
+                refreshed = True
+                self.stats.refreshes += 1
+                await self._auth.refresh(token)
+                continue
+            if isinstance(fault, ThrottledError):
+                self.stats.throttled += 1
+                if throttles < self.max_retries:
+                    throttles += 1
+                    self.stats.retries += 1
+                    wait = fault.retry_after
+                    await self._sleep(self.throttle_wait if wait is None else wait)
+                    continue
+            elif isinstance(fault, ServerError) and retryable and attempts < self.max_retries:
+                attempts += 1
+                self.stats.retries += 1
+                await self._sleep(self._backoff(attempts))
+                continue
+            self.stats.errors += 1
+            raise fault
+
+    # ---- reads ---------------------------------------------------------------------------
+    async def get(self, cls: type[E], id: str) -> E:
+        """Read one object by Id (``NotFoundError`` with ``deleted`` if it is gone)."""
+        data = await self._request("GET", f"/{cls.entity_name.lower()}/{urlquote(str(id))}",
+                                   kind="read")
+        return cls.model_validate(data[cls.entity_name])
+
+    async def _query_raw(self, text: str) -> dict[str, Any]:
+        data = await self._request("GET", "/query", kind="query", params={"query": text})
+        result = data.get("QueryResponse") or {}
+        return result if isinstance(result, dict) else {}
+
+    async def query(self, cls: type[E], where: str = "", *, order_by: str | None = None) -> list[E]:
+        """Every ``cls`` matching ``where`` (QBO syntax), paging past 1000 rows."""
+        out: list[E] = []
+        start = 1
+        while True:
+            text = select(cls.entity_name, where, order_by=order_by, start=start,
+                          max_results=self.page_size)
+            rows = (await self._query_raw(text)).get(cls.entity_name) or []
+            out.extend(cls.model_validate(r) for r in rows)
+            if len(rows) < self.page_size:
+                return out
+            start += len(rows)
+
+    async def query_in(
+        self,
+        cls: type[E],
+        field: str,
+        values: Iterable[str],
+        *,
+        extra_where: str = "",
+        chunk: int = 100,
+    ) -> list[E]:
+        """Every ``cls`` whose ``field`` is one of ``values``; the ``IN`` list is split into
+        chunks of ``chunk`` values (quoted and escaped), queried concurrently."""
+        groups = list(chunks((str(v) for v in values), chunk))
+        results = await asyncio.gather(
+            *(self.query(cls, join_where(in_clause(field, g), extra_where)) for g in groups)
+        )
+        return [e for rows in results for e in rows]
+
+    async def count(self, cls: type[Entity], where: str = "") -> int:
+        """``select count(*)``."""
+        result = await self._query_raw(select(cls.entity_name, where, count=True))
+        return int(result.get("totalCount", 0))
+
+    async def cdc(
+        self, entities: Sequence[str], changed_since: datetime
+    ) -> dict[str, list[Entity]]:
+        """Changes since ``changed_since`` (at most 30 days back) per entity name; deleted
+        objects come as models with ``status == "Deleted"``."""
+        if changed_since.tzinfo is None:
+            raise ValueError("changed_since must carry a time zone")
+        params = {"entities": ",".join(entities),
+                  "changedSince": changed_since.isoformat(timespec="seconds")}
+        data = await self._request("GET", "/cdc", kind="cdc", params=params)
+        out: dict[str, list[Entity]] = {name: [] for name in entities}
+        for resp in data.get("CDCResponse") or []:
+            for qr in resp.get("QueryResponse") or []:
+                for name, rows in qr.items():
+                    if isinstance(rows, list):
+                        out.setdefault(name, []).extend(parse_entity(name, r) for r in rows)
+        return out
+
+    async def preferences(self) -> Preferences:
+        """The company's settings (``sales_forms_prefs.auto_apply_credit`` ...)."""
+        data = await self._request("GET", "/preferences", kind="preferences")
+        return Preferences.model_validate(data["Preferences"])
+
+    async def company_info(self) -> CompanyInfo:
+        """The company's name and country (used by ``check``)."""
+        data = await self._request("GET", f"/companyinfo/{self.realm_id}", kind="companyinfo")
+        return CompanyInfo.model_validate(data["CompanyInfo"])
+
+    async def account_by_name(self, name: str) -> Account | None:
+        """The account called ``name`` (e.g. "Undeposited Funds"), or ``None``."""
+        rows = await self.query(Account, f"Name = {quote(name)}")
+        return rows[0] if rows else None
+
+    # ---- batch ---------------------------------------------------------------------------
+    async def batch(
+        self, items: list[BatchItem], *, request_id: str | None = None
+    ) -> list[BatchResult]:
+        """Run items 30 per request; a fault in one item is that item's ``error``."""
+        if len({i.bid for i in items}) != len(items):
+            raise ValueError("batch item bIds must be unique")
+        base = request_id or uuid.uuid4().hex
+        groups = [items[i:i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
+        answers = await asyncio.gather(*(
+            self._request("POST", "/batch", kind="batch",
+                          json_body={"BatchItemRequest": [it.to_qbo() for it in g]},
+                          request_id=f"{base[:44]}-b{n}")
+            for n, g in enumerate(groups)
+        ))
+        by_bid: dict[str, Mapping[str, Any]] = {}
+        for ans in answers:
+            for r in ans.get("BatchItemResponse") or []:
+                by_bid[str(r.get("bId"))] = r
+        out: list[BatchResult] = []
+        for it in items:
+            r = by_bid.get(it.bid)
+            res = BatchResult(bid=it.bid)
+            if r is None:
+                res.error = QBOError(f"batch answer has no item {it.bid}")
+            elif "Fault" in r:
+                res.error = fault_from_dict(r["Fault"])
+            elif "QueryResponse" in r:
+                qr = r["QueryResponse"]
+                for name, rows in qr.items():
+                    if isinstance(rows, list):
+                        res.entities.extend(parse_entity(name, row) for row in rows)
+            else:
+                key = _entity_key(r)
+                if key is not None:
+                    res.entity = parse_entity(key, r[key])
+            out.append(res)
+        return out
+
+    # ---- payment writes ------------------------------------------------------------------
+    async def create_payment(self, p: Payment, *, request_id: str) -> Payment:
+        """Create a received payment; repeating ``request_id`` returns the first answer."""
+        body = p.to_qbo()
+        for k in ("Id", "SyncToken", "MetaData", "status"):
+            body.pop(k, None)
+        data = await self._request("POST", "/payment", kind="create", json_body=body,
+                                   request_id=request_id)
+        return Payment.model_validate(data["Payment"])
+
+    async def update_payment(
+        self, p: Payment, *, request_id: str, sparse: bool = True
+    ) -> Payment:
+        """Update a payment (``p.id`` and ``p.sync_token`` required). Lines are replaced
+        whole. On a stale SyncToken (5010) it re-reads the payment, re-applies the same
+        change on the fresh SyncToken and retries once (requestid ``<request_id>-r``)."""
+        if not p.id or p.sync_token is None:
+            raise ValueError("update_payment needs the payment's id and sync_token")
+        body = p.model_dump(by_alias=True, exclude_none=True, exclude_unset=sparse)
+        body.pop("MetaData", None)
+        body.update(Id=p.id, SyncToken=p.sync_token, sparse=sparse)
+        try:
+            data = await self._request("POST", "/payment", kind="update", json_body=body,
+                                       request_id=request_id)
+        except StaleObjectError:
+            fresh = await self.get(Payment, p.id)
+            body["SyncToken"] = fresh.sync_token
+            data = await self._request("POST", "/payment", kind="update", json_body=body,
+                                       request_id=f"{request_id[:MAX_REQUEST_ID - 2]}-r")
+        return Payment.model_validate(data["Payment"])
+
+    async def delete_payment(self, id: str, sync_token: str, *, request_id: str) -> None:
+        """Delete a payment (hard delete in QBO)."""
+        await self._request("POST", "/payment", kind="delete",
+                            params={"operation": "delete"},
+                            json_body={"Id": id, "SyncToken": sync_token},
+                            request_id=request_id)
+
+    # ---- links ---------------------------------------------------------------------------
+    def web_url(self, entity_type: str, id: str) -> str:
+        """A link to the object in QBO's web app."""
+        path = WEB_PATHS.get(entity_type.lower().replace(" ", ""))
+        if path is None:
+            raise ValueError(f"no QBO web page for {entity_type}")
+        return f"{self._web_base.rstrip('/')}{path}{urlquote(str(id))}"

@@ -1,0 +1,458 @@
+"""Each remedy, end to end: a signed click through ``/slack/events`` (the Slack stand-in),
+the bot's remedy against the QBO and ConnectBooster sandboxes, a real Redis; then the books
+are checked in the QBO sandbox and the message in the Slack stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.actions import (
+    KEEP_AS_CREDIT,
+    RECREATE_TARGET_ACTION,
+    RECREATE_TARGET_BLOCK,
+    REMEDY_ACTIONS,
+    ViewId,
+)
+from bot.facts import diagnose_many
+from bot.messages import post_failure
+from bot.models import FailureRecord, FailureStatus, RemedyKind
+from cb.models import SyncStatus
+from tests.harness import FAILED_CHANNEL, FINANCE_USER, FINANCE_USER_2, OUTSIDER, World, world
+
+# ---- helpers (shared by the other remedy/handler test files) ------------------------------
+
+
+async def seed(w: World, causes: list[str] | None = None) -> dict[str, FailureRecord]:
+    """Failure records (diagnosed, posted, stored) for the scenario's failed payments whose
+    cause is in ``causes`` (all when None); by cause."""
+    w.slack.rate_limit_enabled = False
+    s = w.services
+    wanted = {pid: c for pid, c in w.scenario.expected.items() if causes is None or c in causes}
+    payments = [w.cb.payments[pid] for pid in wanted]
+    diagnoses = await diagnose_many(s.qbo, payments)
+    out: dict[str, FailureRecord] = {}
+    for p in payments:
+        rec = FailureRecord(payment_id=p.id, payment=p, diagnosis=diagnoses[p.id])
+        rec.slack = await post_failure(s, rec)
+        await s.store.put_failure(rec)
+        out[wanted[p.id]] = rec
+    return out
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Poll ``check`` until it holds (deadline ``within`` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def record(w: World, pid: str) -> FailureRecord:
+    rec = await w.services.store.get_failure(pid)
+    assert rec is not None
+    return rec
+
+
+async def until_status(w: World, pid: str, *status: FailureStatus) -> FailureRecord:
+    """Wait until the remedy finished with one of ``status``."""
+
+    async def done() -> bool:
+        rec = await record(w, pid)
+        return rec.status in status and (rec.remedy is None or rec.remedy.finished_at is not None)
+
+    await eventually(done)
+    return await record(w, pid)
+
+
+async def click(w: World, rec: FailureRecord, kind: RemedyKind, user: str = FINANCE_USER,
+                **kw: Any) -> Any:
+    assert rec.slack is not None
+    resp = await w.slack.click(w.bot.events_url, message_ts=rec.slack.ts,
+                               channel=rec.slack.channel, action_id=REMEDY_ACTIONS[kind].value,
+                               user_id=user, **kw)
+    assert resp.status == 200, resp.body
+    return resp
+
+
+def qbo_payments(w: World, reference: str) -> list[dict[str, Any]]:
+    return [p for p in w.company.all("Payment") if p.get("PaymentRefNum") == reference]
+
+
+def shown_actions(w: World, rec: FailureRecord) -> list[str]:
+    assert rec.slack is not None
+    msg = w.slack.message(rec.slack.channel, rec.slack.ts)
+    assert msg is not None
+    return [el["action_id"] for _, el in msg.action_elements()]
+
+
+def message_text(w: World, rec: FailureRecord) -> str:
+    assert rec.slack is not None
+    msg = w.slack.message(rec.slack.channel, rec.slack.ts)
+    assert msg is not None
+    return str(msg.blocks)
+
+
+def thread_texts(w: World, rec: FailureRecord) -> list[str]:
+    assert rec.slack is not None
+    return [m.text for m in w.slack.thread(rec.slack.channel, rec.slack.ts)]
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis) -> Any:
+    async with world(redis_url, redis_prefix, "all-causes") as built:
+        yield built
+
+
+# ---- Dismiss Syncing and Delete -----------------------------------------------------------
+
+
+async def test_dismiss_on_paid_manually_updates_message_thread_and_audit(w: World) -> None:
+    rec = (await seed(w, ["paid-manually"]))["paid-manually"]
+    before = len(w.company.all("Payment"))
+    await click(w, rec, RemedyKind.DISMISS_SYNC)
+    done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
+    assert done.resolution is not None and done.resolution.how == "dismissed"
+    assert done.resolution.by == FINANCE_USER
+    assert len(w.company.all("Payment")) == before  # nothing written to the books
+    assert shown_actions(w, rec) == []  # resolved: no buttons left
+    assert f"Syncing dismissed by <@{FINANCE_USER}> at" in message_text(w, rec)
+    await w.slack.wait_until(lambda: len(thread_texts(w, rec)) == 1)
+    assert "Dismiss Syncing" in thread_texts(w, rec)[0]
+    audit = await w.services.store.audit_entries(5)
+    assert [(a.action, a.result, a.user) for a in audit[:1]] == [
+        ("dismiss_sync", "ok", FINANCE_USER)]
+    metrics = w.services.metrics.render().decode()
+    assert 'failed_payments_remedies_total{kind="dismiss_sync",result="ok"} 1.0' in metrics
+
+
+async def test_delete_dismisses_first_then_removes_history(w: World) -> None:
+    rec = (await seed(w, ["paid-manually"]))["paid-manually"]
+    await click(w, rec, RemedyKind.DELETE_HISTORY)
+    done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    assert rec.payment_id not in w.cb.payments
+    assert w.cb.deleted[rec.payment_id].sync.status == SyncStatus.DISMISSED
+    assert done.resolution is not None and done.resolution.how == "deleted"
+    assert [s.name for s in done.remedy.steps] == ["cb_dismiss", "cb_delete"]  # type: ignore[union-attr]
+
+
+async def test_click_on_resolved_payment_says_already_resolved(w: World) -> None:
+    rec = (await seed(w, ["paid-manually"]))["paid-manually"]
+    value = encode_for(rec)
+    await click(w, rec, RemedyKind.DISMISS_SYNC)
+    await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    # a stale client still shows the old button
+    await click(w, rec, RemedyKind.DELETE_HISTORY, user=FINANCE_USER_2, strict=False, value=value)
+    await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER_2)))
+    text = w.slack.ephemeral(FINANCE_USER_2)[-1].text
+    assert "Already resolved by" in text and f"<@{FINANCE_USER}>" in text
+    assert rec.payment_id in w.cb.payments  # not deleted
+
+
+def encode_for(rec: FailureRecord) -> str:
+    from bot.actions import encode_value
+
+    return encode_value(rec.payment_id, attempt=rec.remedy_attempts)
+
+
+# ---- Unapply Credit Memo ----------------------------------------------------------------
+
+
+async def test_unapply_credit_memo_fixes_books_then_resolves_on_sync(w: World) -> None:
+    rec = (await seed(w, ["credit-memo"]))["credit-memo"]
+    assert rec.diagnosis is not None
+    f = rec.diagnosis.findings[0]
+    zero_id = f.credit_memo_payment_id
+    assert zero_id and w.company.get("Payment", zero_id) is not None
+    invoice_before = w.company.get("Invoice", f.invoice_id)
+    assert invoice_before is not None and invoice_before["Balance"] < f.applied
+
+    await click(w, rec, RemedyKind.UNAPPLY_CREDIT_MEMO)
+    done = await until_status(w, rec.payment_id, FailureStatus.WAITING_SYNC)
+
+    assert w.company.get("Payment", zero_id) is None  # the $0 payment linked only this pair
+    invoice = w.company.get("Invoice", f.invoice_id)
+    assert invoice is not None and invoice["Balance"] >= f.applied
+    memo = w.company.get("CreditMemo", f.credit_memo_id or "")
+    assert memo is not None and memo["Balance"] == memo["TotalAmt"]
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.PENDING
+    assert shown_actions(w, rec) == [REMEDY_ACTIONS[RemedyKind.RECHECK].value]
+    assert "waiting for ConnectBooster" in message_text(w, rec)
+    assert done.resolution is None
+
+    # ConnectBooster's next sync takes it; Re-check turns the failure resolved
+    report = await w.cb.sync_run(only=[rec.payment_id])
+    assert report.synced == [rec.payment_id]
+    await click(w, rec, RemedyKind.RECHECK)
+    final = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    assert final.resolution is not None and final.resolution.how == "synced"
+    assert len(qbo_payments(w, rec.payment.reference)) == 1
+    paid = w.company.get("Invoice", f.invoice_id)
+    assert paid is not None and paid["Balance"] == invoice["Balance"] - f.applied
+
+
+async def test_unapply_rewrites_lines_when_the_zero_payment_links_another_invoice(
+    w: World,
+) -> None:
+    rec = (await seed(w, ["credit-memo"]))["credit-memo"]
+    assert rec.diagnosis is not None
+    f = rec.diagnosis.findings[0]
+    zero = w.company.get("Payment", f.credit_memo_payment_id or "")
+    assert zero is not None
+    # the same credit memo also pays part of another open invoice of the customer
+    cust = zero["CustomerRef"]["value"]
+    other = w.company.create("Invoice", {"CustomerRef": {"value": cust}, "TotalAmt": "50.00",
+                                         "Line": [{"Amount": "50.00"}]})
+    memo = w.company.get("CreditMemo", f.credit_memo_id or "")
+    assert memo is not None and memo["Balance"] >= 0
+    extra = min(Decimal("10.00"), memo["Balance"]) if memo["Balance"] > 0 else Decimal(0)
+    lines = zero["Line"]
+    if extra == 0:  # memo fully used: widen it so it can cover the other invoice too
+        memo = w.company.update("CreditMemo", {"Id": memo["Id"], "SyncToken": memo["SyncToken"],
+                                               "TotalAmt": memo["TotalAmt"] + 10})
+        extra = Decimal("10.00")
+    for ln in lines:
+        if ln["LinkedTxn"][0]["TxnType"] == "CreditMemo":
+            ln["Amount"] = ln["Amount"] + extra
+    lines.append({"Amount": extra, "LinkedTxn": [{"TxnId": other["Id"], "TxnType": "Invoice"}]})
+    w.company.update("Payment", {"Id": zero["Id"], "SyncToken": zero["SyncToken"],
+                                 "Line": lines})
+
+    await click(w, rec, RemedyKind.UNAPPLY_CREDIT_MEMO)
+    await until_status(w, rec.payment_id, FailureStatus.WAITING_SYNC)
+    kept = w.company.get("Payment", zero["Id"])
+    assert kept is not None  # rewritten, not deleted
+    links = {(lt["TxnType"], lt["TxnId"]): ln["Amount"] for ln in kept["Line"]
+             for lt in ln["LinkedTxn"]}
+    assert links == {("Invoice", other["Id"]): extra, ("CreditMemo", f.credit_memo_id): extra}
+    invoice = w.company.get("Invoice", f.invoice_id)
+    assert invoice is not None and invoice["Balance"] >= f.applied
+    still = w.company.get("Invoice", other["Id"])
+    assert still is not None and still["Balance"] == Decimal("50.00") - extra
+
+
+# ---- Recreate payment -------------------------------------------------------------------
+
+
+async def test_recreate_on_recreated_invoice_applies_to_replacement(w: World) -> None:
+    rec = (await seed(w, ["recreated"]))["recreated"]
+    assert rec.diagnosis is not None
+    f = rec.diagnosis.findings[0]
+    assert f.replacement_invoice_id
+    repl_before = w.company.get("Invoice", f.replacement_invoice_id)
+    assert repl_before is not None
+    assert qbo_payments(w, rec.payment.reference) == []
+
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+
+    [created] = qbo_payments(w, rec.payment.reference)
+    assert created["TotalAmt"] == rec.payment.amount
+    assert created["TxnDate"] == rec.payment.paid_at.date().isoformat()
+    assert created["CustomerRef"]["value"] == rec.payment.customer.qb_customer_id
+    assert created["DepositToAccountRef"]["value"] == w.company.undeposited_funds["Id"]
+    assert rec.payment_id in created["PrivateNote"] and FINANCE_USER in created["PrivateNote"]
+    assert [lt["TxnId"] for ln in created["Line"] for lt in ln["LinkedTxn"]] == [
+        f.replacement_invoice_id]
+    repl = w.company.get("Invoice", f.replacement_invoice_id)
+    assert repl is not None and repl["Balance"] == repl_before["Balance"] - f.applied
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
+    assert done.resolution is not None and done.resolution.how == "recreated"
+    step = done.remedy.step("qbo_create_payment")  # type: ignore[union-attr]
+    assert step is not None and step.request_id == f"fp-{rec.payment_id}-create-1"
+
+
+@pytest.mark.parametrize("cause", ["deleted", "voided"])
+async def test_recreate_with_missing_replacement_asks_then_keeps_as_credit(
+    w: World, cause: str
+) -> None:
+    rec = (await seed(w, [cause]))[cause]
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    await w.slack.wait_until(
+        lambda: any(v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+                    for v in w.slack.views.values()))
+    view = next(v for v in w.slack.views.values()
+                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    assert qbo_payments(w, rec.payment.reference) == []  # nothing until the user picks
+
+    resp = await w.slack.submit_view(
+        w.bot.events_url, view.id,
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
+    assert resp.status == 200
+    done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    [created] = qbo_payments(w, rec.payment.reference)
+    assert created["Line"] == [] and created["UnappliedAmt"] == rec.payment.amount
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
+    assert done.remedy is not None and done.remedy.params == {"target": KEEP_AS_CREDIT}
+
+
+async def test_recreate_modal_picks_an_open_invoice(w: World) -> None:
+    rec = (await seed(w, ["deleted"]))["deleted"]
+    cust = rec.payment.customer.qb_customer_id
+    target = w.company.create("Invoice", {"CustomerRef": {"value": cust},
+                                          "TotalAmt": str(rec.payment.amount + 100),
+                                          "Line": [{"Amount": str(rec.payment.amount + 100)}]})
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    await w.slack.wait_until(lambda: any(
+        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
+    view = next(v for v in w.slack.views.values()
+                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    # a value that was not offered keeps the modal open with an error, and changes nothing
+    bad = await w.slack.submit_view(w.bot.events_url, view.id,
+                                    {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: "99999"}},
+                                    FINANCE_USER)
+    assert bad.status == 200 and bad.json()["response_action"] == "errors"
+    assert qbo_payments(w, rec.payment.reference) == []
+
+    await w.slack.submit_view(w.bot.events_url, view.id,
+                              {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: target["Id"]}},
+                              FINANCE_USER)
+    await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    [created] = qbo_payments(w, rec.payment.reference)
+    assert [(lt["TxnId"], ln["Amount"]) for ln in created["Line"] for lt in ln["LinkedTxn"]] == [
+        (target["Id"], rec.payment.amount)]
+    inv = w.company.get("Invoice", target["Id"])
+    assert inv is not None and inv["Balance"] == Decimal(100)
+
+
+async def test_recreate_on_amount_changed_applies_the_new_balance_rest_as_credit(
+    w: World,
+) -> None:
+    rec = (await seed(w, ["amount-changed"]))["amount-changed"]
+    assert rec.diagnosis is not None
+    f = rec.diagnosis.findings[0]
+    inv = w.company.get("Invoice", f.invoice_id)
+    assert inv is not None and 0 < inv["Balance"] < f.applied
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    [created] = qbo_payments(w, rec.payment.reference)
+    assert [ln["Amount"] for ln in created["Line"]] == [inv["Balance"]]
+    assert created["UnappliedAmt"] == rec.payment.amount - inv["Balance"]
+    after = w.company.get("Invoice", f.invoice_id)
+    assert after is not None and after["Balance"] == 0
+
+
+async def test_recreate_refused_when_qbo_already_holds_the_reference(w: World) -> None:
+    rec = (await seed(w, ["already-in-qbo"]))["already-in-qbo"]
+    before = qbo_payments(w, rec.payment.reference)
+    assert len(before) == 1
+    # the message offers no Recreate; a stale or crafted click still must not write
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT, strict=False, value=encode_for(rec))
+    done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
+    assert done.remedy is not None and done.remedy.outcome == "refused"
+    assert qbo_payments(w, rec.payment.reference) == before
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED
+    assert "already holds payment" in message_text(w, rec)
+    await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
+    assert "already holds payment" in w.slack.ephemeral(FINANCE_USER)[-1].text
+
+
+async def test_qbo_fault_shows_in_message_and_nothing_half_done(w: World) -> None:
+    # the customer was made inactive: QuickBooks refuses any payment for it
+    rec = (await seed(w, ["unknown"]))["unknown"]
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
+    assert done.remedy is not None and done.remedy.outcome == "failed"
+    assert "inactive" in (done.remedy.error or "")
+    assert qbo_payments(w, rec.payment.reference) == []
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED  # not dismissed
+    text = message_text(w, rec)
+    assert "failed at" in text and "inactive" in text
+    assert REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, rec)
+    audit = await w.services.store.audit_entries(1)
+    assert audit[0].result == "failed"
+
+
+async def test_cb_conflict_on_dismiss_is_reported_with_next_step(w: World) -> None:
+    rec = (await seed(w, ["paid-manually"]))["paid-manually"]
+    w.cb.inject(409)
+    await click(w, rec, RemedyKind.DISMISS_SYNC)
+    done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
+    assert done.remedy is not None and done.remedy.outcome == "failed"
+    assert "Re-check" in (done.remedy.error or "")
+    assert "ConnectBooster refused" in message_text(w, rec)
+    # pressing again works
+    await click(w, rec, RemedyKind.DISMISS_SYNC)
+    await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
+
+
+# ---- Re-check -----------------------------------------------------------------------------
+
+
+async def test_recheck_rediagnoses_now(w: World) -> None:
+    rec = (await seed(w, ["paid-manually"]))["paid-manually"]
+    assert rec.diagnosis is not None
+    first = rec.diagnosis.diagnosed_at
+    await click(w, rec, RemedyKind.RECHECK)
+    await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
+    assert "Re-checked just now: Paid manually" in w.slack.ephemeral(FINANCE_USER)[-1].text
+    again = await record(w, rec.payment_id)
+    assert again.diagnosis is not None and again.diagnosis.diagnosed_at > first
+    assert again.status == FailureStatus.OPEN
+    # dismissed outside Slack meanwhile: Re-check turns it resolved
+    w.cb.dismiss(rec.payment_id)
+    await click(w, rec, RemedyKind.RECHECK)
+    final = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    assert final.resolution is not None and final.resolution.by is None
+    assert "outside Slack" in message_text(w, rec)
+
+
+# ---- who may act, and two clicks at once ------------------------------------------------------
+
+
+async def test_outsider_changes_nothing_and_is_told_who_may(w: World) -> None:
+    rec = (await seed(w, ["recreated"]))["recreated"]
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT, user=OUTSIDER)
+    await w.slack.wait_until(lambda: bool(w.slack.ephemeral(OUTSIDER)))
+    text = w.slack.ephemeral(OUTSIDER)[-1].text
+    assert f"<@{FINANCE_USER}>" in text and f"<@{FINANCE_USER_2}>" in text
+    assert qbo_payments(w, rec.payment.reference) == []
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED
+    after = await record(w, rec.payment_id)
+    assert after.status == FailureStatus.OPEN and after.remedy is None
+    assert (await w.services.store.audit_entries(1))[0].result == "refused"
+
+
+async def test_two_users_clicking_at_once_run_one_remedy(w: World) -> None:
+    rec = (await seed(w, ["recreated"]))["recreated"]
+    await asyncio.gather(
+        click(w, rec, RemedyKind.RECREATE_PAYMENT, user=FINANCE_USER),
+        click(w, rec, RemedyKind.RECREATE_PAYMENT, user=FINANCE_USER_2),
+    )
+    done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    await w.slack.wait_until(lambda: bool(
+        w.slack.ephemeral(FINANCE_USER) or w.slack.ephemeral(FINANCE_USER_2)))
+    assert len(qbo_payments(w, rec.payment.reference)) == 1
+    assert done.remedy_attempts == 1
+    loser = FINANCE_USER_2 if done.remedy and done.remedy.user == FINANCE_USER else FINANCE_USER
+    told = w.slack.ephemeral(loser)[-1].text
+    assert "already being handled by" in told or "out of date" in told or "Already resolved" in told
+    oks = [a for a in await w.services.store.audit_entries(20)
+           if a.action == "recreate_payment" and a.result == "ok"]
+    assert len(oks) == 1
+
+
+async def test_usergroup_member_may_act(redis_url: str, redis_prefix: str,
+                                        redis_client: aioredis.Redis) -> None:
+    member = "U0GROUPMEM"
+    async with world(redis_url, redis_prefix, "all-causes",
+                     bot_overrides={"finance_users": [], "finance_usergroup": "S0FINANCE"}) as w:
+        w.slack.usergroups["S0FINANCE"].append(member)
+        rec = (await seed(w, ["paid-manually"]))["paid-manually"]
+        await click(w, rec, RemedyKind.DISMISS_SYNC, user=member)
+        done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+        assert done.resolution is not None and done.resolution.by == member
+        assert FAILED_CHANNEL == rec.slack.channel if rec.slack else False
