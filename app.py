@@ -37,7 +37,7 @@ from bot.metrics import CONTENT_TYPE_LATEST
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError
-from bot.tokens import RedisTokenStore
+from bot.tokens import RedisTokenStore, TokenStoreError
 from cb.client import CBClient
 from qb.auth import OAuthClient
 from qb.client import QBOClient
@@ -76,6 +76,12 @@ async def build_services(
     """One aiohttp session per upstream service and one Redis client, and the clients on them."""
     from bot.metrics import Metrics
 
+    if settings.token_encryption_key is None and not allow_plaintext_tokens:
+        raise StartError(
+            "TOKEN_ENCRYPTION_KEY is not set: the bot keeps QuickBooks tokens in Redis only "
+            "encrypted. Generate one with: python -c \"from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())\""
+        )
     metrics = Metrics()
     redis = redis if redis is not None else redis_client(settings)
     store = Store(redis, settings.redis_prefix)
@@ -96,7 +102,13 @@ async def build_services(
     )
     tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
     if settings.qbo_refresh_token is not None:
-        await tokens.seed(settings.qbo_refresh_token, realm_id=settings.qbo_realm_id)
+        try:
+            await tokens.seed(settings.qbo_refresh_token, realm_id=settings.qbo_realm_id)
+        except TokenStoreError as exc:
+            for s in (qbo_session, cb_session, slack_session):
+                await s.close()
+            await redis.aclose()
+            raise StartError(f"QuickBooks tokens cannot be kept: {exc}") from None
     auth = OAuthClient(
         qbo_session,
         client_id=settings.qbo_client_id,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import random
 import time
@@ -118,8 +119,13 @@ async def run(
         auth = OAuthClient(session, client_id=qbo_sbx.client_id,
                            client_secret=SecretStr(qbo_sbx.client_secret),
                            token_url=f"{qbo_url}/oauth2/v1/tokens/bearer", store=store)
-        qbo = QBOClient(session, realm_id=world.realm_id, base_url=qbo_url, auth=auth,
-                        environment="sandbox", max_in_flight=IN_FLIGHT, per_minute=PER_MINUTE)
+
+        def new_client() -> QBOClient:
+            # one client per pass: each starts with its own view of the rate limits
+            return QBOClient(session, realm_id=world.realm_id, base_url=qbo_url, auth=auth,
+                             environment="sandbox", max_in_flight=IN_FLIGHT,
+                             per_minute=PER_MINUTE)
+
         cb = CBClient(session, base_url=cb_url, api_key=SecretStr(CB_KEY))
 
         t0 = time.perf_counter()
@@ -136,13 +142,13 @@ async def run(
         async def measure(
             name: str,
             payments: list[Payment],
-            fetch: Callable[[], Awaitable[QBOFacts]],
+            fetch: Callable[[QBOClient], Awaitable[QBOFacts]],
         ) -> tuple[Row, QBOFacts]:
-            before = qbo.stats.requests
+            qbo = new_client()
             t = time.perf_counter()
-            facts = await fetch()
+            facts = await fetch(qbo)
             wall = time.perf_counter() - t
-            used = qbo.stats.requests - before
+            used = qbo.stats.requests
             correct = sum(
                 1 for p in payments if diagnose(p, facts).cause.value == expected.get(p.id)
             )
@@ -155,13 +161,12 @@ async def run(
             rows.append(row)
             return row, facts
 
-        _, bulk_facts = await measure(
-            "bulk (batch)", backlog, lambda: fetch_facts(qbo, backlog)
-        )
+        # the naive pass first, so that it starts with an empty per-minute window
+        _, naive_facts = await measure("naive", sample, lambda q: naive_fetch(q, sample))
+        _, bulk_facts = await measure("bulk (batch)", backlog, lambda q: fetch_facts(q, backlog))
         await measure(
-            "bulk (queries)", backlog, lambda: fetch_facts(qbo, backlog, use_batch=False)
+            "bulk (queries)", backlog, lambda q: fetch_facts(q, backlog, use_batch=False)
         )
-        _, naive_facts = await measure("naive", sample, lambda: naive_fetch(qbo, sample))
         same = sum(
             1
             for p in sample
@@ -173,7 +178,7 @@ async def run(
         for r in runners:
             await r.cleanup()
 
-    bulk, naive = rows[0], rows[2]
+    naive, bulk = rows[0], rows[1]
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "failures": len(backlog),
@@ -183,6 +188,10 @@ async def run(
                   "cb_list_seconds": round(list_s, 2)},
         "rows": [asdict(r) for r in rows],
         "naive_sample": len(sample),
+        "note": (
+            "wall times include the sandbox's own query time: it scans every object for each "
+            "IN query, which dominates the bulk passes (real QBO indexes Id)"
+        ),
         "naive_same_diagnoses": same,
         "ratio_requests_naive_over_bulk": (
             naive.requests_per_failure / bulk.requests_per_failure
@@ -232,10 +241,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--failures", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.15)
-    ap.add_argument("--naive-sample", type=int, default=150)
+    ap.add_argument("--naive-sample", type=int, default=120)
     ap.add_argument("--naive-full", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
+    # the naive pass reads deleted invoices one by one: the client logs each 610 it gets
+    logging.getLogger("qb.client").setLevel(logging.ERROR)
     result = asyncio.run(
         run(args.failures, args.latency, args.naive_sample, args.naive_full, args.seed)
     )

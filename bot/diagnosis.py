@@ -778,6 +778,11 @@ def diagnose(
         remedies.append(RemedyKind.RECHECK)
         next_step = _recreate_step(payment, findings)
 
+    if failure_rate is not None and failure_rate >= threshold:
+        next_step += (
+            f" {failure_rate * 100:.1f}% of payments are failing to sync: see the failure-rate "
+            "alert, a setting may need attention."
+        )
     summary = (
         f"QuickBooks rejected {payment.reference} ({money(payment.amount)} from "
         f"{payment.customer.name}) because {describe}.{tail}"

@@ -2,9 +2,9 @@
 with the count and amount of everything that matches.
 
 The filtering runs inside Redis (``Store.open_page``: one round trip that returns only the
-page), so a list over 10,000 open failures answers in milliseconds; when Redis cannot do it
-(a non-ASCII customer text, scripting refused) the same filters run here in Python over
-``Store.open_summaries()``. Both paths share the semantics of ``matches``.
+page), so a list over 10,000 open failures answers quickly; when Redis cannot do it (a
+customer text in letters beyond Latin-1, scripting refused) the same filters run here in
+Python over ``Store.open_summaries()``. Both paths share the semantics of ``matches``.
 
 Paging state (the filters, who asked, when) is kept in Redis for ``PAGING_TTL`` under a
 token the Next/Previous buttons carry. Each page is read live: a failure resolved meanwhile
@@ -51,7 +51,7 @@ def matches(s: FailureSummary, f: ListFilters, now: datetime) -> bool:
         return False
     if f.min_amount is not None and s.amount < f.min_amount:
         return False
-    if f.customer is not None and f.customer.casefold() not in s.customer.casefold():
+    if f.customer is not None and f.customer.lower() not in s.customer.lower():
         return False
     return not (f.older_than is not None and s.first_seen_at > now - f.older_than)
 

@@ -29,7 +29,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -65,6 +65,19 @@ local cutoff = tonumber(ARGV[4]) or 0
 local offset = tonumber(ARGV[5])
 local limit = tonumber(ARGV[6])
 local cause = ARGV[7]
+local cutoff_text = ARGV[9]  -- the cutoff as YYYY-MM-DDTHH:MM:SS in UTC
+local latin1 = ARGV[8] == '1'  -- the needle has Latin-1 letters: lowercase those in names too
+
+local function lower(name)
+  name = string.lower(name)
+  if latin1 then  -- U+00C0..U+00DE (but U+00D7) -> +0x20, as UTF-8 C3 80..9E -> C3 A0..BE
+    name = string.gsub(name, '\195([\128-\158])', function(c)
+      if c == '\151' then return '\195' .. c end
+      return '\195' .. string.char(string.byte(c) + 32)
+    end)
+  end
+  return name
+end
 
 local function days_from_civil(y, m, d)
   if m <= 2 then y = y - 1 end
@@ -101,29 +114,67 @@ local function money(s)
   return w, f
 end
 
+-- Fields are read from the JSON text without decoding it all (pydantic writes each key once,
+-- and a quote inside a string value is escaped, so '"amount":"' cannot occur inside one).
+local function field(raw, key)
+  return string.match(raw, '"' .. key .. '":"([^"]*)"')
+end
+
+local function customer_of(raw)
+  local _, start = string.find(raw, '"customer":"', 1, true)
+  if not start then return nil end
+  local i = start + 1
+  while true do
+    local q = string.find(raw, '"', i, true)
+    if not q then return nil end
+    local slashes, k = 0, q - 1
+    while string.byte(raw, k) == 92 do slashes = slashes + 1; k = k - 1 end
+    if slashes % 2 == 0 then
+      local value = string.sub(raw, start + 1, q - 1)
+      if string.find(value, '\\', 1, true) then  -- escapes: decode for an exact match
+        local ok, row = pcall(cjson.decode, raw)
+        if not ok or type(row) ~= 'table' or type(row['customer']) ~= 'string' then
+          return nil
+        end
+        return row['customer']
+      end
+      return value
+    end
+    i = q + 1
+  end
+end
+
 local count, sum_whole, sum_frac = 0, 0, 0
 local page = {}
 for _, id in ipairs(ids) do
   local raw = redis.call('HGET', KEYS[2], id)
   if raw then
-    local ok, row = pcall(cjson.decode, raw)
-    if not ok or type(row) ~= 'table' then return {'fallback'} end
     local keep = true
-    if cause ~= '' and row['cause'] ~= cause then keep = false end
-    local w, f = money(tostring(row['amount']))
+    if cause ~= '' and field(raw, 'cause') ~= cause then keep = false end
+    local amount = field(raw, 'amount')
+    if not amount then return {'fallback'} end
+    local w, f = money(amount)
     if not w then return {'fallback'} end
     if keep and min_set then
       if w < min_whole or (w == min_whole and f < min_frac) then keep = false end
     end
     if keep and needle ~= '' then
-      local name = row['customer']
-      if type(name) ~= 'string' then return {'fallback'} end
-      if not string.find(string.lower(name), needle, 1, true) then keep = false end
+      local name = customer_of(raw)
+      if not name then return {'fallback'} end
+      if not string.find(lower(name), needle, 1, true) then keep = false end
     end
     if keep and cutoff_set then
-      local t = epoch(tostring(row['first_seen_at']))
-      if not t then return {'fallback'} end
-      if t > cutoff then keep = false end
+      local seen = field(raw, 'first_seen_at')
+      if not seen then return {'fallback'} end
+      if #seen >= 20 and string.sub(seen, -1) == 'Z' and string.sub(seen, 20, 20) ~= ','
+          and string.sub(seen, 11, 11) == 'T' then
+        -- UTC as pydantic writes it: compare the text to the second, no parsing
+        if string.sub(seen, 1, 19) > cutoff_text then keep = false end
+      else
+        local t = epoch(seen)
+        if not t then return {'fallback'} end
+        if t > cutoff then keep = false end
+      end
     end
     if keep then
       if count >= offset and count < offset + limit then page[#page + 1] = raw end
@@ -160,6 +211,10 @@ class SchemaTooNew(StoreError):
 
 class CorruptRecord(StoreError):
     """A record could not be read as what it should be."""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @contextmanager
@@ -318,7 +373,7 @@ class Store:
                 ids = await self.redis.zrevrange(key, start, stop)
             else:
                 ids = await self.redis.zrange(key, start, stop)
-        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+        return [_text(i) for i in ids]
 
     async def open_count(self, cause: Cause | None = None) -> int:
         with _translate():
@@ -346,10 +401,14 @@ class Store:
         of ``cause``, whose customer name contains ``customer`` (case-insensitive), of at
         least ``min_amount``, first seen at or before ``seen_before``. Answers their count,
         their amounts' sum and the rows ``offset .. offset+limit``; ``None`` when Redis
-        cannot filter these rows itself (a non-ASCII customer text, an amount it cannot
-        read exactly, scripting refused): then filter ``open_summaries()`` instead."""
-        if customer is not None and not customer.isascii():
-            return None  # the script lowercases ASCII only
+        cannot filter these rows itself (a customer text with letters beyond Latin-1, an
+        amount it cannot read exactly, scripting refused): then filter ``open_summaries()``
+        instead."""
+        needle = (customer or "").lower()
+        latin1 = not needle.isascii()
+        if latin1 and not all(c.isascii() or ("\u00df" <= c <= "\u00fe" and c != "\u00f7")
+                              for c in needle):
+            return None  # the script lowercases ASCII and Latin-1 letters only
         min_args = ["", ""]
         if min_amount is not None:
             q = min_amount.quantize(Decimal("0.000001"))
@@ -358,12 +417,15 @@ class Store:
             whole = int(q)  # toward zero, as the script splits amounts
             min_args = [str(whole), str(int((q - whole) * 1_000_000))]
         args = [
-            (customer or "").lower(),
+            needle,
             *min_args,
             str(int(seen_before.timestamp())) if seen_before is not None else "",
             str(max(0, offset)),
             str(max(0, limit)),
             cause.value if cause is not None else "",
+            "1" if latin1 else "0",
+            seen_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            if seen_before is not None else "",
         ]
         if self._open_page_script is None:
             self._open_page_script = self.redis.register_script(_OPEN_PAGE_LUA)
@@ -388,7 +450,7 @@ class Store:
         hi: float | str = until.timestamp() if until else "+inf"
         with _translate():
             ids = await self.redis.zrangebyscore(self._resolved_key, since.timestamp(), hi)
-        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+        return [_text(i) for i in ids]
 
     # -- leases and once-markers -----------------------------------------------------------
     def lease(self, name: str, holder: str, ttl: float = 60.0) -> Lease:
@@ -431,7 +493,7 @@ class Store:
                 "if redis.call('get', KEYS[1]) == ARGV[1] then "
                 "return redis.call('del', KEYS[1]) else return 0 end"
             )
-            return bool(await self.redis.eval(script, 1, key, value))  # type: ignore[misc]
+            return bool(await self.redis.eval(script, 1, key, value))
 
     # -- audit ---------------------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> str:
@@ -449,9 +511,10 @@ class Store:
         with _translate():
             rows = await self.redis.xrevrange(self.key("audit"), count=count)
         out = []
-        for _sid, fields in rows:
-            raw = fields.get(b"entry") or fields.get("entry")
-            out.append(AuditEntry.model_validate_json(raw))
+        for _sid, fields in rows or []:
+            raw = (fields or {}).get(b"entry") or (fields or {}).get("entry")
+            if raw is not None:
+                out.append(AuditEntry.model_validate_json(raw))
         return out
 
     # -- versioned singletons (alert state, ...) ------------------------------------------

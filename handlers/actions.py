@@ -10,6 +10,7 @@ outcomes the message does not show (refused, busy, out of date, …) get an ephe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -24,17 +25,19 @@ from bot.models import AuditEntry, FailureStatus, RemedyKind
 from bot.permissions import may_act
 from bot.remedies import (
     RemedyResult,
-    already_resolved_text,
     describe_error,
     needs_pick,
     recreate_candidates,
     run_remedy,
 )
 from bot.services import Services
+from handlers.errors import report_error
 from qb.errors import QBOError
 
 log = logging.getLogger(__name__)
 
+ACK_FLUSH_SECONDS = 0.015
+"""Pause between the ack and the work, so the ack's HTTP answer leaves first."""
 RECREATE_CONVERSATION = "recreate"
 """``store.put_conversation`` kind holding the recreate modal's context."""
 RECREATE_CONTEXT_TTL = 30 * 60.0
@@ -46,12 +49,24 @@ BAD_VALUE_TEXT = (
 
 
 async def ephemeral(
-    respond: AsyncRespond | None, text: str, blocks: list[dict[str, Any]] | None = None
+    services: Services,
+    body: dict[str, Any],
+    respond: AsyncRespond | None,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Reply to the clicker only, leaving the original message as it is."""
-    if respond is None:
+    """Reply to the clicker only, leaving the original message as it is: through the
+    payload's ``response_url`` when it has one, else ``chat.postEphemeral``."""
+    if respond is not None and body.get("response_url"):
+        await respond(text=text, blocks=blocks, response_type="ephemeral",
+                      replace_original=False)
         return
-    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id")
+    user = user_of(body)
+    if channel and user:
+        await services.slack.chat_postEphemeral(channel=channel, user=user, text=text,
+                                                blocks=blocks)
 
 
 def user_of(body: dict[str, Any]) -> str:
@@ -60,17 +75,22 @@ def user_of(body: dict[str, Any]) -> str:
 
 
 async def refuse_outsider(
-    services: Services, user: str, action: str, payment_id: str, respond: AsyncRespond | None
+    services: Services,
+    body: dict[str, Any],
+    action: str,
+    payment_id: str,
+    respond: AsyncRespond | None,
 ) -> bool:
-    """True (and an ephemeral reply naming who may) when ``user`` may not act."""
+    """True (and an ephemeral reply naming who may) when the sender may not act."""
+    user = user_of(body)
     if await may_act(services, user):
         return False
     settings = services.settings
-    text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
-    await ephemeral(respond, text, blocks)
     await services.store.audit(AuditEntry(user=user or "unknown", action=action,
                                           payment_id=payment_id, result="refused",
                                           detail="not allowed to act"))
+    text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
+    await ephemeral(services, body, respond, text, blocks)
     return True
 
 
@@ -81,22 +101,34 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
+        # Bolt sends the HTTP answer when it next looks at the ack (every 10 ms): let it go
+        # out before the remedy's work competes with other clicks' acks for the event loop.
+        await asyncio.sleep(ACK_FLUSH_SECONDS)
+        try:
+            await handle_click(body, action, respond)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback, then told
+            await report_error(services, exc, body)
+
+    async def handle_click(
+        body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         user = user_of(body)
         kind = ACTION_REMEDIES[ActionId(action["action_id"])]
         try:
             value = decode_value(action.get("value"))
         except BadActionValue:
             log.warning("button %s with a value we did not draw", action.get("action_id"))
-            await ephemeral(respond, BAD_VALUE_TEXT)
+            await ephemeral(services, body, respond, BAD_VALUE_TEXT)
             return
         pid = value.payment_id
-        if await refuse_outsider(services, user, kind.value, pid, respond):
+        if await refuse_outsider(services, body, kind.value, pid, respond):
             return
         holder = await services.store.lease_holder(f"payment:{pid}")
         if holder is not None:
             who = "you" if holder == user else f"<@{holder}>"
-            await ephemeral(respond, f"This payment is already being handled by {who}; "
-                                     "nothing was done twice.")
+            await ephemeral(services, body, respond,
+                            f"This payment is already being handled by {who}; nothing was "
+                            "done twice.")
             return
         if kind == RemedyKind.RECREATE_PAYMENT and await _open_picker(
             services, body, user, pid, value.attempt, respond
@@ -106,7 +138,7 @@ def register(app: AsyncApp, services: Services) -> None:
             run_remedy(services, pid, kind, user, expected_attempt=value.attempt)
         )
         if outcome.result != RemedyResult.OK or kind == RemedyKind.RECHECK:
-            await ephemeral(respond, outcome.message)
+            await ephemeral(services, body, respond, outcome.message)
 
     for action_id in ACTION_REMEDIES:
         app.action(action_id.value)(on_remedy_click)
@@ -168,4 +200,3 @@ def _message_view(text: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["already_resolved_text", "ephemeral", "refuse_outsider", "register", "user_of"]

@@ -20,6 +20,7 @@ from bot.permissions import may_act
 from bot.remedies import RemedyResult, run_remedy
 from bot.services import Services
 from handlers.actions import RECREATE_CONVERSATION, user_of
+from handlers.errors import report_error
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,15 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: NOT_OFFERED_TEXT})
             return
         await ack()
+        body = {**body, "channel": {"id": conv.get("channel")}}
+        try:
+            await run_choice(body, user, cid, conv, choice)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback, then told
+            await report_error(services, exc, body)
+
+    async def run_choice(
+        body: dict[str, Any], user: str, cid: str, conv: dict[str, Any], choice: str
+    ) -> None:
         channel = conv.get("channel")
         pid = str(conv["payment_id"])
         if not await may_act(services, user):

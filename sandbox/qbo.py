@@ -490,7 +490,7 @@ class Cond:
         if actual is None:
             return False
         if self.op == "in":
-            return any(_cmp(actual, v) == 0 for v in self.values)
+            return self._in(actual)
         v = self.values[0]
         if self.op == "like":
             pattern = "^" + ".*".join(re.escape(p) for p in v.split("%")) + "$"
@@ -498,6 +498,37 @@ class Cond:
         c = _cmp(actual, v)
         return {"=": c == 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0,
                 "!=": c != 0}[self.op]
+
+    def _in(self, actual: Any) -> bool:
+        """``any(_cmp(actual, v) == 0 for v in values)`` by set lookups (the same answers),
+        so that ``Id IN (100 values)`` over a big company stays fast."""
+        if isinstance(actual, bool) or not isinstance(actual, str | int | Decimal):
+            return any(_cmp(actual, v) == 0 for v in self.values)
+        index = getattr(self, "_index", None)
+        if index is None:
+            numbers: set[Decimal] = set()
+            for v in self.values:
+                try:
+                    n = Decimal(v)
+                except InvalidOperation:
+                    continue
+                if not n.is_nan():
+                    numbers.add(n)
+            index = ({v.lower() for v in self.values}, numbers)
+            self._index = index
+        lowered, numbers = index
+        text = str(actual)
+        try:
+            number: Decimal | None = Decimal(text)
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_nan():
+            return any(_cmp(actual, v) == 0 for v in self.values)
+        if number is not None and number in numbers:
+            return True
+        if number is None and re.match(r"\d{4}-\d\d-\d\d", text):
+            return any(_cmp(actual, v) == 0 for v in self.values)
+        return text.lower() in lowered
 
 
 @dataclass

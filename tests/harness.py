@@ -102,7 +102,7 @@ class World:
             "poll_interval_seconds": 5,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     async def start_bot(self, **overrides: Any) -> Bot:
         """Start one more bot process (same Redis) serving /slack/events on a free port."""
@@ -150,6 +150,7 @@ async def world(
     slack = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
     slack_runner, slack_url = await serve(slack.make_app())
+    slack.base_url = slack_url
     w = World(
         qbo=qbo, company=company, cb=cb, slack=slack, qbo_url=qbo_url, cb_url=cb_url,
         slack_url=slack_url, redis_url=redis_url, prefix=prefix,

@@ -735,3 +735,12 @@ def test_money(value: D, text: str) -> None:
 
 def _pf(case: Case) -> tuple[CBPayment, QBOFacts]:
     return case.payment, case.facts
+
+
+def test_high_failure_rate_points_at_the_alert_for_known_causes_too() -> None:
+    case = CASES["credit memo"]
+    calm = diagnose(case.payment, case.facts, failure_rate=D("0.02"))
+    busy = diagnose(case.payment, case.facts, failure_rate=D("0.25"))
+    assert "failure-rate alert" not in calm.next_step
+    assert "25.0% of payments are failing" in busy.next_step
+    assert busy.remedies == calm.remedies == [UNAPPLY, RECHECK]

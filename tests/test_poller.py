@@ -19,6 +19,7 @@ from sandbox.slack import SlackError, SlackSandbox
 from tests.harness import FAILED_CHANNEL, World, world
 
 FAST = {"post_interval": 0}
+import faulthandler; faulthandler.dump_traceback_later(40, exit=True)
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +28,9 @@ def _bolt_without_missing_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         from handlers import actions, commands, errors, views  # noqa: F401
     except ImportError:
-        import app as app_module
         from slack_bolt.async_app import AsyncApp
+
+        import app as app_module
 
         monkeypatch.setattr(app_module, "build_bolt_app", lambda s: AsyncApp(
             client=s.slack, signing_secret=s.settings.slack_signing_secret.get_secret_value()))

@@ -61,12 +61,17 @@ async def record(w: World, pid: str) -> FailureRecord:
     return rec
 
 
-async def until_status(w: World, pid: str, *status: FailureStatus) -> FailureRecord:
-    """Wait until the remedy finished with one of ``status``."""
+async def until_status(
+    w: World, pid: str, *status: FailureStatus, remedy: bool = True
+) -> FailureRecord:
+    """Wait until the record shows one of ``status`` — with a finished remedy journal unless
+    ``remedy=False`` (a Re-check keeps none)."""
 
     async def done() -> bool:
         rec = await record(w, pid)
-        return rec.status in status and (rec.remedy is None or rec.remedy.finished_at is not None)
+        if rec.status not in status:
+            return False
+        return not remedy or (rec.remedy is not None and rec.remedy.finished_at is not None)
 
     await eventually(done)
     return await record(w, pid)
@@ -100,6 +105,16 @@ def message_text(w: World, rec: FailureRecord) -> str:
     return str(msg.blocks)
 
 
+async def message_shows(w: World, rec: FailureRecord, text: str) -> None:
+    """Wait until the failure's message (updated in place) contains ``text``."""
+    await w.slack.wait_until(lambda: text in message_text(w, rec))
+
+
+async def buttons_are(w: World, rec: FailureRecord, action_ids: list[str]) -> None:
+    """Wait until the message shows exactly these buttons."""
+    await w.slack.wait_until(lambda: shown_actions(w, rec) == action_ids)
+
+
 def thread_texts(w: World, rec: FailureRecord) -> list[str]:
     assert rec.slack is not None
     return [m.text for m in w.slack.thread(rec.slack.channel, rec.slack.ts)]
@@ -127,8 +142,8 @@ async def test_dismiss_on_paid_manually_updates_message_thread_and_audit(w: Worl
     assert done.resolution is not None and done.resolution.how == "dismissed"
     assert done.resolution.by == FINANCE_USER
     assert len(w.company.all("Payment")) == before  # nothing written to the books
-    assert shown_actions(w, rec) == []  # resolved: no buttons left
-    assert f"Syncing dismissed by <@{FINANCE_USER}> at" in message_text(w, rec)
+    await buttons_are(w, rec, [])  # resolved: no buttons left
+    await message_shows(w, rec, f"Syncing dismissed by <@{FINANCE_USER}> at")
     await w.slack.wait_until(lambda: len(thread_texts(w, rec)) == 1)
     assert "Dismiss Syncing" in thread_texts(w, rec)[0]
     audit = await w.services.store.audit_entries(5)
@@ -188,8 +203,8 @@ async def test_unapply_credit_memo_fixes_books_then_resolves_on_sync(w: World) -
     memo = w.company.get("CreditMemo", f.credit_memo_id or "")
     assert memo is not None and memo["Balance"] == memo["TotalAmt"]
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.PENDING
-    assert shown_actions(w, rec) == [REMEDY_ACTIONS[RemedyKind.RECHECK].value]
-    assert "waiting for ConnectBooster" in message_text(w, rec)
+    await buttons_are(w, rec, [REMEDY_ACTIONS[RemedyKind.RECHECK].value])
+    await message_shows(w, rec, "waiting for ConnectBooster")
     assert done.resolution is None
 
     # ConnectBooster's next sync takes it; Re-check turns the failure resolved
@@ -354,7 +369,7 @@ async def test_recreate_refused_when_qbo_already_holds_the_reference(w: World) -
     assert done.remedy is not None and done.remedy.outcome == "refused"
     assert qbo_payments(w, rec.payment.reference) == before
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED
-    assert "already holds payment" in message_text(w, rec)
+    await message_shows(w, rec, "already holds payment")
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
     assert "already holds payment" in w.slack.ephemeral(FINANCE_USER)[-1].text
 
@@ -368,8 +383,8 @@ async def test_qbo_fault_shows_in_message_and_nothing_half_done(w: World) -> Non
     assert "inactive" in (done.remedy.error or "")
     assert qbo_payments(w, rec.payment.reference) == []
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED  # not dismissed
-    text = message_text(w, rec)
-    assert "failed at" in text and "inactive" in text
+    await message_shows(w, rec, "failed at")
+    assert "inactive" in message_text(w, rec)
     assert REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, rec)
     audit = await w.services.store.audit_entries(1)
     assert audit[0].result == "failed"
@@ -382,7 +397,7 @@ async def test_cb_conflict_on_dismiss_is_reported_with_next_step(w: World) -> No
     done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
     assert done.remedy is not None and done.remedy.outcome == "failed"
     assert "Re-check" in (done.remedy.error or "")
-    assert "ConnectBooster refused" in message_text(w, rec)
+    await message_shows(w, rec, "ConnectBooster refused")
     # pressing again works
     await click(w, rec, RemedyKind.DISMISS_SYNC)
     await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
@@ -405,9 +420,9 @@ async def test_recheck_rediagnoses_now(w: World) -> None:
     # dismissed outside Slack meanwhile: Re-check turns it resolved
     w.cb.dismiss(rec.payment_id)
     await click(w, rec, RemedyKind.RECHECK)
-    final = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
+    final = await until_status(w, rec.payment_id, FailureStatus.RESOLVED, remedy=False)
     assert final.resolution is not None and final.resolution.by is None
-    assert "outside Slack" in message_text(w, rec)
+    await message_shows(w, rec, "outside Slack")
 
 
 # ---- who may act, and two clicks at once ------------------------------------------------------
@@ -455,4 +470,4 @@ async def test_usergroup_member_may_act(redis_url: str, redis_prefix: str,
         await click(w, rec, RemedyKind.DISMISS_SYNC, user=member)
         done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
         assert done.resolution is not None and done.resolution.by == member
-        assert FAILED_CHANNEL == rec.slack.channel if rec.slack else False
+        assert rec.slack is not None and rec.slack.channel == FAILED_CHANNEL

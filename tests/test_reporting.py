@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from bot.alert_models import CauseCount
 from bot.metrics import Metrics
-from bot.models import Cause, FailureStatus, Resolution
+from bot.models import Cause, FailureRecord, FailureStatus, Resolution
 from bot.reporting import OUTSIDE_SLACK, recheck_message, refresh_gauges, summarise
 from bot.store import Store
 from sandbox.slack import validate_blocks
@@ -21,7 +21,7 @@ SINCE = NOW - timedelta(days=7)
 
 
 def resolved(i: int, *, cause: Cause, amount: str, paid: datetime, took: timedelta,
-             how: str, by: str | None):  # type: ignore[no-untyped-def]
+             how: str, by: str | None) -> FailureRecord:
     rec = record(i, cause=cause, amount=amount, paid=paid, seen=paid)
     rec.status = FailureStatus.RESOLVED
     rec.resolution = Resolution(how=how, by=by, at=paid + took)

@@ -127,9 +127,17 @@ def test_app_with_an_empty_environment_names_every_missing_setting(tmp_path: Pat
 def test_app_with_unreachable_redis_names_redis_url(tmp_path: Path) -> None:
     from tests.redis_server import free_port
 
-    env = {**REQUIRED, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    env = {**REQUIRED, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+           "TOKEN_ENCRYPTION_KEY": "x9eKwBC8b0YoVqP5bS5Yt1Yp3f9u8mWc3V2kQm4rL0E="}
     proc = _run_app(["run"], env, tmp_path)
     assert proc.returncode != 0
     assert "REDIS_URL" in proc.stderr and "Traceback" not in proc.stderr
     for secret in SECRETS:
         assert secret not in proc.stderr + proc.stdout
+
+
+def test_app_refuses_to_keep_tokens_without_an_encryption_key(tmp_path: Path) -> None:
+    proc = _run_app(["run"], {**REQUIRED, "QBO_REFRESH_TOKEN": "RT1-refresh-secret"}, tmp_path)
+    assert proc.returncode != 0
+    assert "TOKEN_ENCRYPTION_KEY is not set" in proc.stderr
+    assert "RT1-refresh-secret" not in proc.stderr + proc.stdout

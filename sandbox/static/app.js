@@ -42,13 +42,14 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // ---- text: plain, emoji, mrkdwn ------------------------------------------------------------
+// Emoji the bot writes, drawn as small badges so they show without an emoji font.
 const EMOJI = {
-  white_check_mark: "✅", x: "❌", warning: "⚠️", no_entry: "⛔", rotating_light: "🚨",
-  arrows_counterclockwise: "🔄", hourglass_flowing_sand: "⏳", information_source: "ℹ️",
-  tada: "🎉", chart_with_upwards_trend: "📈", chart_with_downwards_trend: "📉",
-  heavy_check_mark: "✔️", mag: "🔍", memo: "📝", moneybag: "💰", bell: "🔔", lock: "🔒",
-  point_right: "👉", eyes: "👀", hourglass: "⌛", red_circle: "🔴", large_green_circle: "🟢",
-  white_circle: "⚪", bulb: "💡", clipboard: "📋", receipt: "🧾", wastebasket: "🗑️",
+  white_check_mark: ["✓", "ok"], heavy_check_mark: ["✓", "ok-text"], x: ["✗", "bad"],
+  warning: ["⚠", "warn"], no_entry: ["–", "stop"], rotating_light: ["!", "stop"],
+  arrows_counterclockwise: ["↻", "info"], hourglass_flowing_sand: ["⌛", "plain"],
+  hourglass: ["⌛", "plain"], information_source: ["i", "info"], tada: ["★", "party"],
+  chart_with_upwards_trend: ["↗", "trend"], chart_with_downwards_trend: ["↘", "trend"],
+  large_green_circle: ["●", "ok-text"], red_circle: ["●", "bad-text"],
 };
 
 function escapeHtml(s) {
@@ -59,7 +60,10 @@ function unescapeSlack(s) {
   return String(s).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 function emojify(html) {
-  return html.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] || m);
+  return html.replace(/:([a-z0-9_+-]+):/g, (m, name) => {
+    const e = EMOJI[name];
+    return e ? `<span class="emo emo-${e[1]}" title="${m}">${e[0]}</span>` : m;
+  });
 }
 function plainHtml(text, emoji = true) {
   const html = escapeHtml(text || "");
