@@ -713,7 +713,12 @@ async def run_poller(
     loop never ends on an error, and the app keeps serving meanwhile."""
     interval = float(services.settings.poll_interval_seconds)
     failures = 0
+    me = asyncio.current_task()
     while True:
+        # A cancel that lands just as an inner ``wait_for`` completes can be swallowed
+        # (Python 3.11, seen with redis-py): honour it here so shutdown never hangs.
+        if me is not None and me.cancelling():
+            raise asyncio.CancelledError
         try:
             report = await poll_once(services, post_interval=post_interval)
         except asyncio.CancelledError:

@@ -82,6 +82,8 @@ REMEDY_TIMEOUT = 150.0
 RESUME_POLL = 0.5
 """Seconds between looks at a lease held by a crashed process, when resuming."""
 MAX_REQUEST_ID = 50
+REPORT_MARKER_TTL = 30 * 86400.0
+"""Seconds the "this attempt was reported" markers are kept."""
 UNDEPOSITED_FUNDS = "Undeposited Funds"
 CENT = Decimal("0.01")
 BOOKS_WRITES = frozenset(
@@ -529,15 +531,22 @@ async def _execute(ctx: _Ctx, *, resumed: bool = False) -> RemedyOutcome:
              who=j.user)
     audit_result = {"ok": "ok", "failed": "failed"}.get(result.value, "refused")
     note_detail = detail + (" (finished after a restart)" if resumed else "")
-    await services.store.audit(AuditEntry(
-        at=now, user=j.user, action=kind.value, payment_id=rec.payment_id,
-        reference=rec.payment.reference, result=audit_result, detail=note_detail[:1000],
-    ))
-    _count(services, kind, result)
+    # Reported once per attempt even if a crash lands between the report and the save
+    # below (the resumed run finds the marker): audit and metric before the save, so a
+    # crash after the save cannot lose them.
+    report = f"{rec.payment_id}:{j.attempt}"
+    if await services.store.once(f"remedy-audit:{report}", ttl=REPORT_MARKER_TTL):
+        await services.store.audit(AuditEntry(
+            at=now, user=j.user, action=kind.value, payment_id=rec.payment_id,
+            reference=rec.payment.reference, result=audit_result, detail=note_detail[:1000],
+        ))
+        _count(services, kind, result)
     await ctx.save()
     await ctx.lease.release()
     await _redraw(services, rec, notice=notice)
-    await _note(services, rec, audit_line(j.user, kind, audit_result, now, _plain(note_detail)))
+    if await services.store.once(f"remedy-note:{report}", ttl=REPORT_MARKER_TTL):
+        await _note(services, rec,
+                    audit_line(j.user, kind, audit_result, now, _plain(note_detail)))
     return RemedyOutcome(kind, rec.payment_id, result, message, record=rec)
 
 

@@ -58,11 +58,14 @@ def register(app: AsyncApp, services: Services) -> None:
 async def _reply(respond: Respond, reply: tuple[str, list[Block]], *, replace: bool = False
                  ) -> None:
     text, blocks = reply
-    if replace:
-        await respond(text=text, blocks=blocks, replace_original=True)
-    else:
-        await respond(text=text, blocks=blocks, response_type="ephemeral",
-                      replace_original=False)
+    try:
+        if replace:
+            await respond(text=text, blocks=blocks, replace_original=True)
+        else:
+            await respond(text=text, blocks=blocks, response_type="ephemeral",
+                          replace_original=False)
+    except ValueError:  # Bolt's respond() without a response_url in the payload
+        log.warning("no response_url to answer on; reply dropped: %s", text[:80])
 
 
 def _problem(text: str) -> tuple[str, list[Block]]:

@@ -197,8 +197,7 @@ class Demo:
             return
         self._closed = True
         for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+            await _cancel(task)
         for runner in self.runners:
             await runner.cleanup()
         await self.services.drain()
@@ -385,6 +384,16 @@ class Demo:
                              [a.qb_invoice_id for a in p.applications],
                              {a.qb_invoice_id: a.invoice_number for a in p.applications}),
         }
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it; cancel again while it runs on (Python 3.11 can
+    swallow a cancel that lands as an inner ``wait_for`` completes)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=0.5)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s ended with %r", task.get_name(), task.exception())
 
 
 @dataclass

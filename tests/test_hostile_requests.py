@@ -359,10 +359,6 @@ def test_a_genuine_request_still_works_after_the_storm(running: Running) -> None
         time.sleep(0.02)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "handlers/commands.py handle_page/_guarded: a list paging click (fp_list_next/prev) "
-    "whose payload has no response_url makes respond() raise ValueError; _guarded logs it "
-    "and calls respond() again, which raises out of the listener (ERROR 'listener failed')"))
 def test_paging_click_without_response_url_is_answered_without_an_error(
     running: Running,
 ) -> None:

@@ -19,6 +19,7 @@ const ui = {
   booksRows: {},
   hiddenEphemeral: new Set(),
   seen: {}, // channel -> number of top-level messages seen
+  seenEphemeral: null, // ephemeral ids already shown (null until the first state)
   openView: "",
 };
 
@@ -111,11 +112,27 @@ function renderAngle(inner) {
     return `<span class="mention special">${escapeHtml(name.startsWith("@") ? name : "@" + name)}</span>`;
   }
   const url = unescapeSlack(target);
-  const shown = escapeHtml(unescapeSlack(label || target));
+  const shown = inlineFormat(escapeHtml(unescapeSlack(label || target)));
+  const perma = url.match(/^https:\/\/sandbox\.slack\.local\/archives\/([A-Z0-9]+)\/p(\d+)(\d{6})/);
+  if (perma) {
+    // a permalink of the Slack stand-in: jump to the message on this page
+    return `<a href="#" data-channel="${perma[1]}" data-ts="${perma[2]}.${perma[3]}" class="permalink">${shown}</a>`;
+  }
+  const qbo = url.match(/^https:\/\/app\.(?:sandbox\.)?qbo\.intuit\.com\/app\/(invoice|recvpayment|creditmemo|customerdetail)\?\w+=(\w+)/);
+  if (qbo) {
+    // a link into QuickBooks: in the demo, the books are in the side panel
+    const kind = { invoice: "invoice", recvpayment: "payment", creditmemo: "creditmemo",
+      customerdetail: "customer" }[qbo[1]];
+    return `<a href="#" data-qbo-kind="${kind}" data-qbo-id="${escapeHtml(qbo[2])}" class="qbo-link">${shown}</a>`;
+  }
   if (/^(https?:|mailto:)/i.test(url)) {
     return `<a href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${shown}</a>`;
   }
   return shown;
+}
+function inlineFormat(html) {
+  return html.replace(/(^|[\s(])\*([^*\n]+?)\*(?=$|[\s).,:;!?])/g, "$1<b>$2</b>")
+    .replace(/(^|[\s(])_([^_\n]+?)_(?=$|[\s).,:;!?])/g, "$1<i>$2</i>");
 }
 function splitOnce(s, sep) {
   const i = s.indexOf(sep);
@@ -431,6 +448,7 @@ function render() {
   renderChannels();
   renderChannel();
   renderThread();
+  revealNewEphemeral();
   const view = (s.views || [])[(s.views || []).length - 1];
   if (view) showView(view);
   else if (ui.openView) closeDialog();
@@ -495,6 +513,17 @@ function renderThread() {
   replaceKeepingScroll($("#thread-messages"), items);
 }
 
+/** Like Slack, bring a reply only the acting user sees into view when it arrives. */
+function revealNewEphemeral() {
+  const ids = (ui.state.ephemeral || []).map((e) => e.id);
+  const fresh = ui.seenEphemeral ? ids.filter((id) => !ui.seenEphemeral.has(id)) : [];
+  ui.seenEphemeral = new Set(ids);
+  if (!fresh.length) return;
+  const last = fresh[fresh.length - 1];
+  const el = [...document.querySelectorAll(".msg.ephemeral")].find((x) => x.dataset.id === last);
+  if (el) el.scrollIntoView({ block: "nearest" });
+}
+
 function visibleEphemeral(channel, threadTs) {
   return (ui.state.ephemeral || []).filter((e) => e.channel === channel &&
     (e.thread_ts || null) === threadTs && !ui.hiddenEphemeral.has(e.id));
@@ -552,10 +581,10 @@ function renderEphemeral(e) {
     ephemeral: true, payment: e.payment_id || null };
   const dismiss = h("button", { type: "button" }, "Dismiss");
   dismiss.addEventListener("click", () => { ui.hiddenEphemeral.add(e.id); render(); });
-  return h("div", { class: "msg ephemeral", dataset: { ts: e.ts, channel: e.channel, ephemeral: "1" } },
+  return h("div", { class: "msg ephemeral", dataset: { ts: e.ts, channel: e.channel, id: e.id } },
     h("div", { class: "avatar bot" }, "FP"),
     h("div", { class: "msg-body" },
-      h("div", { class: "ephemeral-tag" }, "👁 Only visible to you", dismiss),
+      h("div", { class: "ephemeral-tag" }, "Only visible to you", dismiss),
       h("div", { class: "msg-head" },
         h("span", { class: "msg-author" }, ui.state.bot?.name || "Failed Payments"),
         h("span", { class: "app-tag" }, "app"),
@@ -680,6 +709,7 @@ function renderBooks(d) {
 // ---- navigation and polling --------------------------------------------------------------------
 function setUser(id) {
   ui.user = id;
+  ui.seenEphemeral = null;
   localStorage.setItem("fp-demo-user", id);
   ui.version = "";
   refreshSoon();
@@ -705,6 +735,43 @@ function pickDefaultPayment() {
       const r = replies.find((x) => x.payment_id);
       if (r) { selectPayment(r.payment_id); return; }
     }
+  }
+}
+
+function onLinkClick(ev) {
+  const a = ev.target.closest("a.permalink, a.qbo-link");
+  if (!a) return;
+  ev.preventDefault();
+  if (a.classList.contains("permalink")) { jumpTo(a.dataset.channel, a.dataset.ts); return; }
+  const row = document.querySelector(
+    `#books-body tr[data-kind="${a.dataset.qboKind}"][data-id="${CSS.escape(a.dataset.qboId)}"]`);
+  const msg = a.closest(".msg[data-payment]");
+  if (msg && msg.dataset.payment) selectPayment(msg.dataset.payment);
+  if (row) {
+    row.scrollIntoView({ block: "center" });
+    row.classList.remove("changed");
+    void row.offsetWidth; // restart the highlight
+    row.classList.add("changed");
+  } else {
+    toast("In this demo, QuickBooks is the panel on the right: the payment's invoices, payments and credit memos.");
+  }
+}
+
+/** Show the message ``ts`` of ``channel`` (opening its thread when it is a reply). */
+function jumpTo(channel, ts) {
+  if (!ui.state) return;
+  if (channel !== ui.channel) setChannel(channel);
+  const top = (ui.state.messages[channel] || []).find((m) => m.ts === ts);
+  const parentTs = top ? null : Object.entries(ui.state.threads)
+    .find(([key, replies]) => key.startsWith(`${channel}/`) && replies.some((r) => r.ts === ts));
+  if (parentTs) openThread(channel, parentTs[0].split("/")[1]);
+  const box = parentTs ? "#thread-messages" : "#messages";
+  const el = document.querySelector(`${box} .msg[data-ts="${CSS.escape(ts)}"]`);
+  if (el) {
+    el.scrollIntoView({ block: "start" });
+    if (el.dataset.payment) selectPayment(el.dataset.payment);
+  } else {
+    toast("That message is no longer in the channel.", true);
   }
 }
 
@@ -750,6 +817,7 @@ document.addEventListener("DOMContentLoaded", () => {
     chip.addEventListener("click", () => sendCommand(chip.dataset.cmd));
   }
   $("#thread-close").addEventListener("click", () => { ui.thread = null; renderThread(); });
+  document.addEventListener("click", onLinkClick);
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && !$("#overlay").hidden && !ui.openView) closeDialog();
   });
