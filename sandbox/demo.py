@@ -873,6 +873,9 @@ async def run_demo(port: int | None = None, scenario: str = "all-causes") -> Non
     try:
         if demo.redis_notice:
             print(f"NOTE: {demo.redis_notice}", flush=True)
+        else:
+            print(f"State: Redis, keys under {demo.prefix} (removed when the demo stops)",
+                  flush=True)
         print(f"failed-payments demo ({demo.world.summary()})", flush=True)
         print(f"Open {_local_url(demo.url, host)}   (Ctrl-C stops)", flush=True)
         await stop.wait()

@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot import remedies
+from bot.actions import REMEDY_ACTIONS
 from bot.models import FailureStatus, RemedyKind
 from bot.remedies import resume_unfinished, run_remedy
 from cb.models import SyncStatus
@@ -19,6 +20,7 @@ from tests.test_remedies_e2e import (
     encode_for,
     qbo_payments,
     seed,
+    shown_actions,
     thread_texts,
     until_status,
 )
@@ -134,6 +136,8 @@ async def test_unknown_outcome_is_reported_then_repeated_safely(
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED
     monkeypatch.setattr(w.services.qbo, "create_payment", real_create)
     rec = failed
+    await w.slack.wait_until(  # the redrawn message offers the button again
+        lambda: REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, rec))
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     assert len(qbo_payments(w, rec.payment.reference)) == 1  # the repeat replayed

@@ -37,8 +37,6 @@ REMEDIES = [
     ("recreated", RemedyKind.RECREATE_PAYMENT),
 ]
 MAX_BOUNDARIES = 20
-DUPLICATE_REPORTS: list[str] = []
-"""Runs whose remedy was reported twice (see the xfail test below)."""
 
 
 def plain_settings(w: World) -> dict[str, Any]:
@@ -118,10 +116,7 @@ async def crash_and_resume(redis_url: str, prefix: str, tmp: Path, cause: str,
         truth(w, cause, kind, fresh)
         audits = [a for a in await w.services.store.audit_entries(50)
                   if a.payment_id == rec.payment_id and a.action == kind.value]
-        assert audits, "the remedy was not reported"
-        assert {a.result for a in audits} == {audits[0].result}, "reports disagree"
-        if len(audits) > 1:
-            DUPLICATE_REPORTS.append(f"{kind.value} killed before save {kill}")
+        assert len(audits) == 1, f"reported {len(audits)} times after a kill at save {kill}"
         return True
 
 
@@ -150,7 +145,7 @@ async def test_sigkill_at_every_step_boundary_of_every_remedy(
     boundary; the other remedies run in the --run-slow variant."""
     fast = [r for r in REMEDIES if r[1] == RemedyKind.RECREATE_PAYMENT]
     killed = await crash_every_boundary(redis_url, redis_prefix, tmp_path, RUNS, fast)
-    print(f"\nSIGKILLs survived by remedy: {killed}; reported twice: {DUPLICATE_REPORTS}")
+    print(f"\nSIGKILLs survived by remedy: {killed}")
     assert killed.get(RemedyKind.RECREATE_PAYMENT.value, 0) >= 3
 
 
@@ -159,14 +154,10 @@ async def test_sigkill_at_every_step_boundary_ten_times(
     redis_url: str, redis_prefix: str, redis_client: Any, tmp_path: Path
 ) -> None:
     killed = await crash_every_boundary(redis_url, redis_prefix, tmp_path, SLOW_RUNS, REMEDIES)
-    print(f"\nSIGKILLs survived by remedy: {killed}; reported twice: {DUPLICATE_REPORTS}")
+    print(f"\nSIGKILLs survived by remedy: {killed}")
     assert set(killed) == {k.value for _, k in REMEDIES}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/remedies.py _execute writes the audit entry (and counts the metric) before the "
-    "save that marks the journal finished: a crash between the two makes resume_unfinished "
-    "report the same remedy a second time (two 'ok' audit entries, two thread notes)"))
 async def test_crash_after_the_audit_before_the_final_save_reports_once(
     redis_url: str, redis_prefix: str, redis_client: Any, tmp_path: Path
 ) -> None:

@@ -161,8 +161,7 @@ class Page:
 
     async def screenshot(self, path: Path) -> Path:
         data = await self.send("Page.captureScreenshot", {"format": "png"})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data["data"]))
+        await asyncio.to_thread(_write, path, base64.b64decode(data["data"]))
         return path
 
     async def close(self) -> None:
@@ -170,6 +169,21 @@ class Page:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
         await self._ws.close()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _devtools_port(profile: str) -> tuple[str, str] | None:
+    """``(port, browser websocket path)`` once Chromium has written them, else ``None``."""
+    port_file = Path(profile) / "DevToolsActivePort"
+    try:
+        lines = port_file.read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    return (lines[0], lines[1]) if len(lines) >= 2 else None
 
 
 @contextlib.asynccontextmanager
@@ -191,16 +205,15 @@ async def chromium_page(executable: str, *, width: int = 1600, height: int = 100
     session: aiohttp.ClientSession | None = None
     page: Page | None = None
     try:
-        port_file = Path(profile) / "DevToolsActivePort"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + start_within
-        while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
+        while (found := _devtools_port(profile)) is None:
             if proc.returncode is not None:
                 raise CDPError(f"chromium exited with {proc.returncode} before it was ready")
             if loop.time() > deadline:
                 raise TimeoutError("chromium did not start its DevTools endpoint in time")
             await asyncio.sleep(0.05)
-        port, ws_path = port_file.read_text().splitlines()[:2]
+        port, ws_path = found
         session = aiohttp.ClientSession()
         ws = await session.ws_connect(f"ws://127.0.0.1:{port}{ws_path}", max_msg_size=0)
         page = Page(ws)

@@ -98,8 +98,9 @@ async def test_credit_memo_case_in_the_browser(demo: Demo, page: Page) -> None:
     await page.wait_for(
         f"document.querySelector('#portal-card')?.innerText.includes({json.dumps(ref)})",
         what="the books panel for the payment")
-    await page.wait_for("document.querySelector('#qbo-card')?.innerText.toLowerCase().includes('$0 credit')",
-                        what="the $0 payment in the QBO panel")
+    await page.wait_for(
+        "document.querySelector('#qbo-card')?.innerText.toLowerCase().includes('$0 credit')",
+        what="the $0 payment in the QBO panel")
     qbo_before = await text(page, "document.querySelector('#qbo-card')")
     assert (await text(page, "document.querySelector('#cb-status')")) == "failed"
     await show(page, msg_js(pid))
