@@ -84,7 +84,9 @@ async def _run(
                 if task in done:
                     report = task.result()
                 else:
-                    task.cancel()
+                    while not task.done():  # a cancel can be swallowed by an inner wait_for
+                        task.cancel()
+                        await asyncio.wait({task}, timeout=1)
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             elapsed = time.perf_counter() - t0

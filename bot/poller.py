@@ -339,6 +339,10 @@ class _Cycle:
 
     # -- posting -----------------------------------------------------------------------------
     def _check_lease(self) -> None:
+        me = asyncio.current_task()
+        if me is not None and me.cancelling():
+            # a cancel swallowed by an inner wait_for (see run_poller): stop before posting
+            raise asyncio.CancelledError
         if self.lost.is_set():
             raise LeaseLost("the poller lease expired during the cycle; another process polls")
 

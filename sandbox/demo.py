@@ -242,7 +242,7 @@ class Demo:
             "threads": threads,
             "ephemeral": [self._ephemeral_json(e) for e in self.slack.ephemeral(user_id)],
             "views": [
-                {"id": v.id, "view": v.view}
+                {"id": v.id, "hash": v.hash, "view": v.view}
                 for v in self.slack.views.values()
                 if not v.closed and self._trigger_user.get(v.trigger_id or "") == user_id
             ],

@@ -109,8 +109,12 @@ class World:
         services = await app_module.build_services(
             self.settings(**overrides), instance=f"bot{len(self.bots) + 1}"
         )
-        bolt = app_module.build_bolt_app(services)
-        runner, url = await serve(app_module.build_web_app(bolt, services))
+        try:
+            bolt = app_module.build_bolt_app(services)
+            runner, url = await serve(app_module.build_web_app(bolt, services))
+        except BaseException:
+            await services.aclose()  # no leaked sessions or Redis client when start-up fails
+            raise
         bot = Bot(services, bolt, runner, url)
         self.bots.append(bot)
         return bot

@@ -335,3 +335,50 @@ async def test_python_app_py_demo_prints_its_url_and_stops_on_sigint(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_modal_opens_for_its_user_and_its_submission_reaches_the_bot(
+    redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    d = await start_demo(port=0, scenario="all-causes", redis_url=redis_url)
+    try:
+        await d.wait_first_poll(90)
+        pid = next(p for p, cause in d.world.expected.items() if cause == "deleted")
+        ref = d.cb.payments[pid].reference
+        msg = find_message(await state(http, d, FINANCE_USER), pid)
+        assert msg is not None
+        btn = button(msg, "fp_recreate_payment")
+        assert btn is not None
+        status, body = await post_json(http, f"{d.url}/demo/api/click", {
+            "user": FINANCE_USER, "channel": FAILED_CHANNEL, "message_ts": msg["ts"],
+            "action": {"action_id": "fp_recreate_payment", "value": btn["value"]}})
+        assert status == 200 and body == {"ok": True}
+
+        async def opened() -> list[dict[str, Any]]:
+            return list((await state(http, d, FINANCE_USER))["views"])
+
+        views = await eventually(opened, within=20, what="the recreate modal")
+        assert (await state(http, d, OUTSIDER))["views"] == []  # only its user sees it
+        view = views[0]
+        inp = next(b for b in view["view"]["blocks"] if b["type"] == "input")
+        select = inp["element"]
+        assert select["type"] == "static_select"
+        api = f"{d.url}/demo/api/view-submit"
+        # nothing chosen: the page is told which field, the bot is not called
+        status, body = await post_json(http, api, {"user": FINANCE_USER, "view_id": view["id"],
+                                             "values": {inp["block_id"]: {}}})
+        assert status == 200 and body["ok"] is False and inp["block_id"] in body["errors"]
+        keep = next(o for o in select["options"] if o["value"] == "__credit__")
+        values = {inp["block_id"]: {select["action_id"]: {"type": "static_select",
+                                                          "selected_option": keep}}}
+        status, body = await post_json(http, api, {"user": FINANCE_USER, "view_id": view["id"],
+                                             "values": values})
+        assert status == 200 and body == {"ok": True}, body
+        assert (await state(http, d, FINANCE_USER))["views"] == []
+
+        async def recreated() -> bool:
+            return any(p.get("PaymentRefNum") == ref for p in d.company.all("Payment"))
+
+        await eventually(recreated, within=20, what=f"{ref} recreated in QBO")
+    finally:
+        await d.close()

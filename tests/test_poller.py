@@ -18,7 +18,7 @@ from qb.models import Payment as QBPayment
 from sandbox.slack import SlackError, SlackSandbox
 from tests.harness import FAILED_CHANNEL, World, world
 
-FAST = {"post_interval": 0}
+FAST: dict[str, Any] = {"post_interval": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -266,7 +266,7 @@ async def test_dismissed_or_deleted_in_the_portal_resolves_the_message(
         assert sorted(report.resolved) == sorted([gone, dismissed])
         for pid, how in ((gone, "deleted"), (dismissed, "dismissed")):
             rec = await w.services.store.get_failure(pid)
-            assert rec is not None and rec.resolution is not None
+            assert rec is not None and rec.resolution is not None and rec.slack is not None
             assert (rec.status, rec.resolution.how, rec.resolution.by) == (
                 FailureStatus.RESOLVED, how, None)
             msg = w.slack.message(FAILED_CHANNEL, rec.slack.ts)

@@ -306,8 +306,9 @@ function showConfirm(c, onOk) {
 }
 
 function showView(v) {
-  if (ui.openView === v.id) return;
-  ui.openView = v.id;
+  const key = `${v.id}:${v.hash || ""}`;
+  if (ui.openView === key) return;
+  ui.openView = key;
   const view = v.view || {};
   openDialog(() => {
     const body = renderBlocks(view.blocks, { kind: "view" });
