@@ -50,6 +50,7 @@ from qb.client import QBOClient
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox
 from sandbox.scenarios import generate
+from sandbox.serving import serve
 
 CB_KEY = "bench-cb-key"
 IN_FLIGHT = 10
@@ -67,15 +68,6 @@ class Row:
     wall_seconds_for_backlog: float
     estimated: bool  # wall_seconds_for_backlog extrapolated from a sample
     correct: int  # diagnoses matching the scenario's expected cause
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
 
 
 def _limited_seconds(requests: int, latency: float) -> float:
@@ -106,9 +98,9 @@ async def run(
     runners: list[web.AppRunner] = []
     session = aiohttp.ClientSession()
     try:
-        runner, qbo_url = await _serve(qbo_sbx.make_app())
+        runner, qbo_url = await serve(qbo_sbx.make_app())
         runners.append(runner)
-        runner, cb_url = await _serve(cb_sbx.make_app())
+        runner, cb_url = await serve(cb_sbx.make_app())
         runners.append(runner)
         store = MemoryTokenStore(
             TokenRecord(

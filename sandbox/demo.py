@@ -43,6 +43,7 @@ from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
 from sandbox.runner import SandboxServers, serve_sandboxes
 from sandbox.scenarios import SCENARIOS, World
+from sandbox.serving import serve
 from sandbox.slack import BOT_USER_ID, EphemeralMessage, Message, SlackSandbox
 
 log = logging.getLogger(__name__)
@@ -704,18 +705,6 @@ def make_workbench_app(demo: Demo) -> web.Application:
 # ---- starting and running --------------------------------------------------------------------
 
 
-async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    bound_host, bound_port = runner.addresses[0][:2]
-    return runner, f"http://{bound_host}:{bound_port}"
-
-
 def demo_settings(sandboxes: SandboxServers, slack_url: str, *, redis_url: str, prefix: str,
                   signing_secret: str, bot_token: str) -> Any:
     """The bot's settings for the demo: every value explicit, so nothing in the environment
@@ -786,20 +775,20 @@ async def start_demo(
     services: Any = None
     try:
         sandboxes = await serve_sandboxes(scenario, sync_interval=None, out=None)
-        slack_runner, slack_url = await _serve(slack.make_app(), "127.0.0.1", 0)
+        slack_runner, slack_url = await serve(slack.make_app(), "127.0.0.1", 0)
         slack.base_url = slack_url
         runners.append(slack_runner)
         settings = demo_settings(sandboxes, slack_url, redis_url=url, prefix=prefix,
                                  signing_secret=signing_secret, bot_token=bot_token)
         services = await app_module.build_services(settings, redis=redis, instance="demo")
         bolt = app_module.build_bolt_app(services)
-        bot_runner, bot_url = await _serve(app_module.build_web_app(bolt, services),
+        bot_runner, bot_url = await serve(app_module.build_web_app(bolt, services),
                                            "127.0.0.1", 0)
         runners.append(bot_runner)
         demo = Demo(url="", scenario=scenario, sandboxes=sandboxes, slack=slack,
                     slack_url=slack_url, services=services, bot_url=bot_url, prefix=prefix,
                     redis_notice=notice, runners=runners, _real_redis=notice is None)
-        web_runner, web_url = await _serve(make_workbench_app(demo), host, port)
+        web_runner, web_url = await serve(make_workbench_app(demo), host, port)
         runners.insert(0, web_runner)
         demo.url = web_url
     except BaseException:

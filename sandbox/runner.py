@@ -13,6 +13,7 @@ from aiohttp import web
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox
 from sandbox.scenarios import World, build
+from sandbox.serving import serve
 
 CB_SANDBOX_KEY = "cb-sandbox-key"
 
@@ -49,15 +50,6 @@ class SandboxServers:
         return "\n".join(lines)
 
 
-async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    return runner, f"http://{bound_host}:{bound_port}"
-
-
 async def serve_sandboxes(
     scenario: str,
     host: str = "127.0.0.1",
@@ -77,11 +69,11 @@ async def serve_sandboxes(
     world = build(scenario, qbo, cb, seed=seed)
     runners: list[web.AppRunner] = []
     try:
-        qbo_runner, qbo_url = await _serve(qbo.make_app(), host, qbo_port)
+        qbo_runner, qbo_url = await serve(qbo.make_app(), host, qbo_port)
         runners.append(qbo_runner)
         cb.qbo_url = qbo_url
         cb.sync_interval = sync_interval
-        cb_runner, cb_url = await _serve(cb.make_app(), host, cb_port)
+        cb_runner, cb_url = await serve(cb.make_app(), host, cb_port)
         runners.append(cb_runner)
     except BaseException:
         for r in reversed(runners):

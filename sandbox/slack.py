@@ -6,7 +6,10 @@ Tests and the demo run it on loopback and point the real clients at it, e.g.
 (``{"ok": true, ...}`` / ``{"ok": false, "error": "..."}``, HTTP 429 with ``Retry-After``
 when ``chat.postMessage`` is paced faster than the per-channel rate), checks the bearer
 token, validates Block Kit against Slack's main limits, records every call, and keeps the
-channel messages (with threads), ephemeral messages and open views it was given.
+channel messages (with threads), ephemeral messages and open views it was given. It reads
+them back as Slack does: ``conversations.history`` (newest first) and
+``conversations.replies`` (the parent, then its replies), paged by cursor, with message
+``metadata`` when ``include_all_metadata`` is set.
 
 It validates blocks with its own code (``validate_blocks``), independent of the bot's
 builders, so a builder bug shows up as ``invalid_blocks`` as it would against Slack.
@@ -15,6 +18,8 @@ builders, so a builder bug shows up as ``invalid_blocks`` as it would against Sl
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import itertools
@@ -449,7 +454,9 @@ class SlackSandbox:
             "chat.postEphemeral": self._post_ephemeral,
             "chat.getPermalink": self._get_permalink,
             "chat.delete": self._delete,
+            "conversations.history": self._conversations_history,
             "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
             "usergroups.users.list": self._usergroup_users,
             "users.info": self._users_info,
             "views.open": self._views_open,
@@ -779,6 +786,59 @@ class SlackSandbox:
                 "is_member": True,
                 "is_archived": False,
             }
+        }
+
+    def _conversations_history(self, args: Json) -> Json:
+        """Top-level messages, newest first, within ``oldest``..``latest`` (exclusive unless
+        ``inclusive``), ``limit`` a page (default 100, at most 999), paged by ``cursor``;
+        message ``metadata`` only with ``include_all_metadata``."""
+        channel = self._channel(args)
+        oldest, latest, inclusive = _time_window(args)
+        limit = _page_limit(args, default=100, most=999)
+        before = _decode_cursor(args.get("cursor"))
+        rows = [
+            m
+            for m in reversed(self.messages(channel))
+            if _in_window(m.ts, oldest, latest, inclusive)
+            and (before is None or float(m.ts) < before)
+        ]
+        page, more = rows[:limit], len(rows) > limit
+        meta = _truthy(args.get("include_all_metadata"))
+        return {
+            "messages": [_listed(m, meta) for m in page],
+            "has_more": more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": _encode_cursor(page[-1].ts) if more else ""},
+        }
+
+    def _conversations_replies(self, args: Json) -> Json:
+        """A thread: its parent first, then its replies oldest first within
+        ``oldest``..``latest``, ``limit`` a page (default 1000), paged by ``cursor`` (the
+        parent heads every page, as Slack sends it); ``ts`` may name the parent or a reply.
+        ``thread_not_found`` when no such message is in the channel."""
+        channel = self._channel(args)
+        ts = str(args.get("ts") or "")
+        msg = self.message(channel, ts) if ts else None
+        if msg is None:
+            raise SlackError("thread_not_found")
+        parent = msg
+        if _is_reply(msg) and msg.thread_ts is not None:
+            parent = self.message(channel, msg.thread_ts) or msg  # or: its parent was deleted
+        oldest, latest, inclusive = _time_window(args)
+        limit = _page_limit(args, default=1000, most=1000)
+        after = _decode_cursor(args.get("cursor"))
+        rows = [
+            m
+            for m in self.thread(channel, parent.ts)
+            if _in_window(m.ts, oldest, latest, inclusive)
+            and (after is None or float(m.ts) > after)
+        ]
+        page, more = rows[:limit], len(rows) > limit
+        meta = _truthy(args.get("include_all_metadata"))
+        return {
+            "messages": [_listed(parent, meta)] + [_listed(m, meta) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": _encode_cursor(page[-1].ts) if more else ""},
         }
 
     def _usergroup_users(self, args: Json) -> Json:
@@ -1185,6 +1245,73 @@ class SlackSandbox:
 
 def _is_reply(m: Message) -> bool:
     return m.thread_ts is not None and m.thread_ts != m.ts
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean argument as Slack reads it (``true``/``1``; slack_sdk sends ``"1"``)."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true")
+
+
+def _listed(m: Message, with_metadata: bool) -> Json:
+    """A message as ``conversations.history`` / ``.replies`` list it."""
+    out = m.to_slack()
+    if with_metadata and m.metadata is not None:
+        out["metadata"] = m.metadata
+    return out
+
+
+def _time_window(args: Json) -> tuple[float, float, bool]:
+    """``oldest``, ``latest`` (epoch seconds; 0 and now by default) and ``inclusive``."""
+    return _ts_arg(args, "oldest", 0.0), _ts_arg(args, "latest", math.inf), _truthy(
+        args.get("inclusive"))
+
+
+def _ts_arg(args: Json, key: str, default: float) -> float:
+    raw = args.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise SlackError(f"invalid_ts_{key}") from None
+
+
+def _in_window(ts: str, oldest: float, latest: float, inclusive: bool) -> bool:
+    t = float(ts)
+    if inclusive:
+        return oldest <= t <= latest
+    return oldest < t < latest
+
+
+def _page_limit(args: Json, *, default: int, most: int) -> int:
+    raw = args.get("limit")
+    if raw in (None, ""):
+        return default
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise SlackError("invalid_limit") from None
+    return default if limit <= 0 else min(limit, most)
+
+
+def _encode_cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _decode_cursor(cursor: Any) -> float | None:
+    """The ``ts`` a page cursor continues from (None for the first page);
+    ``invalid_cursor`` for anything this sandbox did not hand out."""
+    if cursor in (None, ""):
+        return None
+    try:
+        kind, _, ts = base64.b64decode(str(cursor), validate=True).decode().partition(":")
+        if kind != "next_ts":
+            raise ValueError(kind)
+        return float(ts)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise SlackError("invalid_cursor") from None
 
 
 def _bearer(request: web.Request) -> str | None:

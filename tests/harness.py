@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.settings import Settings
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
+from sandbox.serving import serve
 from sandbox.slack import SlackSandbox
 
 FINANCE_USER = "U0FINANCE1"
@@ -29,16 +30,6 @@ SIGNING_SECRET = "harness-signing-secret"
 BOT_TOKEN = "xoxb-harness-bot-token"
 CB_KEY = "cb-harness-key"
 REALM = "9341453000000001"
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    """Serve an aiohttp app on a free loopback port; returns the runner and its base URL."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
 
 
 @dataclass

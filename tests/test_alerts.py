@@ -10,7 +10,6 @@ from bot.alerts import alert_state, check_alerts, sync_alert_state
 from bot.poller import poll_once
 from bot.services import Services
 from tests.harness import ALERT_CHANNEL, World, world
-from tests.test_poller import _bolt_without_missing_handlers  # noqa: F401 (autouse fixture)
 
 
 def alert_texts(w: World) -> list[str]:

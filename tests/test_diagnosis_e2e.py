@@ -26,17 +26,9 @@ from qb.client import QBOClient
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox
 from sandbox.scenarios import World, build
+from sandbox.serving import serve
 
 CB_KEY = "cb-e2e-key"
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
 
 
 @dataclass
@@ -56,9 +48,9 @@ async def _env(
     runners: list[web.AppRunner] = []
     session = aiohttp.ClientSession()
     try:
-        runner, qbo_url = await _serve(qbo_sbx.make_app())
+        runner, qbo_url = await serve(qbo_sbx.make_app())
         runners.append(runner)
-        runner, cb_url = await _serve(cb_sbx.make_app())
+        runner, cb_url = await serve(cb_sbx.make_app())
         runners.append(runner)
         store = RedisTokenStore(
             redis_client,

@@ -21,20 +21,6 @@ from tests.harness import FAILED_CHANNEL, World, world
 FAST: dict[str, Any] = {"post_interval": 0}
 
 
-@pytest.fixture(autouse=True)
-def _bolt_without_missing_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The poller needs no listeners: while handlers/ is incomplete, serve a bare Bolt app."""
-    try:
-        from handlers import actions, commands, errors, views  # noqa: F401
-    except ImportError:
-        from slack_bolt.async_app import AsyncApp
-
-        import app as app_module
-
-        monkeypatch.setattr(app_module, "build_bolt_app", lambda s: AsyncApp(
-            client=s.slack, signing_secret=s.settings.slack_signing_secret.get_secret_value()))
-
-
 def enable_history(slack: SlackSandbox) -> None:
     """``conversations.history`` / ``conversations.replies`` with message metadata, as Slack
     answers them (newest first / parent then replies), for the crash-recovery search.

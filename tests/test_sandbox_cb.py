@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from cb import CBClient
@@ -23,18 +22,10 @@ from qb.models import Payment as QBPayment
 from sandbox import scenarios
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox
+from sandbox.serving import serve
 
 KEY = "cb-e2e-key"
 REALM = "9341453000000777"
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
 
 
 @dataclass
@@ -70,10 +61,10 @@ class Stack:
 async def stack() -> AsyncIterator[Stack]:
     qbo = QBOSandbox(seed=1)
     qbo.add_company(REALM, "Brightpath IT Services LLC")
-    qbo_runner, qbo_url = await _serve(qbo.make_app())
+    qbo_runner, qbo_url = await serve(qbo.make_app())
     cb = CBSandbox(api_key=KEY, qbo_url=qbo_url, qbo_realm=REALM,
                    qbo_access_token=lambda: qbo.issue_access_token(REALM))
-    cb_runner, cb_url = await _serve(cb.make_app())
+    cb_runner, cb_url = await serve(cb.make_app())
     async with aiohttp.ClientSession() as session:
         yield Stack(qbo, cb, qbo_url, cb_url, session)
     await cb_runner.cleanup()
@@ -190,7 +181,7 @@ async def test_periodic_sync_runs_after_resync(stack: Stack) -> None:
     for p in stack.cb.payments.values():
         cb.add_payment(p)
     cb.sync_interval = 3600  # only a resync wakes it within the test
-    runner, url = await _serve(cb.make_app())
+    runner, url = await serve(cb.make_app())
     try:
         client = CBClient(stack.session, base_url=url, api_key=SecretStr(KEY))
         await client.resync(pid)
