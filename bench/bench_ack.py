@@ -1,225 +1,191 @@
-"""Ack latency of button clicks under load, through the real HTTP stack.
+"""Ack latency of button clicks under load, with the bot in its own process as in production.
 
     python -m bench.bench_ack [--clicks 50] [--rounds 6]
 
-A world on loopback (QBO, ConnectBooster and Slack stand-ins, the bot in HTTP mode, a real
-Redis): ``--clicks`` failure messages are posted, then each round a separate process (as Slack
-is) sends ``--clicks`` signed clicks at once (Re-check on every message, so each click starts a real
-diagnosis against QuickBooks after its ack; one round in two also dismisses syncing on the
-truly failed payments). A first, cold burst (which also fills the Redis and HTTP connection
-pools) is reported apart. The latency measured is from sending the request to receiving the
-bot's HTTP answer (the ack); remedies run after it. Between rounds the bench waits for the
-remedies in flight to finish. Prints p50/p95/p99/max and writes
-``.bench-results/ack-<time>.json``. Target: p99 under 100 ms.
+Three processes on loopback (``bench.common``): the QBO, ConnectBooster and Slack
+stand-ins (seeded with generated payments, about 90 % of them failing across the causes);
+the bot, wired by ``app.py``'s own builders and serving ``/slack/events`` in HTTP mode on a
+real Redis; and this one, which plays Slack.
+``--clicks`` failed payments' messages are posted first (diagnosed against the QBO stand-in),
+then
+each round this process sends ``--clicks`` signed clicks at once: Re-check on every message,
+so each click starts a real diagnosis against QuickBooks after its ack; in the last round
+every payment still failing gets Dismiss Syncing instead (ConnectBooster, then the message
+updated in place and an audit line in its thread). A first, cold round (which also opens
+the bot's Redis and HTTP pools) is reported apart. Latency is from sending the request to
+receiving the bot's whole HTTP answer (the ack), through a fresh connection each. Between
+rounds the benchmark waits, by the bot's ``/metrics``, for the remedies started by the acks
+to finish. Prints p50/p95/p99/max and writes ``.bench-results/ack-<time>.json``.
+Target: p99 under 100 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
-import json
+import os
+import platform
 import statistics
-import sys
 import time
+import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
+from bench.common import (
+    FINANCE_USER,
+    FINANCE_USER_2,
+    RESULTS,
+    Processes,
+    fire,
+    processes,
+    stats,
+    write_result,
+)
 from bot.actions import REMEDY_ACTIONS, encode_value
-from bot.facts import diagnose_many
-from bot.messages import post_failure
 from bot.models import FailureRecord, RemedyKind
-from tests.harness import FINANCE_USER, FINANCE_USER_2, SIGNING_SECRET, World, world
-from tests.redis_server import ensure_redis
 
-RESULTS = Path(".bench-results")
 TARGET_P99_MS = 100.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0..1) of ``values``, nearest-rank."""
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
-    return ordered[k]
+async def _seed(p: Processes, n: int) -> list[str]:
+    """Diagnose ``n`` payments (the failed ones first) and post their messages, as the poller
+    does, from a throwaway set of services in this process; their payment ids."""
+    import app as app_module
+    from bot.facts import diagnose_many
+    from bot.messages import post_failure
+
+    ids = await p.ctl("scenario")
+    failed = list(ids["failed"])
+    pids = (failed + [x for x in ids["payments"] if x not in failed])[:n]
+    services = await app_module.build_services(p.settings(), instance="bench-seed")
+    try:
+        payments = [await services.cb.get_payment(pid) for pid in pids]
+        diagnoses = await diagnose_many(services.qbo, payments)
+        for pay in payments:
+            rec = FailureRecord(payment_id=pay.id, payment=pay, diagnosis=diagnoses[pay.id])
+            rec.slack = await post_failure(services, rec)
+            await services.store.put_failure(rec)
+    finally:
+        await services.aclose()
+    return pids
 
 
-async def _seed(w: World, n: int) -> list[FailureRecord]:
-    w.slack.rate_limit_enabled = False
-    failed = list(w.scenario.expected)
-    others = [pid for pid in w.cb.payments if pid not in failed]
-    pids = (failed + others)[:n]
-    payments = [w.cb.payments[p] for p in pids]
-    diagnoses = await diagnose_many(w.services.qbo, payments)
-    out = []
-    for p in payments:
-        rec = FailureRecord(payment_id=p.id, payment=p, diagnosis=diagnoses[p.id])
-        rec.slack = await post_failure(w.services, rec)
-        await w.services.store.put_failure(rec)
-        out.append(rec)
-    return out
-
-
-def _click_body(w: World, rec: FailureRecord, kind: RemedyKind, user: str) -> bytes:
-    """The form body Slack sends for a click on ``kind`` on ``rec``'s message (built before
-    the clock starts, so the load generator's own work is not measured)."""
-    assert rec.slack is not None
-    msg = w.slack.message(rec.slack.channel, rec.slack.ts)
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0SANDBOX"},
-        "api_app_id": "A0SANDBOX",
-        "token": "sandbox-verification-token",
-        "container": {"type": "message", "message_ts": rec.slack.ts,
-                      "channel_id": rec.slack.channel, "is_ephemeral": False},
-        "trigger_id": w.slack.mint_trigger_id(),
-        "team": {"id": "T0SANDBOX", "domain": "sandbox"},
-        "channel": {"id": rec.slack.channel, "name": "failed-payments"},
-        "response_url": w.slack.response_url_for(rec.slack.channel, user, rec.slack.ts),
-        "actions": [{"type": "button", "action_id": REMEDY_ACTIONS[kind].value,
-                     "block_id": f"fp_actions:{rec.payment_id}",
-                     "value": encode_value(rec.payment_id, attempt=rec.remedy_attempts),
-                     "action_ts": f"{time.time():.6f}"}],
-        "message": msg.to_slack() if msg is not None else None,
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
-async def _fire(url: str, bodies: list[str], secret: str) -> list[tuple[float, int]]:
-    """Send every body at once, signed as Slack signs; (latency ms, HTTP status) each."""
-    import aiohttp
-
-    async def one(session: aiohttp.ClientSession, body: bytes) -> tuple[float, int]:
-        ts = str(int(time.time()))
-        sig = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body,
-                       hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={sig}"}
-        t0 = time.perf_counter()
-        async with session.post(url, data=body, headers=headers) as resp:
-            await resp.read()
-            return (time.perf_counter() - t0) * 1000, resp.status
-
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        encoded = [b.encode() for b in bodies]
-        return list(await asyncio.gather(*(one(session, b) for b in encoded)))
-
-
-async def _send_round(url: str, bodies: list[bytes]) -> list[tuple[float, int]]:
-    """Fire one round from a separate process (as Slack is): the load generator's own work
-    does not share the bot's event loop."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_ack", "--fire", url,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate(json.dumps([b.decode() for b in bodies]).encode())
-    return [(float(ms), int(st)) for ms, st in json.loads(out)]
-
-
-async def _settle(w: World, within: float = 60.0) -> None:
-    """Wait for the remedies started by the acks to finish."""
-    pending = list(w.services._inflight)
-    if pending:
-        await asyncio.wait(pending, timeout=within)
+async def _bodies(p: Processes, recs: list[FailureRecord], kinds: list[RemedyKind]
+                  ) -> list[bytes]:
+    """Click bodies, built by the Slack stand-in (as Slack would) before the clock starts."""
+    specs = []
+    for i, (rec, kind) in enumerate(zip(recs, kinds, strict=True)):
+        assert rec.slack is not None
+        specs.append({"channel": rec.slack.channel, "ts": rec.slack.ts,
+                      "user": FINANCE_USER if i % 2 else FINANCE_USER_2,
+                      "action_id": REMEDY_ACTIONS[kind].value,
+                      "block_id": f"fp_actions:{rec.payment_id}",
+                      "value": encode_value(rec.payment_id, attempt=rec.remedy_attempts)})
+    return [b.encode() for b in await p.ctl("clicks", specs)]
 
 
 async def run(clicks: int, rounds: int) -> dict[str, Any]:
-    url = ensure_redis()
-    prefix = f"fpbench:{int(time.time())}:"
-    async with world(url, prefix, "all-causes") as w:
-        recs = await _seed(w, clicks)
-        failed = set(w.scenario.expected)
-        # warm-up: one click each way, not measured
-        # cold round, reported apart: the first burst also opens the Redis and HTTP pools
-        cold = await _send_round(w.bot.events_url, [
-            _click_body(w, rec, RemedyKind.RECHECK, FINANCE_USER) for rec in
-            await w.services.store.get_failures([x.payment_id for x in recs])])
-        await _settle(w)
-        samples: list[float] = []
-        per_round: list[float] = []
-        statuses: dict[int, int] = {}
-        started = time.perf_counter()
-        for r in range(rounds):
-            fresh = await w.services.store.get_failures([x.payment_id for x in recs])
-            bodies = []
-            for i, rec in enumerate(fresh):
-                kind = RemedyKind.RECHECK
-                if r == 1 and rec.payment_id in failed:
-                    kind = RemedyKind.DISMISS_SYNC
-                user = FINANCE_USER if i % 2 else FINANCE_USER_2
-                bodies.append(_click_body(w, rec, kind, user))
-            got = await _send_round(w.bot.events_url, bodies)
-            per_round.append(round(max(ms for ms, _ in got), 1))
-            for ms, status in got:
-                samples.append(ms)
-                statuses[status] = statuses.get(status, 0) + 1
-            await _settle(w)
-        elapsed = time.perf_counter() - started
-        remedies = {
-            f"{s.labels['kind']}/{s.labels['result']}": int(s.value)
-            for m in w.services.metrics.remedies.collect() for s in m.samples
-            if s.name.endswith("_total")
-        }
-        await redis_cleanup(w)
-    result = {
+    """Run the benchmark; the figures as a dict."""
+    from bot.store import Store
+
+    prefix = f"fpbench:{uuid.uuid4().hex[:8]}:"
+    async with processes(f"generate:{round(clicks / 0.8)}", prefix) as p:
+        pids = await _seed(p, clicks)
+        failed = set((await p.ctl("scenario"))["failed"])
+        await p.start_bot(RESULTS / "bot-ack.log")
+        import redis.asyncio as aioredis
+
+        redis = aioredis.Redis.from_url(p.redis_url)
+        store = Store(redis, prefix)
+        done = await p.remedies_done()
+
+        async def round_(kinds_for: Any) -> list[tuple[float, int]]:
+            nonlocal done
+            recs = [r for r in await store.get_failures(pids) if r is not None]
+            bodies = await _bodies(p, recs, [kinds_for(r) for r in recs])
+            got = await fire(p.events_url, bodies)
+            done += len(bodies)
+            await p.wait_remedies(done)
+            return got
+
+        try:
+            cold = await round_(lambda _r: RemedyKind.RECHECK)
+            samples: list[float] = []
+            per_round: list[dict[str, float]] = []
+            statuses: dict[int, int] = {}
+            started = time.perf_counter()
+            for r in range(rounds):
+                dismiss = r == rounds - 1
+                got = await round_(lambda rec, d=dismiss: RemedyKind.DISMISS_SYNC
+                                   if d and rec.payment_id in failed else RemedyKind.RECHECK)
+                per_round.append(stats([ms for ms, _ in got]))
+                for ms, status in got:
+                    samples.append(ms)
+                    statuses[status] = statuses.get(status, 0) + 1
+            elapsed = time.perf_counter() - started
+            async with p.http.get(f"{p.bot_url}/metrics") as resp:
+                metrics = await resp.text()
+        finally:
+            await redis.aclose()
+    remedies = {}
+    for line in metrics.splitlines():
+        if line.startswith("failed_payments_remedies_total{"):
+            labels, value = line.rsplit(" ", 1)
+            kind = labels.split('kind="')[1].split('"')[0]
+            result = labels.split('result="')[1].split('"')[0]
+            remedies[f"{kind}/{result}"] = int(float(value))
+    s = stats(samples)
+    return {
         "bench": "ack",
         "at": datetime.now(UTC).isoformat(),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "processes": "bot, stand-ins and load generator each in its own process",
         "concurrent_clicks": clicks,
         "rounds": rounds,
         "samples": len(samples),
         "statuses": {str(k): v for k, v in statuses.items()},
-        "p50_ms": round(statistics.median(samples), 2),
-        "p95_ms": round(percentile(samples, 0.95), 2),
-        "p99_ms": round(percentile(samples, 0.99), 2),
-        "max_ms": round(max(samples), 2),
-        "mean_ms": round(statistics.fmean(samples), 2),
-        "max_ms_per_round": per_round,
-        "cold_round_p50_ms": round(statistics.median(ms for ms, _ in cold), 2),
-        "cold_round_max_ms": round(max(ms for ms, _ in cold), 2),
+        "p50_ms": s["p50"], "p95_ms": s["p95"], "p99_ms": s["p99"], "max_ms": s["max"],
+        "mean_ms": round(statistics.fmean(samples), 1),
+        "per_round": per_round,
+        "cold_round": stats([ms for ms, _ in cold]),
         "target_p99_ms": TARGET_P99_MS,
-        "met": percentile(samples, 0.99) < TARGET_P99_MS,
+        "met": s["p99"] < TARGET_P99_MS,
         "wall_seconds_incl_remedies": round(elapsed, 2),
         "remedies_after_ack": remedies,
     }
-    return result
 
 
-async def redis_cleanup(w: World) -> None:
-    keys = [k async for k in w.services.redis.scan_iter(match=f"{w.prefix}*", count=1000)]
-    if keys:
-        await w.services.redis.delete(*keys)
+def summary(result: dict[str, Any]) -> str:
+    """The figures in a few lines."""
+    r = result
+    rounds = ", ".join(f"{x['p50']}/{x['max']}" for x in r["per_round"])
+    return "\n".join([
+        f"ack latency, {r['concurrent_clicks']} concurrent clicks x {r['rounds']} rounds "
+        f"({r['samples']} clicks, HTTP statuses {r['statuses']}; bot in its own process):",
+        f"  p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  p99 {r['p99_ms']} ms  max "
+        f"{r['max_ms']} ms  (target p99 < {TARGET_P99_MS:.0f} ms: "
+        f"{'met' if r['met'] else 'NOT met'})",
+        f"  per round p50/max ms: {rounds}",
+        f"  cold first round (not counted above): p50 {r['cold_round']['p50']} ms, p99 "
+        f"{r['cold_round']['p99']} ms, max {r['cold_round']['max']} ms",
+        f"  wall time with the remedies after the acks: {r['wall_seconds_incl_remedies']} s",
+        f"  remedies run after the acks (kind/result: count): {r['remedies_after_ack']}",
+    ])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print the figures and write them to ``.bench-results/``."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--fire", metavar="URL", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.fire:  # the load generator's side
-        bodies = json.loads(sys.stdin.read())
-        print(json.dumps(asyncio.run(_fire(args.fire, bodies, SIGNING_SECRET))))
-        return
+    args = parser.parse_args(argv)
     result = asyncio.run(run(args.clicks, args.rounds))
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"ack-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(f"ack latency, {result['concurrent_clicks']} concurrent clicks x {result['rounds']} "
-          f"rounds ({result['samples']} clicks, HTTP statuses {result['statuses']}):")
-    print(f"  p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  p99 {result['p99_ms']} ms  "
-          f"max {result['max_ms']} ms  (target p99 < {TARGET_P99_MS:.0f} ms: "
-          f"{'met' if result['met'] else 'NOT met'})")
-    print(f"  slowest ack of each round: {result['max_ms_per_round']} ms; first (cold) burst, "
-          f"not counted above: p50 {result['cold_round_p50_ms']} ms, max "
-          f"{result['cold_round_max_ms']} ms")
-    print(f"  wall time with the remedies after the acks: {result['wall_seconds_incl_remedies']} s")
-    print(f"  remedies run after the acks (kind/result: count): {result['remedies_after_ack']}")
+    path = write_result("ack", result)
+    print(summary(result))
     print(f"  results: {path}")
+    return result
 
 
 if __name__ == "__main__":
