@@ -25,6 +25,8 @@ is written first and is the truth: the index can be rebuilt from the records.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -38,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio.lock import Lock
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, LockNotOwnedError, ResponseError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.models import AuditEntry, Cause, FailureRecord, FailureStatus, FailureSummary
@@ -197,6 +199,13 @@ class OpenPage(BaseModel):
     rows: list[FailureSummary]
 
 
+_DEL_IF_VALUE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+    "else return 0 end"
+)
+"""Delete KEYS[1] only while it still holds ARGV[1]."""
+
+
 class StoreError(Exception):
     """Base of the state errors."""
 
@@ -258,9 +267,20 @@ class Lease:
         self.token = f"{holder}|{secrets.token_hex(8)}"
 
     async def acquire(self) -> bool:
-        """Take the lease if nobody holds it; never waits."""
-        with _translate():
-            return bool(await self._lock.acquire(blocking=False, token=self.token))
+        """Take the lease if nobody holds it; never waits.
+
+        Cancelled mid-call (a shutdown), the lease may have been taken in Redis before the
+        answer was read: it is then given back at once rather than left to expire."""
+        try:
+            with _translate():
+                return bool(await self._lock.acquire(blocking=False, token=self.token))
+        except asyncio.CancelledError:
+            with contextlib.suppress(RedisError):
+                await asyncio.shield(self._drop_if_ours())
+            raise
+
+    async def _drop_if_ours(self) -> None:
+        await self._lock.redis.eval(_DEL_IF_VALUE, 1, self._lock.name, self.token)
 
     async def release(self) -> bool:
         """Give the lease back; False when it had expired or was never held."""
@@ -489,11 +509,7 @@ class Store:
         with _translate():
             if value is None:
                 return bool(await self.redis.delete(key))
-            script = (
-                "if redis.call('get', KEYS[1]) == ARGV[1] then "
-                "return redis.call('del', KEYS[1]) else return 0 end"
-            )
-            return bool(await self.redis.eval(script, 1, key, value))
+            return bool(await self.redis.eval(_DEL_IF_VALUE, 1, key, value))
 
     # -- audit ---------------------------------------------------------------------------
     async def audit(self, entry: AuditEntry) -> str:

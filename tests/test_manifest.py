@@ -42,7 +42,8 @@ def test_bot_user_and_slash_command(manifest: dict[str, Any]) -> None:
 def test_scopes_are_only_what_the_bot_uses(manifest: dict[str, Any]) -> None:
     scopes = manifest["oauth_config"]["scopes"]
     assert set(scopes) == {"bot"}
-    assert sorted(scopes["bot"]) == ["chat:write", "commands", "usergroups:read"]
+    assert sorted(scopes["bot"]) == [
+        "channels:history", "chat:write", "commands", "groups:history", "usergroups:read"]
 
 
 def test_settings(manifest: dict[str, Any]) -> None:

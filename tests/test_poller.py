@@ -15,43 +15,9 @@ from bot.poller import LEASE_NAME, poll_once, run_poller
 from bot.store import Store
 from cb.models import SyncStatus
 from qb.models import Payment as QBPayment
-from sandbox.slack import SlackError, SlackSandbox
 from tests.harness import FAILED_CHANNEL, World, world
 
 FAST: dict[str, Any] = {"post_interval": 0}
-
-
-def enable_history(slack: SlackSandbox) -> None:
-    """``conversations.history`` / ``conversations.replies`` with message metadata, as Slack
-    answers them (newest first / parent then replies), for the crash-recovery search.
-    (The Slack stand-in does not serve them yet; see the report.)"""
-
-    def meta(m: Any) -> dict[str, Any]:
-        out = m.to_slack()
-        if m.metadata is not None:
-            out["metadata"] = m.metadata
-        return out
-
-    def history(args: dict[str, Any]) -> dict[str, Any]:
-        channel = slack._channel(args)
-        oldest = float(args.get("oldest") or 0)
-        rows = [meta(m) for m in reversed(slack.messages(channel)) if float(m.ts) > oldest]
-        return {"messages": rows, "has_more": False, "response_metadata": {"next_cursor": ""}}
-
-    def replies(args: dict[str, Any]) -> dict[str, Any]:
-        channel = slack._channel(args)
-        ts = str(args.get("ts"))
-        parent = slack.message(channel, ts)
-        if parent is None:
-            raise SlackError("thread_not_found")
-        oldest = float(args.get("oldest") or 0)
-        rows = [meta(parent)] + [
-            meta(m) for m in slack.thread(channel, ts) if float(m.ts) > oldest
-        ]
-        return {"messages": rows, "has_more": False, "response_metadata": {"next_cursor": ""}}
-
-    slack._methods.setdefault("conversations.history", history)
-    slack._methods.setdefault("conversations.replies", replies)
 
 
 def posted_ids(w: World, *, thread_ts: str | None = None) -> list[str]:
@@ -113,7 +79,6 @@ async def test_crash_between_slack_and_store_posts_nothing_twice(
     redis_url: str, redis_prefix: str
 ):
     async with world(redis_url, redis_prefix, "all-causes", bots=2) as w:
-        enable_history(w.slack)
         w.slack.rate_limit_enabled = False
         expected = w.scenario.failed_ids
         first, second = w.bots
@@ -294,7 +259,6 @@ async def test_a_restart_mid_burst_finishes_the_same_digest_thread(
 ):
     async with world(redis_url, redis_prefix, "all-causes", bots=2,
                      bot_overrides={"digest_after": 3}) as w:
-        enable_history(w.slack)
         w.slack.rate_limit_enabled = False
         expected = w.scenario.failed_ids
         crash_after_posts(w.bots[0].services.store, 4)

@@ -95,9 +95,9 @@ def truth(w: World, cause: str, kind: RemedyKind, rec: Any) -> None:
 
 
 async def crash_and_resume(redis_url: str, prefix: str, tmp: Path, cause: str,
-                           kind: RemedyKind, kill: int) -> bool:
+                           kind: RemedyKind, kill: int, run: int = 0) -> bool:
     """One run; False when the remedy finished before the ``kill``-th boundary."""
-    async with world(redis_url, prefix + f"{kind.value}:{kill}:", "all-causes") as w:
+    async with world(redis_url, prefix + f"{kind.value}:{kill}:{run}:", "all-causes") as w:
         rec = (await seed(w, [cause]))[cause]
         code, _out = await run_worker(w, tmp, rec.payment_id, kind, kill)
         if code == 0:
@@ -126,8 +126,8 @@ async def crash_every_boundary(redis_url: str, prefix: str, tmp: Path, runs: int
     for cause, kind in remedies:
         for kill in range(1, MAX_BOUNDARIES):
             crashed = False
-            for _ in range(runs):
-                crashed = await crash_and_resume(redis_url, prefix, tmp, cause, kind, kill)
+            for run in range(runs):
+                crashed = await crash_and_resume(redis_url, prefix, tmp, cause, kind, kill, run)
                 if not crashed:
                     break
                 killed[kind.value] = killed.get(kind.value, 0) + 1

@@ -22,7 +22,7 @@ from bot.poller import poll_once
 from bot.store import StoreError
 from tests.harness import FINANCE_USER, World, world
 from tests.redis_server import RedisServer, answers
-from tests.test_poller import enable_history, posted_ids
+from tests.test_poller import posted_ids
 from tests.test_remedies_e2e import click, qbo_payments, until_status
 from tests.test_secrets_guard import no_secrets_in_logs  # noqa: F401 (the autouse scan)
 
@@ -113,7 +113,6 @@ async def healthz(w: World) -> int:
 async def test_redis_restart_under_clicks_and_commands(own_redis: DurableRedis,
                                                        redis_prefix: str) -> None:
     async with world(own_redis.url, redis_prefix, "all-causes") as w:
-        enable_history(w.slack)
         w.slack.rate_limit_enabled = False
         expected = w.scenario.failed_ids
         await poll_once(w.services, post_interval=0)

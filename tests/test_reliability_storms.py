@@ -20,7 +20,7 @@ from qb import errors as qbe
 from qb.models import Invoice, Ref
 from qb.models import Payment as QBPayment
 from tests.harness import FAILED_CHANNEL, FINANCE_USER, World, world
-from tests.test_poller import enable_history, posted_ids
+from tests.test_poller import posted_ids
 from tests.test_remedies_e2e import click, eventually, qbo_payments, seed, until_status
 from tests.test_secrets_guard import no_secrets_in_logs  # noqa: F401 (the autouse scan)
 
@@ -36,7 +36,6 @@ def fast_backoff(s: Services) -> None:
 @pytest.fixture
 async def w(redis_url: str, redis_prefix: str) -> Any:
     async with world(redis_url, redis_prefix, "all-causes") as built:
-        enable_history(built.slack)
         for bot in built.bots:
             fast_backoff(bot.services)
         yield built

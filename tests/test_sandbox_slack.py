@@ -154,6 +154,110 @@ async def test_other_methods(sandbox: SlackSandbox, client: AsyncWebClient) -> N
     assert eph.ts == e["message_ts"] and eph.text == "only you" and sandbox.ephemeral("U2") == []
 
 
+# ---- reading history back ----------------------------------------------------------------------
+
+
+def _event(pid: str) -> dict[str, Any]:
+    return {"event_type": "failed_payment", "event_payload": {"payment_id": pid}}
+
+
+async def test_conversations_history_newest_first_paged_with_metadata(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.rate_limit_enabled = False
+    posted = [
+        (await client.chat_postMessage(channel=CH, text=f"m{i}", metadata=_event(f"p{i}")))["ts"]
+        for i in range(5)
+    ]
+    await client.chat_postMessage(channel=CH, text="reply", thread_ts=posted[0])  # not listed
+    await client.chat_postMessage(channel="C0OTHER", text="elsewhere")
+
+    whole = await client.conversations_history(channel=CH)
+    assert [m["ts"] for m in whole["messages"]] == posted[::-1]
+    assert whole["has_more"] is False and whole["response_metadata"]["next_cursor"] == ""
+    assert all("metadata" not in m for m in whole["messages"])  # only when asked for
+    assert whole["messages"][-1]["reply_count"] == 1
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = await client.conversations_history(
+            channel=CH, limit=2, cursor=cursor, include_all_metadata=True
+        )
+        pages += 1
+        assert len(page["messages"]) <= 2
+        seen += [m["metadata"]["event_payload"]["payment_id"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"] or None
+        assert page["has_more"] is (cursor is not None)
+        if cursor is None:
+            break
+    assert seen == ["p4", "p3", "p2", "p1", "p0"] and pages == 3
+    assert page["messages"][0]["metadata"] == _event("p0")
+
+    window = await client.conversations_history(channel=CH, oldest=posted[1], latest=posted[4])
+    assert [m["ts"] for m in window["messages"]] == [posted[3], posted[2]]  # exclusive ends
+    both = await client.conversations_history(
+        channel=CH, oldest=posted[1], latest=posted[4], inclusive=True
+    )
+    assert [m["ts"] for m in both["messages"]] == posted[4:0:-1]
+
+
+async def test_conversations_replies_parent_first_then_the_thread(
+    sandbox: SlackSandbox, client: AsyncWebClient
+) -> None:
+    sandbox.rate_limit_enabled = False
+    parent = (await client.chat_postMessage(channel=CH, text="digest"))["ts"]
+    replies = [
+        (await client.chat_postMessage(
+            channel=CH, text=f"r{i}", thread_ts=parent, metadata=_event(f"p{i}")))["ts"]
+        for i in range(3)
+    ]
+    await client.chat_postMessage(channel=CH, text="not in the thread")
+
+    got = await client.conversations_replies(channel=CH, ts=parent, include_all_metadata=True)
+    assert [m["ts"] for m in got["messages"]] == [parent, *replies]
+    assert got["messages"][0]["reply_count"] == 3 and got["messages"][0]["thread_ts"] == parent
+    assert [m["metadata"]["event_payload"]["payment_id"] for m in got["messages"][1:]] == [
+        "p0", "p1", "p2"]
+    assert got["has_more"] is False
+    # a reply's ts names its thread too
+    via_reply = await client.conversations_replies(channel=CH, ts=replies[1])
+    assert [m["ts"] for m in via_reply["messages"]] == [parent, *replies]
+
+    first = await client.conversations_replies(channel=CH, ts=parent, limit=2)
+    assert [m["ts"] for m in first["messages"]] == [parent, *replies[:2]]
+    assert first["has_more"] is True
+    rest = await client.conversations_replies(
+        channel=CH, ts=parent, limit=2, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert [m["ts"] for m in rest["messages"]] == [parent, replies[2]]
+    assert rest["has_more"] is False and rest["response_metadata"]["next_cursor"] == ""
+
+    later = await client.conversations_replies(channel=CH, ts=parent, oldest=replies[0])
+    assert [m["ts"] for m in later["messages"]] == [parent, *replies[1:]]
+
+
+async def test_history_and_replies_errors(sandbox: SlackSandbox, client: AsyncWebClient) -> None:
+    async def error_of(coro: Any) -> str:
+        with pytest.raises(SlackApiError) as info:
+            await coro
+        return str(info.value.response["error"])
+
+    ts = (await client.chat_postMessage(channel=CH, text="x"))["ts"]
+    assert await error_of(client.conversations_history(channel="#nope")) == "channel_not_found"
+    assert await error_of(client.conversations_replies(channel="#nope", ts=ts)) == (
+        "channel_not_found")
+    assert await error_of(client.conversations_replies(channel=CH, ts="1.000001")) == (
+        "thread_not_found")
+    assert await error_of(client.conversations_history(channel=CH, cursor="garbage!")) == (
+        "invalid_cursor")
+    assert await error_of(client.conversations_history(channel=CH, oldest="soon")) == (
+        "invalid_ts_oldest")
+    alone = await client.conversations_replies(channel=CH, ts=ts)  # no replies: just itself
+    assert [m["ts"] for m in alone["messages"]] == [ts]
+
+
 # ---- rate limits ----------------------------------------------------------------------------
 
 

@@ -223,3 +223,27 @@ async def test_unreachable_redis_is_a_clear_error() -> None:
             await Store(client).get_failure("pmt_1")
     finally:
         await client.aclose()
+
+
+async def test_a_lease_taken_as_its_taker_is_cancelled_is_given_back(store: Store) -> None:
+    """A shutdown can cancel acquire() after Redis took the lock but before the answer was
+    read; the lease must not stay held until it expires."""
+    lease = store.lease("poller", "proc-1", ttl=60)
+    real_acquire = lease._lock.acquire
+    taken = asyncio.Event()
+
+    async def acquire_then_stall(**kw: object) -> bool:
+        await real_acquire(**kw)  # the lock is now held in Redis
+        taken.set()
+        await asyncio.Event().wait()  # the answer "is still on its way" when cancelled
+        return True
+
+    lease._lock.acquire = acquire_then_stall  # type: ignore[method-assign]
+    task = asyncio.create_task(lease.acquire())
+    await taken.wait()
+    assert await store.lease_holder("poller") == "proc-1"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await store.lease_holder("poller") is None
+    assert await store.lease("poller", "proc-2").acquire()

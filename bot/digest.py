@@ -1,0 +1,177 @@
+"""A burst of new failures: one digest message, then each failure's message in its thread.
+
+When one cycle finds more than ``DIGEST_AFTER`` new failures, the poller posts a digest first
+(the ``DIGEST_OLDEST`` oldest failures listed, diagnosed before it goes out), then each
+failure's message as a reply in the digest's thread: the rest are diagnosed in batches of
+``DIAGNOSE_BATCH`` while earlier replies are being posted. Once every reply is out the digest
+is redrawn with the counts by cause.
+
+The burst is planned in Redis (``DigestPlan``, key ``poll:digest``) before the digest is posted,
+and the digest carries metadata ``failed_payment_digest`` with the plan's id, so a restart
+mid-burst finds the digest again and finishes the same thread instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, Field
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks_digest import digest_message
+from bot.models import FailureRecord
+from bot.posting import EVENT_DIGEST, Found, Poster
+
+log = logging.getLogger("bot.poller")  # one logger for the whole poll cycle
+
+DIAGNOSE_BATCH = 25
+"""Failures diagnosed together while a burst's replies are being posted."""
+DIGEST_OLDEST = 5
+"""Oldest failures listed in a digest (diagnosed before the digest is posted)."""
+
+Prepare = Callable[[Sequence[Found]], Awaitable[list[FailureRecord]]]
+"""Diagnose new failures and store their records (the cycle's ``_prepare``)."""
+
+
+class DigestPlan(BaseModel):
+    """A burst being posted: its digest message and the failures that go in its thread."""
+
+    plan_id: str
+    channel: str
+    ts: str | None = None  # set once Slack accepted the digest
+    claimed_at: AwareDatetime
+    payment_ids: list[str] = Field(default_factory=list)
+    total_amount: Decimal = Decimal(0)
+    done: bool = False
+
+
+class DigestPoster:
+    """Posts a cycle's burst through ``poster``, diagnosing with ``prepare``."""
+
+    def __init__(self, poster: Poster, prepare: Prepare) -> None:
+        self.poster = poster
+        self.prepare = prepare
+        self.s = poster.s
+
+    async def resume(self, fresh: list[Found]) -> list[Found]:
+        """Finish a burst a crashed cycle left half-posted; return the failures left over."""
+        s = self.s
+        plan = await s.store.get_model(DigestPlan, "poll", "digest")
+        if plan is None or plan.done:
+            return fresh
+        if plan.ts is None:
+            ref = await self.poster.find_posted(
+                {"channel": plan.channel, "at": plan.claimed_at.timestamp()},
+                EVENT_DIGEST, "plan_id", plan.plan_id,
+            )
+            if ref is None:  # the digest never reached Slack: the burst starts over
+                plan.done = True
+                await s.store.put_model(plan, "poll", "digest", ttl=86400)
+                return fresh
+            plan.ts = ref.ts
+            await s.store.put_model(plan, "poll", "digest")
+        in_plan = set(plan.payment_ids)
+        mine = [f for f in fresh if f.payment.id in in_plan]
+        rest = [f for f in fresh if f.payment.id not in in_plan]
+        log.info("resuming digest %s: %d failures left to post in its thread", plan.ts,
+                 len(mine))
+        self.poster.report.digest_ts = plan.ts
+        await self._post_thread(plan, mine)
+        return rest
+
+    async def post(self, fresh: list[Found]) -> None:
+        """More than DIGEST_AFTER new failures: the digest first, then each failure's message
+        in its thread, diagnosed in batches while earlier replies go out."""
+        s = self.s
+        poster = self.poster
+        now = s.clock()
+        oldest = await self.prepare(fresh[:DIGEST_OLDEST])
+        plan = DigestPlan(
+            plan_id=secrets.token_hex(8), channel=poster.channel, claimed_at=now,
+            payment_ids=[f.payment.id for f in fresh],
+            total_amount=sum((f.payment.amount for f in fresh), Decimal(0)),
+        )
+        await s.store.put_model(plan, "poll", "digest")
+        text, blocks = digest_message(
+            oldest, total_count=len(fresh), total_amount=plan.total_amount, counts_by_cause={},
+            oldest=oldest, now=now,
+        )
+        poster.check_lease()
+        await poster.pacer.wait(poster.channel)
+        resp = await s.slack.chat_postMessage(
+            channel=poster.channel, text=text, blocks=blocks, unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": EVENT_DIGEST, "event_payload": {"plan_id": plan.plan_id}},
+        )
+        poster.mark_first()
+        poster.report.top_level_posts += 1
+        plan.ts = str(resp["ts"])
+        await s.store.put_model(plan, "poll", "digest")
+        poster.report.digest_ts = plan.ts
+        # the first few are diagnosed already; pass them on with their records
+        first = [Found(r.payment, r) for r in oldest]
+        await self._post_thread(plan, first + fresh[DIGEST_OLDEST:])
+
+    async def _post_thread(self, plan: DigestPlan, found: Sequence[Found]) -> None:
+        """Diagnose in batches (producer) while posting replies in the digest's thread
+        (consumer, paced); then redraw the digest with the counts by cause."""
+        assert plan.ts is not None
+        queue: asyncio.Queue[FailureRecord | None] = asyncio.Queue(maxsize=DIAGNOSE_BATCH * 2)
+
+        async def produce() -> None:
+            cancelled = False
+            try:
+                for i in range(0, len(found), DIAGNOSE_BATCH):
+                    for rec in await self.prepare(found[i:i + DIAGNOSE_BATCH]):
+                        await queue.put(rec)
+            except asyncio.CancelledError:
+                # the consumer is gone (the cycle is being cancelled): waiting for room in a
+                # full queue would hang shutdown forever
+                cancelled = True
+                raise
+            finally:
+                if not cancelled:
+                    await queue.put(None)  # the consumer stops even when diagnosis failed
+
+        async def consume() -> None:
+            while (rec := await queue.get()) is not None:
+                await self.poster.publish(rec, plan.ts)
+
+        producer = asyncio.create_task(produce(), name="poller-diagnose")
+        try:
+            await consume()
+        finally:
+            if not producer.done():
+                producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+        failure = None if producer.cancelled() else producer.exception()
+        if failure is not None:
+            raise failure
+        await self._redraw(plan)
+        plan.done = True
+        await self.s.store.put_model(plan, "poll", "digest", ttl=86400)
+
+    async def _redraw(self, plan: DigestPlan) -> None:
+        """The digest with every failure diagnosed: counts by cause and linked oldest rows."""
+        recs = await self.s.store.get_failures(plan.payment_ids)
+        if not recs or plan.ts is None:
+            return
+        by_cause = Counter(r.cause for r in recs)
+        oldest = sorted(recs, key=lambda r: (r.payment.paid_at, r.payment_id))[:DIGEST_OLDEST]
+        text, blocks = digest_message(
+            recs, total_count=len(plan.payment_ids), total_amount=plan.total_amount,
+            counts_by_cause=by_cause, oldest=oldest, now=self.s.clock(),
+        )
+        try:
+            await self.s.slack.chat_update(channel=plan.channel, ts=plan.ts, text=text,
+                                           blocks=blocks)
+        except SlackApiError as exc:  # the replies are posted; a stale digest is cosmetic
+            log.warning("digest %s not redrawn: %s", plan.ts, exc.response.get("error"))
+
+
+__all__ = ["DIAGNOSE_BATCH", "DIGEST_OLDEST", "DigestPlan", "DigestPoster"]

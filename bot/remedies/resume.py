@@ -1,0 +1,81 @@
+"""Finishing remedies a crash cut short: ``resume_unfinished`` at start-up, ``resume_one``
+for one payment.
+
+A remedy whose lease is still held (by the crashed process until it expires, or by another
+instance) is retried in the background every ``RESUME_POLL`` seconds until the lease frees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot import remedies  # the timings are read from the package when used (tests tune them)
+from bot.models import RemedyKind
+from bot.remedies.journal import _Ctx
+from bot.remedies.outcome import RemedyOutcome, RemedyResult
+from bot.remedies.runner import _execute
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def resume_unfinished(services: Services) -> list[RemedyOutcome]:
+    """Finish (or report) every remedy a crash cut short; called at start-up.
+
+    A remedy whose lease is still held (the crashed process's lease has not expired yet, or
+    another instance is finishing it) is retried in the background until the lease frees."""
+    outcomes: list[RemedyOutcome] = []
+    ids = await services.store.open_ids()
+    for start in range(0, len(ids), 200):
+        for rec in await services.store.get_failures(ids[start:start + 200]):
+            j = rec.remedy
+            if j is None or j.finished_at is not None or j.kind == RemedyKind.RECHECK:
+                continue
+            outcome = await resume_one(services, rec.payment_id)
+            if outcome is None:
+                continue
+            if outcome.result == RemedyResult.BUSY:
+                log.info("remedy on %s still leased; resuming when the lease frees",
+                         rec.payment.reference)
+                services.run_work(_resume_when_free(services, rec.payment_id))
+            outcomes.append(outcome)
+    return outcomes
+
+
+async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | None:
+    """Finish the payment's unfinished remedy, if it has one (``None`` when it has none)."""
+    rec = await services.store.get_failure(payment_id)
+    if rec is None or rec.remedy is None or rec.remedy.finished_at is not None:
+        return None
+    j = rec.remedy
+    lease = services.store.lease(f"payment:{payment_id}", j.user, ttl=remedies.LEASE_TTL)
+    if not await lease.acquire():
+        holder = await services.store.lease_holder(f"payment:{payment_id}")
+        return RemedyOutcome(j.kind, payment_id, RemedyResult.BUSY, "still leased",
+                             record=rec, holder=holder)
+    release = True
+    try:
+        rec = await services.store.get_failure(payment_id)
+        if rec is None or rec.remedy is None or rec.remedy.finished_at is not None:
+            return None
+        log.info("resuming %s on %s (attempt %d) after a restart", rec.remedy.kind.value,
+                 rec.payment.reference, rec.remedy.attempt)
+        release = False
+        outcome = await _execute(_Ctx(services, rec, lease, rec.remedy.user,
+                                      dict(rec.remedy.params)), resumed=True)
+        release = True
+        return outcome
+    finally:
+        if release:
+            await lease.release()
+
+
+async def _resume_when_free(services: Services, payment_id: str) -> None:
+    deadline = asyncio.get_running_loop().time() + remedies.LEASE_TTL + 10
+    while services.accepting and asyncio.get_running_loop().time() < deadline:
+        outcome = await resume_one(services, payment_id)
+        if outcome is None or outcome.result != RemedyResult.BUSY:
+            return
+        await asyncio.sleep(remedies.RESUME_POLL)
+    log.warning("remedy on %s not resumed: its lease is still held", payment_id)

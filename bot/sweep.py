@@ -1,0 +1,133 @@
+"""The sweep: open failures resolved outside Slack are marked resolved.
+
+A failure stays open until someone acts on it in Slack, or until ConnectBooster no longer
+lists it as failing: its next sync run recorded it in QuickBooks, or someone dismissed its
+syncing or deleted it in the portal. Each poll cycle ends with :func:`sweep_resolved`, which
+marks such records resolved (``Resolution(how=..., by=None)``) and redraws their message
+without buttons. Synced and dismissed payments come from ConnectBooster's ``synced`` and
+``dismissed`` lists since the cycle's cursor (bulk); a deletion shows only as a 404 when the
+payment is read, so a rotating window of ``SWEEP_READS`` open records (``SweepCursor``, key
+``poll:sweep``) is read one by one each cycle (the contract has no deleted list).
+
+A credit memo un-applied from Slack waits for ConnectBooster's next sync; when that sync
+lands, the record is resolved as ``unapplied`` by the person who clicked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from bot.messages import refresh_message
+from bot.models import FailureStatus, RemedyKind, Resolution
+from bot.services import Services
+from cb.errors import NotFound
+from cb.models import Payment, SyncStatus
+
+if TYPE_CHECKING:
+    from bot.poller import PollReport
+
+SWEEP_READS = 50
+"""Open records read one by one per cycle to notice portal deletions."""
+
+
+class SweepCursor(BaseModel):
+    """Where the rotating one-by-one read of open records goes on next cycle."""
+
+    offset: int = 0
+
+
+async def sweep_resolved(
+    services: Services,
+    report: PollReport,
+    since: datetime | None,
+    failed_ids: set[str],
+    *,
+    page: int,
+) -> None:
+    """Resolve open failures ConnectBooster synced, or the portal dismissed or deleted.
+
+    ``since`` is the cycle's read-from time (``None``: first cycle, no bulk lists);
+    ``failed_ids`` the payments still failing this cycle (left open); ``page`` the page size
+    for ConnectBooster's lists. Resolved payment ids are added to ``report.resolved``."""
+    s = services
+    open_ids = await s.store.open_ids(newest_first=False)
+    if not open_ids:
+        return
+    open_set = set(open_ids) - failed_ids
+    states: dict[str, Payment | None] = {}
+    if since is not None:
+        for status in (SyncStatus.SYNCED, SyncStatus.DISMISSED):
+            async for p in s.cb.list_payments(status.value, updated_since=since, limit=page):
+                if p.id in open_set:
+                    states[p.id] = p
+    # one by one, a rotating window: the only way to see a portal "Delete"
+    cur = await s.store.get_model(SweepCursor, "poll", "sweep") or SweepCursor()
+    candidates = [i for i in open_ids if i not in failed_ids and i not in states]
+    if candidates:
+        start = cur.offset % len(candidates)
+        window = (candidates[start:] + candidates[:start])[:SWEEP_READS]
+        sem = asyncio.Semaphore(8)
+
+        async def read(pid: str) -> None:
+            async with sem:
+                try:
+                    states[pid] = await s.cb.get_payment(pid)
+                except NotFound:
+                    states[pid] = None
+
+        await asyncio.gather(*(read(pid) for pid in window))
+        cur.offset = start + len(window)
+        await s.store.put_model(cur, "poll", "sweep")
+    for pid, state in states.items():
+        how = _resolved_how(state)
+        if how is not None:
+            await _resolve(s, report, pid, state, how)
+
+
+async def _resolve(
+    s: Services, report: PollReport, pid: str, payment: Payment | None, how: str
+) -> None:
+    async with s.store.holding(f"payment:{pid}", s.instance, ttl=30) as got:
+        if not got:
+            return  # a remedy is working on it; it records the outcome itself
+        rec = await s.store.get_failure(pid)
+        if rec is None or rec.status in (FailureStatus.RESOLVED, FailureStatus.IN_PROGRESS):
+            return
+        by: str | None = None
+        j = rec.remedy
+        if (how == "synced" and rec.status == FailureStatus.WAITING_SYNC and j is not None
+                and j.kind == RemedyKind.UNAPPLY_CREDIT_MEMO and j.outcome == "ok"):
+            how, by = "unapplied", j.user
+        if payment is not None:
+            rec.payment = payment
+        rec.status = FailureStatus.RESOLVED
+        rec.resolution = Resolution(how=how, by=by, at=s.clock(), detail=_detail(how))
+        rec.note(f"Resolved outside Slack: {how}")
+        await s.store.put_failure(rec)
+        await refresh_message(s, rec)
+        report.resolved.append(pid)
+
+
+def _resolved_how(p: Payment | None) -> str | None:
+    if p is None:
+        return "deleted"
+    if p.sync.status == SyncStatus.SYNCED:
+        return "synced"
+    if p.sync.status == SyncStatus.DISMISSED:
+        return "dismissed"
+    return None
+
+
+def _detail(how: str) -> str:
+    return {
+        "synced": "ConnectBooster's sync recorded the payment in QuickBooks.",
+        "dismissed": "Syncing was dismissed in the ConnectBooster portal.",
+        "deleted": "The payment was deleted from ConnectBooster's history in the portal.",
+    }.get(how, "")
+
+
+__all__ = ["SWEEP_READS", "SweepCursor", "sweep_resolved"]
