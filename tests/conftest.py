@@ -51,3 +51,7 @@ async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aiore
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+# Every log line of every test is scanned for tokens and secrets (tests/test_secrets_guard.py).
+from tests.test_secrets_guard import no_secrets_in_logs  # noqa: E402, F401
