@@ -10,11 +10,7 @@ is formatted with its traceback and scanned for
 - Slack token shapes (``xoxb-…``, ``xapp-…``) and ``Bearer …`` headers,
 - Fernet keys (the ``TOKEN_ENCRYPTION_KEY`` shape).
 
-Here it guards the reliability, hostile-input and secrets tests (the fixture applies to this
-module and to every module that imports it). To guard the whole suite, add to
-``tests/conftest.py``::
-
-    from tests.test_secrets_guard import no_secrets_in_logs  # noqa: F401
+``tests/conftest.py`` imports it, so it guards every test of the suite.
 
 A test that logs a secret on purpose (to test redaction) takes the ``secrets_may_be_logged``
 fixture.
