@@ -19,12 +19,15 @@ from bot.models import RemedyKind
 from bot.permissions import may_act
 from bot.remedies import RemedyResult, run_remedy
 from bot.services import Services
+from bot.store import StoreError
 from handlers.actions import RECREATE_CONVERSATION, user_of
 from handlers.errors import report_error
 
 log = logging.getLogger(__name__)
 
 EXPIRED_TEXT = "This form has expired. Close it and press *Recreate payment in QuickBooks* again."
+STORE_DOWN_TEXT = ("My database is not answering, so nothing was done. Try again in a minute "
+                   "(the form stays open).")
 NOT_OFFERED_TEXT = "Pick one of the listed invoices, or keep the payment as credit."
 
 
@@ -54,7 +57,11 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_recreate_pick(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = user_of(body)
         cid = str(view.get("private_metadata") or "")
-        conv = await services.store.get_conversation(RECREATE_CONVERSATION, cid)
+        try:
+            conv = await services.store.get_conversation(RECREATE_CONVERSATION, cid)
+        except StoreError:
+            await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: STORE_DOWN_TEXT})
+            return
         if conv is None or conv.get("user") != user:
             await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: EXPIRED_TEXT})
             return

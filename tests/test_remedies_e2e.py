@@ -471,3 +471,34 @@ async def test_usergroup_member_may_act(redis_url: str, redis_prefix: str,
         done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
         assert done.resolution is not None and done.resolution.by == member
         assert rec.slack is not None and rec.slack.channel == FAILED_CHANNEL
+
+
+async def test_recreate_modal_submitted_while_redis_is_away_stays_open(w: World) -> None:
+    import redis.asyncio as aioredis
+
+    from tests.redis_server import free_port
+
+    rec = (await seed(w, ["deleted"]))["deleted"]
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    await w.slack.wait_until(lambda: any(
+        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
+    view = next(v for v in w.slack.views.values()
+                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    store = w.services.store
+    live, away = store.redis, aioredis.Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    store.redis = away
+    try:
+        resp = await w.slack.submit_view(
+            w.bot.events_url, view.id,
+            {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
+    finally:
+        store.redis = live
+        await away.aclose()
+    assert resp.status == 200
+    answer = resp.json()
+    assert answer["response_action"] == "errors"
+    assert "not answering" in answer["errors"][RECREATE_TARGET_BLOCK]
+    assert qbo_payments(w, rec.payment.reference) == []
+    fresh = await store.get_failure(rec.payment_id)
+    assert fresh is not None and fresh.status == FailureStatus.OPEN
