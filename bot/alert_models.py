@@ -3,12 +3,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from bot.models import Cause
+
+K = TypeVar("K")
+
+
+def tally(items: Iterable[tuple[K, Decimal]]) -> dict[K, tuple[int, Decimal]]:
+    """How many items each key has and what their amounts add up to (keys in the order
+    first seen)."""
+    out: dict[K, tuple[int, Decimal]] = {}
+    for key, amount in items:
+        count, total = out.get(key, (0, Decimal(0)))
+        out[key] = (count + 1, total + amount)
+    return out
 
 
 class CauseCount(BaseModel):

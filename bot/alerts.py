@@ -27,13 +27,20 @@ doubled). The state lives in Redis as versioned JSON (``AlertState`` under ``ale
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel
 
-from bot.alert_models import AlertReport, CauseCount, CustomerCount, dominant_cause, what_to_check
+from bot.alert_models import (
+    AlertReport,
+    CauseCount,
+    CustomerCount,
+    dominant_cause,
+    tally,
+    what_to_check,
+)
 from bot.blocks_digest import alert_message, recovered_message, sync_not_running_message
 from bot.models import Cause, FailureSummary
 from bot.services import Services
@@ -174,22 +181,14 @@ async def build_report(
 
 
 def _by_cause(rows: list[FailureSummary]) -> list[CauseCount]:
-    counts: Counter[Cause] = Counter()
-    amounts: dict[Cause, Decimal] = defaultdict(Decimal)
-    for r in rows:
-        counts[r.cause] += 1
-        amounts[r.cause] += r.amount
-    out = [CauseCount(cause=c, count=n, amount=amounts[c]) for c, n in counts.items()]
+    out = [CauseCount(cause=c, count=n, amount=a)
+           for c, (n, a) in tally((r.cause, r.amount) for r in rows).items()]
     return sorted(out, key=lambda c: (-c.count, -c.amount, c.cause.value))
 
 
 def _top_customers(rows: list[FailureSummary]) -> list[CustomerCount]:
-    counts: Counter[str] = Counter()
-    amounts: dict[str, Decimal] = defaultdict(Decimal)
-    for r in rows:
-        counts[r.customer] += 1
-        amounts[r.customer] += r.amount
-    out = [CustomerCount(name=n, count=c, amount=amounts[n]) for n, c in counts.items()]
+    out = [CustomerCount(name=name, count=n, amount=a)
+           for name, (n, a) in tally((r.customer, r.amount) for r in rows).items()]
     out.sort(key=lambda c: (-c.count, -c.amount, c.name))
     return out[:TOP_CUSTOMERS]
 

@@ -10,12 +10,12 @@ median time from first seen to resolved.
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.alert_models import CauseCount, StatsReport
+from bot.alert_models import CauseCount, StatsReport, tally
 from bot.blocks_common import Block, context, escape, fallback, fmt_time, plural, section, truncate
 from bot.models import Cause, FailureRecord
 from bot.services import Services
@@ -41,19 +41,12 @@ def summarise(
 ) -> StatsReport:
     """Pure: the report from ConnectBooster's counts, the open failures as
     ``(cause, amount, paid_at)`` and the records resolved in the window."""
-    counts: Counter[Cause] = Counter()
-    amounts: dict[Cause, Decimal] = defaultdict(Decimal)
-    for cause, amount, paid_at in open_rows:
-        if paid_at >= since:
-            counts[cause] += 1
-            amounts[cause] += amount
+    in_window = [(cause, amount) for cause, amount, paid_at in open_rows if paid_at >= since]
+    in_window += [(r.cause, r.payment.amount) for r in resolved if r.payment.paid_at >= since]
     by_remedy: Counter[str] = Counter()
     by_person: Counter[str] = Counter()
     durations: list[timedelta] = []
     for rec in resolved:
-        if rec.payment.paid_at >= since:
-            counts[rec.cause] += 1
-            amounts[rec.cause] += rec.payment.amount
         res = rec.resolution
         if res is None:
             continue
@@ -61,7 +54,8 @@ def summarise(
         by_person[res.by or OUTSIDE_SLACK] += 1
         durations.append(max(timedelta(0), res.at - rec.first_seen_at))
     median = statistics.median_low(durations) if durations else None
-    by_cause = [CauseCount(cause=c, count=n, amount=amounts[c]) for c, n in counts.items()]
+    by_cause = [CauseCount(cause=c, count=n, amount=a)
+                for c, (n, a) in tally(in_window).items()]
     return StatsReport(
         window_days=window_days, payments=payments, failures=failures, rate=rate,
         threshold=threshold, by_cause=by_cause, resolved_by_remedy=dict(by_remedy),
