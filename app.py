@@ -31,14 +31,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.connect import token_keys
-from bot.logs import configure_logging
-from bot.metrics import CONTENT_TYPE_LATEST
-from bot.services import Services
-from bot.settings import Settings, SettingsError, load_settings
+from bot.runtime.logs import configure_logging
+from bot.runtime.metrics import CONTENT_TYPE_LATEST
+from bot.runtime.services import Services
+from bot.runtime.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError
-from bot.tokens import RedisTokenStore, TokenStoreError
+from bot.store.tokens import RedisTokenStore, TokenStoreError
 from cb.client import CBClient
+from cli.connect import token_keys
 from qb.auth import OAuthClient
 from qb.client import QBOClient
 
@@ -74,7 +74,7 @@ async def build_services(
     instance: str = "bot",
 ) -> Services:
     """One aiohttp session per upstream service and one Redis client, and the clients on them."""
-    from bot.metrics import Metrics
+    from bot.runtime.metrics import Metrics
 
     if settings.token_encryption_key is None and not allow_plaintext_tokens:
         raise StartError(
@@ -172,7 +172,7 @@ def build_web_app(bolt: AsyncApp, services: Services) -> web.Application:
         return web.json_response({"ok": True, "redis": "ok"})
 
     async def metrics(_request: web.Request) -> web.Response:
-        from bot.reporting import refresh_gauges
+        from bot.commands.stats import refresh_gauges
 
         await refresh_gauges(services)
         return web.Response(body=services.metrics.render(),
@@ -185,7 +185,7 @@ def build_web_app(bolt: AsyncApp, services: Services) -> web.Application:
 
 async def start_background(services: Services) -> None:
     """Resume half-done remedies, then start the poller."""
-    from bot.poller import run_poller
+    from bot.poll.cycle import run_poller
     from bot.remedies import resume_unfinished
 
     await resume_unfinished(services)
@@ -232,7 +232,7 @@ async def serve(settings: Settings) -> None:
 
 async def check(settings: Settings) -> int:
     """Reach every service the bot needs and print one line each: OK or why not."""
-    from bot.check import run_checks
+    from cli.check import run_checks
 
     return await run_checks(settings, build_services)
 
@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "check":
             return asyncio.run(check(settings))
         if command == "qbo-connect":
-            from bot.connect import connect_quickbooks
+            from cli.connect import connect_quickbooks
 
             return asyncio.run(connect_quickbooks(settings, port=args.port,
                                                   redis=redis_client(settings)))

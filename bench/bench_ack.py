@@ -41,8 +41,8 @@ from bench.common import (
     stats,
     write_result,
 )
-from bot.actions import REMEDY_ACTIONS, encode_value
 from bot.models import FailureRecord, RemedyKind
+from bot.slack.ids import REMEDY_ACTIONS, encode_value
 
 TARGET_P99_MS = 100.0
 
@@ -51,8 +51,8 @@ async def _seed(p: Processes, n: int) -> list[str]:
     """Diagnose ``n`` payments (the failed ones first) and post their messages, as the poller
     does, from a throwaway set of services in this process; their payment ids."""
     import app as app_module
-    from bot.facts import diagnose_many
-    from bot.messages import post_failure
+    from bot.diagnosis.fetch import diagnose_many
+    from bot.slack.messages import post_failure
 
     ids = await p.ctl("scenario")
     failed = list(ids["failed"])

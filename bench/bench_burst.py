@@ -5,7 +5,7 @@
 Builds the failures honestly in the QBO and ConnectBooster stand-ins
 (``sandbox.scenarios.generate``), serves them and the Slack stand-in on loopback, points a
 real bot (``app.build_services``: the real QBO, ConnectBooster and slack_sdk clients, a real
-Redis) at them and runs one ``bot.poller.poll_once`` cycle. Figures: seconds from the cycle's
+Redis) at them and runs one ``bot.poll.cycle.poll_once`` cycle. Figures: seconds from the cycle's
 start to the first Slack message, top-level messages posted (target: at most 2), QBO
 requests used, Slack 429 answers met (each retried by slack_sdk's rate-limit handler; an
 unhandled one would fail the cycle), thread replies and whether each failure was posted once.
@@ -39,7 +39,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 import app as app_module
-from bot.poller import PollReport, poll_once
+from bot.poll.cycle import PollReport, poll_once
 from sandbox.scenarios import generate
 from tests.harness import FAILED_CHANNEL, World, world
 from tests.redis_server import ensure_redis

@@ -8,10 +8,10 @@ serves both on loopback ports with ``latency`` seconds added to every call and Q
 (10 requests in flight, 500 a minute per company; the client keeps to the same), lists the
 failed payments with the real ``CBClient`` and diagnoses them with the real ``QBOClient``:
 
-- ``bulk (batch)``: ``bot.facts.fetch_facts`` — chunked ``IN`` queries sent as QBO batch items,
-  one CDC call;
+- ``bulk (batch)``: ``bot.diagnosis.fetch.fetch_facts`` — chunked ``IN`` queries sent as QBO batch
+  items, one CDC call;
 - ``bulk (queries)``: the same without batch, one request per ``IN`` chunk;
-- ``naive``: ``bot.facts.naive_fetch`` — each invoice, linked transaction, reference and
+- ``naive``: ``bot.diagnosis.fetch.naive_fetch`` — each invoice, linked transaction, reference and
   customer read one request at a time.
 
 At 500 requests a minute the naive pass over 1,000 failures (about 3 requests each) needs
@@ -41,8 +41,9 @@ import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.diagnosis import QBOFacts, diagnose
-from bot.facts import fetch_facts, naive_fetch
+from bot.diagnosis.decide import diagnose
+from bot.diagnosis.facts import QBOFacts
+from bot.diagnosis.fetch import fetch_facts, naive_fetch
 from cb.client import CBClient
 from cb.models import Payment
 from qb.auth import MemoryTokenStore, OAuthClient, TokenRecord

@@ -171,7 +171,7 @@ async def _standins(scenario: str | None) -> None:
 
     async def next_page(request: web.Request) -> web.Response:
         """Click Next on ``user``'s newest ephemeral list; ms until it was replaced."""
-        from bot.actions import ActionId
+        from bot.slack.ids import ActionId
 
         q = await request.json()
         e = slack.ephemeral(q["user"])[-1]
@@ -205,7 +205,7 @@ async def _standins(scenario: str | None) -> None:
 # -- the bot's process ----------------------------------------------------------------------------
 async def _bot() -> None:
     import app as app_module
-    from bot.settings import load_settings
+    from bot.runtime.settings import load_settings
 
     settings = load_settings()
     services = await app_module.build_services(settings, instance="bench-bot")
@@ -225,7 +225,7 @@ async def _bot() -> None:
 
 def _bot_main() -> None:
     from app import _load_or_exit
-    from bot.logs import configure_logging
+    from bot.runtime.logs import configure_logging
 
     settings = _load_or_exit()
     secrets = [s.get_secret_value() for s in (
@@ -277,7 +277,7 @@ class Processes:
         return values
 
     def settings(self) -> Any:
-        from bot.settings import Settings
+        from bot.runtime.settings import Settings
 
         return Settings(_env_file=None, **self.settings_values())
 

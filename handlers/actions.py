@@ -18,11 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.actions import ACTION_REMEDIES, ActionId, BadActionValue, ViewId, decode_value
-from bot.blocks import not_allowed_message, recreate_modal
-from bot.blocks_common import context, plain, section
 from bot.models import AuditEntry, FailureStatus, RemedyKind
-from bot.permissions import may_act
 from bot.remedies import (
     RemedyResult,
     describe_error,
@@ -30,7 +26,11 @@ from bot.remedies import (
     recreate_candidates,
     run_remedy,
 )
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.blocks.card import not_allowed_message, recreate_modal
+from bot.slack.blocks.common import context, plain, section
+from bot.slack.ids import ACTION_REMEDIES, ActionId, BadActionValue, ViewId, decode_value
+from bot.slack.permissions import may_act
 from handlers.errors import report_error
 from qb.errors import QBOError
 

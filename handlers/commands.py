@@ -13,11 +13,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import listing
-from bot.actions import ActionId, BadActionValue, decode_page_value
-from bot.blocks import failure_message, help_message, list_page, not_allowed_message, stats_message
-from bot.blocks_common import Block
-from bot.commands import (
+from bot.commands import listing
+from bot.commands.parse import (
     CommandError,
     HelpCommand,
     ListCommand,
@@ -26,9 +23,18 @@ from bot.commands import (
     StatsCommand,
     parse_command,
 )
-from bot.permissions import PermissionCheckFailed, may_act
-from bot.reporting import MAX_REFS, build_stats, recheck_message
-from bot.services import Services, ShuttingDown
+from bot.commands.stats import MAX_REFS, build_stats, recheck_message
+from bot.runtime.services import Services, ShuttingDown
+from bot.slack.blocks.card import (
+    failure_message,
+    help_message,
+    list_page,
+    not_allowed_message,
+    stats_message,
+)
+from bot.slack.blocks.common import Block
+from bot.slack.ids import ActionId, BadActionValue, decode_page_value
+from bot.slack.permissions import PermissionCheckFailed, may_act
 from bot.store import StoreError, StoreUnavailable
 from cb.errors import CBError
 
@@ -154,7 +160,7 @@ async def _show(services: Services, target: str, respond: Respond) -> None:
 
 
 async def _recheck(services: Services, respond: Respond) -> None:
-    from bot.poller import poll_once
+    from bot.poll.cycle import poll_once
 
     await respond(text=":hourglass_flowing_sand: Checking ConnectBooster now…",
                   response_type="ephemeral", replace_original=False)

@@ -24,9 +24,9 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.permissions import PermissionCheckFailed
 from bot.remedies import describe_error
-from bot.services import Services, ShuttingDown
+from bot.runtime.services import Services, ShuttingDown
+from bot.slack.permissions import PermissionCheckFailed
 from bot.store import CorruptRecord, SchemaTooNew, StoreUnavailable
 from cb.errors import CBError
 from qb.errors import QBOError

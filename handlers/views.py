@@ -14,11 +14,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 
-from bot.actions import KEEP_AS_CREDIT, RECREATE_TARGET_ACTION, RECREATE_TARGET_BLOCK, ViewId
 from bot.models import RemedyKind
-from bot.permissions import may_act
 from bot.remedies import RemedyResult, run_remedy
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.ids import KEEP_AS_CREDIT, RECREATE_TARGET_ACTION, RECREATE_TARGET_BLOCK, ViewId
+from bot.slack.permissions import may_act
 from bot.store import StoreError
 from handlers.actions import RECREATE_CONVERSATION, user_of
 from handlers.errors import report_error

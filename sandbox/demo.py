@@ -152,7 +152,7 @@ class Demo:
     sandboxes: SandboxServers
     slack: SlackSandbox
     slack_url: str
-    services: Any  # bot.services.Services
+    services: Any  # bot.runtime.services.Services
     bot_url: str
     prefix: str
     redis_notice: str | None
@@ -338,7 +338,7 @@ class Demo:
 
     async def run_sync(self) -> dict[str, Any]:
         """ConnectBooster's sync run now, then one poll cycle so the messages follow."""
-        from bot.poller import poll_once
+        from bot.poll.cycle import poll_once
 
         report = await self.cb.sync_run()
         poll: dict[str, Any] | None = None
@@ -709,7 +709,7 @@ def demo_settings(sandboxes: SandboxServers, slack_url: str, *, redis_url: str, 
                   signing_secret: str, bot_token: str) -> Any:
     """The bot's settings for the demo: every value explicit, so nothing in the environment
     (or a ``.env``) of a real installation leaks in."""
-    from bot.settings import Settings
+    from bot.runtime.settings import Settings
 
     env = sandboxes.env
     return Settings(
@@ -808,7 +808,7 @@ async def start_demo(
 
 async def _first_poll_then_poller(demo: Demo) -> None:
     """Resume half-done remedies, poll once (the failures get posted), then keep polling."""
-    from bot.poller import poll_once, run_poller
+    from bot.poll.cycle import poll_once, run_poller
 
     try:
         with contextlib.suppress(ImportError):

@@ -23,7 +23,7 @@ from typing import Any
 import app as app_module
 from bot.models import RemedyKind
 from bot.remedies import run_remedy
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 
 
 async def main(spec: dict[str, Any]) -> int:

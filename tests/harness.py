@@ -14,8 +14,8 @@ from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
 
 import app as app_module
-from bot.services import Services
-from bot.settings import Settings
+from bot.runtime.services import Services
+from bot.runtime.settings import Settings
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
 from sandbox.serving import serve

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.alerts import alert_state, check_alerts, sync_alert_state
-from bot.poller import poll_once
-from bot.services import Services
+from bot.alerts.watch import alert_state, check_alerts, sync_alert_state
+from bot.poll.cycle import poll_once
+from bot.runtime.services import Services
 from tests.harness import ALERT_CHANNEL, World, world
 
 
@@ -93,7 +93,7 @@ async def test_settings_hint_read_from_qbo_preferences(redis_url: str, redis_pre
 
         # the same world with the setting off in QuickBooks: the hint changes with it
         w.company.preferences["SalesFormsPrefs"]["AutoApplyCredit"] = False
-        from bot.alerts import build_report
+        from bot.alerts.watch import build_report
 
         stats = await s.cb.sync_stats(s.clock() - timedelta(days=7))
         off = await build_report(s, stats, None, s.clock())

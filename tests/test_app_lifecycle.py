@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.models import FailureStatus, RemedyKind
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 from tests.conftest import ROOT
 from tests.harness import World, world
 from tests.redis_server import free_port

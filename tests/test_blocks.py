@@ -12,7 +12,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.actions import (
+from bot.models import (
+    Cause,
+    Certainty,
+    Diagnosis,
+    EvidenceObject,
+    FailureRecord,
+    FailureStatus,
+    Finding,
+    RemedyJournal,
+    RemedyKind,
+    Resolution,
+)
+from bot.slack.blocks.card import audit_line, failure_message, recreate_modal
+from bot.slack.blocks.common import escape, fmt_time, money, truncate
+from bot.slack.ids import (
     ALL_ACTION_IDS,
     KEEP_AS_CREDIT,
     RECREATE_TARGET_ACTION,
@@ -25,20 +39,6 @@ from bot.actions import (
     decode_value,
     encode_page_value,
     encode_value,
-)
-from bot.blocks import audit_line, failure_message, recreate_modal
-from bot.blocks_common import escape, fmt_time, money, truncate
-from bot.models import (
-    Cause,
-    Certainty,
-    Diagnosis,
-    EvidenceObject,
-    FailureRecord,
-    FailureStatus,
-    Finding,
-    RemedyJournal,
-    RemedyKind,
-    Resolution,
 )
 from cb.models import Application, Customer, Payment, SyncError, SyncState, SyncStatus
 from qb.models import Invoice, Ref

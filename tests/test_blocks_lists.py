@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bot.actions import ActionId, decode_page_value
-from bot.alert_models import AlertReport, CauseCount, CustomerCount, StatsReport, what_to_check
-from bot.blocks import (
+from bot.alerts.rules import AlertReport, CauseCount, CustomerCount, StatsReport, what_to_check
+from bot.models import Cause, FailureStatus, FailureSummary
+from bot.slack.blocks.card import (
     alert_message,
     digest_message,
     help_message,
@@ -19,7 +19,7 @@ from bot.blocks import (
     stats_message,
     sync_not_running_message,
 )
-from bot.models import Cause, FailureStatus, FailureSummary
+from bot.slack.ids import ActionId, decode_page_value
 from sandbox.slack import blocks_json_size, validate_blocks
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)

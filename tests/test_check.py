@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import app as app_module
-from bot.check import run_checks
+from cli.check import run_checks
 from tests.harness import BOT_TOKEN, CB_KEY, World, world
 
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from bot.actions import ActionId, encode_page_value
 from bot.models import Cause, FailureRecord, FailureStatus, Resolution, SlackRef
+from bot.slack.ids import ActionId, encode_page_value
 from sandbox.slack import EphemeralMessage, validate_blocks
 from tests.harness import FINANCE_USER, FINANCE_USER_2, OUTSIDER, World, world
 from tests.test_listing import record

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.commands import (
+from bot.commands.parse import (
     CommandError,
     HelpCommand,
     ListCommand,

@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot import remedies
-from bot.actions import REMEDY_ACTIONS
 from bot.models import FailureStatus, RemedyKind
 from bot.remedies import resume_unfinished, run_remedy
+from bot.slack.ids import REMEDY_ACTIONS
 from cb.models import SyncStatus
 from qb.errors import TransportError
 from tests.harness import FINANCE_USER, FINANCE_USER_2, World, world

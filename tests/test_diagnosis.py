@@ -10,7 +10,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.diagnosis import QBOFacts, diagnose, money
+from bot.diagnosis.decide import diagnose, money
+from bot.diagnosis.facts import QBOFacts
 from bot.models import Cause, Certainty, Diagnosis, RemedyKind
 from cb.models import Application, SyncError, SyncState, SyncStatus
 from cb.models import Customer as CBCustomer

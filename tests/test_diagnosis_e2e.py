@@ -16,9 +16,9 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.facts import diagnose_many
+from bot.diagnosis.fetch import diagnose_many
 from bot.models import Cause, RemedyKind
-from bot.tokens import RedisTokenStore
+from bot.store.tokens import RedisTokenStore
 from cb.client import CBClient
 from cb.models import Payment
 from qb.auth import OAuthClient, TokenRecord

@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.diagnosis import QBOFacts
-from bot.facts import diagnose_many, fetch_facts, naive_fetch
+from bot.diagnosis.facts import QBOFacts
+from bot.diagnosis.fetch import diagnose_many, fetch_facts, naive_fetch
 from bot.models import Cause
-from bot.tokens import RedisTokenStore
+from bot.store.tokens import RedisTokenStore
 from cb.models import Application, SyncError, SyncState, SyncStatus
 from cb.models import Customer as CBCustomer
 from cb.models import Payment as CBPayment

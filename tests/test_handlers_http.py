@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pytest
 import redis.asyncio as aioredis
 
-from bot.actions import ALL_ACTION_IDS, ALL_VIEW_IDS, REMEDY_ACTIONS, ActionId
 from bot.models import FailureStatus, RemedyKind
+from bot.slack.ids import ALL_ACTION_IDS, ALL_VIEW_IDS, REMEDY_ACTIONS, ActionId
 from cb.models import SyncStatus
 from handlers.errors import error_text, payload_problem
 from tests.harness import FINANCE_USER, World, world
@@ -145,7 +145,7 @@ def test_payload_problem_and_error_text_are_specific() -> None:
     assert payload_problem(b"command=%2Ffailed-payments&text=", None) is None
     assert payload_problem(b'{"type":"url_verification"}', "application/json") is None
     assert payload_problem(b"payload=oops", None) == "the interaction payload is not JSON"
-    from bot.services import ShuttingDown
+    from bot.runtime.services import ShuttingDown
     from bot.store import StoreUnavailable
     from cb.errors import Conflict
     from qb.errors import ThrottledError

@@ -36,9 +36,9 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.actions import ActionId, ViewId
-from bot.commands import CommandError, RecheckCommand, parse_command
-from bot.poller import poll_once
+from bot.commands.parse import CommandError, RecheckCommand, parse_command
+from bot.poll.cycle import poll_once
+from bot.slack.ids import ActionId, ViewId
 from tests.harness import FINANCE_USER, OUTSIDER, SIGNING_SECRET, World, world
 
 FAST_EXAMPLES = 600

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 import redis.asyncio as aioredis
 
-from bot import listing
-from bot.commands import ListFilters
+from bot.commands import listing
+from bot.commands.parse import ListFilters
 from bot.models import (
     Cause,
     Certainty,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.actions import ALL_ACTION_IDS, ALL_VIEW_IDS
+from bot.slack.ids import ALL_ACTION_IDS, ALL_VIEW_IDS
 from tests.conftest import ROOT
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from bot.permissions import PermissionCheckFailed, may_act, who_may
+from bot.slack.permissions import PermissionCheckFailed, may_act, who_may
 from tests.harness import FINANCE_USER, FINANCE_USER_2, OUTSIDER, world
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.models import Cause, FailureStatus, RemedyJournal, RemedyKind
-from bot.poller import LEASE_NAME, poll_once, run_poller
+from bot.poll.cycle import LEASE_NAME, poll_once, run_poller
 from bot.store import Store
 from cb.models import SyncStatus
 from qb.models import Payment as QBPayment

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.tokens import RedisTokenStore, TokenStoreError
+from bot.store.tokens import RedisTokenStore, TokenStoreError
 from qb.auth import MemoryTokenStore, OAuthClient, TokenRecord
 from qb.connect import consent_url, run_connect
 from qb.errors import QBOError, ReconnectRequired
@@ -106,7 +106,7 @@ CHILD = """
 import asyncio, os, sys
 import aiohttp, redis.asyncio as aioredis
 from pydantic import SecretStr
-from bot.tokens import RedisTokenStore
+from bot.store.tokens import RedisTokenStore
 from qb.auth import OAuthClient
 
 async def main():

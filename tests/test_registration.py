@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 
-from bot.actions import ALL_ACTION_IDS, ALL_VIEW_IDS
+from bot.slack.ids import ALL_ACTION_IDS, ALL_VIEW_IDS
 from tests.conftest import ROOT
 from tests.harness import FAILED_CHANNEL, OUTSIDER, World, world
 

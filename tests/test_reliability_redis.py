@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from bot.models import FailureStatus, RemedyKind
-from bot.poller import poll_once
+from bot.poll.cycle import poll_once
 from bot.store import StoreError
 from tests.harness import FINANCE_USER, World, world
 from tests.redis_server import RedisServer, answers

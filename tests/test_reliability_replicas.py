@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from bot.actions import REMEDY_ACTIONS
 from bot.models import FailureStatus, RemedyKind
-from bot.poller import LEASE_NAME, poll_once, run_poller
+from bot.poll.cycle import LEASE_NAME, poll_once, run_poller
+from bot.slack.ids import REMEDY_ACTIONS
 from sandbox.scenarios import generate
 from tests.harness import (
     FAILED_CHANNEL,

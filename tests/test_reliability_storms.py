@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.models import FailureStatus, RemedyKind
-from bot.poller import poll_once
-from bot.services import Services
+from bot.poll.cycle import poll_once
+from bot.runtime.services import Services
 from cb import errors as cbe
 from qb import errors as qbe
 from qb.models import Invoice, Ref

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.actions import (
+from bot.diagnosis.fetch import diagnose_many
+from bot.models import FailureRecord, FailureStatus, RemedyKind
+from bot.slack.ids import (
     KEEP_AS_CREDIT,
     RECREATE_TARGET_ACTION,
     RECREATE_TARGET_BLOCK,
     REMEDY_ACTIONS,
     ViewId,
 )
-from bot.facts import diagnose_many
-from bot.messages import post_failure
-from bot.models import FailureRecord, FailureStatus, RemedyKind
+from bot.slack.messages import post_failure
 from cb.models import SyncStatus
 from tests.harness import FAILED_CHANNEL, FINANCE_USER, FINANCE_USER_2, OUTSIDER, World, world
 
@@ -177,7 +177,7 @@ async def test_click_on_resolved_payment_says_already_resolved(w: World) -> None
 
 
 def encode_for(rec: FailureRecord) -> str:
-    from bot.actions import encode_value
+    from bot.slack.ids import encode_value
 
     return encode_value(rec.payment_id, attempt=rec.remedy_attempts)
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 import redis.asyncio as aioredis
 
-from bot.alert_models import CauseCount
-from bot.metrics import Metrics
+from bot.alerts.rules import CauseCount
+from bot.commands.stats import OUTSIDE_SLACK, recheck_message, refresh_gauges, summarise
 from bot.models import Cause, FailureRecord, FailureStatus, Resolution
-from bot.reporting import OUTSIDE_SLACK, recheck_message, refresh_gauges, summarise
+from bot.runtime.metrics import Metrics
 from bot.store import Store
 from sandbox.slack import validate_blocks
 from tests.test_listing import record

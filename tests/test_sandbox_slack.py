@@ -19,8 +19,8 @@ from slack_sdk.signature import Clock as SdkClock
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions import ActionId, decode_value
-from bot.blocks import failure_message, recreate_modal
+from bot.slack.blocks.card import failure_message, recreate_modal
+from bot.slack.ids import ActionId, decode_value
 from sandbox.slack import SlackSandbox
 from tests.test_blocks import make_record, many_invoices
 

@@ -15,9 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from bot.connect import token_keys
-from bot.poller import poll_once
-from bot.tokens import RedisTokenStore, TokenStoreError
+from bot.poll.cycle import poll_once
+from bot.store.tokens import RedisTokenStore, TokenStoreError
+from cli.connect import token_keys
 from qb.auth import TokenRecord
 from tests.conftest import ROOT
 from tests.harness import BOT_TOKEN, CB_KEY, SIGNING_SECRET, world

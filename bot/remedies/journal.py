@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import remedies  # LEASE_TTL is read from the package when used (tests tune it)
 from bot.models import FailureRecord, RemedyJournal, RemedyKind, RemedyStep
-from bot.services import Services
+from bot.runtime.services import Services
 from bot.store import Lease
 
 MAX_REQUEST_ID = 50

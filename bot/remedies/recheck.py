@@ -6,12 +6,12 @@ payment, status, resolution and diagnosis, redraws the message and adds an audit
 
 from __future__ import annotations
 
-from bot.blocks import audit_line
 from bot.models import AuditEntry, FailureRecord, FailureStatus, RemedyKind, Resolution
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
 from bot.remedies.reporting import _count, _note, _redraw
 from bot.remedies.texts import describe_error
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.blocks.card import audit_line
 from cb import errors as cbe
 from cb.models import SyncStatus
 from qb import errors as qbe
@@ -43,7 +43,7 @@ async def _recheck(services: Services, rec: FailureRecord, user: str) -> RemedyO
             rec.resolution = Resolution(how="dismissed", by=None, at=now)
             message = "Syncing was dismissed in ConnectBooster: resolved."
         else:
-            from bot.facts import diagnose_many
+            from bot.diagnosis.fetch import diagnose_many
 
             try:
                 diagnoses = await diagnose_many(services.qbo, [payment])

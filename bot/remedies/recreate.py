@@ -13,13 +13,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.actions import KEEP_AS_CREDIT
 from bot.models import Cause, FailureRecord, FailureStatus, Resolution
 from bot.remedies.dismiss import _cb_dismiss, _synced
 from bot.remedies.journal import _Ctx, request_id
 from bot.remedies.outcome import RemedyFailed, RemedyRefused, _Done
 from bot.remedies.texts import _money
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.ids import KEEP_AS_CREDIT
 from cb import errors as cbe
 from cb.models import Payment as CBPayment
 from cb.models import SyncStatus

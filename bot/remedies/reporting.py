@@ -11,10 +11,10 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.messages import refresh_message, thread_note
 from bot.models import FailureRecord, RemedyKind
 from bot.remedies.outcome import RemedyResult
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.messages import refresh_message, thread_note
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from bot.models import RemedyKind
 from bot.remedies.journal import _Ctx
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
 from bot.remedies.runner import _execute
-from bot.services import Services
+from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import remedies  # the timings are read from the package when used (tests tune them)
-from bot.blocks import REMEDY_LABELS, audit_line
 from bot.models import AuditEntry, FailureRecord, FailureStatus, RemedyKind, Resolution
 from bot.remedies.dismiss import _delete, _dismiss
 from bot.remedies.journal import _Ctx, _start_journal
@@ -33,7 +32,8 @@ from bot.remedies.texts import (
     describe_error,
 )
 from bot.remedies.unapply import _unapply
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.blocks.card import REMEDY_LABELS, audit_line
 from cb import errors as cbe
 from qb import errors as qbe
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.blocks import REMEDY_LABELS
-from bot.blocks_common import fmt_time
 from bot.models import FailureRecord, RemedyJournal
 from bot.remedies.outcome import RemedyFailed, RemedyRefused
+from bot.slack.blocks.card import REMEDY_LABELS
+from bot.slack.blocks.common import fmt_time
 from cb import errors as cbe
 from qb import errors as qbe
 

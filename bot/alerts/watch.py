@@ -33,7 +33,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel
 
-from bot.alert_models import (
+from bot.alerts.rules import (
     AlertReport,
     CauseCount,
     CustomerCount,
@@ -41,9 +41,9 @@ from bot.alert_models import (
     tally,
     what_to_check,
 )
-from bot.blocks_digest import alert_message, recovered_message, sync_not_running_message
 from bot.models import Cause, FailureSummary
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.blocks.digest import alert_message, recovered_message, sync_not_running_message
 from cb.models import SyncStats
 from qb.errors import QBOError
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
 
+from bot.diagnosis.facts import QBOFacts
 from bot.models import Cause, EvidenceObject, Finding
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import CreditMemo, Invoice
 from qb.models import Payment as QBPayment
-
-if TYPE_CHECKING:
-    from bot.diagnosis import QBOFacts
 
 CENT = Decimal("0.01")
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 
-from bot.services import Services
-from bot.settings import Settings
+from bot.runtime.services import Services
+from bot.runtime.settings import Settings
 
 CheckLine = tuple[str, bool, str]
 

@@ -1,4 +1,4 @@
-"""The rule for an invoice QuickBooks can no longer read (``bot.diagnosis``, rule 1).
+"""The rule for an invoice QuickBooks can no longer read (``bot.diagnosis.decide``, rule 1).
 
 ``deleted_finding``: another invoice with the same ``DocNumber`` (and the same customer, when
 known) → ``recreated``, certain when exactly one, likely when several. Failing that, an open
@@ -10,16 +10,11 @@ likely; each such invoice is matched to one deleted invoice only (``used``). Oth
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bot.diagnosis_rules import id_key, time_key
-from bot.diagnosis_texts import Evidence, cents, money
+from bot.diagnosis.facts import QBOFacts, id_key, time_key
+from bot.diagnosis.wording import Evidence, cents, money
 from bot.models import Cause, Certainty, Finding
 from cb.models import Application
 from cb.models import Payment as CBPayment
-
-if TYPE_CHECKING:
-    from bot.diagnosis import QBOFacts
 
 
 def _label(app: Application) -> str:

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from bot.alert_models import AlertReport, window_label
-from bot.blocks_common import (
+from bot.alerts.rules import AlertReport, window_label
+from bot.models import Cause, FailureRecord, FailureSummary
+from bot.slack.blocks.common import (
     Block,
     context,
     escape,
@@ -25,7 +26,6 @@ from bot.blocks_common import (
     section,
     truncate,
 )
-from bot.models import Cause, FailureRecord, FailureSummary
 
 _MAX_ROWS = 10
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from bot.messages import refresh_message
 from bot.models import Diagnosis, FailureRecord, FailureStatus
-from bot.posting import Found
-from bot.services import Services
+from bot.poll.posting import Found
+from bot.poll.report import PollReport
+from bot.runtime.services import Services
+from bot.slack.messages import refresh_message
 from cb.models import Payment, SyncStatus
-
-if TYPE_CHECKING:
-    from bot.poller import PollReport
 
 
 def failed_again(rec: FailureRecord, p: Payment) -> bool:

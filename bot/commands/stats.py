@@ -15,10 +15,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.alert_models import CauseCount, StatsReport, tally
-from bot.blocks_common import Block, context, escape, fallback, fmt_time, plural, section, truncate
+from bot.alerts.rules import CauseCount, StatsReport, tally
 from bot.models import Cause, FailureRecord
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.blocks.common import (
+    Block,
+    context,
+    escape,
+    fallback,
+    fmt_time,
+    plural,
+    section,
+    truncate,
+)
 from bot.store import Store
 
 RECORD_BATCH = 500

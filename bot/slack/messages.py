@@ -11,9 +11,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import failure_message
 from bot.models import FailureRecord, SlackRef
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.blocks.card import failure_message
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ Each builder takes domain objects and returns ``(text_fallback, blocks)`` (or a 
 that fit Slack's limits whatever the data: long customer names, a payment over many
 invoices, long QBO errors. User data is escaped for mrkdwn. No I/O here.
 
-The digest/alert builders live in ``bot.blocks_digest`` and the ``/failed-payments``
-replies in ``bot.blocks_commands``; they are re-exported from this module.
+The digest/alert builders live in ``bot.slack.blocks.digest`` and the ``/failed-payments``
+replies in ``bot.slack.blocks.lists``; they are re-exported from this module.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from bot.actions import (
-    KEEP_AS_CREDIT,
-    RECREATE_TARGET_ACTION,
-    RECREATE_TARGET_BLOCK,
-    REMEDY_ACTIONS,
-    ViewId,
-    encode_value,
+from bot.models import (
+    Cause,
+    Certainty,
+    EvidenceObject,
+    FailureRecord,
+    FailureStatus,
+    Finding,
+    RemedyKind,
 )
-from bot.blocks_commands import help_message, list_page, not_allowed_message, stats_message
-from bot.blocks_common import (
+from bot.slack.blocks.common import (
     BLOCKS_JSON_BUDGET,
     MAX_BLOCKS,
     MAX_OPTION_TEXT,
@@ -51,20 +51,20 @@ from bot.blocks_common import (
     truncate,
     user_ref,
 )
-from bot.blocks_digest import (
+from bot.slack.blocks.digest import (
     alert_message,
     digest_message,
     recovered_message,
     sync_not_running_message,
 )
-from bot.models import (
-    Cause,
-    Certainty,
-    EvidenceObject,
-    FailureRecord,
-    FailureStatus,
-    Finding,
-    RemedyKind,
+from bot.slack.blocks.lists import help_message, list_page, not_allowed_message, stats_message
+from bot.slack.ids import (
+    KEEP_AS_CREDIT,
+    RECREATE_TARGET_ACTION,
+    RECREATE_TARGET_BLOCK,
+    REMEDY_ACTIONS,
+    ViewId,
+    encode_value,
 )
 from cb.models import SyncStatus
 from qb.models import Invoice

@@ -1,6 +1,6 @@
 """Fetching the QuickBooks facts a batch of failed payments needs, in bulk.
 
-``fetch_facts`` reads what ``bot.diagnosis.diagnose`` needs for a whole batch of failed
+``fetch_facts`` reads what ``bot.diagnosis.decide.diagnose`` needs for a whole batch of failed
 ConnectBooster payments with a handful of queries, never one round trip per failure:
 
 1. at once: the invoices by chunked ``Id IN (...)`` and the QBO payments already carrying a
@@ -29,7 +29,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from bot.diagnosis import QBOFacts, diagnose
+from bot.diagnosis.decide import diagnose
+from bot.diagnosis.facts import QBOFacts
 from bot.models import Diagnosis
 from cb.models import Payment as CBPayment
 from qb.client import BatchItem, BatchResult

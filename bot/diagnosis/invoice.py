@@ -1,4 +1,4 @@
-"""Per-invoice rules for an invoice QuickBooks can still read (``bot.diagnosis``, rules 2-5).
+"""Per-invoice rules for an invoice QuickBooks can still read (``bot.diagnosis.decide``, rules 2-5).
 
 ``invoice_finding`` decides, for one application of a ConnectBooster payment to an invoice QBO
 still has: ``voided``; ``none`` (the balance still covers it); ``credit-memo`` or
@@ -14,28 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.diagnosis_texts import Evidence, cents, money
+from bot.diagnosis.facts import QBOFacts, id_key, time_key
+from bot.diagnosis.wording import Evidence, cents, money
 from bot.models import Cause, Certainty, EvidenceObject, Finding
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import Invoice
 from qb.models import Payment as QBPayment
-
-if TYPE_CHECKING:
-    from bot.diagnosis import QBOFacts
-
-
-def time_key(t: datetime | None) -> float:
-    """Sort key for a time; unknown sorts first."""
-    return t.timestamp() if t is not None else float("-inf")
-
-
-def id_key(i: str | None) -> tuple[int, str]:
-    """Sort key for a QBO id: numeric ids by number, others after."""
-    s = i or ""
-    return (int(s), s) if s.isdigit() else (1 << 62, s)
 
 
 def is_cb_reference(ref: str | None) -> bool:
@@ -318,9 +305,7 @@ __all__ = [
     "amount_on",
     "credit_memo_finding",
     "credit_memo_ids",
-    "id_key",
     "invoice_finding",
     "is_cb_reference",
     "is_credit_memo_payment",
-    "time_key",
 ]

@@ -8,10 +8,11 @@ One cycle (:func:`poll_once`), run every ``POLL_INTERVAL_SECONDS`` by :func:`run
 2. List the payments ConnectBooster marks ``failed`` and changed since the cursor kept in
    Redis, minus ``OVERLAP`` (a late update is not missed; reprocessing is idempotent).
 3. New failures (no record, or a record without a Slack message) are diagnosed in bulk
-   (``bot.facts.diagnose_many``) and stored, then posted to ``FAILED_PAYMENTS_CHANNEL`` one
-   message each. More than ``DIGEST_AFTER`` in one cycle: one digest message first, then each
-   failure's message as a reply in its thread, diagnosed in batches while earlier replies go
-   out. Posts to one channel are paced (``POST_INTERVAL``, about one a second: Slack's limit).
+   (``bot.diagnosis.fetch.diagnose_many``) and stored, then posted to
+   ``FAILED_PAYMENTS_CHANNEL`` one message each. More than ``DIGEST_AFTER`` in one cycle: one
+   digest message first, then each failure's message as a reply in its thread, diagnosed in
+   batches while earlier replies go out. Posts to one channel are
+   paced (``POST_INTERVAL``, about one a second: Slack's limit).
 4. A known failure that failed again (a newer sync attempt) after a remedy or a resync gets
    its existing message redrawn with the new diagnosis; no second message.
 5. Open failures resolved outside Slack — synced by ConnectBooster's next run, dismissed or
@@ -21,12 +22,12 @@ One cycle (:func:`poll_once`), run every ``POLL_INTERVAL_SECONDS`` by :func:`run
    ``SWEEP_READS`` open records read one by one each cycle (the contract has no deleted list).
 6. The cursor moves to the newest ``updated_at`` handled (held back before a payment a remedy
    is working on), only once the cycle finished: a crash replays the cycle, never skips it.
-7. The failure-rate and "sync not running" alerts are checked (``bot.alerts``).
+7. The failure-rate and "sync not running" alerts are checked (``bot.alerts.watch``).
 
-Where the steps live: ``bot.posting`` posts each message exactly once, across crashes
+Where the steps live: ``bot.poll.posting`` posts each message exactly once, across crashes
 (per-payment claims, Slack message metadata, adopting a message already posted) and paces
-posts; ``bot.digest`` posts a burst's digest and its thread; step 4 is ``bot.failed_again``,
-step 5 ``bot.sweep``.
+posts; ``bot.poll.digest`` posts a burst's digest and its thread; step 4 is
+``bot.poll.failed_again``, step 5 ``bot.poll.sweep``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,14 +43,15 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.digest import DigestPlan, DigestPoster
-from bot.facts import diagnose_many
-from bot.failed_again import failed_again, update_again
+from bot.diagnosis.fetch import diagnose_many
 from bot.models import Diagnosis, FailureRecord, FailureStatus
-from bot.posting import EVENT_DIGEST, POST_INTERVAL, Found, LeaseLost, Pacer, Poster
-from bot.services import Services
+from bot.poll.digest import DigestPlan, DigestPoster
+from bot.poll.failed_again import failed_again, update_again
+from bot.poll.posting import EVENT_DIGEST, POST_INTERVAL, Found, LeaseLost, Pacer, Poster
+from bot.poll.report import PollReport
+from bot.poll.sweep import sweep_resolved
+from bot.runtime.services import Services
 from bot.store import StoreError
-from bot.sweep import sweep_resolved
 from cb.errors import CBError
 from cb.models import Payment
 from qb.errors import QBOError
@@ -64,38 +65,6 @@ LEASE_TTL = 60.0
 """Seconds the poller lease outlives a holder that stopped extending it (died)."""
 PAGE = 500
 BACKOFF_CAP = 900.0
-
-
-# ---- what a cycle did ------------------------------------------------------------------
-
-
-@dataclass
-class PollReport:
-    """What one poll cycle did. ``skipped`` says why it did nothing (another holder)."""
-
-    started_at: datetime
-    finished_at: datetime | None = None
-    skipped: str | None = None
-    new: list[str] = field(default_factory=list)  # posted (or adopted) this cycle
-    updated: list[str] = field(default_factory=list)  # failed again: message redrawn
-    resolved: list[str] = field(default_factory=list)  # resolved outside Slack
-    still_open: list[str] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)  # found already posted after a crash
-    digest_ts: str | None = None
-    first_post_seconds: float | None = None  # from the cycle's start to the first message
-    top_level_posts: int = 0
-    thread_posts: int = 0
-    alert: Any = None  # bot.alerts.AlertReport when an alert went out
-    alert_error: str | None = None
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {
-            "new": len(self.new),
-            "updated": len(self.updated),
-            "resolved": len(self.resolved),
-            "still_open": len(self.still_open),
-        }
 
 
 # ---- the cycle ----------------------------------------------------------------------------
@@ -218,7 +187,7 @@ class _Cycle:
                 await s.store.set_cursor(newest)
 
     async def alerts(self) -> None:
-        from bot.alerts import check_alerts
+        from bot.alerts.watch import check_alerts
 
         try:
             self.report.alert = await check_alerts(self.s, stats=self.stats)

@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot.messages import refresh_message
 from bot.models import FailureStatus, RemedyKind, Resolution
-from bot.services import Services
+from bot.poll.report import PollReport
+from bot.runtime.services import Services
+from bot.slack.messages import refresh_message
 from cb.errors import NotFound
 from cb.models import Payment, SyncStatus
-
-if TYPE_CHECKING:
-    from bot.poller import PollReport
 
 SWEEP_READS = 50
 """Open records read one by one per cycle to notice portal deletions."""

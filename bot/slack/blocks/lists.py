@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.actions import ActionId, encode_page_value
-from bot.alert_models import StatsReport, window_label
-from bot.blocks_common import (
+from bot.alerts.rules import StatsReport, window_label
+from bot.models import Cause, FailureStatus, FailureSummary
+from bot.slack.blocks.common import (
     BLOCKS_JSON_BUDGET,
     Block,
     actions,
@@ -30,7 +30,7 @@ from bot.blocks_common import (
     truncate,
     user_ref,
 )
-from bot.models import Cause, FailureStatus, FailureSummary
+from bot.slack.ids import ActionId, encode_page_value
 
 MAX_ROWS = 25
 _STATUS_NOTES = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from bot.commands import ListFilters
+from bot.commands.parse import ListFilters
 from bot.models import FailureSummary
 from bot.store import Store
 

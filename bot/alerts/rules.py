@@ -1,5 +1,5 @@
-"""Plain typed inputs of the alert, digest and stats builders (``bot.blocks_digest``,
-``bot.blocks_commands``), and the pure rule for what to check when failures pile up."""
+"""Plain typed inputs of the alert, digest and stats builders (``bot.slack.blocks.digest``,
+``bot.slack.blocks.lists``), and the pure rule for what to check when failures pile up."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Why QuickBooks rejected a ConnectBooster payment: a pure decision over QBO facts.
 
 ``diagnose`` takes one failed ConnectBooster payment and the QuickBooks facts already fetched
-for it (``QBOFacts``, see ``bot.facts.fetch_facts``) and returns a ``Diagnosis``: one finding per
-invoice the payment applies to, with the QBO objects it rests on, the ordered remedies and one
-sentence a finance person understands. It does no I/O, so it is tested as a table.
+for it (``QBOFacts``, see ``bot.diagnosis.fetch.fetch_facts``) and returns a ``Diagnosis``:
+one finding per invoice the payment applies to, with the QBO objects it rests on, the ordered
+remedies and one sentence a finance person understands. It does no I/O, so it is tested as a table.
 
 Per invoice (application of ``applied`` dollars), in this order:
 
@@ -35,23 +35,23 @@ hand whatever else happened, which also covers the manually paid and credited in
 a credit memo only helps when every other invoice is fine. When no invoice shows a cause, the
 payment's cause is ``unknown`` and QBO's fault code and text from the sync attempt are shown.
 
-Where the rules live: ``bot.diagnosis_deleted`` (rule 1), ``bot.diagnosis_rules`` (rules 2-5),
-``bot.diagnosis_unknown`` (no invoice explains it) and ``bot.diagnosis_texts`` (money, evidence
+Where the rules live: ``bot.diagnosis.deleted`` (rule 1), ``bot.diagnosis.invoice`` (rules 2-5),
+``bot.diagnosis.unknown`` (no invoice explains it) and ``bot.diagnosis.wording`` (money, evidence
 objects, next-step sentences). This module holds the facts, the already-in-QBO override, the
 dominant cause and the remedies and sentences of the whole payment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from bot.diagnosis_deleted import deleted_finding
-from bot.diagnosis_rules import id_key, invoice_finding, time_key
-from bot.diagnosis_texts import (
+from bot.diagnosis.deleted import deleted_finding
+from bot.diagnosis.facts import QBOFacts, id_key, time_key
+from bot.diagnosis.invoice import invoice_finding
+from bot.diagnosis.unknown import unknown_diagnosis
+from bot.diagnosis.wording import (
     CENT,
     Evidence,
     cents,
@@ -60,10 +60,8 @@ from bot.diagnosis_texts import (
     money,
     recreate_step,
 )
-from bot.diagnosis_unknown import unknown_diagnosis
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
-from qb.models import CreditMemo, Invoice
 from qb.models import Payment as QBPayment
 
 DEFAULT_THRESHOLD = Decimal("0.10")
@@ -83,42 +81,6 @@ CAUSE_PRECEDENCE: tuple[Cause, ...] = (
 
 #: Causes whose remedy is recording the payment in QBO by hand, then dismissing the sync.
 RECREATE_CAUSES = frozenset({Cause.RECREATED, Cause.DELETED, Cause.VOIDED, Cause.AMOUNT_CHANGED})
-
-
-def _no_url(entity_type: str, entity_id: str) -> str:
-    return ""
-
-
-@dataclass(frozen=True)
-class QBOFacts:
-    """What QuickBooks holds about a batch of failed payments, fetched in bulk.
-
-    - ``invoices``: invoices still readable, by id.
-    - ``deleted_invoice_ids``: invoice ids that are gone (read answers 610, or CDC lists them as
-      deleted), with the deletion time when CDC shows it.
-    - ``payments``: every QBO payment linked to those invoices, $0 credit-memo payments included.
-    - ``credit_memos``: the credit memos those payments link.
-    - ``replacements_by_number``: invoices by ``DocNumber``, for numbers of deleted invoices.
-    - ``invoices_by_customer``: open invoices by QBO customer id (amount matches, the picker).
-    - ``existing_by_reference``: QBO payments whose ``PaymentRefNum`` is a CB reference.
-    - ``inactive_customer_ids``: QBO customer ids that are inactive.
-    - ``web_url``: (entity type, id) → a link into QBO's web app.
-    """
-
-    invoices: dict[str, Invoice] = field(default_factory=dict)
-    deleted_invoice_ids: dict[str, datetime | None] = field(default_factory=dict)
-    payments: dict[str, QBPayment] = field(default_factory=dict)
-    credit_memos: dict[str, CreditMemo] = field(default_factory=dict)
-    replacements_by_number: dict[str, list[Invoice]] = field(default_factory=dict)
-    invoices_by_customer: dict[str, list[Invoice]] = field(default_factory=dict)
-    existing_by_reference: dict[str, list[QBPayment]] = field(default_factory=dict)
-    inactive_customer_ids: set[str] = field(default_factory=set)
-    web_url: Callable[[str, str], str] = _no_url
-
-    def payments_linking(self, invoice_id: str) -> list[QBPayment]:
-        """The QBO payments whose lines link this invoice, oldest first (by id on ties)."""
-        found = [p for p in self.payments.values() if invoice_id in p.linked_ids("Invoice")]
-        return sorted(found, key=lambda p: (time_key(p.created_at), id_key(p.id)))
 
 
 def _already_findings(
@@ -339,7 +301,6 @@ __all__ = [
     "CENT",
     "DEFAULT_THRESHOLD",
     "RECREATE_CAUSES",
-    "QBOFacts",
     "diagnose",
     "money",
 ]

@@ -23,11 +23,11 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, Field
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks_digest import digest_message
 from bot.models import FailureRecord
-from bot.posting import EVENT_DIGEST, Found, Poster
+from bot.poll.posting import EVENT_DIGEST, Found, Poster
+from bot.slack.blocks.digest import digest_message
 
-log = logging.getLogger("bot.poller")  # one logger for the whole poll cycle
+log = logging.getLogger("bot.poll.cycle")  # one logger for the whole poll cycle
 
 DIAGNOSE_BATCH = 25
 """Failures diagnosed together while a burst's replies are being posted."""

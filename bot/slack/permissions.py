@@ -12,7 +12,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.services import Services
+from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import aiohttp
 import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.metrics import Metrics
 from bot.models import utcnow
-from bot.settings import Settings
+from bot.runtime.metrics import Metrics
+from bot.runtime.settings import Settings
 from bot.store import Store
 from cb.client import CBClient
 from qb.client import QBOClient

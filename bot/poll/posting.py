@@ -7,7 +7,7 @@ per-payment claim, ``once:post:<payment id>``, set before posting, and by messag
 claim but no stored message searches the channel (or the digest thread) from the claim's time
 for a message carrying that payment id and adopts it; only when none is there does it post.
 Slack's history is read-after-write consistent for the poster, so "not found" means "not
-accepted". The digest message (``bot.digest``) is found again the same way, by its metadata
+accepted". The digest message (``bot.poll.digest``) is found again the same way, by its metadata
 ``failed_payment_digest``.
 
 Posts to one channel are paced (``POST_INTERVAL``, about one a second: Slack's limit), and a
@@ -22,19 +22,17 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.messages import post_failure
 from bot.models import FailureRecord, SlackRef
-from bot.services import Services
+from bot.poll.report import PollReport
+from bot.runtime.services import Services
+from bot.slack.messages import post_failure
 from cb.models import Payment
 
-if TYPE_CHECKING:
-    from bot.poller import PollReport
-
-log = logging.getLogger("bot.poller")  # one logger for the whole poll cycle
+log = logging.getLogger("bot.poll.cycle")  # one logger for the whole poll cycle
 
 POST_INTERVAL = 1.0
 """Seconds between two posts to one channel (Slack allows about one a second)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 import aiohttp
 import redis.asyncio as aioredis
 
-from bot.settings import Settings
-from bot.tokens import RedisTokenStore
+from bot.runtime.settings import Settings
+from bot.store.tokens import RedisTokenStore
 from qb.connect import ConnectError, run_connect
 
 
