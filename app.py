@@ -18,7 +18,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -41,6 +41,9 @@ from cb.client import CBClient
 from cli.connect import token_keys
 from qb.auth import OAuthClient
 from qb.client import QBOClient
+
+if TYPE_CHECKING:
+    from sandbox.demo import BotBuilders
 
 log = logging.getLogger("failed_payments")
 
@@ -183,6 +186,15 @@ def build_web_app(bolt: AsyncApp, services: Services) -> web.Application:
     return webapp
 
 
+def bot_builders() -> BotBuilders:
+    """This module's builders, for ``demo``: the demo builds the bot as production does,
+    without importing this module."""
+    from sandbox.demo import BotBuilders
+
+    return BotBuilders(build_services=build_services, build_bolt_app=build_bolt_app,
+                       build_web_app=build_web_app)
+
+
 async def start_background(services: Services) -> None:
     """Resume half-done remedies, then start the poller."""
     from bot.poll.cycle import run_poller
@@ -296,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging()
             from sandbox.demo import run_demo
 
-            asyncio.run(run_demo(port=args.port, scenario=args.scenario))
+            asyncio.run(run_demo(bot_builders(), port=args.port, scenario=args.scenario))
             return 0
         settings = _load_or_exit()
         secrets = [s.get_secret_value() for s in (

@@ -11,8 +11,8 @@ failed payments with the real ``CBClient`` and diagnoses them with the real ``QB
 - ``bulk (batch)``: ``bot.diagnosis.fetch.fetch_facts`` — chunked ``IN`` queries sent as QBO batch
   items, one CDC call;
 - ``bulk (queries)``: the same without batch, one request per ``IN`` chunk;
-- ``naive``: ``bot.diagnosis.fetch.naive_fetch`` — each invoice, linked transaction, reference and
-  customer read one request at a time.
+- ``naive``: ``bench.naive_fetch.naive_fetch`` (the baseline, kept out of production code) —
+  each invoice, linked transaction, reference and customer read one request at a time.
 
 At 500 requests a minute the naive pass over 1,000 failures (about 3 requests each) needs
 about 6 minutes, so by default it runs on a random sample (``--naive-sample``) and its
@@ -41,9 +41,8 @@ import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.diagnosis.decide import diagnose
-from bot.diagnosis.facts import QBOFacts
-from bot.diagnosis.fetch import fetch_facts, naive_fetch
+from bench.naive_fetch import naive_fetch
+from bot.diagnosis import QBOFacts, diagnose, fetch_facts
 from cb.client import CBClient
 from cb.models import Payment
 from qb.auth import MemoryTokenStore, OAuthClient, TokenRecord

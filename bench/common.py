@@ -35,11 +35,14 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from sandbox.stand_ins import StandIns
 
 RESULTS = Path(".bench-results")
 REALM = "9341453000000001"
@@ -85,31 +88,37 @@ def sign(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
 
 # -- the stand-ins' process -----------------------------------------------------------------------
 async def _standins(scenario: str | None) -> None:
-    from sandbox import scenarios
-    from sandbox.cb import CBSandbox
-    from sandbox.qbo import QBOSandbox
-    from sandbox.slack import SlackSandbox
-    from tests.harness import serve
+    from functools import partial
 
-    qbo = QBOSandbox()
-    qbo.add_company(REALM)
-    qbo_runner, qbo_url = await serve(qbo.make_app())
-    cb = CBSandbox(api_key=CB_KEY, qbo_url=qbo_url, qbo_realm=REALM,
-                   qbo_access_token=lambda: qbo.issue_access_token(REALM))
-    cb_runner, cb_url = await serve(cb.make_app())
-    slack = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
-    slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
-    slack.rate_limit_enabled = False  # the benchmarks measure the bot, not Slack's pacing
-    expected: list[str] = []
+    from sandbox import scenarios
+    from sandbox.stand_ins import Populate, start_stand_ins
+
+    populate: str | Populate | None = scenario
     if scenario is not None and scenario.startswith("generate:"):
         # ``generate:N``: N payments of the last 6 days, about 90 % of them failing
-        world: Any = scenarios.generate(int(scenario.split(":")[1]), qbo, cb,
-                                        failure_share=0.9, days=6)
-        expected = sorted(world.failed_ids)
-    elif scenario is not None:
-        built: Any = scenarios.build(scenario, qbo, cb)
-        world = await built if hasattr(built, "__await__") else built
-        expected = sorted(world.failed_ids)
+        populate = partial(scenarios.generate, int(scenario.split(":")[1]),
+                           failure_share=0.9, days=6)
+    stand_ins = await start_stand_ins(cb_api_key=CB_KEY, signing_secret=SIGNING_SECRET,
+                                      bot_token=BOT_TOKEN, realm_id=REALM, scenario=populate,
+                                      slack_app=_control_app)
+    print(json.dumps({
+        "qbo_url": stand_ins.qbo_url, "cb_url": stand_ins.cb_url,
+        "slack_url": stand_ins.slack_url,
+        "qbo_client_id": stand_ins.qbo.client_id,
+        "qbo_client_secret": stand_ins.qbo.client_secret,
+        "qbo_refresh_token": stand_ins.qbo.issue_refresh_token(REALM),
+    }), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the benchmark goes away
+    await stand_ins.close()
+
+
+def _control_app(stand_ins: StandIns) -> web.Application:
+    """The Slack stand-in's app plus the benchmarks' control API under ``/bench/``."""
+    slack, cb = stand_ins.slack, stand_ins.cb
+    slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
+    slack.rate_limit_enabled = False  # the benchmarks measure the bot, not Slack's pacing
+    expected = sorted(stand_ins.world.failed_ids) if stand_ins.world is not None else []
     arrived: dict[str, tuple[float, str]] = {}
     changed = asyncio.Event()
 
@@ -189,17 +198,7 @@ async def _standins(scenario: str | None) -> None:
     app.router.add_post("/bench/response-urls", response_urls)
     app.router.add_post("/bench/wait", wait)
     app.router.add_post("/bench/next", next_page)
-    slack_runner, slack_url = await serve(app)
-    slack.base_url = slack_url
-    print(json.dumps({
-        "qbo_url": qbo_url, "cb_url": cb_url, "slack_url": slack_url,
-        "qbo_client_id": qbo.client_id, "qbo_client_secret": qbo.client_secret,
-        "qbo_refresh_token": qbo.issue_refresh_token(REALM),
-    }), flush=True)
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)  # until the benchmark goes away
-    for r in (slack_runner, cb_runner, qbo_runner):
-        await r.cleanup()
+    return app
 
 
 # -- the bot's process ----------------------------------------------------------------------------

@@ -121,14 +121,27 @@ class Diagnosis(BaseModel):
 
 
 class FailureStatus(StrEnum):
+    """Where a failure stands. Only ``bot.lifecycle`` moves a record from one to another."""
+
     OPEN = "open"
     IN_PROGRESS = "in_progress"  # a remedy holds the lease
     WAITING_SYNC = "waiting_sync"  # fixed in QBO, waiting for ConnectBooster's next sync
     RESOLVED = "resolved"
 
 
+class ResolutionHow(StrEnum):
+    """How a failure came to be resolved. The values are what records already stored in
+    Redis hold, so they load unchanged."""
+
+    SYNCED = "synced"  # ConnectBooster's sync recorded the payment in QuickBooks
+    DISMISSED = "dismissed"  # syncing dismissed (in Slack or in the portal)
+    DELETED = "deleted"  # removed from ConnectBooster's payment history
+    RECREATED = "recreated"  # the bot created the payment in QuickBooks
+    UNAPPLIED = "unapplied"  # a credit memo un-applied from Slack, then synced
+
+
 class Resolution(BaseModel):
-    how: str  # "synced", "dismissed", "deleted", "recreated", ...
+    how: ResolutionHow
     by: str | None = None  # Slack user id, or None when resolved outside Slack
     at: AwareDatetime = Field(default_factory=utcnow)
     detail: str | None = None
@@ -141,11 +154,27 @@ class SlackRef(BaseModel):
     permalink: str | None = None
 
 
+class StepState(StrEnum):
+    """Where one journaled step of a remedy stands."""
+
+    STARTED = "started"  # recorded before its external write; its outcome may be unknown
+    DONE = "done"
+    FAILED = "failed"  # refused for sure: nothing was written, a new attempt redoes it
+
+
+class JournalOutcome(StrEnum):
+    """How a journaled remedy ended (``None`` on the journal while it runs)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    REFUSED = "refused"  # the remedy did not fit the payment; nothing was written
+
+
 class RemedyStep(BaseModel):
     """One step of a remedy, recorded before its external write (crash safety)."""
 
     name: str  # e.g. "qbo_create_payment", "cb_dismiss"
-    state: str = "started"  # started | done | failed
+    state: StepState = StepState.STARTED
     request_id: str | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     at: AwareDatetime = Field(default_factory=utcnow)
@@ -159,7 +188,7 @@ class RemedyJournal(BaseModel):
     attempt: int = 1
     started_at: AwareDatetime = Field(default_factory=utcnow)
     finished_at: AwareDatetime | None = None
-    outcome: str | None = None  # ok | failed
+    outcome: JournalOutcome | None = None
     error: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     steps: list[RemedyStep] = Field(default_factory=list)
@@ -175,7 +204,10 @@ class HistoryEntry(BaseModel):
 
 
 class FailureRecord(BaseModel):
-    """Everything the bot keeps about one failed ConnectBooster payment."""
+    """Everything the bot keeps about one failed ConnectBooster payment.
+
+    ``status`` and ``resolution`` are set by ``bot.lifecycle`` alone, which checks each move,
+    notes it in ``history``, saves the record and redraws its Slack message."""
 
     model_config = ConfigDict(validate_assignment=False)
 

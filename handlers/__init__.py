@@ -1,4 +1,11 @@
-"""Thin Slack listeners. Each module has ``register(app, services)``; none imports a global app."""
+"""Thin Slack listeners: ack, check who may act, call ``bot``, answer.
+
+One module per kind of request, each with ``register(app, services)`` (none imports a global
+app): ``actions`` (remedy buttons), ``commands`` (``/failed-payments`` and its paging),
+``views`` (the recreate modal's submission), ``errors`` (the app's one error hook and the
+request guard). ``gate`` holds the listener middleware that lets only finance users act.
+Errors become words in ``bot.errors``; nothing here imports ``qb`` or ``cb``.
+"""
 
 from __future__ import annotations
 

@@ -1,202 +1,186 @@
 """Button clicks on a failure message: thin listeners around ``bot.remedies``.
 
-Every click: ack at once; read the button's value (a value we did not draw gets a specific
-ephemeral answer); check the user may act (else an ephemeral reply naming who may); a
-payment whose lease someone holds gets "already being handled by <@x>"; Recreate with a
-replacement to pick opens the modal; otherwise the remedy runs after the ack (as in-flight
-work that shutdown waits for) and the message is updated in place by ``bot.remedies``. Only
-outcomes the message does not show (refused, busy, out of date, …) get an ephemeral reply.
+Every click: the gate (``handlers.gate.finance_only``) answers an outsider with who may act
+and an audit line; the click is acked at once; its work then runs after the ack (see
+``LAZY_WORK``). The work reads the button's value (a value we did not draw gets a specific
+ephemeral answer); a payment whose lease someone holds gets "already being handled by <@x>";
+Recreate with a replacement to pick opens the modal (``bot.remedies.picker``); otherwise the
+remedy runs (as in-flight work that shutdown waits for) and ``bot.remedies`` updates the
+message in place. Only outcomes the message does not show (refused, busy, out of date, …)
+get an ephemeral reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
-from bot.models import AuditEntry, FailureStatus, RemedyKind
-from bot.remedies import (
-    RemedyResult,
-    describe_error,
-    needs_pick,
-    recreate_candidates,
-    run_remedy,
-)
+from bot.models import AuditEntry, RemedyKind
+from bot.remedies import RemedyResult, picker, run_remedy
 from bot.runtime.services import Services
-from bot.slack.blocks.card import not_allowed_message, recreate_modal
-from bot.slack.blocks.common import context, plain, section
-from bot.slack.ids import ACTION_REMEDIES, ActionId, BadActionValue, ViewId, decode_value
-from bot.slack.permissions import may_act
+from bot.slack.blocks import not_allowed_message, picker_loading, picker_notice, recreate_modal
+from bot.slack.ids import ACTION_REMEDIES, ActionId, BadActionValue, decode_value
 from handlers.errors import report_error
-from qb.errors import QBOError
+from handlers.gate import Middleware, Refusal, channel_of, ephemeral, finance_only, user_of
 
 log = logging.getLogger(__name__)
 
+LAZY_WORK = True
+"""How a click's work runs after its ack. ``True``: as a Bolt lazy listener, started beside
+the ack function, whose HTTP answer Bolt sends when it next looks (every 10 ms). ``False``:
+in the listener itself, after ``ack()`` and a pause of ``ACK_FLUSH_SECONDS`` that lets the
+ack's answer leave before the work competes with other clicks' acks for the event loop.
+Either way a failure after the ack is told to the user (``report_error``), never turned into
+a 404. Kept as a switch so ``bench.bench_ack`` can compare the two."""
 ACK_FLUSH_SECONDS = 0.015
-"""Pause between the ack and the work, so the ack's HTTP answer leaves first."""
-RECREATE_CONVERSATION = "recreate"
-"""``store.put_conversation`` kind holding the recreate modal's context."""
-RECREATE_CONTEXT_TTL = 30 * 60.0
+"""Pause between the ack and the work when ``LAZY_WORK`` is off."""
 
 BAD_VALUE_TEXT = (
     "That button is not one of ours, or it is out of date. Nothing was done — use the "
     "buttons on the latest failure message."
 )
 
-
-async def ephemeral(
-    services: Services,
-    body: dict[str, Any],
-    respond: AsyncRespond | None,
-    text: str,
-    blocks: list[dict[str, Any]] | None = None,
-) -> None:
-    """Reply to the clicker only, leaving the original message as it is: through the
-    payload's ``response_url`` when it has one, else ``chat.postEphemeral``."""
-    if respond is not None and body.get("response_url"):
-        await respond(text=text, blocks=blocks, response_type="ephemeral",
-                      replace_original=False)
-        return
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id")
-    user = user_of(body)
-    if channel and user:
-        await services.slack.chat_postEphemeral(channel=channel, user=user, text=text,
-                                                blocks=blocks)
+Work = Callable[[dict[str, Any], dict[str, Any], AsyncRespond], Awaitable[None]]
 
 
-def user_of(body: dict[str, Any]) -> str:
-    user = body.get("user")
-    return str(user.get("id", "")) if isinstance(user, dict) else ""
-
-
-async def refuse_outsider(
-    services: Services,
-    body: dict[str, Any],
-    action: str,
-    payment_id: str,
-    respond: AsyncRespond | None,
-) -> bool:
-    """True (and an ephemeral reply naming who may) when the sender may not act."""
-    user = user_of(body)
-    if await may_act(services, user):
-        return False
-    settings = services.settings
-    await services.store.audit(AuditEntry(user=user or "unknown", action=action,
-                                          payment_id=payment_id, result="refused",
-                                          detail="not allowed to act"))
+async def refuse_click(r: Refusal) -> BoltResponse:
+    """Ack an outsider's click, note it in the audit stream and tell them who may act (or,
+    when the check failed, why nothing was done)."""
+    response = await r.ack()
+    if r.error is not None:
+        await report_error(r.services, r.error, r.body)
+        return response
+    user = user_of(r.body)
+    actions = r.body.get("actions") or [{}]
+    action = actions[0] if isinstance(actions[0], dict) else {}
+    kind = ACTION_REMEDIES[ActionId(str(action.get("action_id")))]
+    try:
+        payment_id = decode_value(action.get("value")).payment_id
+    except BadActionValue:
+        payment_id = ""
+    await r.services.store.audit(AuditEntry(user=user or "unknown", action=kind.value,
+                                            payment_id=payment_id, result="refused",
+                                            detail="not allowed to act"))
+    settings = r.services.settings
     text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
-    await ephemeral(services, body, respond, text, blocks)
-    return True
+    await ephemeral(r.services, r.body, r.respond, text, blocks)
+    return response
+
+
+class CopyableRequest(AsyncMiddleware):
+    """Bolt hands a lazy listener a deep copy of the request; the Slack client Bolt made
+    for this request (and ``say``, ``complete``, … built on it) shares the app's aiohttp
+    session, which cannot be copied. The listeners use ``services.slack``, so these are
+    dropped before the copy (Bolt makes session-less ones if anything asks for them)."""
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        ctx = req.context
+        for name in [k for k, v in ctx.items() if k == "client" or hasattr(v, "client")]:
+            del ctx[name]
+        await next()
+        return resp
+
+
+def listen(app: AsyncApp, action_id: str, work: Work, middleware: list[Middleware]) -> None:
+    """Register ``work`` for ``action_id``, run after the ack as ``LAZY_WORK`` says."""
+    if LAZY_WORK:
+
+        async def ack_click(ack: AsyncAck) -> None:
+            await ack()
+
+        app.action(action_id, middleware=[CopyableRequest(), *middleware])(
+            ack=ack_click, lazy=[work])
+        return
+
+    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                       respond: AsyncRespond) -> None:
+        await ack()
+        await asyncio.sleep(ACK_FLUSH_SECONDS)
+        await work(body, action, respond)
+
+    app.action(action_id, middleware=middleware)(on_click)
 
 
 def register(app: AsyncApp, services: Services) -> None:
     """Register a listener for every remedy button (paging buttons belong to commands)."""
 
-    async def on_remedy_click(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    async def remedy_click(
+        body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        await ack()
-        # Bolt sends the HTTP answer when it next looks at the ack (every 10 ms): let it go
-        # out before the remedy's work competes with other clicks' acks for the event loop.
-        await asyncio.sleep(ACK_FLUSH_SECONDS)
         try:
-            await handle_click(body, action, respond)
+            await handle_click(services, body, action, respond)
         except Exception as exc:  # noqa: BLE001 - logged with its traceback, then told
             await report_error(services, exc, body)
 
-    async def handle_click(
-        body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        user = user_of(body)
-        kind = ACTION_REMEDIES[ActionId(action["action_id"])]
-        try:
-            value = decode_value(action.get("value"))
-        except BadActionValue:
-            log.warning("button %s with a value we did not draw", action.get("action_id"))
-            await ephemeral(services, body, respond, BAD_VALUE_TEXT)
-            return
-        pid = value.payment_id
-        if await refuse_outsider(services, body, kind.value, pid, respond):
-            return
-        holder = await services.store.lease_holder(f"payment:{pid}")
-        if holder is not None:
-            who = "you" if holder == user else f"<@{holder}>"
-            await ephemeral(services, body, respond,
-                            f"This payment is already being handled by {who}; nothing was "
-                            "done twice.")
-            return
-        if kind == RemedyKind.RECREATE_PAYMENT and await _open_picker(
-            services, body, user, pid, value.attempt, respond
-        ):
-            return
-        outcome = await services.guarded(
-            run_remedy(services, pid, kind, user, expected_attempt=value.attempt)
-        )
-        if outcome.result != RemedyResult.OK or kind == RemedyKind.RECHECK:
-            await ephemeral(services, body, respond, outcome.message)
-
+    gate = finance_only(services, refuse_click)
     for action_id in ACTION_REMEDIES:
-        app.action(action_id.value)(on_remedy_click)
+        listen(app, action_id.value, remedy_click, [gate])
 
 
-async def _open_picker(
-    services: Services,
-    body: dict[str, Any],
-    user: str,
-    payment_id: str,
-    attempt: int | None,
-    respond: AsyncRespond,
+async def handle_click(
+    services: Services, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+) -> None:
+    """The work of one remedy click by a finance user, after its ack."""
+    user = user_of(body)
+    kind = ACTION_REMEDIES[ActionId(action["action_id"])]
+    try:
+        value = decode_value(action.get("value"))
+    except BadActionValue:
+        log.warning("button %s with a value we did not draw", action.get("action_id"))
+        await ephemeral(services, body, respond, BAD_VALUE_TEXT)
+        return
+    pid = value.payment_id
+    holder = await services.store.lease_holder(f"payment:{pid}")
+    if holder is not None:
+        who = "you" if holder == user else f"<@{holder}>"
+        await ephemeral(services, body, respond,
+                        f"This payment is already being handled by {who}; nothing was "
+                        "done twice.")
+        return
+    if kind == RemedyKind.RECREATE_PAYMENT and await open_picker(
+        services, body, user, pid, value.attempt
+    ):
+        return
+    outcome = await services.guarded(
+        run_remedy(services, pid, kind, user, expected_attempt=value.attempt)
+    )
+    if outcome.result != RemedyResult.OK or kind == RemedyKind.RECHECK:
+        await ephemeral(services, body, respond, outcome.message)
+
+
+async def open_picker(
+    services: Services, body: dict[str, Any], user: str, payment_id: str, attempt: int | None
 ) -> bool:
     """Open the recreate modal when the replacement invoice must be picked; True if opened.
 
     The modal opens at once (a ``trigger_id`` lives 3 seconds) with a "looking up" view, then
     is updated with the customer's open invoices from QuickBooks."""
-    rec = await services.store.get_failure(payment_id)
-    if rec is None or rec.status == FailureStatus.RESOLVED or not needs_pick(rec):
-        return False  # run_remedy answers these cases
-    if attempt is not None and attempt != rec.remedy_attempts:
-        return False  # out of date: run_remedy says what happened
     trigger_id = body.get("trigger_id")
     if not trigger_id:
         return False
-    channel = (body.get("channel") or {}).get("id") or (rec.slack.channel if rec.slack else None)
-    opened = await services.slack.views_open(trigger_id=trigger_id, view=_loading_view())
+    rec = await picker.pick_needed(services, payment_id, attempt)
+    if rec is None:
+        return False  # run_remedy answers these cases
+    opened = await services.slack.views_open(trigger_id=trigger_id, view=picker_loading())
     view_id = str((opened.get("view") or {}).get("id") or "")
     try:
-        candidates = await recreate_candidates(services, rec)
-    except QBOError as exc:
-        await services.slack.views_update(view_id=view_id, view=_message_view(
-            f"I could not list the customer's open invoices: {describe_error(exc)}."))
+        offer = await picker.offer(services, rec, user=user, channel=channel_of(body),
+                                   response_url=body.get("response_url"))
+    except picker.PickerUnavailable as exc:
+        await services.slack.views_update(view_id=view_id, view=picker_notice(f"{exc}."))
         return True
-    cid = await services.store.put_conversation(RECREATE_CONVERSATION, {
-        "payment_id": payment_id,
-        "user": user,
-        "attempt": rec.remedy_attempts,
-        "channel": channel,
-        "response_url": body.get("response_url"),
-        "candidates": [c.id for c in candidates if c.id],
-    }, ttl=RECREATE_CONTEXT_TTL)
-    await services.slack.views_update(view_id=view_id,
-                                      view=recreate_modal(rec, candidates, context_id=cid))
+    await services.slack.views_update(
+        view_id=view_id, view=recreate_modal(rec, offer.candidates, context_id=offer.context_id))
     return True
-
-
-def _loading_view() -> dict[str, Any]:
-    return _message_view("Looking up the customer's open invoices in QuickBooks…")
-
-
-def _message_view(text: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": f"{ViewId.RECREATE_PICK.value}_info",
-        "title": plain("Recreate payment", 24),
-        "close": plain("Close", 24),
-        "blocks": [section(text), context("Nothing has been changed yet.")],
-    }
-
-

@@ -1,8 +1,10 @@
 """``/failed-payments``: list, stats, show, recheck and help; and the list's paging buttons.
 
-Every listener acks first (Slack wants an answer within 3 s), then checks who may see
-amounts and customers, calls a ``bot/`` function and answers with an ephemeral reply
-through the request's ``response_url``.
+The gate (``handlers.gate.finance_only``) lets only finance users see amounts and customers
+(``help``, and a command that does not parse, are open to everyone). Every listener acks
+first (Slack wants an answer within 3 s), calls a ``bot/`` function and answers with an
+ephemeral reply through the request's ``response_url``; an error becomes the plain words of
+``bot.errors``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 
 from bot.commands import listing
 from bot.commands.parse import (
@@ -24,24 +27,46 @@ from bot.commands.parse import (
     parse_command,
 )
 from bot.commands.stats import MAX_REFS, build_stats, recheck_message
-from bot.runtime.services import Services, ShuttingDown
-from bot.slack.blocks.card import (
+from bot.errors import error_text
+from bot.runtime.services import Services
+from bot.slack.blocks import (
+    Block,
     failure_message,
     help_message,
     list_page,
     not_allowed_message,
     stats_message,
 )
-from bot.slack.blocks.common import Block
 from bot.slack.ids import ActionId, BadActionValue, decode_page_value
-from bot.slack.permissions import PermissionCheckFailed, may_act
-from bot.store import StoreError, StoreUnavailable
-from cb.errors import CBError
+from handlers.errors import log_failure
+from handlers.gate import Refusal, finance_only, user_of
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/failed-payments"
 Respond = Callable[..., Awaitable[Any]]
+
+
+def open_to_all(body: dict[str, Any]) -> bool:
+    """``help``, and a command that does not parse (answered with help), need no permission."""
+    try:
+        return isinstance(parse_command(str(body.get("text") or "")), HelpCommand)
+    except CommandError:
+        return True
+
+
+async def refuse_command(r: Refusal) -> BoltResponse:
+    """Ack, then tell an outsider who may act (or why the check failed)."""
+    response = await r.ack()
+    if r.respond is None:
+        return response
+    if r.error is not None:
+        log_failure(r.error, f"{COMMAND} permission check")
+        await _reply(r.respond, _problem(error_text(r.error)))
+    else:
+        s = r.services.settings
+        await _reply(r.respond, not_allowed_message(s.finance_users, s.finance_usergroup))
+    return response
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -56,9 +81,11 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await handle_page(services, body, action, respond)
 
-    app.command(COMMAND)(on_command)
-    app.action(ActionId.LIST_NEXT.value)(on_page)
-    app.action(ActionId.LIST_PREV.value)(on_page)
+    command_gate = finance_only(services, refuse_command, open_to_all=open_to_all)
+    page_gate = finance_only(services, refuse_command)
+    app.command(COMMAND, middleware=[command_gate])(on_command)
+    app.action(ActionId.LIST_NEXT.value, middleware=[page_gate])(on_page)
+    app.action(ActionId.LIST_PREV.value, middleware=[page_gate])(on_page)
 
 
 async def _reply(respond: Respond, reply: tuple[str, list[Block]], *, replace: bool = False
@@ -82,32 +109,13 @@ async def _guarded(respond: Respond, work: Callable[[], Awaitable[None]], what: 
     """Run ``work``; any failure becomes a clear ephemeral answer instead of silence."""
     try:
         await work()
-    except StoreUnavailable:
-        await _reply(respond, _problem(
-            "My database (Redis) is not answering, so I can't look that up right now. "
-            "Nothing was changed — try again in a minute."))
-    except PermissionCheckFailed as exc:
-        await _reply(respond, _problem(str(exc)))
-    except CBError as exc:
-        await _reply(respond, _problem(
-            f"ConnectBooster did not answer as expected ({type(exc).__name__}); "
-            "nothing was changed — try again in a minute."))
-    except ShuttingDown:
-        await _reply(respond, _problem("I'm restarting; try again in a moment."))
-    except StoreError as exc:
-        log.error("%s failed on stored state: %s", what, type(exc).__name__)
-        await _reply(respond, _problem(
-            "Some of my stored state could not be read; nothing was changed. "
-            "An admin can see the details in the bot's log."))
-    except Exception:  # a listener always answers; the log has the details
-        log.exception("%s failed", what)
-        await _reply(respond, _problem(
-            "Something went wrong on my side; nothing was changed. "
-            "An admin can see the details in the bot's log."))
+    except Exception as exc:  # noqa: BLE001 - a listener always answers; the log has details
+        log_failure(exc, what)
+        await _reply(respond, _problem(error_text(exc)))
 
 
 async def handle_command(services: Services, command: dict[str, Any], respond: Respond) -> None:
-    """Parse, check permission, dispatch and answer one ``/failed-payments`` (after ack)."""
+    """Parse, dispatch and answer one ``/failed-payments`` (after the ack and the gate)."""
     user = str(command.get("user_id") or "")
     try:
         cmd = parse_command(str(command.get("text") or ""))
@@ -119,10 +127,6 @@ async def handle_command(services: Services, command: dict[str, Any], respond: R
         return
 
     async def work() -> None:
-        if not await may_act(services, user):
-            s = services.settings
-            await _reply(respond, not_allowed_message(s.finance_users, s.finance_usergroup))
-            return
         now = services.clock()
         if isinstance(cmd, ListCommand):
             res = await listing.first_page(services.store, cmd.filters, now, user=user)
@@ -184,13 +188,9 @@ async def _references(services: Services, payment_ids: list[str]) -> dict[str, s
 async def handle_page(services: Services, body: dict[str, Any], action: dict[str, Any],
                       respond: Respond) -> None:
     """Next/Previous on a list: the requested page, replacing the ephemeral list in place."""
-    user = str((body.get("user") or {}).get("id") or "")
+    user = user_of(body)
 
     async def work() -> None:
-        if not await may_act(services, user):
-            s = services.settings
-            await _reply(respond, not_allowed_message(s.finance_users, s.finance_usergroup))
-            return
         try:
             token, page = decode_page_value(action.get("value"))
         except BadActionValue:

@@ -1,8 +1,10 @@
-"""One place where errors become answers.
+"""Where errors meet Slack: the app's one error hook, and the guard in front of
+``/slack/events``.
 
 - ``register`` installs the Bolt app's single ``@app.error`` handler: an error a listener
   raised (Redis down, QuickBooks or ConnectBooster failing, the bot shutting down, …) becomes
-  an ephemeral message in plain words, saying nothing was changed and what to do.
+  an ephemeral message in the plain words of ``bot.errors``, saying nothing was changed and
+  what to do.
 - ``request_guard`` is an aiohttp middleware for ``/slack/events`` in HTTP mode: a request
   whose signature is wrong or older than 5 minutes gets 401, a body that is not a Slack
   payload gets 400 (not a 500), and a payload nothing handles gets 400 — always before any
@@ -22,14 +24,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
-from bot.remedies import describe_error
-from bot.runtime.services import Services, ShuttingDown
-from bot.slack.permissions import PermissionCheckFailed
-from bot.store import CorruptRecord, SchemaTooNew, StoreUnavailable
-from cb.errors import CBError
-from qb.errors import QBOError
+from bot.errors import error_text, is_expected
+from bot.runtime.services import Services
+from bot.slack.messages import tell
+from handlers.gate import channel_of, user_of
 
 log = logging.getLogger(__name__)
 
@@ -37,49 +36,20 @@ MAX_AGE_SECONDS = 5 * 60
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_text(error: BaseException) -> str:
-    """What the user is told about an error that stopped their request."""
-    if isinstance(error, StoreUnavailable):
-        return ("The bot's storage is not answering right now; nothing was changed. "
-                "Try again in a minute.")
-    if isinstance(error, ShuttingDown):
-        return "The bot is restarting; nothing was done. Try again in a moment."
-    if isinstance(error, PermissionCheckFailed):
-        return str(error)
-    if isinstance(error, SchemaTooNew | CorruptRecord):
-        return ("The bot could not read what it stored about this payment; nothing was "
-                "changed. An admin should look at the bot's logs.")
-    if isinstance(error, QBOError | CBError):
-        return f"That did not work: {describe_error(error)}. Nothing was changed."
-    if isinstance(error, SlackApiError):
-        err = error.response.get("error") if error.response is not None else "no answer"
-        return f"Slack refused the bot's request ({err}); nothing was changed. Try again."
-    return ("Something went wrong on the bot's side; nothing was changed. Try again, or ask "
-            "an admin to look at the bot's logs.")
-
-
-def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    user = body.get("user")
-    user_id = user.get("id") if isinstance(user, dict) else body.get("user_id")
-    channel = body.get("channel")
-    channel_id = channel.get("id") if isinstance(channel, dict) else body.get("channel_id")
-    return (str(user_id) if user_id else None, str(channel_id) if channel_id else None)
+def log_failure(error: BaseException, what: str = "listener") -> None:
+    """Log an error that stopped a request: a warning for an outage or a refusal, an error
+    with its traceback for anything else."""
+    if is_expected(error):
+        log.warning("%s refused: %s", what, error)
+    else:
+        log.error("%s failed: %r", what, error, exc_info=error)
 
 
 async def report_error(services: Services, error: BaseException, body: dict[str, Any]) -> None:
     """Log ``error`` and tell the user who sent ``body`` what happened, ephemerally."""
-    if isinstance(error, StoreUnavailable | ShuttingDown | PermissionCheckFailed):
-        log.warning("request refused: %s", error)
-    else:
-        log.error("listener failed: %r", error, exc_info=error)
-    user, channel = _where(body if isinstance(body, dict) else {})
-    if not (user and channel):
-        return
-    try:
-        await services.slack.chat_postEphemeral(channel=channel, user=user,
-                                                text=error_text(error))
-    except SlackApiError as exc:
-        log.warning("error reply not posted: %s", exc.response.get("error"))
+    log_failure(error)
+    body = body if isinstance(body, dict) else {}
+    await tell(services, channel_of(body), user_of(body) or None, error_text(error))
 
 
 def register(app: AsyncApp, services: Services) -> None:

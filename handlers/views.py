@@ -1,8 +1,10 @@
 """Modal submissions: the recreate modal's choice of invoice (or credit).
 
-The submission is checked before the ack (an expired form or a choice that was not offered
-keeps the modal open with an error under the select), then acked, and the remedy runs after
-the ack like a button click's.
+The gate (``handlers.gate.finance_only``) keeps the modal open with "not allowed" under the
+select for someone who may no longer act. The submission is checked before the ack (an
+expired form or a choice that was not offered keeps the modal open with an error under the
+select), then acked, and the remedy runs after the ack like a button click's
+(``bot.remedies.picker.recreate_picked``).
 """
 
 from __future__ import annotations
@@ -12,23 +14,23 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.errors import SlackApiError
+from slack_bolt.response import BoltResponse
 
-from bot.models import RemedyKind
-from bot.remedies import RemedyResult, run_remedy
+from bot.errors import error_text
+from bot.remedies import RemedyResult, picker
 from bot.runtime.services import Services
-from bot.slack.ids import KEEP_AS_CREDIT, RECREATE_TARGET_ACTION, RECREATE_TARGET_BLOCK, ViewId
-from bot.slack.permissions import may_act
+from bot.slack.ids import RECREATE_TARGET_ACTION, RECREATE_TARGET_BLOCK, ViewId
+from bot.slack.messages import tell
 from bot.store import StoreError
-from handlers.actions import RECREATE_CONVERSATION, user_of
-from handlers.errors import report_error
+from handlers.errors import log_failure, report_error
+from handlers.gate import Refusal, finance_only, user_of
 
 log = logging.getLogger(__name__)
 
 EXPIRED_TEXT = "This form has expired. Close it and press *Recreate payment in QuickBooks* again."
-STORE_DOWN_TEXT = ("My database is not answering, so nothing was done. Try again in a minute "
-                   "(the form stays open).")
 NOT_OFFERED_TEXT = "Pick one of the listed invoices, or keep the payment as credit."
+NOT_ALLOWED_TEXT = "You may no longer act on failed payments; nothing was done."
+FORM_STAYS_OPEN = "(The form stays open.)"
 
 
 def selected_value(view: dict[str, Any]) -> str | None:
@@ -41,14 +43,17 @@ def selected_value(view: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def tell(services: Services, channel: str | None, user: str, text: str) -> None:
-    """An ephemeral message to ``user`` in ``channel`` (best effort)."""
-    if not channel:
-        return
-    try:
-        await services.slack.chat_postEphemeral(channel=channel, user=user, text=text)
-    except SlackApiError as exc:
-        log.warning("ephemeral reply not posted: %s", exc.response.get("error"))
+async def form_error(ack: AsyncAck, text: str) -> BoltResponse:
+    """Ack the submission keeping the modal open, with ``text`` under the select."""
+    return await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: text})
+
+
+async def refuse_submission(r: Refusal) -> BoltResponse:
+    """Keep the modal open, saying its sender may no longer act (or why the check failed)."""
+    if r.error is None:
+        return await form_error(r.ack, NOT_ALLOWED_TEXT)
+    log_failure(r.error, "permission check")
+    return await form_error(r.ack, f"{error_text(r.error)} {FORM_STAYS_OPEN}")
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -58,41 +63,26 @@ def register(app: AsyncApp, services: Services) -> None:
         user = user_of(body)
         cid = str(view.get("private_metadata") or "")
         try:
-            conv = await services.store.get_conversation(RECREATE_CONVERSATION, cid)
-        except StoreError:
-            await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: STORE_DOWN_TEXT})
+            ctx = await picker.load(services, cid, user)
+        except StoreError as exc:
+            log_failure(exc, "recreate form")
+            await form_error(ack, f"{error_text(exc)} {FORM_STAYS_OPEN}")
             return
-        if conv is None or conv.get("user") != user:
-            await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: EXPIRED_TEXT})
+        if ctx is None:
+            await form_error(ack, EXPIRED_TEXT)
             return
-        choice = selected_value(view)
-        offered = set(conv.get("candidates") or []) | {KEEP_AS_CREDIT}
-        if choice is None or choice not in offered:
-            await ack(response_action="errors", errors={RECREATE_TARGET_BLOCK: NOT_OFFERED_TEXT})
+        choice = picker.chosen(ctx, selected_value(view))
+        if choice is None:
+            await form_error(ack, NOT_OFFERED_TEXT)
             return
         await ack()
-        body = {**body, "channel": {"id": conv.get("channel")}}
         try:
-            await run_choice(body, user, cid, conv, choice)
+            outcome = await services.guarded(picker.recreate_picked(services, ctx, cid, choice))
         except Exception as exc:  # noqa: BLE001 - logged with its traceback, then told
-            await report_error(services, exc, body)
-
-    async def run_choice(
-        body: dict[str, Any], user: str, cid: str, conv: dict[str, Any], choice: str
-    ) -> None:
-        channel = conv.get("channel")
-        pid = str(conv["payment_id"])
-        if not await may_act(services, user):
-            await tell(services, channel, user, "You may no longer act on failed payments; "
-                                                "nothing was done.")
+            await report_error(services, exc, {**body, "channel": {"id": ctx.channel}})
             return
-        await services.store.delete_conversation(RECREATE_CONVERSATION, cid)
-        attempt = conv.get("attempt")
-        outcome = await services.guarded(run_remedy(
-            services, pid, RemedyKind.RECREATE_PAYMENT, user, params={"target": choice},
-            expected_attempt=attempt if isinstance(attempt, int) else None,
-        ))
         if outcome.result != RemedyResult.OK:
-            await tell(services, channel, user, outcome.message)
+            await tell(services, ctx.channel, user, outcome.message)
 
-    app.view(ViewId.RECREATE_PICK.value)(on_recreate_pick)
+    app.view(ViewId.RECREATE_PICK.value, middleware=[finance_only(services, refuse_submission)])(
+        on_recreate_pick)

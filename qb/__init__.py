@@ -1,7 +1,7 @@
 """QuickBooks Online Accounting API v3: async client, OAuth 2.0 and typed errors."""
 
 from qb.auth import MemoryTokenStore, OAuthClient, TokenRecord, TokenStore
-from qb.client import BatchItem, BatchResult, ClientStats, QBOClient
+from qb.client import QBOClient
 from qb.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -15,6 +15,8 @@ from qb.errors import (
     ValidationError,
     parse_fault,
 )
+from qb.limits import ClientStats
+from qb.wire import BatchItem, BatchResult
 
 __all__ = [
     "AuthenticationError",

@@ -11,17 +11,11 @@ and re-applies a sparse update once on a stale SyncToken (5010).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import re
-import time
 import uuid
-from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
 
@@ -39,8 +33,8 @@ from qb.errors import (
     loads,
     parse_fault,
 )
+from qb.limits import ClientStats, RateLimiter
 from qb.models import (
-    ENTITY_TYPES,
     Account,
     CompanyInfo,
     Entity,
@@ -48,6 +42,7 @@ from qb.models import (
     Preferences,
 )
 from qb.query import MAX_PAGE, chunks, in_clause, join_where, quote, select
+from qb.wire import BatchItem, BatchResult, dumps_json, entity_key, parse_entity
 
 log = logging.getLogger(__name__)
 
@@ -67,128 +62,6 @@ WEB_PATHS = {
 }
 BATCH_SIZE = 30
 MAX_REQUEST_ID = 50
-
-
-@dataclass
-class ClientStats:
-    """Counters a benchmark or ``check`` reads."""
-
-    requests: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    throttled: int = 0
-    refreshes: int = 0
-    errors: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-
-
-class RateLimiter:
-    """At most ``max_in_flight`` concurrent requests and ``per_window`` starts in any
-    ``window_seconds`` (sliding)."""
-
-    def __init__(
-        self,
-        max_in_flight: int,
-        per_window: int,
-        window_seconds: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._sem = asyncio.Semaphore(max_in_flight)
-        self._per_window = per_window
-        self._window = window_seconds
-        self._starts: deque[float] = deque()
-        self._lock = asyncio.Lock()
-        self._clock = clock
-        self._sleep = sleep
-
-    async def _take_slot(self) -> None:
-        async with self._lock:  # FIFO: waiters are served in order
-            while True:
-                now = self._clock()
-                while self._starts and self._starts[0] <= now - self._window:
-                    self._starts.popleft()
-                if len(self._starts) < self._per_window:
-                    self._starts.append(now)
-                    return
-                await self._sleep(self._starts[0] + self._window - now + 0.001)
-
-    async def __aenter__(self) -> None:
-        await self._sem.acquire()
-        try:
-            await self._take_slot()
-        except BaseException:
-            self._sem.release()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._sem.release()
-
-
-@dataclass
-class BatchItem:
-    """One item of a batch request: a ``query``, or an ``operation`` on ``entity``."""
-
-    bid: str
-    query: str | None = None
-    operation: str | None = None  # create | update | delete
-    entity: Entity | None = None
-    sparse: bool = True
-
-    def to_qbo(self) -> dict[str, Any]:
-        if self.query is not None:
-            return {"bId": self.bid, "Query": self.query}
-        if self.entity is None or not self.operation:
-            raise ValueError(f"batch item {self.bid}: give a query, or an operation and entity")
-        body = self.entity.to_qbo()
-        if self.operation == "update" and self.sparse:
-            body["sparse"] = True
-        if self.operation == "delete":
-            body = {"Id": self.entity.id, "SyncToken": self.entity.sync_token}
-        return {"bId": self.bid, "operation": self.operation, type(self.entity).entity_name: body}
-
-
-@dataclass
-class BatchResult:
-    """The answer to one :class:`BatchItem`: rows of a query, the written entity, or the
-    item's own fault as ``error``."""
-
-    bid: str
-    entities: list[Entity] = field(default_factory=list)
-    entity: Entity | None = None
-    error: QBOError | None = None
-
-
-_DEC_MARK = "\x00dec:"
-_DEC_RE = re.compile(r'"\\u0000dec:([-0-9.Ee+]+)"')
-
-
-def dumps_json(obj: Any) -> str:
-    """JSON for QBO: ``Decimal`` as exact numbers, dates and datetimes in ISO 8601."""
-
-    def default(o: Any) -> Any:
-        if isinstance(o, Decimal):
-            return _DEC_MARK + str(o)
-        if isinstance(o, datetime | date):
-            return o.isoformat()
-        raise TypeError(f"cannot send {type(o).__name__} to QBO")
-
-    return _DEC_RE.sub(r"\1", json.dumps(obj, default=default, separators=(",", ":")))
-
-
-def parse_entity(name: str, data: Mapping[str, Any]) -> Entity:
-    """A model for a QBO object of type ``name`` (plain :class:`Entity` if unknown)."""
-    cls = ENTITY_TYPES.get(name, Entity)
-    return cls.model_validate(data)
-
-
-def _entity_key(data: Mapping[str, Any]) -> str | None:
-    for k in data:
-        if k in ENTITY_TYPES or (k[:1].isupper() and isinstance(data[k], dict) and k != "Fault"):
-            return k
-    return None
 
 
 class QBOClient:
@@ -239,6 +112,44 @@ class QBOClient:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
         return self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
 
+    def _query_params(
+        self, method: str, params: Mapping[str, str] | None, request_id: str | None
+    ) -> dict[str, str]:
+        """The query string of one call: ``minorversion``, ``params``, and a POST's
+        ``requestid`` (required, at most ``MAX_REQUEST_ID`` characters)."""
+        query = {"minorversion": str(self.minor_version), **(params or {})}
+        if method == "POST":
+            if not request_id:
+                raise ValueError("every POST needs a requestid")
+            if len(request_id) > MAX_REQUEST_ID:
+                raise ValueError(f"requestid longer than {MAX_REQUEST_ID} characters")
+            query["requestid"] = request_id
+        return query
+
+    async def _send(
+        self, method: str, url: str, query: Mapping[str, str], data: str | None, token: str
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """One HTTP exchange inside the rate limits, counted in ``stats``: the status, the
+        body and the headers of the answer, whatever the status."""
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+        }
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        async with self._limiter:
+            self.stats.requests += 1
+            self.stats.in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+            try:
+                async with self._session.request(
+                    method, url, params=query, data=data, headers=headers,
+                    timeout=self._timeout,
+                ) as resp:
+                    return resp.status, await resp.read(), resp.headers
+            finally:
+                self.stats.in_flight -= 1
+
     async def _request(
         self,
         method: str,
@@ -250,13 +161,7 @@ class QBOClient:
         request_id: str | None = None,
     ) -> Any:
         """Send one API call with limits, retries and token refresh; the parsed JSON."""
-        query = {"minorversion": str(self.minor_version), **(params or {})}
-        if method == "POST":
-            if not request_id:
-                raise ValueError("every POST needs a requestid")
-            if len(request_id) > MAX_REQUEST_ID:
-                raise ValueError(f"requestid longer than {MAX_REQUEST_ID} characters")
-            query["requestid"] = request_id
+        query = self._query_params(method, params, request_id)
         retryable = method == "GET" or bool(request_id)
         data = None
         if json_body is not None:
@@ -268,27 +173,8 @@ class QBOClient:
         self.stats.by_kind[kind] += 1
         while True:
             token = await self._auth.access_token()
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-            }
-            if data is not None:
-                headers["Content-Type"] = "application/json"
             try:
-                async with self._limiter:
-                    self.stats.requests += 1
-                    self.stats.in_flight += 1
-                    self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
-                    try:
-                        async with self._session.request(
-                            method, url, params=query, data=data, headers=headers,
-                            timeout=self._timeout,
-                        ) as resp:
-                            status = resp.status
-                            body = await resp.read()
-                            resp_headers = resp.headers
-                    finally:
-                        self.stats.in_flight -= 1
+                status, body, resp_headers = await self._send(method, url, query, data, token)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 err = TransportError(f"{method} {path}: {type(exc).__name__}: {exc}".strip())
                 if retryable and attempts < self.max_retries:
@@ -443,7 +329,7 @@ class QBOClient:
                     if isinstance(rows, list):
                         res.entities.extend(parse_entity(name, row) for row in rows)
             else:
-                key = _entity_key(r)
+                key = entity_key(r)
                 if key is not None:
                     res.entity = parse_entity(key, r[key])
             out.append(res)

@@ -5,36 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
-from aiohttp import web
-
-from sandbox.cb import CBSandbox
-from sandbox.qbo import QBOSandbox
-from sandbox.scenarios import World, build
-from sandbox.serving import serve
-
-CB_SANDBOX_KEY = "cb-sandbox-key"
+from sandbox.scenarios import World
+from sandbox.stand_ins import SANDBOX_CB_KEY, Sandboxes, start_sandboxes
 
 
 @dataclass
 class SandboxServers:
-    """Both sandboxes, running. ``env`` holds the bot's settings that point at them."""
+    """Both sandboxes, running, seeded with a scenario. ``env`` holds the bot's settings
+    that point at them."""
 
-    qbo: QBOSandbox
-    cb: CBSandbox
+    sandboxes: Sandboxes
     world: World
-    qbo_url: str
-    cb_url: str
     env: dict[str, str]
-    runners: list[web.AppRunner] = field(default_factory=list)
+
+    @property
+    def qbo_url(self) -> str:
+        return self.sandboxes.qbo_url
+
+    @property
+    def cb_url(self) -> str:
+        return self.sandboxes.cb_url
 
     async def close(self) -> None:
         """Stop both servers."""
-        for runner in reversed(self.runners):
-            await runner.cleanup()
-        self.runners.clear()
+        await self.sandboxes.close()
 
     def describe(self) -> str:
         """What is running and the settings, ready to paste into a ``.env``."""
@@ -64,34 +61,12 @@ async def serve_sandboxes(
     URLs and the bot's settings to ``out`` (``None``: print nothing) and return them running.
     ConnectBooster's sync runs every ``sync_interval`` seconds (``None``: on demand only).
     Call :meth:`SandboxServers.close` to stop."""
-    qbo = QBOSandbox(seed=seed)
-    cb = CBSandbox(api_key=CB_SANDBOX_KEY, seed=seed)
-    world = build(scenario, qbo, cb, seed=seed)
-    runners: list[web.AppRunner] = []
-    try:
-        qbo_runner, qbo_url = await serve(qbo.make_app(), host, qbo_port)
-        runners.append(qbo_runner)
-        cb.qbo_url = qbo_url
-        cb.sync_interval = sync_interval
-        cb_runner, cb_url = await serve(cb.make_app(), host, cb_port)
-        runners.append(cb_runner)
-    except BaseException:
-        for r in reversed(runners):
-            await r.cleanup()
-        raise
-    env = {
-        "QBO_ENVIRONMENT": "sandbox",
-        "QBO_BASE_URL": qbo_url,
-        "QBO_TOKEN_URL": f"{qbo_url}/oauth2/v1/tokens/bearer",
-        "QBO_CLIENT_ID": qbo.client_id,
-        "QBO_CLIENT_SECRET": qbo.client_secret,
-        "QBO_REALM_ID": world.realm_id,
-        "QBO_REFRESH_TOKEN": qbo.issue_refresh_token(world.realm_id),
-        "CB_BASE_URL": cb_url,
-        "CB_API_KEY": CB_SANDBOX_KEY,
-    }
-    servers = SandboxServers(qbo=qbo, cb=cb, world=world, qbo_url=qbo_url, cb_url=cb_url,
-                             env=env, runners=runners)
+    sandboxes = await start_sandboxes(
+        cb_api_key=SANDBOX_CB_KEY, scenario=scenario, seed=seed, rng_seed=seed,
+        sync_interval=sync_interval, host=host, qbo_port=qbo_port, cb_port=cb_port,
+    )
+    assert sandboxes.world is not None
+    servers = SandboxServers(sandboxes, sandboxes.world, sandboxes.bot_env())
     if out is not None:
         print(servers.describe(), file=out, flush=True)
     return servers

@@ -18,8 +18,10 @@ from bot.runtime.services import Services
 from bot.runtime.settings import Settings
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
+from sandbox.scenarios import World as ScenarioWorld
 from sandbox.serving import serve
 from sandbox.slack import SlackSandbox
+from sandbox.stand_ins import StandIns, start_stand_ins
 
 FINANCE_USER = "U0FINANCE1"
 FINANCE_USER_2 = "U0FINANCE2"
@@ -48,19 +50,46 @@ class Bot:
 
 @dataclass
 class World:
-    qbo: QBOSandbox
-    company: SandboxCompany
-    cb: CBSandbox
-    slack: SlackSandbox
-    qbo_url: str
-    cb_url: str
-    slack_url: str
+    """The stand-ins (:mod:`sandbox.stand_ins`), a Redis, and the bot processes on them."""
+
+    stand_ins: StandIns
     redis_url: str
     prefix: str
     encryption_key: str
     bots: list[Bot] = field(default_factory=list)
-    scenario: Any = None
-    runners: list[web.AppRunner] = field(default_factory=list)
+
+    @property
+    def qbo(self) -> QBOSandbox:
+        return self.stand_ins.qbo
+
+    @property
+    def company(self) -> SandboxCompany:
+        return self.stand_ins.company
+
+    @property
+    def cb(self) -> CBSandbox:
+        return self.stand_ins.cb
+
+    @property
+    def slack(self) -> SlackSandbox:
+        return self.stand_ins.slack
+
+    @property
+    def qbo_url(self) -> str:
+        return self.stand_ins.qbo_url
+
+    @property
+    def cb_url(self) -> str:
+        return self.stand_ins.cb_url
+
+    @property
+    def slack_url(self) -> str:
+        return self.stand_ins.slack_url
+
+    @property
+    def scenario(self) -> ScenarioWorld | None:
+        """What the scenario built (``None`` when started without one)."""
+        return self.stand_ins.world
 
     @property
     def bot(self) -> Bot:
@@ -120,8 +149,7 @@ class World:
     async def close(self) -> None:
         for bot in list(self.bots):
             await self.stop_bot(bot)
-        for runner in self.runners:
-            await runner.cleanup()
+        await self.stand_ins.close()
 
 
 @asynccontextmanager
@@ -134,28 +162,12 @@ async def world(
     bot_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[World]:
     """Start the stand-ins (seeded with ``scenario``) and ``bots`` bot processes."""
-    from sandbox import scenarios
-
-    qbo = QBOSandbox()
-    company = qbo.add_company(REALM)
-    qbo_runner, qbo_url = await serve(qbo.make_app())
-    cb = CBSandbox(api_key=CB_KEY, qbo_url=qbo_url, qbo_realm=REALM,
-                   qbo_access_token=lambda: qbo.issue_access_token(REALM))
-    cb_runner, cb_url = await serve(cb.make_app())
-    slack = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
-    slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
-    slack_runner, slack_url = await serve(slack.make_app())
-    slack.base_url = slack_url
-    w = World(
-        qbo=qbo, company=company, cb=cb, slack=slack, qbo_url=qbo_url, cb_url=cb_url,
-        slack_url=slack_url, redis_url=redis_url, prefix=prefix,
-        encryption_key=Fernet.generate_key().decode(),
-        runners=[qbo_runner, cb_runner, slack_runner],
-    )
+    stand_ins = await start_stand_ins(cb_api_key=CB_KEY, signing_secret=SIGNING_SECRET,
+                                      bot_token=BOT_TOKEN, realm_id=REALM, scenario=scenario)
+    stand_ins.slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
+    w = World(stand_ins=stand_ins, redis_url=redis_url, prefix=prefix,
+              encryption_key=Fernet.generate_key().decode())
     try:
-        if scenario is not None:
-            built = scenarios.build(scenario, qbo, cb)
-            w.scenario = await built if hasattr(built, "__await__") else built
         for _ in range(bots):
             await w.start_bot(**(bot_overrides or {}))
         yield w

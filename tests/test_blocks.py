@@ -24,7 +24,7 @@ from bot.models import (
     RemedyKind,
     Resolution,
 )
-from bot.slack.blocks.card import audit_line, failure_message, recreate_modal
+from bot.slack.blocks import audit_line, failure_message, recreate_modal
 from bot.slack.blocks.common import escape, fmt_time, money, truncate
 from bot.slack.ids import (
     ALL_ACTION_IDS,

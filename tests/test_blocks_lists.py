@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from bot.alerts.rules import AlertReport, CauseCount, CustomerCount, StatsReport, what_to_check
 from bot.models import Cause, FailureStatus, FailureSummary
-from bot.slack.blocks.card import (
+from bot.slack.blocks import (
     alert_message,
     digest_message,
     help_message,

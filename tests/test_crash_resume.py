@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot import remedies
 from bot.models import FailureStatus, RemedyKind
-from bot.remedies import resume_unfinished, run_remedy
+from bot.remedies import RemedyTimings, resume_unfinished, run_remedy
 from bot.slack.ids import REMEDY_ACTIONS
 from cb.models import SyncStatus
 from qb.errors import TransportError
@@ -25,24 +24,25 @@ from tests.test_remedies_e2e import (
     until_status,
 )
 
+FAST = RemedyTimings(lease_ttl=1.0, resume_poll=0.05)
+"""A dead holder's lease expires quickly, and the resumer looks again often."""
+
 
 class Crash(BaseException):
     """The process dies here (not an error the bot could handle)."""
 
 
 @pytest.fixture
-async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis,
-            monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(remedies, "LEASE_TTL", 1.0)  # a dead holder's lease expires quickly
-    monkeypatch.setattr(remedies, "RESUME_POLL", 0.05)
+async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis) -> Any:
     async with world(redis_url, redis_prefix, "all-causes") as built:
+        built.services.remedy_timings = FAST
         yield built
 
 
 async def _restart(w: World) -> None:
     """The crashed process is gone (no draining); a new one starts and resumes."""
     await w.stop_bot(w.bot, drain=False)
-    await w.start_bot()
+    (await w.start_bot()).services.remedy_timings = FAST
     await resume_unfinished(w.services)
 
 

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from app import bot_builders
 from sandbox.demo import FAILED_CHANNEL, FINANCE_USER, OUTSIDER, Demo, payment_of, start_demo
 from tests.redis_server import free_port
 
@@ -26,7 +27,7 @@ UNAPPLY = "fp_unapply_credit_memo"
 
 @pytest.fixture
 async def demo(redis_url: str) -> AsyncIterator[Demo]:
-    d = await start_demo(port=0, scenario="credit-memo", redis_url=redis_url)
+    d = await start_demo(bot_builders(), port=0, scenario="credit-memo", redis_url=redis_url)
     try:
         await d.wait_first_poll(60)
         assert d.first_poll_error is None, d.first_poll_error
@@ -270,7 +271,7 @@ def test_payment_of_reads_metadata_buttons_or_footer() -> None:
 
 
 async def test_redis_keys_are_removed_at_close(redis_url: str) -> None:
-    d = await start_demo(port=0, scenario="credit-memo", redis_url=redis_url)
+    d = await start_demo(bot_builders(), port=0, scenario="credit-memo", redis_url=redis_url)
     try:
         await d.wait_first_poll(60)
         client = aioredis.Redis.from_url(redis_url)
@@ -292,7 +293,7 @@ async def test_without_redis_the_demo_runs_in_memory_and_says_so(
     http: aiohttp.ClientSession,
 ) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    d = await start_demo(port=0, scenario="credit-memo", redis_url=nowhere)
+    d = await start_demo(bot_builders(), port=0, scenario="credit-memo", redis_url=nowhere)
     try:
         await d.wait_first_poll(60)
         assert d.first_poll_error is None, d.first_poll_error
@@ -340,7 +341,7 @@ async def test_python_app_py_demo_prints_its_url_and_stops_on_sigint(
 async def test_a_modal_opens_for_its_user_and_its_submission_reaches_the_bot(
     redis_url: str, http: aiohttp.ClientSession
 ) -> None:
-    d = await start_demo(port=0, scenario="all-causes", redis_url=redis_url)
+    d = await start_demo(bot_builders(), port=0, scenario="all-causes", redis_url=redis_url)
     try:
         await d.wait_first_poll(90)
         pid = next(p for p, cause in d.world.expected.items() if cause == "deleted")

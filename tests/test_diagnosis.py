@@ -10,8 +10,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.diagnosis.decide import diagnose, money
-from bot.diagnosis.facts import QBOFacts
+from bot.diagnosis import QBOFacts, diagnose
 from bot.models import Cause, Certainty, Diagnosis, RemedyKind
 from cb.models import Application, SyncError, SyncState, SyncStatus
 from cb.models import Customer as CBCustomer
@@ -724,14 +723,6 @@ def test_sync_error_is_carried() -> None:
         "The amount applied exceeds the open balance.",
     )
     assert d.recommended is UNAPPLY
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(D("1250"), "$1,250.00"), (D("0.005"), "$0.01"), (D("-3"), "-$3.00"), (D("99.994"), "$99.99")],
-)
-def test_money(value: D, text: str) -> None:
-    assert money(value) == text
 
 
 def _pf(case: Case) -> tuple[CBPayment, QBOFacts]:

@@ -16,7 +16,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.diagnosis.fetch import diagnose_many
+from bot.diagnosis import diagnose_many
 from bot.models import Cause, RemedyKind
 from bot.store.tokens import RedisTokenStore
 from cb.client import CBClient

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.diagnosis.facts import QBOFacts
-from bot.diagnosis.fetch import diagnose_many, fetch_facts, naive_fetch
+from bench.naive_fetch import naive_fetch
+from bot.diagnosis import QBOFacts, diagnose_many, fetch_facts
 from bot.models import Cause
 from bot.store.tokens import RedisTokenStore
 from cb.models import Application, SyncError, SyncState, SyncStatus

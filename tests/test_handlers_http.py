@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 import pytest
 import redis.asyncio as aioredis
 
+from bot.errors import error_text
 from bot.models import FailureStatus, RemedyKind
 from bot.slack.ids import ALL_ACTION_IDS, ALL_VIEW_IDS, REMEDY_ACTIONS, ActionId
 from cb.models import SyncStatus
-from handlers.errors import error_text, payload_problem
+from handlers.errors import payload_problem
 from tests.harness import FINANCE_USER, World, world
 from tests.test_remedies_e2e import click, seed, until_status
 

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from qb.auth import MemoryTokenStore, OAuthClient, TokenRecord
-from qb.client import BatchItem, QBOClient
+from qb.client import QBOClient
 from qb.errors import (
     AuthorizationError,
     NotFoundError,
@@ -27,6 +27,7 @@ from qb.errors import (
     ValidationError,
 )
 from qb.models import Account, CreditMemo, Customer, Invoice, LinkedTxn, Payment, PaymentLine, Ref
+from qb.wire import BatchItem
 from sandbox.qbo import QBOSandbox
 from tests.qbo_fixtures import QBOEnv, connected_record, seed_invoice, start_qbo
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from qb.client import parse_entity
 from qb.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -21,6 +20,7 @@ from qb.errors import (
     parse_fault,
 )
 from qb.models import CreditMemo, Invoice, Payment
+from qb.wire import parse_entity
 from tests.conftest import QBO_SAMPLES
 
 TID = {"intuit_tid": "1-abc-tid"}

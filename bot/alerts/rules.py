@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from bot.formats import window_label as window_label
 from bot.models import Cause
 
 K = TypeVar("K")
@@ -149,10 +150,6 @@ def what_to_check(
     if sample_sync_error and cause in (Cause.UNKNOWN, None):
         checks.append(f"The sync error most of them share: “{sample_sync_error}”")
     return checks
-
-
-def window_label(days: int) -> str:
-    return "24 hours" if days == 1 else f"{days} days"
 
 
 def since(now: datetime, days: int) -> datetime:

@@ -35,10 +35,12 @@ hand whatever else happened, which also covers the manually paid and credited in
 a credit memo only helps when every other invoice is fine. When no invoice shows a cause, the
 payment's cause is ``unknown`` and QBO's fault code and text from the sync attempt are shown.
 
-Where the rules live: ``bot.diagnosis.deleted`` (rule 1), ``bot.diagnosis.invoice`` (rules 2-5),
-``bot.diagnosis.unknown`` (no invoice explains it) and ``bot.diagnosis.wording`` (money, evidence
-objects, next-step sentences). This module holds the facts, the already-in-QBO override, the
-dominant cause and the remedies and sentences of the whole payment.
+Where the rules live: ``bot.diagnosis.deleted`` (rule 1), ``bot.diagnosis.invoice`` (rules 2-5,
+over ``bot.diagnosis.linked``: which linked payments came after the run and what they took),
+``bot.diagnosis.unknown`` (no invoice explains it) and ``bot.diagnosis.wording`` (evidence
+objects, next-step sentences); amounts and dates are written by ``bot.formats``. This module
+holds the already-in-QBO override, the dominant cause and the remedies and sentences of the
+whole payment.
 """
 
 from __future__ import annotations
@@ -51,15 +53,8 @@ from bot.diagnosis.deleted import deleted_finding
 from bot.diagnosis.facts import QBOFacts, id_key, time_key
 from bot.diagnosis.invoice import invoice_finding
 from bot.diagnosis.unknown import unknown_diagnosis
-from bot.diagnosis.wording import (
-    CENT,
-    Evidence,
-    cents,
-    iso_date,
-    lower_first,
-    money,
-    recreate_step,
-)
+from bot.diagnosis.wording import Evidence, lower_first, recreate_step
+from bot.formats import cents, iso_date, money
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
 from qb.models import Payment as QBPayment
@@ -81,6 +76,128 @@ CAUSE_PRECEDENCE: tuple[Cause, ...] = (
 
 #: Causes whose remedy is recording the payment in QBO by hand, then dismissing the sync.
 RECREATE_CAUSES = frozenset({Cause.RECREATED, Cause.DELETED, Cause.VOIDED, Cause.AMOUNT_CHANGED})
+
+
+def diagnose(
+    payment: CBPayment,
+    facts: QBOFacts,
+    *,
+    failure_rate: Decimal | None = None,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+) -> Diagnosis:
+    """Decide why QuickBooks rejected ``payment``, from ``facts`` alone (no I/O).
+
+    ``failure_rate`` is the share of recent payments failing to sync (``None``: not known, taken
+    as isolated); at or over ``threshold`` an unexplained failure points at a setting rather than
+    at this payment. Amounts are compared to the cent. See the module docstring for the rules
+    and the dominant-cause precedence.
+    """
+    ev = Evidence(facts)
+    error = payment.sync.error
+    common: dict[str, Any] = {
+        "payment_id": payment.id,
+        "reference": payment.reference,
+        "sync_error_code": error.code if error else None,
+        "sync_error_message": error.message if error and error.message else None,
+    }
+    existing = _already_recorded(payment, facts)
+    if existing:
+        return _already_diagnosis(payment, existing, facts, ev, common)
+
+    used: set[str] = {a.qb_invoice_id for a in payment.applications}
+    findings: list[Finding] = []
+    for app in payment.applications:
+        inv = facts.invoices.get(app.qb_invoice_id)
+        if inv is None:
+            findings.append(deleted_finding(payment, app, facts, ev, used))
+        else:
+            findings.append(invoice_finding(payment, app, inv, facts, ev))
+
+    cause = _dominant(findings)
+    problems = [f for f in findings if f.cause is not Cause.NONE]
+    certainty = (
+        Certainty.LIKELY
+        if any(f.certainty is Certainty.LIKELY for f in problems) or not problems
+        else Certainty.CERTAIN
+    )
+    tail = _unapplied_tail(payment)
+    if cause is Cause.UNKNOWN:
+        inactive = (
+            payment.customer.qb_customer_id
+            if payment.customer.qb_customer_id in facts.inactive_customer_ids
+            else None
+        )
+        return unknown_diagnosis(
+            payment,
+            findings,
+            common,
+            failure_rate,
+            threshold,
+            inactive,
+            ev,
+            tail,
+            certainty=Certainty.CERTAIN if inactive else Certainty.LIKELY,
+        )
+
+    remedies, next_step = _remedies_and_step(payment, cause, findings)
+    if failure_rate is not None and failure_rate >= threshold:
+        next_step += (
+            f" {failure_rate * 100:.1f}% of payments are failing to sync: see the failure-rate "
+            "alert, a setting may need attention."
+        )
+    summary = (
+        f"QuickBooks rejected {payment.reference} ({money(payment.amount)} from "
+        f"{payment.customer.name}) because {_describe(problems)}.{tail}"
+    )
+    return Diagnosis(
+        **common,
+        cause=cause,
+        certainty=certainty,
+        findings=findings,
+        remedies=_dedupe(remedies),
+        summary=summary,
+        next_step=next_step,
+    )
+
+
+def _already_recorded(payment: CBPayment, facts: QBOFacts) -> list[QBPayment]:
+    """QBO payments carrying exactly this payment's reference, oldest first."""
+    wanted = payment.reference.strip().upper()
+    existing = [
+        p
+        for p in facts.existing_by_reference.get(payment.reference, [])
+        if (p.payment_ref_num or "").strip().upper() == wanted
+    ]
+    existing.sort(key=lambda p: (time_key(p.created_at), id_key(p.id)))
+    return existing
+
+
+def _already_diagnosis(
+    payment: CBPayment,
+    existing: list[QBPayment],
+    facts: QBOFacts,
+    ev: Evidence,
+    common: dict[str, Any],
+) -> Diagnosis:
+    """``already-in-qbo`` on every invoice: only ConnectBooster's sync state is stale."""
+    found = existing[0]
+    return Diagnosis(
+        **common,
+        cause=Cause.ALREADY_IN_QBO,
+        certainty=Certainty.CERTAIN,
+        findings=_already_findings(payment, existing, facts, ev),
+        remedies=[RemedyKind.DISMISS_SYNC, RemedyKind.RECHECK],
+        summary=(
+            f"{payment.reference} ({money(payment.amount)}) is already in QuickBooks as "
+            f"payment {found.id} dated {iso_date(found.txn_date) or 'unknown'}; only "
+            "ConnectBooster's sync state is out of date."
+        ),
+        next_step=(
+            "Dismiss Syncing in ConnectBooster: the payment is already recorded, so sending "
+            "it again would record it twice."
+        ),
+        existing_qbo_payment_id=found.id,
+    )
 
 
 def _already_findings(
@@ -128,179 +245,74 @@ def _dedupe(kinds: Iterable[RemedyKind]) -> list[RemedyKind]:
     return list(dict.fromkeys(kinds))
 
 
-def diagnose(
-    payment: CBPayment,
-    facts: QBOFacts,
-    *,
-    failure_rate: Decimal | None = None,
-    threshold: Decimal = DEFAULT_THRESHOLD,
-) -> Diagnosis:
-    """Decide why QuickBooks rejected ``payment``, from ``facts`` alone (no I/O).
-
-    ``failure_rate`` is the share of recent payments failing to sync (``None``: not known, taken
-    as isolated); at or over ``threshold`` an unexplained failure points at a setting rather than
-    at this payment. Amounts are compared to the cent. See the module docstring for the rules
-    and the dominant-cause precedence.
-    """
-    ev = Evidence(facts)
-    error = payment.sync.error
-    code = error.code if error else None
-    message = error.message if error and error.message else None
+def _unapplied_tail(payment: CBPayment) -> str:
+    """The summary's last sentence when the applications do not add up to the payment."""
     applied_total = sum((a.amount for a in payment.applications), Decimal(0))
     remainder = cents(payment.amount - applied_total)
-    common: dict[str, Any] = {
-        "payment_id": payment.id,
-        "reference": payment.reference,
-        "sync_error_code": code,
-        "sync_error_message": message,
-    }
-
-    existing = [
-        p
-        for p in facts.existing_by_reference.get(payment.reference, [])
-        if (p.payment_ref_num or "").strip().upper() == payment.reference.strip().upper()
-    ]
-    existing.sort(key=lambda p: (time_key(p.created_at), id_key(p.id)))
-    if existing:
-        found = existing[0]
-        return Diagnosis(
-            **common,
-            cause=Cause.ALREADY_IN_QBO,
-            certainty=Certainty.CERTAIN,
-            findings=_already_findings(payment, existing, facts, ev),
-            remedies=[RemedyKind.DISMISS_SYNC, RemedyKind.RECHECK],
-            summary=(
-                f"{payment.reference} ({money(payment.amount)}) is already in QuickBooks as "
-                f"payment {found.id} dated {iso_date(found.txn_date) or 'unknown'}; only "
-                "ConnectBooster's sync state is out of date."
-            ),
-            next_step=(
-                "Dismiss Syncing in ConnectBooster: the payment is already recorded, so sending "
-                "it again would record it twice."
-            ),
-            existing_qbo_payment_id=found.id,
-        )
-
-    used: set[str] = {a.qb_invoice_id for a in payment.applications}
-    findings: list[Finding] = []
-    for app in payment.applications:
-        inv = facts.invoices.get(app.qb_invoice_id)
-        if inv is None:
-            findings.append(deleted_finding(payment, app, facts, ev, used))
-        else:
-            findings.append(invoice_finding(payment, app, inv, facts, ev))
-
-    cause = _dominant(findings)
-    problems = [f for f in findings if f.cause is not Cause.NONE]
-    certainty = (
-        Certainty.LIKELY
-        if any(f.certainty is Certainty.LIKELY for f in problems) or not problems
-        else Certainty.CERTAIN
-    )
-    inactive = (
-        payment.customer.qb_customer_id
-        if payment.customer.qb_customer_id in facts.inactive_customer_ids
-        else None
-    )
-    tail = ""
     if remainder > 0:
-        tail = (
+        return (
             f" The other {money(remainder)} of the payment is not applied to any invoice: it is "
             "the client's credit."
         )
-    elif remainder < 0:
-        tail = (
+    if remainder < 0:
+        return (
             f" Note: the applications add up to {money(applied_total)}, {money(-remainder)} "
             f"more than the {money(payment.amount)} paid."
         )
+    return ""
 
-    if cause is Cause.UNKNOWN:
-        return unknown_diagnosis(
-            payment,
-            findings,
-            common,
-            failure_rate,
-            threshold,
-            inactive,
-            ev,
-            tail,
-            certainty=Certainty.CERTAIN if inactive else Certainty.LIKELY,
-        )
 
-    kinds = {f.cause for f in problems}
-    fine = [f for f in findings if f.cause is Cause.NONE]
+def _describe(problems: list[Finding]) -> str:
+    """What went wrong, to follow "because": the one finding's sentence, or a list."""
     if len(problems) == 1:
-        describe = lower_first(problems[0].summary.rstrip("."))
-    else:
-        describe = f"{len(problems)} of its invoices changed in QuickBooks: " + "; ".join(
-            f"invoice {f.invoice_number}: {f.cause.label[0].lower()}{f.cause.label[1:]}"
-            f" ({money(f.applied)} applied)"
-            for f in problems
-        )
-    remedies: list[RemedyKind]
+        return lower_first(problems[0].summary.rstrip("."))
+    return f"{len(problems)} of its invoices changed in QuickBooks: " + "; ".join(
+        f"invoice {f.invoice_number}: {f.cause.label[0].lower()}{f.cause.label[1:]}"
+        f" ({money(f.applied)} applied)"
+        for f in problems
+    )
+
+
+def _remedies_and_step(
+    payment: CBPayment, cause: Cause, findings: list[Finding]
+) -> tuple[list[RemedyKind], str]:
+    """The remedies, in order, and the next-step sentence for a payment whose dominant
+    ``cause`` is known (not ``unknown``)."""
+    kinds = {f.cause for f in findings if f.cause is not Cause.NONE}
+    fine = [f for f in findings if f.cause is Cause.NONE]
     if cause is Cause.CREDIT_MEMO and kinds == {Cause.CREDIT_MEMO}:
-        remedies = [RemedyKind.UNAPPLY_CREDIT_MEMO, RemedyKind.RECHECK]
-        next_step = (
+        return [RemedyKind.UNAPPLY_CREDIT_MEMO, RemedyKind.RECHECK], (
             "Un-apply the credit memo in QuickBooks (the bot deletes or trims the $0 payment that "
             "applies it); ConnectBooster's next sync then records the payment, and the credit "
             "stays available for another invoice."
         )
-    elif cause is Cause.PAID_MANUALLY and kinds == {Cause.PAID_MANUALLY} and not fine:
-        remedies = [RemedyKind.DISMISS_SYNC, RemedyKind.DELETE_HISTORY, RemedyKind.RECHECK]
-        next_step = (
+    if cause is Cause.PAID_MANUALLY and kinds == {Cause.PAID_MANUALLY} and not fine:
+        return [RemedyKind.DISMISS_SYNC, RemedyKind.DELETE_HISTORY, RemedyKind.RECHECK], (
             "Dismiss Syncing in ConnectBooster: the client already has credit for this payment "
             "in QuickBooks. Delete it from the portal history too if you don't want it listed."
         )
-    elif cause is Cause.PAID_MANUALLY and kinds <= {Cause.PAID_MANUALLY, Cause.CREDIT_MEMO}:
+    remedies = [RemedyKind.RECREATE_PAYMENT, RemedyKind.DISMISS_SYNC]
+    if Cause.CREDIT_MEMO in kinds:
+        remedies.append(RemedyKind.UNAPPLY_CREDIT_MEMO)
+    if cause is Cause.PAID_MANUALLY and kinds <= {Cause.PAID_MANUALLY, Cause.CREDIT_MEMO}:
         # Some invoices were paid by hand, others are still open in QBO: dismissing alone would
         # leave the client's payment on those unrecorded.
-        open_part = sum(
-            (f.applied for f in findings if f.cause is not Cause.PAID_MANUALLY), Decimal(0)
-        )
-        numbers = ", ".join(
-            f.invoice_number for f in findings if f.cause is not Cause.PAID_MANUALLY
-        )
-        remedies = [RemedyKind.RECREATE_PAYMENT, RemedyKind.DISMISS_SYNC]
-        if Cause.CREDIT_MEMO in kinds:
-            remedies.append(RemedyKind.UNAPPLY_CREDIT_MEMO)
+        unpaid = [f for f in findings if f.cause is not Cause.PAID_MANUALLY]
+        open_part = sum((f.applied for f in unpaid), Decimal(0))
+        numbers = ", ".join(f.invoice_number for f in unpaid)
         remedies += [RemedyKind.DELETE_HISTORY, RemedyKind.RECHECK]
-        next_step = (
+        return remedies, (
             f"Record in QuickBooks the {money(open_part)} this payment applies to invoice(s) "
             f"{numbers}, which were not paid there, then Dismiss Syncing: the rest was already "
             "paid in QuickBooks."
         )
-    else:
-        remedies = [RemedyKind.RECREATE_PAYMENT, RemedyKind.DISMISS_SYNC]
-        if Cause.CREDIT_MEMO in kinds:
-            remedies.append(RemedyKind.UNAPPLY_CREDIT_MEMO)
-        remedies.append(RemedyKind.RECHECK)
-        next_step = recreate_step(payment, findings)
-
-    if failure_rate is not None and failure_rate >= threshold:
-        next_step += (
-            f" {failure_rate * 100:.1f}% of payments are failing to sync: see the failure-rate "
-            "alert, a setting may need attention."
-        )
-    summary = (
-        f"QuickBooks rejected {payment.reference} ({money(payment.amount)} from "
-        f"{payment.customer.name}) because {describe}.{tail}"
-    )
-    return Diagnosis(
-        **common,
-        cause=cause,
-        certainty=certainty,
-        findings=findings,
-        remedies=_dedupe(remedies),
-        summary=summary,
-        next_step=next_step,
-    )
+    remedies.append(RemedyKind.RECHECK)
+    return remedies, recreate_step(payment, findings)
 
 
 __all__ = [
     "CAUSE_PRECEDENCE",
-    "CENT",
     "DEFAULT_THRESHOLD",
     "RECREATE_CAUSES",
     "diagnose",
-    "money",
 ]

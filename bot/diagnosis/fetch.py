@@ -16,8 +16,11 @@ ConnectBooster payments with a handful of queries, never one round trip per fail
 An invoice the ``Id IN`` query does not return is gone (QBO hard-deletes; a read would answer
 610); CDC adds the deletion time when it is within its 30 days.
 
-``naive_fetch`` is the plain approach the benchmark compares against: each invoice, each linked
-transaction, each reference read one request at a time. It returns the same ``QBOFacts``.
+The benchmark's baseline, the plain per-invoice fetch (``bench/naive_fetch.py``: each invoice,
+each linked transaction, each reference read one request at a time), is not production code; it
+reuses the public steps here so both return the same ``QBOFacts``: ``FetchPlan`` (what the
+second round asks, from the invoices read in the first), ``cdc_start`` (where the change feed
+starts), ``deletion_times`` (deletions from a CDC answer) and ``assemble_facts``.
 """
 
 from __future__ import annotations
@@ -29,15 +32,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from bot.diagnosis.decide import diagnose
+from bot.diagnosis.decide import DEFAULT_THRESHOLD, diagnose
 from bot.diagnosis.facts import QBOFacts
 from bot.models import Diagnosis
 from cb.models import Payment as CBPayment
-from qb.client import BatchItem, BatchResult
-from qb.errors import NotFoundError
 from qb.models import CreditMemo, Customer, Entity, Invoice
 from qb.models import Payment as QBPayment
-from qb.query import MAX_PAGE, chunks, in_clause, join_where, quote, select
+from qb.query import MAX_PAGE, chunks, in_clause, join_where, select
+from qb.wire import BatchItem, BatchResult
 
 E = TypeVar("E", bound=Entity)
 
@@ -178,7 +180,9 @@ def _unexplained_customers(
     return list(out)
 
 
-def _cdc_since(payments: Sequence[CBPayment], cdc_since: datetime | None) -> datetime:
+def cdc_start(payments: Sequence[CBPayment], cdc_since: datetime | None) -> datetime:
+    """Where the change feed starts: ``cdc_since`` when given, else the earliest ``paid_at``
+    of ``payments`` (not empty), no further back than CDC's 30 days allow."""
     if cdc_since is not None:
         return cdc_since
     earliest = min(p.paid_at for p in payments)
@@ -201,7 +205,7 @@ def _customer_of(inv: Invoice) -> str | None:
     return inv.customer_ref.value if inv.customer_ref else None
 
 
-def _assemble(
+def assemble_facts(
     qbo: QBOReader,
     payments: Sequence[CBPayment],
     invoices: dict[str, Invoice],
@@ -213,6 +217,11 @@ def _assemble(
     existing: Iterable[QBPayment],
     inactive: Iterable[str],
 ) -> QBOFacts:
+    """The ``QBOFacts`` from what was read: ``invoices`` found by id (any id ``payments``
+    applies to and not among them is deleted, at its ``deleted_at`` time when CDC told), the
+    ``linked`` payments and their credit ``memos``, the invoices carrying the numbers of
+    deleted ones (``same_number``), the customers' ``open_invoices``, the QBO payments
+    ``existing`` with a CB reference and the ids of ``inactive`` customers."""
     wanted = {a.qb_invoice_id for p in payments for a in p.applications}
     missing = wanted - set(invoices)
     return QBOFacts(
@@ -266,10 +275,10 @@ async def fetch_facts(
         i.id: i for i in found if isinstance(i, Invoice) and i.id in wanted
     }
     missing = [i for i in invoice_ids if i not in invoices]
-    plan = _Plan.of(payments, invoices, missing)
+    plan = FetchPlan.of(payments, invoices, missing)
 
     cdc_task: Awaitable[Mapping[str, Sequence[Entity]]] = (
-        qbo.cdc(["Invoice"], _cdc_since(payments, cdc_since)) if missing else _empty_cdc()
+        qbo.cdc(["Invoice"], cdc_start(payments, cdc_since)) if missing else _empty_cdc()
     )
     (linked, same_number, open_invoices, inactive), changes = await asyncio.gather(
         bulk.run(
@@ -284,11 +293,11 @@ async def fetch_facts(
     )
     memo_ids = list(dict.fromkeys(m for p in linked for m in p.linked_ids("CreditMemo")))
     (memos,) = await bulk.run([_Ask(CreditMemo, "Id", memo_ids)])
-    return _assemble(
+    return assemble_facts(
         qbo,
         payments,
         invoices,
-        _deletions(changes),
+        deletion_times(changes),
         linked,
         memos,
         same_number,
@@ -299,7 +308,7 @@ async def fetch_facts(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class FetchPlan:
     """What the second round has to ask, from the invoices read in the first."""
 
     linked_ids: list[str]  # payments linked to invoices that no longer cover the application
@@ -310,7 +319,7 @@ class _Plan:
     @classmethod
     def of(
         cls, payments: Sequence[CBPayment], invoices: dict[str, Invoice], missing: list[str]
-    ) -> _Plan:
+    ) -> FetchPlan:
         gone = set(missing)
         numbers = dict.fromkeys(
             a.invoice_number for p in payments for a in p.applications if a.qb_invoice_id in gone
@@ -337,76 +346,13 @@ async def _empty_cdc() -> Mapping[str, Sequence[Entity]]:
     return {}
 
 
-def _deletions(changes: Mapping[str, Sequence[Entity]]) -> dict[str, datetime]:
+def deletion_times(changes: Mapping[str, Sequence[Entity]]) -> dict[str, datetime]:
     """Invoice id → deletion time, from a CDC answer."""
     out: dict[str, datetime] = {}
     for obj in changes.get("Invoice", []):
         if obj.is_deleted and obj.id and obj.updated_at is not None:
             out[obj.id] = obj.updated_at
     return out
-
-
-# --------------------------------------------------------------------------- naive
-
-
-async def naive_fetch(
-    qbo: QBOReader,
-    payments: Sequence[CBPayment],
-    *,
-    cdc_since: datetime | None = None,
-) -> QBOFacts:
-    """The plain approach, for comparison: read each invoice, each linked payment and credit
-    memo, each reference, each replacement and each customer one request at a time (reads run
-    concurrently within the client's own limits). Returns the same facts as ``fetch_facts``."""
-    if not payments:
-        return QBOFacts(web_url=qbo.web_url)
-    invoice_ids = list(dict.fromkeys(a.qb_invoice_id for p in payments for a in p.applications))
-
-    async def read(cls: type[E], ident: str) -> E | None:
-        try:
-            return await qbo.get(cls, ident)
-        except NotFoundError as e:
-            if e.inactive:
-                raise
-            return None
-
-    read_invoices = await asyncio.gather(*(read(Invoice, i) for i in invoice_ids))
-    invoices = {i.id: i for i in read_invoices if i is not None and i.id}
-    missing = [i for i in invoice_ids if i not in invoices]
-    plan = _Plan.of(payments, invoices, missing)
-
-    async def by_reference(ref: str) -> list[QBPayment]:
-        return await qbo.query(QBPayment, f"PaymentRefNum = {quote(ref)}")
-
-    async def by_number(number: str) -> list[Invoice]:
-        return await qbo.query(Invoice, f"DocNumber = {quote(number)}")
-
-    async def open_of(customer: str) -> list[Invoice]:
-        return await qbo.query(Invoice, f"CustomerRef = {quote(customer)} and Balance > '0'")
-
-    linked_r, refs_r, numbers_r, open_r, customers_r = await asyncio.gather(
-        asyncio.gather(*(read(QBPayment, i) for i in plan.linked_ids)),
-        asyncio.gather(*(by_reference(p.reference) for p in payments)),
-        asyncio.gather(*(by_number(n) for n in plan.missing_numbers)),
-        asyncio.gather(*(open_of(c) for c in plan.pickers)),
-        asyncio.gather(*(read(Customer, c) for c in plan.unexplained)),
-    )
-    linked = [p for p in linked_r if p is not None]
-    memo_ids = list(dict.fromkeys(m for p in linked for m in p.linked_ids("CreditMemo")))
-    memos = [m for m in await asyncio.gather(*(read(CreditMemo, i) for i in memo_ids)) if m]
-    changes = await qbo.cdc(["Invoice"], _cdc_since(payments, cdc_since)) if missing else {}
-    return _assemble(
-        qbo,
-        payments,
-        invoices,
-        _deletions(changes),
-        linked,
-        memos,
-        [i for rows in numbers_r for i in rows],
-        [i for rows in open_r for i in rows],
-        [p for rows in refs_r for p in rows],
-        [c.id for c in customers_r if c is not None and c.id and not c.active],
-    )
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -417,7 +363,7 @@ async def diagnose_many(
     payments: Sequence[CBPayment],
     *,
     failure_rate: Decimal | None = None,
-    threshold: Decimal = Decimal("0.10"),
+    threshold: Decimal = DEFAULT_THRESHOLD,
     cdc_since: datetime | None = None,
 ) -> dict[str, Diagnosis]:
     """Diagnose a batch of failed payments: one bulk ``fetch_facts``, then the pure
@@ -426,3 +372,15 @@ async def diagnose_many(
     return {
         p.id: diagnose(p, facts, failure_rate=failure_rate, threshold=threshold) for p in payments
     }
+
+
+__all__ = [
+    "CDC_WINDOW",
+    "FetchPlan",
+    "QBOReader",
+    "assemble_facts",
+    "cdc_start",
+    "deletion_times",
+    "diagnose_many",
+    "fetch_facts",
+]

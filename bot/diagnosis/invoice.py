@@ -5,59 +5,25 @@ still has: ``voided``; ``none`` (the balance still covers it); ``credit-memo`` o
 ``paid-manually`` when QBO transactions created after the payment run explain the shortfall
 (``credit_memo_finding`` picks the $0 payment the remedy un-applies); ``amount-changed`` when
 the invoice was edited after the run and nothing else explains it; ``unknown`` otherwise.
-The small helpers over QBO transactions (ordering, amounts linked, CB references, "after the
-run") are shared with the other rules.
+Which linked payments came after the run, and what they take off the invoice, is
+``bot.diagnosis.linked``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from bot.diagnosis.facts import QBOFacts, id_key, time_key
-from bot.diagnosis.wording import Evidence, cents, money
+from bot.diagnosis.linked import LinkedPayments, amount_on, credit_memo_ids
+from bot.diagnosis.wording import Evidence
+from bot.formats import cents, iso_date, money
 from bot.models import Cause, Certainty, EvidenceObject, Finding
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import Invoice
 from qb.models import Payment as QBPayment
-
-
-def is_cb_reference(ref: str | None) -> bool:
-    """Whether a payment reference is ConnectBooster's (``CB…``)."""
-    return (ref or "").strip().upper().startswith("CB")
-
-
-def after_run(created: datetime | None, txn_date: date | None, paid_at: datetime) -> bool:
-    """Whether a QBO transaction came after the payment run. Creation time decides; without it,
-    a transaction dated after the run's day counts as after, the same day as after too (the run
-    read the balance, so a same-day change without a time is the likelier culprit)."""
-    if created is not None:
-        return created > paid_at
-    if txn_date is not None:
-        return txn_date >= paid_at.date()
-    return True
-
-
-def amount_on(p: QBPayment, txn_type: str, txn_id: str) -> Decimal:
-    """What a payment's lines apply to one transaction."""
-    total = Decimal(0)
-    for line in p.line:
-        if any(lt.txn_type == txn_type and lt.txn_id == txn_id for lt in line.linked_txn):
-            total += line.amount
-    return total
-
-
-def credit_memo_ids(p: QBPayment) -> list[str]:
-    """The credit memos a payment's lines link, in order, each once."""
-    return list(dict.fromkeys(p.linked_ids("CreditMemo")))
-
-
-def is_credit_memo_payment(p: QBPayment) -> bool:
-    """Whether a payment applies a credit memo (QBO's $0 payment)."""
-    return bool(credit_memo_ids(p))
 
 
 @dataclass(frozen=True)
@@ -85,26 +51,9 @@ def invoice_finding(
     balance = cents(inv.balance)
     number = inv.doc_number or app.invoice_number
     base = FindingBase(app.qb_invoice_id, number, app.amount)
-    customer_id = payment.customer.qb_customer_id
 
     if inv.is_voided:
-        open_invoices = [
-            i
-            for i in (facts.invoices_by_customer.get(customer_id, []) if customer_id else [])
-            if i.id and i.id != inv.id and not i.is_voided and i.balance > 0
-        ]
-        return Finding(
-            **base.fields(),
-            cause=Cause.VOIDED,
-            certainty=Certainty.CERTAIN,
-            summary=(
-                f"Invoice {number} was voided in QuickBooks, so the {money(applied)} applied to it "
-                "cannot be recorded there."
-            ),
-            evidence=[ev.invoice(inv, "Voided: total and balance are zero.")],
-            replacement_candidates=[i.id for i in open_invoices if i.id],
-        )
-
+        return _voided_finding(base, inv, applied, payment.customer.qb_customer_id, facts, ev)
     if balance >= applied:
         return Finding(
             **base.fields(),
@@ -117,35 +66,78 @@ def invoice_finding(
             evidence=[ev.invoice(inv, "Balance still covers the application.")],
         )
 
-    shortfall = applied - balance
-    linked = [
-        p
-        for p in facts.payments_linking(inv.id or app.qb_invoice_id)
-        if p.payment_ref_num != payment.reference
-    ]
-    after = [p for p in linked if after_run(p.created_at, p.txn_date, payment.paid_at)]
-    before = [p for p in linked if p not in after]
-    cm_payments = [p for p in after if is_credit_memo_payment(p)]
-    manual = [
-        p
-        for p in after
-        if not is_credit_memo_payment(p) and not is_cb_reference(p.payment_ref_num)
-    ]
-    other_cb = [
-        p for p in after if not is_credit_memo_payment(p) and is_cb_reference(p.payment_ref_num)
-    ]
     inv_id = inv.id or app.qb_invoice_id
-    credited = sum((amount_on(p, "Invoice", inv_id) for p in cm_payments), Decimal(0))
-    paid = sum((amount_on(p, "Invoice", inv_id) for p in manual), Decimal(0))
+    linked = LinkedPayments.of(payment, facts, inv_id)
+    evidence = _shortfall_evidence(inv, inv_id, number, applied, balance, linked, facts, ev)
+    credited, paid = linked.credited, linked.paid
+    cm_fixes = credited > 0 and balance + credited >= applied
+    manual_fixes = paid > 0 and balance + paid >= applied
+    if cm_fixes or (not manual_fixes and credited > 0 and credited > paid):
+        return credit_memo_finding(
+            base,
+            number,
+            applied,
+            balance,
+            linked.credit_memo,
+            inv_id,
+            facts,
+            evidence,
+            certain=cm_fixes,
+            paid=paid,
+        )
+    if manual_fixes or paid > 0:
+        return _paid_manually_finding(
+            base, applied, balance, linked, evidence, certain=manual_fixes
+        )
+    return _unexplained_finding(base, inv, payment, applied, balance, linked.other_cb, evidence)
 
+
+def _voided_finding(
+    base: FindingBase,
+    inv: Invoice,
+    applied: Decimal,
+    customer_id: str | None,
+    facts: QBOFacts,
+    ev: Evidence,
+) -> Finding:
+    """``voided``; the customer's other open invoices are candidates for the money."""
+    open_invoices = [
+        i
+        for i in (facts.invoices_by_customer.get(customer_id, []) if customer_id else [])
+        if i.id and i.id != inv.id and not i.is_voided and i.balance > 0
+    ]
+    return Finding(
+        **base.fields(),
+        cause=Cause.VOIDED,
+        certainty=Certainty.CERTAIN,
+        summary=(
+            f"Invoice {base.invoice_number} was voided in QuickBooks, so the {money(applied)} "
+            "applied to it cannot be recorded there."
+        ),
+        evidence=[ev.invoice(inv, "Voided: total and balance are zero.")],
+        replacement_candidates=[i.id for i in open_invoices if i.id],
+    )
+
+
+def _shortfall_evidence(
+    inv: Invoice,
+    inv_id: str,
+    number: str,
+    applied: Decimal,
+    balance: Decimal,
+    linked: LinkedPayments,
+    facts: QBOFacts,
+    ev: Evidence,
+) -> list[EvidenceObject]:
+    """The invoice short of the application, then every linked payment with what it did."""
     evidence = [
         ev.invoice(
             inv,
-            f"Balance {money(balance)} is {money(shortfall)} short of the "
+            f"Balance {money(balance)} is {money(applied - balance)} short of the "
             f"{money(applied)} applied.",
         )
     ]
-    for p in cm_payments:
+    for p in linked.credit_memo:
         evidence.append(
             ev.payment(
                 p,
@@ -157,7 +149,7 @@ def invoice_finding(
             cm = facts.credit_memos.get(cm_id)
             if cm is not None:
                 evidence.append(ev.credit_memo(cm, "The credit memo applied."))
-    for p in manual:
+    for p in linked.manual:
         evidence.append(
             ev.payment(
                 p,
@@ -165,53 +157,64 @@ def invoice_finding(
                 f"{money(amount_on(p, 'Invoice', inv_id))} to invoice {number}.",
             )
         )
-    for p in other_cb:
+    for p in linked.other_cb:
         evidence.append(
             ev.payment(p, f"Another ConnectBooster payment ({p.payment_ref_num}) on this invoice.")
         )
-    for p in before:
+    for p in linked.before:
         evidence.append(
             ev.payment(p, "Recorded before the payment run: the run already saw it; not the cause.")
         )
+    return evidence
 
-    cm_fixes = credited > 0 and balance + credited >= applied
-    manual_fixes = paid > 0 and balance + paid >= applied
-    if cm_fixes or (not manual_fixes and credited > 0 and credited > paid):
-        return credit_memo_finding(
-            base,
-            number,
-            applied,
-            balance,
-            cm_payments,
-            inv_id,
-            facts,
-            evidence,
-            certain=cm_fixes,
-            paid=paid,
-        )
-    if manual_fixes or paid > 0:
-        note = ""
-        if cents(paid) < applied:
-            note = (
-                f" The payments recorded there total {money(paid)}, less than the "
-                f"{money(applied)} ConnectBooster applied: check the {money(applied - paid)} "
-                "difference before dismissing."
-            )
-        if credited > 0:
-            note += f" A credit memo also took {money(credited)} off it."
-        refs = ", ".join(p.payment_ref_num or f"id {p.id}" for p in manual)
-        return Finding(
-            **base.fields(),
-            cause=Cause.PAID_MANUALLY,
-            certainty=Certainty.CERTAIN if manual_fixes else Certainty.LIKELY,
-            summary=(
-                f"Invoice {number} was already paid in QuickBooks after the payment run "
-                f"(payment {refs}, {money(paid)}), leaving {money(balance)} open where "
-                f"{money(applied)} was applied.{note}"
-            ),
-            evidence=evidence,
-        )
 
+def _paid_manually_finding(
+    base: FindingBase,
+    applied: Decimal,
+    balance: Decimal,
+    linked: LinkedPayments,
+    evidence: list[EvidenceObject],
+    *,
+    certain: bool,
+) -> Finding:
+    """``paid-manually``: payments recorded in QBO after the run took the balance."""
+    paid, credited = linked.paid, linked.credited
+    note = ""
+    if cents(paid) < applied:
+        note = (
+            f" The payments recorded there total {money(paid)}, less than the "
+            f"{money(applied)} ConnectBooster applied: check the {money(applied - paid)} "
+            "difference before dismissing."
+        )
+    if credited > 0:
+        note += f" A credit memo also took {money(credited)} off it."
+    refs = ", ".join(p.payment_ref_num or f"id {p.id}" for p in linked.manual)
+    return Finding(
+        **base.fields(),
+        cause=Cause.PAID_MANUALLY,
+        certainty=Certainty.CERTAIN if certain else Certainty.LIKELY,
+        summary=(
+            f"Invoice {base.invoice_number} was already paid in QuickBooks after the payment run "
+            f"(payment {refs}, {money(paid)}), leaving {money(balance)} open where "
+            f"{money(applied)} was applied.{note}"
+        ),
+        evidence=evidence,
+    )
+
+
+def _unexplained_finding(
+    base: FindingBase,
+    inv: Invoice,
+    payment: CBPayment,
+    applied: Decimal,
+    balance: Decimal,
+    other_cb: list[QBPayment],
+    evidence: list[EvidenceObject],
+) -> Finding:
+    """No payment or credit explains the shortfall: ``unknown`` when another ConnectBooster
+    payment sits on the invoice, ``amount-changed`` when it was edited after the run (or QBO
+    gives no time), ``unknown`` when it was last edited before."""
+    number = base.invoice_number
     updated = inv.updated_at
     if other_cb:
         refs = ", ".join(p.payment_ref_num or "" for p in other_cb)
@@ -226,7 +229,7 @@ def invoice_finding(
             evidence=evidence,
         )
     if updated is None or updated > payment.paid_at:
-        when = f" on {updated.date().isoformat()}" if updated else ""
+        when = f" on {iso_date(updated.date())}" if updated else ""
         return Finding(
             **base.fields(),
             cause=Cause.AMOUNT_CHANGED,
@@ -234,8 +237,8 @@ def invoice_finding(
             summary=(
                 f"Invoice {number} was changed in QuickBooks after the payment run{when}: its "
                 f"balance is now {money(balance)} (total {money(inv.total_amt)}), "
-                f"{money(shortfall)} less than the {money(applied)} applied, and no payment "
-                "or credit explains it."
+                f"{money(applied - balance)} less than the {money(applied)} applied, and no "
+                "payment or credit explains it."
             ),
             evidence=evidence,
         )
@@ -301,11 +304,6 @@ def credit_memo_finding(
 
 __all__ = [
     "FindingBase",
-    "after_run",
-    "amount_on",
     "credit_memo_finding",
-    "credit_memo_ids",
     "invoice_finding",
-    "is_cb_reference",
-    "is_credit_memo_payment",
 ]

@@ -12,7 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.diagnosis.wording import Evidence, money
+from bot.diagnosis.wording import Evidence
+from bot.formats import money
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
 

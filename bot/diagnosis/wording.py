@@ -1,42 +1,25 @@
-"""How a diagnosis reads: amounts, dates, the evidence shown and the composed sentences.
+"""How a diagnosis reads: the evidence shown under a finding and the composed sentences.
 
-``money`` formats an amount the way every message shows it (to the cent, half-up). ``Evidence``
-builds the QuickBooks objects listed under a finding, each with a note and a link into QBO's web
-app. ``recreate_step`` writes the next step when the payment has to be recorded in QuickBooks by
-hand (what goes on which invoice), and ``lower_first`` lets a finding's sentence continue the
-payment's summary ("... because invoice 1042 was ...").
+``Evidence`` builds the QuickBooks objects listed under a finding, each with a note and a link
+into QBO's web app. ``recreate_step`` writes the next step when the payment has to be recorded
+in QuickBooks by hand (what goes on which invoice), and ``lower_first`` lets a finding's
+sentence continue the payment's summary ("... because invoice 1042 was ..."). Amounts and dates
+are written by ``bot.formats`` (``money``: to the cent, half-up, the same ``cents`` the rules
+compare with), like every other message.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
+from decimal import Decimal
 
 from bot.diagnosis.facts import QBOFacts
+from bot.formats import iso_date, money
 from bot.models import Cause, EvidenceObject, Finding
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import CreditMemo, Invoice
 from qb.models import Payment as QBPayment
-
-CENT = Decimal("0.01")
-
-
-def money(value: Decimal) -> str:
-    """``$1,250.00`` (negative: ``-$3.00``), rounded half-up to the cent."""
-    q = cents(value)
-    sign = "-" if q < 0 else ""
-    return f"{sign}${abs(q):,.2f}"
-
-
-def cents(value: Decimal) -> Decimal:
-    """Rounded half-up to the cent: amounts are compared this way."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def iso_date(t: date | None) -> str | None:
-    """``YYYY-MM-DD``, or None."""
-    return t.isoformat() if t is not None else None
 
 
 class Evidence:
@@ -165,11 +148,7 @@ def recreate_step(payment: CBPayment, findings: list[Finding]) -> str:
 
 
 __all__ = [
-    "CENT",
     "Evidence",
-    "cents",
-    "iso_date",
     "lower_first",
-    "money",
     "recreate_step",
 ]

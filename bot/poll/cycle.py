@@ -1,33 +1,36 @@
 """The poller: find new failed payments, post each once, keep every message current.
 
-One cycle (:func:`poll_once`), run every ``POLL_INTERVAL_SECONDS`` by :func:`run_poller`:
+One cycle (:func:`poll_once`), run every ``POLL_INTERVAL_SECONDS`` by :func:`run_poller`.
+Each step names the module that does it; a failure's path through them never comes back to
+this one (cycle → intake → posting, or cycle → digest → intake → posting):
 
-1. Take the ``poller`` lease. With several bot processes on one Redis only its holder polls;
-   the lease expires ``LEASE_TTL`` seconds after its holder dies, and a live holder extends it
-   while it works. A holder that loses its lease stops before its next Slack post.
+1. Take the ``poller`` lease (here). With several bot processes on one Redis only its holder
+   polls; the lease expires ``LEASE_TTL`` seconds after its holder dies, and a live holder
+   extends it while it works. A holder that loses its lease stops before its next Slack post.
 2. List the payments ConnectBooster marks ``failed`` and changed since the cursor kept in
-   Redis, minus ``OVERLAP`` (a late update is not missed; reprocessing is idempotent).
-3. New failures (no record, or a record without a Slack message) are diagnosed in bulk
-   (``bot.diagnosis.fetch.diagnose_many``) and stored, then posted to
-   ``FAILED_PAYMENTS_CHANNEL`` one message each. More than ``DIGEST_AFTER`` in one cycle: one
-   digest message first, then each failure's message as a reply in its thread, diagnosed in
-   batches while earlier replies go out. Posts to one channel are
-   paced (``POST_INTERVAL``, about one a second: Slack's limit).
+   Redis, minus ``OVERLAP`` (a late update is not missed; reprocessing is idempotent) (here).
+3. New failures (no record, or a record without a Slack message) are diagnosed in bulk and
+   stored (``bot.poll.intake``, each record through ``bot.lifecycle.opened``), then posted to
+   ``FAILED_PAYMENTS_CHANNEL`` one message each, exactly once across crashes and paced at
+   about one a second, Slack's limit (``bot.poll.posting``). More than ``DIGEST_AFTER`` in one
+   cycle: one digest message first, then each failure's message as a reply in its thread,
+   diagnosed in batches while earlier replies go out (``bot.poll.digest``).
 4. A known failure that failed again (a newer sync attempt) after a remedy or a resync gets
-   its existing message redrawn with the new diagnosis; no second message.
+   its existing message redrawn with the new diagnosis; no second message
+   (``bot.poll.failed_again``, diagnosed by ``bot.poll.intake``).
 5. Open failures resolved outside Slack — synced by ConnectBooster's next run, dismissed or
    deleted in the portal — are marked resolved (``Resolution(how=..., by=None)``) and their
-   message redrawn without buttons. Changes come from ConnectBooster's ``synced`` and
-   ``dismissed`` lists since the cursor (bulk); deletions show as a 404 on a rotating window of
-   ``SWEEP_READS`` open records read one by one each cycle (the contract has no deleted list).
+   message redrawn without buttons (``bot.poll.sweep``). Changes come from ConnectBooster's
+   ``synced`` and ``dismissed`` lists since the cursor (bulk); deletions show as a 404 on a
+   rotating window of ``SWEEP_READS`` open records read one by one each cycle (the contract
+   has no deleted list).
 6. The cursor moves to the newest ``updated_at`` handled (held back before a payment a remedy
-   is working on), only once the cycle finished: a crash replays the cycle, never skips it.
+   is working on), only once the cycle finished: a crash replays the cycle, never skips it
+   (here).
 7. The failure-rate and "sync not running" alerts are checked (``bot.alerts.watch``).
 
-Where the steps live: ``bot.poll.posting`` posts each message exactly once, across crashes
-(per-payment claims, Slack message metadata, adopting a message already posted) and paces
-posts; ``bot.poll.digest`` posts a burst's digest and its thread; step 4 is
-``bot.poll.failed_again``, step 5 ``bot.poll.sweep``.
+Every change of a record's status in steps 3 to 5 is ``bot.lifecycle``'s. What the cycle did
+is its ``PollReport`` (``bot.poll.report``).
 """
 
 from __future__ import annotations
@@ -37,23 +40,22 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.diagnosis.fetch import diagnose_many
-from bot.models import Diagnosis, FailureRecord, FailureStatus
+from bot.errors import log_reason
+from bot.models import FailureStatus
 from bot.poll.digest import DigestPlan, DigestPoster
 from bot.poll.failed_again import failed_again, update_again
-from bot.poll.posting import EVENT_DIGEST, POST_INTERVAL, Found, LeaseLost, Pacer, Poster
+from bot.poll.intake import Found, Intake
+from bot.poll.posting import EVENT_DIGEST, POST_INTERVAL, LeaseLost, Pacer, Poster
 from bot.poll.report import PollReport
 from bot.poll.sweep import sweep_resolved
 from bot.runtime.services import Services
 from bot.store import StoreError
 from cb.errors import CBError
-from cb.models import Payment
 from qb.errors import QBOError
 
 log = logging.getLogger(__name__)
@@ -139,8 +141,6 @@ class _Cycle:
         self.s = services
         self.report = report
         self.poster = Poster(services, report, pacer, lost)
-        self.digest = DigestPoster(self.poster, self._prepare)
-        self.failure_rate: Decimal | None = None
         self.stats: Any = None
 
     # -- top level ---------------------------------------------------------------------------
@@ -148,7 +148,8 @@ class _Cycle:
         s = self.s
         now = s.clock()
         self.stats = await s.cb.sync_stats(now - timedelta(days=s.settings.alert_window_days))
-        self.failure_rate = self.stats.failure_rate
+        intake = Intake(s, self.stats.failure_rate)
+        digest = DigestPoster(self.poster, intake)
         cursor = await s.store.get_cursor()
         since = cursor - OVERLAP if cursor is not None else None
         failed = [p async for p in s.cb.list_payments("failed", updated_since=since, limit=PAGE)]
@@ -168,13 +169,13 @@ class _Cycle:
                     again.append(Found(p, rec))
 
         fresh.sort(key=lambda f: (f.payment.paid_at, f.payment.id))
-        fresh = await self.digest.resume(fresh)
+        fresh = await digest.resume(fresh)
         if len(fresh) > s.settings.digest_after:
-            await self.digest.post(fresh)
+            await digest.post(fresh)
         elif fresh:
-            await self._post_each(fresh)
+            await self._post_each(intake, fresh)
         if again:
-            diagnoses = await self._diagnose([f.payment for f in again])
+            diagnoses = await intake.diagnose([f.payment for f in again])
             held.extend(await update_again(s, self.report, again, diagnoses))
         await sweep_resolved(s, self.report, since, {p.id for p in failed}, page=PAGE)
 
@@ -196,61 +197,17 @@ class _Cycle:
             self.report.alert_error = _reason(exc)
             log.warning("failure-rate alert check failed: %s", self.report.alert_error)
 
-    # -- diagnosis ---------------------------------------------------------------------------
-    async def _diagnose(self, payments: Sequence[Payment]) -> dict[str, Diagnosis]:
-        if not payments:
-            return {}
-        return await diagnose_many(
-            self.s.qbo, payments, failure_rate=self.failure_rate,
-            threshold=self.s.settings.alert_threshold,
-        )
-
-    async def _prepare(self, found: Sequence[Found]) -> list[FailureRecord]:
-        """Records for new failures, diagnosed (reusing a stored diagnosis) and stored."""
-        todo = [
-            f.payment for f in found
-            if f.record is None or f.record.diagnosis is None
-            or f.record.payment.sync.attempts != f.payment.sync.attempts
-        ]
-        diagnoses = await self._diagnose(todo)
-        out: list[FailureRecord] = []
-        for f in found:
-            rec = f.record or FailureRecord(
-                payment_id=f.payment.id, payment=f.payment, first_seen_at=self.s.clock()
-            )
-            rec.payment = f.payment
-            if f.payment.id in diagnoses:
-                rec.diagnosis = diagnoses[f.payment.id]
-            if rec.status == FailureStatus.RESOLVED:
-                rec.status, rec.resolution = FailureStatus.OPEN, None
-            if f.record is None:
-                rec.note("Failed to sync; diagnosed by the poller")
-            await self.s.store.put_failure(rec)
-            out.append(rec)
-        return out
-
     # -- posting -----------------------------------------------------------------------------
-    async def _post_each(self, found: Sequence[Found]) -> None:
+    async def _post_each(self, intake: Intake, found: Sequence[Found]) -> None:
         """A few new failures: diagnose them together, one top-level message each."""
-        for rec in await self._prepare(found):
+        for rec in await intake.records(found):
             await self.poster.publish(rec, None)
 
 
 def _reason(exc: BaseException) -> str:
-    """Which service failed and why, in one line (never a secret: clients keep keys out)."""
-    if isinstance(exc, CBError):
-        return f"ConnectBooster: {exc}"
-    if isinstance(exc, QBOError):
-        return f"QuickBooks: {exc}"
-    if isinstance(exc, SlackApiError):
-        return f"Slack: {exc.response.get('error')}"
-    if isinstance(exc, SlackClientError | aiohttp.ClientError):
-        return f"Slack: {type(exc).__name__}: {exc}"
-    if isinstance(exc, StoreError):
-        return f"Redis: {exc}"
-    if isinstance(exc, LeaseLost):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    """Which service failed and why, in one line (``bot.errors.log_reason``: never a secret,
+    clients keep keys out of their errors)."""
+    return log_reason(exc)
 
 
 # ---- the loop ------------------------------------------------------------------------------

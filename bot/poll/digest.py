@@ -3,7 +3,8 @@
 When one cycle finds more than ``DIGEST_AFTER`` new failures, the poller posts a digest first
 (the ``DIGEST_OLDEST`` oldest failures listed, diagnosed before it goes out), then each
 failure's message as a reply in the digest's thread: the rest are diagnosed in batches of
-``DIAGNOSE_BATCH`` while earlier replies are being posted. Once every reply is out the digest
+``DIAGNOSE_BATCH`` while earlier replies are being posted. Diagnosis and storing are
+``bot.poll.intake``'s, each reply ``bot.poll.posting``'s. Once every reply is out the digest
 is redrawn with the counts by cause.
 
 The burst is planned in Redis (``DigestPlan``, key ``poll:digest``) before the digest is posted,
@@ -17,14 +18,15 @@ import asyncio
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, Field
 from slack_sdk.errors import SlackApiError
 
 from bot.models import FailureRecord
-from bot.poll.posting import EVENT_DIGEST, Found, Poster
+from bot.poll.intake import Found, Intake
+from bot.poll.posting import EVENT_DIGEST, Poster
 from bot.slack.blocks.digest import digest_message
 
 log = logging.getLogger("bot.poll.cycle")  # one logger for the whole poll cycle
@@ -33,10 +35,6 @@ DIAGNOSE_BATCH = 25
 """Failures diagnosed together while a burst's replies are being posted."""
 DIGEST_OLDEST = 5
 """Oldest failures listed in a digest (diagnosed before the digest is posted)."""
-
-Prepare = Callable[[Sequence[Found]], Awaitable[list[FailureRecord]]]
-"""Diagnose new failures and store their records (the cycle's ``_prepare``)."""
-
 
 class DigestPlan(BaseModel):
     """A burst being posted: its digest message and the failures that go in its thread."""
@@ -51,11 +49,11 @@ class DigestPlan(BaseModel):
 
 
 class DigestPoster:
-    """Posts a cycle's burst through ``poster``, diagnosing with ``prepare``."""
+    """Posts a cycle's burst through ``poster``, its records made by ``intake``."""
 
-    def __init__(self, poster: Poster, prepare: Prepare) -> None:
+    def __init__(self, poster: Poster, intake: Intake) -> None:
         self.poster = poster
-        self.prepare = prepare
+        self.intake = intake
         self.s = poster.s
 
     async def resume(self, fresh: list[Found]) -> list[Found]:
@@ -90,7 +88,7 @@ class DigestPoster:
         s = self.s
         poster = self.poster
         now = s.clock()
-        oldest = await self.prepare(fresh[:DIGEST_OLDEST])
+        oldest = await self.intake.records(fresh[:DIGEST_OLDEST])
         plan = DigestPlan(
             plan_id=secrets.token_hex(8), channel=poster.channel, claimed_at=now,
             payment_ids=[f.payment.id for f in fresh],
@@ -127,7 +125,7 @@ class DigestPoster:
             cancelled = False
             try:
                 for i in range(0, len(found), DIAGNOSE_BATCH):
-                    for rec in await self.prepare(found[i:i + DIAGNOSE_BATCH]):
+                    for rec in await self.intake.records(found[i:i + DIAGNOSE_BATCH]):
                         await queue.put(rec)
             except asyncio.CancelledError:
                 # the consumer is gone (the cycle is being cancelled): waiting for room in a

@@ -2,9 +2,10 @@
 
 After a remedy or a resync, ConnectBooster may try a payment again and fail again. The poller
 sees a newer sync attempt (:func:`failed_again`) on a payment whose message is already in Slack;
-:func:`update_again` stores the new diagnosis, reopens the record and redraws its existing
-message with a notice, never posting a second one. A payment a remedy is working on is left
-for the next cycle (the poller holds its cursor back before it).
+:func:`update_again` hands the new diagnosis to ``bot.lifecycle.failed_again``, which reopens
+the record and redraws its existing message with a notice, never posting a second one. A
+payment a remedy is working on is left for the next cycle (the poller holds its cursor back
+before it).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot import lifecycle
 from bot.models import Diagnosis, FailureRecord, FailureStatus
-from bot.poll.posting import Found
+from bot.poll.intake import Found
 from bot.poll.report import PollReport
 from bot.runtime.services import Services
-from bot.slack.messages import refresh_message
 from cb.models import Payment, SyncStatus
 
 
@@ -51,16 +52,11 @@ async def update_again(
                 continue
             if not failed_again(rec, f.payment):
                 continue
-            rec.payment = f.payment
-            rec.diagnosis = diagnoses.get(f.payment.id, rec.diagnosis)
-            rec.status, rec.resolution = FailureStatus.OPEN, None
             at = f.payment.sync.last_attempt_at or f.payment.updated_at
-            rec.note(f"Failed again on sync attempt {f.payment.sync.attempts}; "
-                     "diagnosed again")
-            await s.store.put_failure(rec)
             notice = (f"ConnectBooster's sync failed again at {at:%H:%M} UTC "
                       f"(attempt {f.payment.sync.attempts}); the diagnosis below is new.")
-            await refresh_message(s, rec, notice=notice)
+            await lifecycle.failed_again(s, rec, f.payment, diagnoses.get(f.payment.id),
+                                         notice=notice)
             report.updated.append(rec.payment_id)
     return held
 

@@ -10,7 +10,8 @@ Slack's history is read-after-write consistent for the poster, so "not found" me
 accepted". The digest message (``bot.poll.digest``) is found again the same way, by its metadata
 ``failed_payment_digest``.
 
-Posts to one channel are paced (``POST_INTERVAL``, about one a second: Slack's limit), and a
+The record learns where its message is through ``bot.lifecycle.posted``. Posts to one
+channel are paced (``POST_INTERVAL``, about one a second: Slack's limit), and a
 poller whose lease expired under it (``LeaseLost``) stops before its next post.
 """
 
@@ -21,16 +22,15 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot import lifecycle
 from bot.models import FailureRecord, SlackRef
 from bot.poll.report import PollReport
 from bot.runtime.services import Services
 from bot.slack.messages import post_failure
-from cb.models import Payment
 
 log = logging.getLogger("bot.poll.cycle")  # one logger for the whole poll cycle
 
@@ -43,14 +43,6 @@ EVENT_DIGEST = "failed_payment_digest"
 
 class LeaseLost(Exception):
     """The poller lease expired under this process (it stalled); it stops posting."""
-
-
-@dataclass
-class Found:
-    """A failure in this cycle's list, with its record when it has one."""
-
-    payment: Payment
-    record: FailureRecord | None
 
 
 class Pacer:
@@ -139,9 +131,7 @@ class Poster:
                 self.report.top_level_posts += 1
         # store on the latest version of the record (a handler may have noted something)
         latest = await s.store.get_failure(rec.payment_id) or rec
-        latest.slack = ref
-        latest.note("Posted to Slack" + (" in the digest thread" if thread_ts else ""))
-        await s.store.put_failure(latest)
+        await lifecycle.posted(s, latest, ref)
         self.report.new.append(rec.payment_id)
 
     async def find_posted(
@@ -202,7 +192,6 @@ __all__ = [
     "EVENT_DIGEST",
     "EVENT_FAILURE",
     "POST_INTERVAL",
-    "Found",
     "LeaseLost",
     "Pacer",
     "Poster",

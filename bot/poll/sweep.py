@@ -3,11 +3,12 @@
 A failure stays open until someone acts on it in Slack, or until ConnectBooster no longer
 lists it as failing: its next sync run recorded it in QuickBooks, or someone dismissed its
 syncing or deleted it in the portal. Each poll cycle ends with :func:`sweep_resolved`, which
-marks such records resolved (``Resolution(how=..., by=None)``) and redraws their message
-without buttons. Synced and dismissed payments come from ConnectBooster's ``synced`` and
-``dismissed`` lists since the cycle's cursor (bulk); a deletion shows only as a 404 when the
-payment is read, so a rotating window of ``SWEEP_READS`` open records (``SweepCursor``, key
-``poll:sweep``) is read one by one each cycle (the contract has no deleted list).
+has ``bot.lifecycle.resolved_outside`` mark such records resolved
+(``Resolution(how=..., by=None)``) and redraw their message without buttons. Synced and
+dismissed payments come from ConnectBooster's ``synced`` and ``dismissed`` lists since the
+cycle's cursor (bulk); a deletion shows only as a 404 when the payment is read, so a rotating
+window of ``SWEEP_READS`` open records (``SweepCursor``, key ``poll:sweep``) is read one by one
+each cycle (the contract has no deleted list).
 
 A credit memo un-applied from Slack waits for ConnectBooster's next sync; when that sync
 lands, the record is resolved as ``unapplied`` by the person who clicked.
@@ -20,10 +21,10 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from bot.models import FailureStatus, RemedyKind, Resolution
+from bot import lifecycle
+from bot.models import FailureStatus, JournalOutcome, RemedyKind, Resolution, ResolutionHow
 from bot.poll.report import PollReport
 from bot.runtime.services import Services
-from bot.slack.messages import refresh_message
 from cb.errors import NotFound
 from cb.models import Payment, SyncStatus
 
@@ -86,7 +87,7 @@ async def sweep_resolved(
 
 
 async def _resolve(
-    s: Services, report: PollReport, pid: str, payment: Payment | None, how: str
+    s: Services, report: PollReport, pid: str, payment: Payment | None, how: ResolutionHow
 ) -> None:
     async with s.store.holding(f"payment:{pid}", s.instance, ttl=30) as got:
         if not got:
@@ -96,35 +97,31 @@ async def _resolve(
             return
         by: str | None = None
         j = rec.remedy
-        if (how == "synced" and rec.status == FailureStatus.WAITING_SYNC and j is not None
-                and j.kind == RemedyKind.UNAPPLY_CREDIT_MEMO and j.outcome == "ok"):
-            how, by = "unapplied", j.user
-        if payment is not None:
-            rec.payment = payment
-        rec.status = FailureStatus.RESOLVED
-        rec.resolution = Resolution(how=how, by=by, at=s.clock(), detail=_detail(how))
-        rec.note(f"Resolved outside Slack: {how}")
-        await s.store.put_failure(rec)
-        await refresh_message(s, rec)
+        if (how == ResolutionHow.SYNCED and rec.status == FailureStatus.WAITING_SYNC
+                and j is not None and j.kind == RemedyKind.UNAPPLY_CREDIT_MEMO
+                and j.outcome == JournalOutcome.OK):
+            how, by = ResolutionHow.UNAPPLIED, j.user
+        resolution = Resolution(how=how, by=by, at=s.clock(), detail=_DETAIL.get(how, ""))
+        await lifecycle.resolved_outside(s, rec, resolution, payment=payment)
         report.resolved.append(pid)
 
 
-def _resolved_how(p: Payment | None) -> str | None:
+def _resolved_how(p: Payment | None) -> ResolutionHow | None:
     if p is None:
-        return "deleted"
+        return ResolutionHow.DELETED
     if p.sync.status == SyncStatus.SYNCED:
-        return "synced"
+        return ResolutionHow.SYNCED
     if p.sync.status == SyncStatus.DISMISSED:
-        return "dismissed"
+        return ResolutionHow.DISMISSED
     return None
 
 
-def _detail(how: str) -> str:
-    return {
-        "synced": "ConnectBooster's sync recorded the payment in QuickBooks.",
-        "dismissed": "Syncing was dismissed in the ConnectBooster portal.",
-        "deleted": "The payment was deleted from ConnectBooster's history in the portal.",
-    }.get(how, "")
+_DETAIL: dict[ResolutionHow, str] = {
+    ResolutionHow.SYNCED: "ConnectBooster's sync recorded the payment in QuickBooks.",
+    ResolutionHow.DISMISSED: "Syncing was dismissed in the ConnectBooster portal.",
+    ResolutionHow.DELETED: "The payment was deleted from ConnectBooster's history in the portal.",
+}
+"""The resolution's detail, by how ConnectBooster shows it resolved."""
 
 
 __all__ = ["SWEEP_READS", "SweepCursor", "sweep_resolved"]

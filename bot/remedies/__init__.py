@@ -7,14 +7,15 @@
 2. take the payment's lease (``payment:<id>``) — a second click meanwhile is answered
    "already being handled by <@x>"; under the lease the record is read again, and a click on
    a button drawn for an earlier attempt is answered with what happened since;
-3. start a ``RemedyJournal`` on the record (status ``in_progress``, message redrawn);
+3. start a ``RemedyJournal`` on the record; ``bot.lifecycle.remedy_started`` marks it
+   ``in_progress`` and redraws the message;
 4. run the remedy's steps. Each step that writes to QuickBooks or ConnectBooster is recorded
    in the journal, in Redis, *before* its write; QuickBooks writes carry a ``requestid``
    derived from the payment, the step and the attempt, so a repeat after a crash or a lost
    answer replays the first write instead of writing again;
-5. finish the journal (``ok``, ``failed`` or ``refused``), set the record's status and
-   resolution, redraw the message in place, add an audit line in its thread and in the audit
-   stream, and count the remedy in the metrics.
+5. finish the journal (``ok``, ``failed`` or ``refused``), add a line to the audit stream and
+   count the remedy in the metrics; ``bot.lifecycle.remedy_finished`` sets the record's status
+   and resolution and redraws the message in place; then an audit line goes in its thread.
 
 A failed remedy keeps the steps it finished: pressing the same button again continues from
 there (a payment already created in QuickBooks is not created again). A remedy cut short by a
@@ -36,22 +37,37 @@ The remedies, in ConnectBooster's words:
 
 The package, module by module:
 
-- ``runner``: ``run_remedy`` and ``_execute`` (the run and how it is recorded);
+- ``runner``: ``run_remedy`` and ``execute`` (the run and how it is recorded), ``JOURNALED``
+  (which function runs each journaled remedy);
 - ``resume``: ``resume_unfinished`` and ``resume_one`` (remedies a crash cut short);
-- ``journal``: ``_Ctx`` (the step journal kept in Redis) and ``request_id``;
-- ``dismiss``, ``unapply``, ``recreate``, ``recheck``: the remedies themselves;
-- ``outcome``: ``RemedyOutcome``, ``RemedyResult`` and the exceptions a step raises;
-- ``texts``: what the user reads (errors in plain words, "already resolved", …);
-- ``reporting``: the message redrawn, the thread note, the metric.
+- ``journal``: ``RemedyRun`` (the step journal kept in Redis), ``start_journal`` and
+  ``request_id``;
+- ``dismiss`` (``dismiss``, ``delete``, ``cb_dismiss``, ``synced_meanwhile``), ``unapply``,
+  ``recreate``, ``recheck``: the remedies themselves;
+- ``outcome``: ``RemedyOutcome``, ``RemedyResult``, ``RemedyDone`` and the exceptions a step
+  raises;
+- ``texts``: what the user reads ("already resolved", "out of date", "did not finish"; errors
+  in plain words are in ``bot.errors``);
+- ``reporting``: the thread note and the metric.
 
-The timings below live here, on the package, and are read from it when used, so setting
-``bot.remedies.LEASE_TTL`` (as the crash tests do) reaches every module.
+Every change of the failure's status (in progress, resolved, waiting for sync, open again),
+with its history note, save and message redraw, goes through ``bot.lifecycle``.
+
+The timings (lease, timeout, resume polling, report markers) are ``RemedyTimings`` carried on
+``Services.remedy_timings``; a test that needs a crashed holder's lease to expire quickly gives
+its services shorter ones.
 """
 
 from __future__ import annotations
 
-from bot.remedies.journal import MAX_REQUEST_ID, request_id
-from bot.remedies.outcome import RemedyFailed, RemedyOutcome, RemedyRefused, RemedyResult
+from bot.remedies.journal import MAX_REQUEST_ID, RemedyRun, request_id
+from bot.remedies.outcome import (
+    RemedyDone,
+    RemedyFailed,
+    RemedyOutcome,
+    RemedyRefused,
+    RemedyResult,
+)
 from bot.remedies.recreate import (
     PICK_CAUSES,
     UNDEPOSITED_FUNDS,
@@ -59,34 +75,27 @@ from bot.remedies.recreate import (
     recreate_candidates,
 )
 from bot.remedies.resume import resume_one, resume_unfinished
-from bot.remedies.runner import BOOKS_WRITES, run_remedy
+from bot.remedies.runner import BOOKS_WRITES, JOURNALED, execute, run_remedy
 from bot.remedies.texts import CENT, already_resolved_text, describe_error
-
-LEASE_TTL = 120.0
-"""Seconds a remedy's lease lives without a heartbeat (each step renews it)."""
-REMEDY_TIMEOUT = 150.0
-"""Seconds a remedy may run before it is reported as timed out."""
-RESUME_POLL = 0.5
-"""Seconds between looks at a lease held by a crashed process, when resuming."""
-REPORT_MARKER_TTL = 30 * 86400.0
-"""Seconds the "this attempt was reported" markers are kept."""
+from bot.runtime.services import RemedyTimings
 
 __all__ = [
     "BOOKS_WRITES",
     "CENT",
-    "LEASE_TTL",
+    "JOURNALED",
     "MAX_REQUEST_ID",
     "PICK_CAUSES",
-    "REMEDY_TIMEOUT",
-    "REPORT_MARKER_TTL",
-    "RESUME_POLL",
     "UNDEPOSITED_FUNDS",
+    "RemedyDone",
     "RemedyFailed",
     "RemedyOutcome",
     "RemedyRefused",
     "RemedyResult",
+    "RemedyRun",
+    "RemedyTimings",
     "already_resolved_text",
     "describe_error",
+    "execute",
     "needs_pick",
     "recreate_candidates",
     "request_id",

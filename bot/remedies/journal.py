@@ -1,11 +1,13 @@
 """The remedy journal: each step recorded in Redis before its write, and the request ids.
 
-``_Ctx`` carries one run of a remedy (services, failure record, lease, user, params) and
-records its steps in the record's ``RemedyJournal``: ``begin`` saves a step as started (with
-its QuickBooks ``requestid`` and plan) *before* the external write, ``done`` and ``failed``
-save how it ended. A step already done is handed back as is, so a resumed or repeated run
-skips it. ``request_id`` derives the ``requestid`` from the payment, the step and the
-attempt; ``_start_journal`` opens a new attempt (continuing a failed one of the same kind).
+``RemedyRun`` carries one run of a remedy (services, failure record, lease, user, params)
+and records its steps in the record's ``RemedyJournal``: ``begin`` saves a step as started
+(with its QuickBooks ``requestid`` and plan) *before* the external write, ``done`` and
+``failed`` save how it ended; each ``begin`` renews the lease for
+``services.remedy_timings.lease_ttl`` seconds. A step already done is handed back as is, so a
+resumed or repeated run skips it. ``request_id`` derives the ``requestid`` from the payment,
+the step and the attempt; ``start_journal`` opens a new attempt (continuing a failed one of
+the same kind).
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import remedies  # LEASE_TTL is read from the package when used (tests tune it)
-from bot.models import FailureRecord, RemedyJournal, RemedyKind, RemedyStep
+from bot.models import (
+    FailureRecord,
+    JournalOutcome,
+    RemedyJournal,
+    RemedyKind,
+    RemedyStep,
+    StepState,
+)
 from bot.runtime.services import Services
 from bot.store import Lease
 
@@ -23,7 +31,9 @@ MAX_REQUEST_ID = 50
 
 
 @dataclass
-class _Ctx:
+class RemedyRun:
+    """One run of a journaled remedy on one failure, under the payment's lease."""
+
     services: Services
     rec: FailureRecord
     lease: Lease
@@ -45,29 +55,29 @@ class _Ctx:
         """The step ``name``: returned as is when done; otherwise recorded as started (with
         its request id and plan) in Redis before the caller's external write."""
         step = self.journal.step(name)
-        if step is not None and step.state == "done":
+        if step is not None and step.state == StepState.DONE:
             return step
         if step is None:
             step = RemedyStep(name=name, request_id=request_id, result=dict(plan or {}))
             self.journal.steps.append(step)
         else:  # started before a crash or a lost answer: same request id, same plan
-            step.state = "started"
+            step.state = StepState.STARTED
             if plan and not step.result:
                 step.result = dict(plan)
         step.at = self.services.clock()
-        await self.lease.extend(remedies.LEASE_TTL)
+        await self.lease.extend(self.services.remedy_timings.lease_ttl)
         await self.save()
         return step
 
     async def done(self, step: RemedyStep, **result: Any) -> None:
-        step.state = "done"
+        step.state = StepState.DONE
         step.result.update(result)
         step.at = self.services.clock()
         await self.save()
 
     async def failed(self, step: RemedyStep, error: str) -> None:
         """A step QuickBooks or ConnectBooster refused for sure (nothing written)."""
-        step.state = "failed"
+        step.state = StepState.FAILED
         step.result["error"] = error
         await self.save()
 
@@ -81,17 +91,20 @@ def request_id(payment_id: str, step: str, attempt: int) -> str:
     return f"fp-{digest}-{step[:20]}-{attempt}"[:MAX_REQUEST_ID]
 
 
-def _start_journal(
+def start_journal(
     services: Services, rec: FailureRecord, kind: RemedyKind, user: str, params: dict[str, Any]
 ) -> None:
+    """Open attempt ``remedy_attempts + 1`` of ``kind`` on the record (in memory: the run
+    saves it when it starts)."""
     previous = rec.remedy
     attempt = rec.remedy_attempts + 1
     journal = RemedyJournal(kind=kind, user=user, attempt=attempt, params=params,
                             started_at=services.clock())
-    if previous is not None and previous.kind == kind and previous.outcome == "failed":
+    if previous is not None and previous.kind == kind and previous.outcome == JournalOutcome.FAILED:
         # continue a failed run: keep what was done (and writes of unknown outcome, which are
         # repeated with the same requestid); redo steps that were refused for sure
-        journal.steps = [s.model_copy(deep=True) for s in previous.steps if s.state != "failed"]
+        journal.steps = [s.model_copy(deep=True) for s in previous.steps
+                         if s.state != StepState.FAILED]
         if not params:
             journal.params = dict(previous.params)
     rec.remedy = journal

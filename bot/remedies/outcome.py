@@ -2,8 +2,8 @@
 
 ``RemedyOutcome`` (with its ``RemedyResult``) is what ``run_remedy`` returns to the listener.
 A remedy's steps raise ``RemedyRefused`` (nothing was written: the remedy does not fit the
-payment) or ``RemedyFailed`` (a step did not do what it should), and end with a ``_Done``
-that says how the failure record stands afterwards.
+payment) or ``RemedyFailed`` (a step did not do what it should), and end with a
+``RemedyDone`` that says how the failure record stands afterwards.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.errors import ExplainedError
 from bot.models import FailureRecord, FailureStatus, RemedyKind, Resolution
 
 
@@ -42,16 +43,19 @@ class RemedyOutcome:
         return self.result == RemedyResult.OK
 
 
-class RemedyRefused(Exception):
+class RemedyRefused(ExplainedError):
     """The remedy does not fit the payment; nothing was written."""
 
 
-class RemedyFailed(Exception):
+class RemedyFailed(ExplainedError):
     """A step did not do what it should; the text says so in plain words."""
 
 
 @dataclass
-class _Done:
+class RemedyDone:
+    """How a remedy's steps left the failure: ``status`` (resolved, or waiting for
+    ConnectBooster's sync), the ``message`` for the clicker, and how it was resolved."""
+
     status: FailureStatus
     message: str
     resolution: Resolution | None = None

@@ -13,11 +13,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.models import Cause, FailureRecord, FailureStatus, Resolution
-from bot.remedies.dismiss import _cb_dismiss, _synced
-from bot.remedies.journal import _Ctx, request_id
-from bot.remedies.outcome import RemedyFailed, RemedyRefused, _Done
-from bot.remedies.texts import _money
+from bot.formats import money
+from bot.models import Cause, FailureRecord, FailureStatus, Resolution, ResolutionHow, StepState
+from bot.remedies.dismiss import cb_dismiss, synced_meanwhile
+from bot.remedies.journal import RemedyRun, request_id
+from bot.remedies.outcome import RemedyDone, RemedyFailed, RemedyRefused
 from bot.runtime.services import Services
 from bot.slack.ids import KEEP_AS_CREDIT
 from cb import errors as cbe
@@ -73,8 +73,8 @@ def _targets(rec: FailureRecord, target: str | None) -> list[tuple[str, Decimal]
     return out
 
 
-async def _recreate_body(ctx: _Ctx, payment: CBPayment) -> dict[str, Any]:
-    services = ctx.services
+async def _recreate_body(run: RemedyRun, payment: CBPayment) -> dict[str, Any]:
+    services = run.services
     cust = payment.customer.qb_customer_id
     if not cust:
         raise RemedyRefused("ConnectBooster does not know this customer's QuickBooks id, so "
@@ -83,7 +83,7 @@ async def _recreate_body(ctx: _Ctx, payment: CBPayment) -> dict[str, Any]:
     if not deposit_id:
         acct = await services.qbo.account_by_name(UNDEPOSITED_FUNDS)
         deposit_id = acct.id if acct is not None else None
-    wanted = _targets(ctx.rec, ctx.params.get("target"))
+    wanted = _targets(run.rec, run.params.get("target"))
     ids = list(dict.fromkeys(i for i, _ in wanted))
     invoices = {i.id: i for i in await services.qbo.query_in(Invoice, "Id", ids)} if ids else {}
     room = {i: inv.balance for i, inv in invoices.items() if i}
@@ -102,7 +102,7 @@ async def _recreate_body(ctx: _Ctx, payment: CBPayment) -> dict[str, Any]:
         room[inv_id] -= take
         left -= take
     note = (f"Recreated from ConnectBooster payment {payment.id} ({payment.reference}) by the "
-            f"failed-payments bot at the request of Slack user {ctx.user}. {_marker(payment.id)}")
+            f"failed-payments bot at the request of Slack user {run.user}. {_marker(payment.id)}")
     body = QBPayment(
         customer_ref=Ref(value=cust, name=payment.customer.name),
         total_amt=payment.amount,
@@ -116,19 +116,20 @@ async def _recreate_body(ctx: _Ctx, payment: CBPayment) -> dict[str, Any]:
     return body.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-async def _recreate(ctx: _Ctx) -> _Done:
-    services, rec = ctx.services, ctx.rec
+async def recreate(run: RemedyRun) -> RemedyDone:
+    """Recreate payment in QuickBooks (see the module docstring)."""
+    services, rec = run.services, run.rec
     name = "qbo_create_payment"
-    step = ctx.journal.step(name)
+    step = run.journal.step(name)
     if step is None:
-        if needs_pick(rec) and "target" not in ctx.params:
+        if needs_pick(rec) and "target" not in run.params:
             raise RemedyRefused("pick the invoice it pays (or keep it as credit) first: press "
                                 "*Recreate payment in QuickBooks* again")
         payment = await services.cb.get_payment(rec.payment_id)
         rec.payment = payment
         if payment.sync.status == SyncStatus.SYNCED:
-            return _synced(ctx, "ConnectBooster has synced it to QuickBooks meanwhile; nothing "
-                                "was created.")
+            return synced_meanwhile(run, "ConnectBooster has synced it to QuickBooks "
+                                         "meanwhile; nothing was created.")
         existing = await services.qbo.query(
             QBPayment, f"PaymentRefNum = {quote(payment.reference)}")
         ours = [p for p in existing if _marker(payment.id) in (p.private_note or "")]
@@ -138,20 +139,20 @@ async def _recreate(ctx: _Ctx) -> _Done:
                 f"QuickBooks already holds payment {ids} with reference {payment.reference}, "
                 "so nothing was created. If it is this payment, press *Dismiss Syncing*")
         if ours:
-            step = await ctx.begin(name, plan={"adopted": True})
-            await ctx.done(step, qbo_payment_id=ours[0].id)
+            step = await run.begin(name, plan={"adopted": True})
+            await run.done(step, qbo_payment_id=ours[0].id)
         else:
-            body = await _recreate_body(ctx, payment)
-            rid = request_id(rec.payment_id, "create", ctx.journal.attempt)
-            step = await ctx.begin(name, request_id=rid, plan={"body": body})
-    if step.state != "done":
+            body = await _recreate_body(run, payment)
+            rid = request_id(rec.payment_id, "create", run.journal.attempt)
+            step = await run.begin(name, request_id=rid, plan={"body": body})
+    if step.state != StepState.DONE:
         assert step.request_id is not None
         created = await services.qbo.create_payment(
             QBPayment.model_validate(step.result["body"]), request_id=step.request_id)
-        await ctx.done(step, qbo_payment_id=created.id)
+        await run.done(step, qbo_payment_id=created.id)
     qb_id = step.result.get("qbo_payment_id")
     try:
-        dismissed = await _cb_dismiss(ctx)
+        dismissed = await cb_dismiss(run)
     except cbe.NotFound:
         dismissed = True  # gone from ConnectBooster: nothing left to send to QuickBooks
     if not dismissed:
@@ -163,8 +164,8 @@ async def _recreate(ctx: _Ctx) -> _Done:
     lines = step.result.get("body", {}).get("Line") or []
     where = (f"applied to {len(lines)} invoice(s)" if lines else "kept as credit on the "
              "customer")
-    return _Done(FailureStatus.RESOLVED,
-                 f"QuickBooks payment {qb_id} created ({_money(rec.payment.amount)}, "
-                 f"{where}) and syncing dismissed in ConnectBooster.",
-                 Resolution(how="recreated", by=ctx.user, at=services.clock(),
-                            detail=f"QuickBooks payment {qb_id}, {where}"))
+    return RemedyDone(FailureStatus.RESOLVED,
+                      f"QuickBooks payment {qb_id} created ({money(rec.payment.amount)}, "
+                      f"{where}) and syncing dismissed in ConnectBooster.",
+                      Resolution(how=ResolutionHow.RECREATED, by=run.user, at=services.clock(),
+                                 detail=f"QuickBooks payment {qb_id}, {where}"))

@@ -1,8 +1,8 @@
-"""Telling Slack and the metrics what a remedy did: the message redrawn in place, a note in
-its thread, and the remedies counter.
+"""Telling Slack and the metrics what a remedy did, beyond the redrawn message (which
+``bot.lifecycle`` owns): a note in the message's thread, and the remedies counter.
 
-A Slack error here is logged and swallowed: the failure record in Redis is the truth and the
-message catches up on its next redraw.
+A Slack error here is logged and swallowed: the failure record in Redis and the audit stream
+are the truth.
 """
 
 from __future__ import annotations
@@ -14,25 +14,19 @@ from slack_sdk.errors import SlackApiError
 from bot.models import FailureRecord, RemedyKind
 from bot.remedies.outcome import RemedyResult
 from bot.runtime.services import Services
-from bot.slack.messages import refresh_message, thread_note
+from bot.slack.messages import thread_note
 
 log = logging.getLogger(__name__)
 
 
-async def _redraw(services: Services, rec: FailureRecord, notice: str | None = None) -> None:
-    try:
-        await refresh_message(services, rec, notice=notice)
-    except SlackApiError as exc:  # the record is the truth; the message catches up later
-        log.warning("message for %s not updated: %s", rec.payment.reference,
-                    exc.response.get("error") if exc.response is not None else exc)
-
-
-async def _note(services: Services, rec: FailureRecord, text: str) -> None:
+async def note_in_thread(services: Services, rec: FailureRecord, text: str) -> None:
+    """Add ``text`` (an audit line) in the failure message's thread, best effort."""
     try:
         await thread_note(services, rec, text)
     except SlackApiError as exc:
         log.warning("thread note for %s not posted: %s", rec.payment.reference, exc)
 
 
-def _count(services: Services, kind: RemedyKind, result: RemedyResult | str) -> None:
+def count_remedy(services: Services, kind: RemedyKind, result: RemedyResult | str) -> None:
+    """Count one click of ``kind`` that ended ``result`` (metric ``remedies``)."""
     services.metrics.remedies.labels(kind.value, str(result)).inc()

@@ -2,7 +2,9 @@
 for one payment.
 
 A remedy whose lease is still held (by the crashed process until it expires, or by another
-instance) is retried in the background every ``RESUME_POLL`` seconds until the lease frees.
+instance) is retried in the background every ``services.remedy_timings.resume_poll`` seconds
+until the lease frees. A failure resolved meanwhile (a Re-check found ConnectBooster had
+synced, dismissed or deleted it) is not resumed: there is nothing left to finish.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot import remedies  # the timings are read from the package when used (tests tune them)
-from bot.models import RemedyKind
-from bot.remedies.journal import _Ctx
+from bot.models import FailureRecord, FailureStatus, RemedyKind
+from bot.remedies.journal import RemedyRun
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
-from bot.remedies.runner import _execute
+from bot.remedies.runner import execute
 from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,19 @@ async def resume_unfinished(services: Services) -> list[RemedyOutcome]:
     return outcomes
 
 
+def _unfinished(rec: FailureRecord | None) -> bool:
+    return (rec is not None and rec.remedy is not None and rec.remedy.finished_at is None
+            and rec.status != FailureStatus.RESOLVED)
+
+
 async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | None:
     """Finish the payment's unfinished remedy, if it has one (``None`` when it has none)."""
     rec = await services.store.get_failure(payment_id)
-    if rec is None or rec.remedy is None or rec.remedy.finished_at is not None:
+    if rec is None or rec.remedy is None or not _unfinished(rec):
         return None
     j = rec.remedy
-    lease = services.store.lease(f"payment:{payment_id}", j.user, ttl=remedies.LEASE_TTL)
+    lease = services.store.lease(f"payment:{payment_id}", j.user,
+                                 ttl=services.remedy_timings.lease_ttl)
     if not await lease.acquire():
         holder = await services.store.lease_holder(f"payment:{payment_id}")
         return RemedyOutcome(j.kind, payment_id, RemedyResult.BUSY, "still leased",
@@ -57,13 +64,13 @@ async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | Non
     release = True
     try:
         rec = await services.store.get_failure(payment_id)
-        if rec is None or rec.remedy is None or rec.remedy.finished_at is not None:
+        if rec is None or rec.remedy is None or not _unfinished(rec):
             return None
         log.info("resuming %s on %s (attempt %d) after a restart", rec.remedy.kind.value,
                  rec.payment.reference, rec.remedy.attempt)
         release = False
-        outcome = await _execute(_Ctx(services, rec, lease, rec.remedy.user,
-                                      dict(rec.remedy.params)), resumed=True)
+        outcome = await execute(RemedyRun(services, rec, lease, rec.remedy.user,
+                                          dict(rec.remedy.params)), resumed=True)
         release = True
         return outcome
     finally:
@@ -72,10 +79,11 @@ async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | Non
 
 
 async def _resume_when_free(services: Services, payment_id: str) -> None:
-    deadline = asyncio.get_running_loop().time() + remedies.LEASE_TTL + 10
+    timings = services.remedy_timings
+    deadline = asyncio.get_running_loop().time() + timings.lease_ttl + 10
     while services.accepting and asyncio.get_running_loop().time() < deadline:
         outcome = await resume_one(services, payment_id)
         if outcome is None or outcome.result != RemedyResult.BUSY:
             return
-        await asyncio.sleep(remedies.RESUME_POLL)
+        await asyncio.sleep(timings.resume_poll)
     log.warning("remedy on %s not resumed: its lease is still held", payment_id)

@@ -28,6 +28,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class RemedyTimings:
+    """How long a remedy's lease, run and report markers last (seconds). The defaults are
+    production's; a test that needs a dead holder's lease to expire quickly gives its
+    ``Services`` shorter ones."""
+
+    lease_ttl: float = 120.0
+    """A remedy's lease lives this long without a heartbeat (each step renews it)."""
+    remedy_timeout: float = 150.0
+    """A remedy running longer is stopped and reported as timed out."""
+    resume_poll: float = 0.5
+    """Between looks at a lease held by a crashed process, when resuming its remedy."""
+    report_marker_ttl: float = 30 * 86400.0
+    """The "this attempt was reported" markers are kept this long."""
+
+
 class ShuttingDown(Exception):
     """The bot is stopping and takes no new work; try again in a moment."""
 
@@ -46,6 +62,7 @@ class Services:
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
     instance: str = "bot"
+    remedy_timings: RemedyTimings = field(default_factory=RemedyTimings)
     accepting: bool = True
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     _background: list[asyncio.Task[Any]] = field(default_factory=list)

@@ -1,7 +1,10 @@
-"""Posting and updating a failure's Slack message (the one message per failed payment).
+"""Message I/O: every post, update, permalink and ephemeral reply the bot sends to Slack.
 
-The message is posted once (the poller guards that) and from then on updated in place with
-``chat.update`` on the channel and ts kept in the failure record.
+The failure's own message (one per failed payment) is posted once (the poller guards that)
+and from then on updated in place with ``chat.update`` on the channel and ts kept in the
+failure record: :func:`post_failure`, :func:`refresh_message`, :func:`thread_note`. The
+plain operations under them (:func:`post`, :func:`update`, :func:`permalink`, :func:`tell`)
+serve any other message (digests, alerts, answers to a click).
 """
 
 from __future__ import annotations
@@ -11,11 +14,62 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import slack_error_code
 from bot.models import FailureRecord, SlackRef
 from bot.runtime.services import Services
-from bot.slack.blocks.card import failure_message
+from bot.slack.blocks import failure_message
 
 log = logging.getLogger(__name__)
+
+
+async def post(
+    services: Services, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
+    *, thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
+) -> tuple[str, str]:
+    """Post a message (a reply when ``thread_ts``) without link previews; returns
+    ``(channel, ts)`` as Slack answered them."""
+    resp = await services.slack.chat_postMessage(
+        channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
+        unfurl_media=False, metadata=metadata,
+    )
+    return str(resp.get("channel") or channel), str(resp["ts"])
+
+
+async def update(
+    services: Services, channel: str, ts: str, text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Redraw the message at ``channel``/``ts`` in place."""
+    await services.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+
+async def permalink(services: Services, channel: str, ts: str) -> str | None:
+    """The message's permalink, or ``None`` when Slack does not give one (best effort: the
+    message exists either way)."""
+    try:
+        resp = await services.slack.chat_getPermalink(channel=channel, message_ts=ts)
+    except SlackApiError as exc:
+        log.warning("no permalink for %s in %s: %s", ts, channel, slack_error_code(exc))
+        return None
+    link = resp.get("permalink")
+    return str(link) if link else None
+
+
+async def tell(
+    services: Services, channel: str | None, user: str | None, text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> bool:
+    """An ephemeral message to ``user`` in ``channel`` (best effort: an error is logged);
+    True when Slack took it."""
+    if not (channel and user):
+        return False
+    try:
+        await services.slack.chat_postEphemeral(channel=channel, user=user, text=text,
+                                                blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("ephemeral reply not posted: %s", slack_error_code(exc))
+        return False
+    return True
 
 
 async def post_failure(
@@ -26,22 +80,12 @@ async def post_failure(
 
     The caller stores the returned ``SlackRef`` on the record. ``metadata`` (Slack message
     metadata) lets the poller find the message again after a crash."""
-    channel = channel or services.settings.failed_payments_channel
     text, blocks = failure_message(rec)
-    resp = await services.slack.chat_postMessage(
-        channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
-        unfurl_media=False, metadata=metadata,
-    )
-    ts = str(resp["ts"])
-    channel = str(resp.get("channel") or channel)
-    permalink: str | None = None
-    try:
-        link = await services.slack.chat_getPermalink(channel=channel, message_ts=ts)
-        permalink = str(link.get("permalink")) if link.get("permalink") else None
-    except SlackApiError as exc:  # the message is posted; a missing link is not a failure
-        log.warning("no permalink for %s: %s", rec.payment.reference, exc.response.get("error"))
+    channel, ts = await post(services, channel or services.settings.failed_payments_channel,
+                             text, blocks, thread_ts=thread_ts, metadata=metadata)
+    link = await permalink(services, channel, ts)
     services.metrics.posted.inc()
-    return SlackRef(channel=channel, ts=ts, thread_ts=thread_ts, permalink=permalink)
+    return SlackRef(channel=channel, ts=ts, thread_ts=thread_ts, permalink=link)
 
 
 async def refresh_message(
@@ -51,9 +95,7 @@ async def refresh_message(
     if rec.slack is None:
         return False
     text, blocks = failure_message(rec, notice=notice)
-    await services.slack.chat_update(
-        channel=rec.slack.channel, ts=rec.slack.ts, text=text, blocks=blocks
-    )
+    await update(services, rec.slack.channel, rec.slack.ts, text, blocks)
     return True
 
 
@@ -67,4 +109,4 @@ async def thread_note(services: Services, rec: FailureRecord, text: str) -> None
         )
     except SlackApiError as exc:
         log.warning("audit line for %s not posted: %s", rec.payment.reference,
-                    exc.response.get("error"))
+                    slack_error_code(exc))

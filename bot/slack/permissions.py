@@ -12,6 +12,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import ExplainedError, slack_error_code
 from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ MEMBERS_TTL = 60.0
 """Seconds a user group's member list is kept in Redis."""
 
 
-class PermissionCheckFailed(Exception):
+class PermissionCheckFailed(ExplainedError):
     """Slack did not tell us who is in the finance user group; nothing was changed."""
 
 
@@ -38,10 +39,10 @@ async def usergroup_members(services: Services, group: str) -> frozenset[str]:
     try:
         resp = await services.slack.usergroups_users_list(usergroup=group)
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
+        error = slack_error_code(exc)
         log.warning("usergroups.users.list %s failed: %s", group, error)
         raise PermissionCheckFailed(
-            f"Slack did not list the members of the finance group ({error or 'no answer'}); "
+            f"Slack did not list the members of the finance group ({error}); "
             "nothing was changed — try again in a minute"
         ) from exc
     users = [str(u) for u in (resp.get("users") or [])]

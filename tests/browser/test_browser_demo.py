@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from app import bot_builders
 from sandbox.demo import FINANCE_USER, OUTSIDER, Demo, start_demo
 from tests.browser.cdp import Page, chromium_page, find_chromium
 
@@ -33,7 +34,7 @@ pytestmark = [
 
 @pytest.fixture
 async def demo(redis_url: str) -> AsyncIterator[Demo]:
-    d = await start_demo(port=0, scenario="all-causes", redis_url=redis_url)
+    d = await start_demo(bot_builders(), port=0, scenario="all-causes", redis_url=redis_url)
     try:
         await d.wait_first_poll(90)
         assert d.first_poll_error is None, d.first_poll_error

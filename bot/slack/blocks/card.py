@@ -1,17 +1,19 @@
-"""Pure Block Kit builders: the failure card, its audit lines and the recreate modal.
+"""The failure card: the one interactive message per failed payment, redrawn in place as
+the failure moves (open, a remedy running, waiting for the sync, resolved).
 
-Each builder takes domain objects and returns ``(text_fallback, blocks)`` (or a view dict)
+:func:`failure_message` takes a ``FailureRecord`` and returns ``(text_fallback, blocks)``
 that fit Slack's limits whatever the data: long customer names, a payment over many
 invoices, long QBO errors. User data is escaped for mrkdwn. No I/O here.
 
-The digest/alert builders live in ``bot.slack.blocks.digest`` and the ``/failed-payments``
-replies in ``bot.slack.blocks.lists``; they are re-exported from this module.
+Its buttons and their confirm dialogs are built in ``bot.slack.blocks.confirm``, the remedy
+names and audit lines in ``bot.slack.blocks.labels``, the recreate modal in
+``bot.slack.blocks.modal``. The package ``bot.slack.blocks`` exports every builder; the
+names this module re-exports keep ``from bot.slack.blocks.card import …`` working for the
+callers not yet moved to the package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 
 from bot.models import (
@@ -26,30 +28,29 @@ from bot.models import (
 from bot.slack.blocks.common import (
     BLOCKS_JSON_BUDGET,
     MAX_BLOCKS,
-    MAX_OPTION_TEXT,
-    MAX_OPTION_VALUE,
-    MAX_OPTIONS,
     MAX_SECTION_TEXT,
     Block,
     actions,
-    button,
-    confirm,
     context,
     divider,
     escape,
     fallback,
     fields_section,
-    fmt_date,
     fmt_time,
     header,
     json_size,
     link,
     money,
-    plain,
     plural,
     section,
     truncate,
     user_ref,
+)
+from bot.slack.blocks.confirm import (
+    recreate_confirm_text,
+    recreate_targets,
+    remedy_buttons,
+    unapply_confirm_text,
 )
 from bot.slack.blocks.digest import (
     alert_message,
@@ -57,17 +58,9 @@ from bot.slack.blocks.digest import (
     recovered_message,
     sync_not_running_message,
 )
+from bot.slack.blocks.labels import DOING, REMEDY_LABELS, RESOLVED_HOW, audit_line
 from bot.slack.blocks.lists import help_message, list_page, not_allowed_message, stats_message
-from bot.slack.ids import (
-    KEEP_AS_CREDIT,
-    RECREATE_TARGET_ACTION,
-    RECREATE_TARGET_BLOCK,
-    REMEDY_ACTIONS,
-    ViewId,
-    encode_value,
-)
-from cb.models import SyncStatus
-from qb.models import Invoice
+from bot.slack.blocks.modal import recreate_modal
 
 __all__ = [
     "REMEDY_LABELS",
@@ -79,46 +72,19 @@ __all__ = [
     "list_page",
     "not_allowed_message",
     "recovered_message",
+    "recreate_confirm_text",
     "recreate_modal",
+    "recreate_targets",
     "resolution_line",
     "stats_message",
     "sync_not_running_message",
+    "unapply_confirm_text",
 ]
 
-REMEDY_LABELS: dict[RemedyKind, str] = {
-    RemedyKind.DISMISS_SYNC: "Dismiss Syncing",
-    RemedyKind.DELETE_HISTORY: "Delete",
-    RemedyKind.UNAPPLY_CREDIT_MEMO: "Unapply Credit Memo",
-    RemedyKind.RECREATE_PAYMENT: "Recreate payment in QuickBooks",
-    RemedyKind.RECHECK: "Re-check",
-}
-"""Button text of each remedy, in ConnectBooster's words."""
-
-_DOING: dict[RemedyKind, str] = {
-    RemedyKind.DISMISS_SYNC: "dismissing syncing",
-    RemedyKind.DELETE_HISTORY: "deleting it from ConnectBooster's history",
-    RemedyKind.UNAPPLY_CREDIT_MEMO: "un-applying the credit memo",
-    RemedyKind.RECREATE_PAYMENT: "recreating the payment in QuickBooks",
-    RemedyKind.RECHECK: "re-checking",
-}
-
-_RESOLVED_HOW: dict[str, str] = {
-    "dismissed": "Syncing dismissed",
-    "deleted": "Deleted from ConnectBooster's history",
-    "synced": "Synced to QuickBooks",
-    "recreated": "Payment recreated in QuickBooks and syncing dismissed",
-    "already-in-qbo": "Already in QuickBooks; syncing dismissed",
-    "unapplied": "Credit memo un-applied and the payment synced",
-}
-
 _TYPE_LABELS = {"CreditMemo": "Credit memo", "Payment": "Payment", "Invoice": "Invoice"}
-_PICK_CAUSES = (Cause.RECREATED, Cause.DELETED, Cause.VOIDED)
 _MAX_EVIDENCE_PER_INVOICE = 5
 _MAX_INVOICE_TEXT = 1200
-_MAX_CUSTOMER_IN_CONFIRM = 60
 
-
-# ---- the failure card ------------------------------------------------------------------
 
 
 def failure_message(
@@ -170,7 +136,7 @@ def failure_message(
     if err_code or err_text:
         code = f" ({escape(err_code)})" if err_code else ""
         tail.append(context(f"QuickBooks said{code}: {escape(truncate(err_text or '', 600))}"))
-    buttons = _buttons(rec) if show_buttons else []
+    buttons = remedy_buttons(rec) if show_buttons else []
     if buttons:
         tail.append(actions(buttons, block_id=f"fp_actions:{rec.payment_id}"))
     attempts = plural(p.sync.attempts, "sync attempt")
@@ -312,7 +278,7 @@ def _status_line(rec: FailureRecord) -> str | None:
     j = rec.remedy
     if rec.status == FailureStatus.IN_PROGRESS:
         who = user_ref(j.user) if j else "Someone"
-        doing = _DOING.get(j.kind, "working on it") if j else "working on it"
+        doing = DOING.get(j.kind, "working on it") if j else "working on it"
         since = f" (started {fmt_time(j.started_at)})" if j else ""
         return f":hourglass_flowing_sand: {who} is {doing}…{since}"
     if rec.status == FailureStatus.WAITING_SYNC:
@@ -341,7 +307,7 @@ def resolution_line(rec: FailureRecord) -> str:
     r = rec.resolution
     if r is None:
         return ":white_check_mark: Resolved"
-    what = _RESOLVED_HOW.get(r.how, r.how.replace("-", " ").replace("_", " ").capitalize())
+    what = RESOLVED_HOW.get(r.how, r.how.replace("-", " ").replace("_", " ").capitalize())
     if r.by:
         who = f" by {user_ref(r.by)}"
     elif r.how == "synced":
@@ -352,270 +318,3 @@ def resolution_line(rec: FailureRecord) -> str:
     if r.detail:
         line += f"\n{escape(truncate(r.detail, 500))}"
     return line
-
-
-# ---- buttons and their confirm dialogs -----------------------------------------------
-
-
-def _buttons(rec: FailureRecord) -> list[Block]:
-    if rec.status in (FailureStatus.RESOLVED, FailureStatus.IN_PROGRESS):
-        return []
-    value = encode_value(rec.payment_id, attempt=rec.remedy_attempts)
-    if rec.status == FailureStatus.WAITING_SYNC or rec.diagnosis is None:
-        kinds = [RemedyKind.RECHECK]
-    else:
-        kinds = list(dict.fromkeys(rec.diagnosis.remedies))
-        if RemedyKind.RECHECK not in kinds:
-            kinds.append(RemedyKind.RECHECK)
-    out: list[Block] = []
-    for i, kind in enumerate(kinds):
-        style: str | None = None
-        if kind == RemedyKind.DELETE_HISTORY:
-            style = "danger"
-        elif i == 0 and kind != RemedyKind.RECHECK:
-            style = "primary"
-        out.append(
-            button(
-                REMEDY_LABELS[kind],
-                REMEDY_ACTIONS[kind],
-                value,
-                style=style,
-                confirm_dialog=_confirm_for(kind, rec),
-            )
-        )
-    return out
-
-
-def _confirm_for(kind: RemedyKind, rec: FailureRecord) -> Block | None:
-    p = rec.payment
-    what = f"{escape(p.reference)} ({money(p.amount, p.currency)} from {_short_customer(rec)})"
-    if kind == RemedyKind.DISMISS_SYNC:
-        return confirm(
-            "Dismiss syncing?",
-            f"ConnectBooster stops sending payment {what} to QuickBooks. "
-            "Nothing changes in QuickBooks.",
-            "Dismiss Syncing",
-        )
-    if kind == RemedyKind.DELETE_HISTORY:
-        if p.sync.status == SyncStatus.DISMISSED:
-            text = f"Delete payment {what} from ConnectBooster's payment history?"
-        else:
-            text = (
-                f"This first dismisses syncing of payment {what}, then deletes it from "
-                "ConnectBooster's payment history."
-            )
-        return confirm(
-            "Delete from ConnectBooster?",
-            text + " Nothing changes in QuickBooks.",
-            "Delete",
-            danger=True,
-        )
-    if kind == RemedyKind.UNAPPLY_CREDIT_MEMO:
-        return confirm("Unapply the credit memo?", unapply_confirm_text(rec), "Unapply")
-    if kind == RemedyKind.RECREATE_PAYMENT:
-        return confirm("Recreate the payment?", recreate_confirm_text(rec), "Recreate payment")
-    return None
-
-
-def _short_customer(rec: FailureRecord) -> str:
-    return escape(truncate(rec.payment.customer.name, _MAX_CUSTOMER_IN_CONFIRM))
-
-
-def _evidence_number(f: Finding, type_: str, id_: str | None) -> str:
-    if not id_:
-        return "?"
-    for ev in f.evidence:
-        if ev.type == type_ and ev.id == id_ and ev.number:
-            return ev.number
-    return id_
-
-
-def _zero(currency: str) -> str:
-    return "$0" if currency.upper() == "USD" else f"0 {currency.upper()}"
-
-
-def unapply_confirm_text(rec: FailureRecord) -> str:
-    """ "Delete the $0 payment 812 that applies credit memo 1009 ($200.00) to invoice 1043?"
-    for each credit-memo finding, then that ConnectBooster resyncs the payment."""
-    cur = rec.payment.currency
-    findings = [
-        f
-        for f in (rec.diagnosis.findings if rec.diagnosis else [])
-        if f.cause == Cause.CREDIT_MEMO and f.credit_memo_payment_id
-    ]
-    if not findings:
-        return (
-            f"Remove the credit memo application that blocks payment "
-            f"{escape(rec.payment.reference)}, then ask ConnectBooster to resync it."
-        )
-    parts = []
-    for f in findings:
-        cm = _evidence_number(f, "CreditMemo", f.credit_memo_id)
-        amt = f" ({money(f.credit_memo_amount, cur)})" if f.credit_memo_amount is not None else ""
-        parts.append(
-            f"Delete the {_zero(cur)} payment {escape(f.credit_memo_payment_id)} "
-            f"that applies credit memo {escape(cm)}{amt} to invoice {escape(f.invoice_number)}?"
-        )
-    text = " ".join(parts)
-    if len(text) > 240:
-        total = sum((f.credit_memo_amount or Decimal(0) for f in findings), Decimal(0))
-        text = (
-            f"Delete the {len(findings)} {_zero(cur)} payments that apply credit "
-            f"memos ({money(total, cur)} in all) to invoices of {escape(rec.payment.reference)}?"
-        )
-    return truncate(f"{text} ConnectBooster then resyncs {escape(rec.payment.reference)}.", 300)
-
-
-def recreate_targets(rec: FailureRecord) -> tuple[list[tuple[str, Decimal]], int]:
-    """Where a recreated payment would apply: ``([(invoice number, amount)], to_pick)``,
-    ``to_pick`` counting invoices whose replacement is missing or ambiguous."""
-    d = rec.diagnosis
-    targets: list[tuple[str, Decimal]] = []
-    to_pick = 0
-    if d is None or not d.findings:
-        return [(a.invoice_number, a.amount) for a in rec.payment.applications], 0
-    for f in d.findings:
-        if f.replacement_invoice_id:
-            targets.append((_evidence_number(f, "Invoice", f.replacement_invoice_id), f.applied))
-        elif f.cause in _PICK_CAUSES:
-            to_pick += 1
-        else:
-            targets.append((f.invoice_number, f.applied))
-    return targets, to_pick
-
-
-def recreate_confirm_text(rec: FailureRecord) -> str:
-    """Customer, amount, reference, the target invoices (or "as credit"), and that syncing
-    is dismissed afterwards, in at most 300 characters."""
-    p = rec.payment
-    cur = p.currency
-    targets, to_pick = recreate_targets(rec)
-    head = (
-        f"Create a payment in QuickBooks from {_short_customer(rec)} for "
-        f"{money(p.amount, cur)}, reference {escape(p.reference)}, paid {fmt_date(p.paid_at)}, "
-    )
-    if targets:
-        listed = ", ".join(f"invoice {escape(n)} ({money(a, cur)})" for n, a in targets)
-        where = f"applied to {listed}"
-        if len(head) + len(where) > 200:
-            where = f"applied to {plural(len(targets), 'invoice')}"
-    else:
-        where = "" if to_pick else "kept as credit on the customer"
-    if to_pick:
-        n = plural(to_pick, "deleted invoice")
-        pick = f"you pick the invoice for {n} (or keep it as credit) next"
-        where = f"{where}; {pick}" if where else pick
-    tail = "; then dismiss syncing in ConnectBooster."
-    return truncate(head + where + tail, 300)
-
-
-# ---- thread audit lines -------------------------------------------------------------------
-
-
-_RESULT_ICONS = {"ok": ":white_check_mark:", "failed": ":warning:", "refused": ":no_entry:"}
-
-
-def audit_line(
-    user: str | None,
-    action: RemedyKind | str,
-    result: str,
-    at: datetime,
-    detail: str | None = None,
-) -> str:
-    """One thread reply: "✅ <@U123> ran *Dismiss Syncing*: ok at 10:42 UTC, 3 Nov 2026 — …"."""
-    try:
-        label = REMEDY_LABELS[RemedyKind(action)]
-    except ValueError:
-        label = escape(str(action))
-    icon = _RESULT_ICONS.get(result, ":information_source:")
-    line = f"{icon} {user_ref(user)} ran *{label}*: {escape(result)} at {fmt_time(at)}"
-    if detail:
-        line += f" — {escape(detail)}"
-    return truncate(line, MAX_SECTION_TEXT)
-
-
-# ---- the recreate modal -----------------------------------------------------------------
-
-
-def recreate_modal(rec: FailureRecord, candidates: Sequence[Invoice], *, context_id: str) -> dict:
-    """The modal that asks which open invoice the recreated payment pays (or to keep it as
-    credit). ``callback_id`` is ``ViewId.RECREATE_PICK``, ``private_metadata`` is
-    ``context_id`` (the key of the context kept in Redis). At most 100 options: suggested
-    replacements first, then the newest invoices."""
-    p = rec.payment
-    cur = p.currency
-    suggested = {
-        c
-        for f in (rec.diagnosis.findings if rec.diagnosis else [])
-        for c in [*f.replacement_candidates, f.replacement_invoice_id]
-        if c
-    }
-    open_invoices = [c for c in candidates if c.id and not c.is_deleted]
-    open_invoices.sort(key=lambda c: str(c.txn_date or ""), reverse=True)
-    open_invoices.sort(key=lambda c: c.id not in suggested)
-    room = MAX_OPTIONS - 1
-    shown = open_invoices[:room]
-
-    options = [
-        {
-            "text": plain(_invoice_option_text(inv, cur), MAX_OPTION_TEXT),
-            "value": str(inv.id)[:MAX_OPTION_VALUE],
-        }
-        for inv in shown
-    ]
-    options.append(
-        {"text": plain("Keep as credit on the customer", MAX_OPTION_TEXT), "value": KEEP_AS_CREDIT}
-    )
-    select: Block = {
-        "type": "static_select",
-        "action_id": RECREATE_TARGET_ACTION,
-        "placeholder": plain("Choose an invoice", 150),
-        "options": options,
-    }
-    in_list = [o for o in options if o["value"] in suggested]
-    if len(in_list) == 1:
-        select["initial_option"] = in_list[0]
-
-    blocks: list[Block] = [
-        section(
-            f"Recreate *{escape(p.reference)}* in QuickBooks: {money(p.amount, cur)} from "
-            f"{escape(truncate(p.customer.name, 200))}, paid {fmt_date(p.paid_at)}.\n"
-            "Which of the customer's open invoices does it pay?"
-        ),
-        {
-            "type": "input",
-            "block_id": RECREATE_TARGET_BLOCK,
-            "label": plain("Apply the payment to", 2000),
-            "element": select,
-        },
-    ]
-    if len(open_invoices) > room:
-        blocks.append(
-            context(
-                f"Showing {room} of {len(open_invoices):,} open invoices (suggested and "
-                "newest first). Pick credit and apply it in QuickBooks if yours is not listed."
-            )
-        )
-    elif not open_invoices:
-        blocks.append(context("The customer has no open invoices in QuickBooks."))
-    blocks.append(
-        context(
-            "The payment is created with reference "
-            f"{escape(p.reference)} and a note naming you; syncing in ConnectBooster is "
-            "dismissed afterwards."
-        )
-    )
-    return {
-        "type": "modal",
-        "callback_id": ViewId.RECREATE_PICK.value,
-        "private_metadata": context_id,
-        "title": plain("Recreate payment", 24),
-        "submit": plain("Recreate", 24),
-        "close": plain("Cancel", 24),
-        "blocks": blocks,
-    }
-
-
-def _invoice_option_text(inv: Invoice, currency: str) -> str:
-    date = f" · {inv.txn_date.isoformat()}" if inv.txn_date else ""
-    return f"Invoice {inv.doc_number or inv.id} · {money(inv.balance, currency)} open{date}"

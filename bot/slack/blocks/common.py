@@ -1,13 +1,21 @@
 """Small pure helpers every Block Kit builder shares: Slack's limits, mrkdwn escaping,
-money and time formatting, and text/block constructors that truncate instead of failing."""
+and text/block constructors that truncate instead of failing.
+
+Money and times are formatted by ``bot.formats`` (one rounding rule, times with zones); its
+helpers are re-exported here under the names the builders use (``money``, ``fmt_time``, ...)."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from bot.formats import as_utc as as_utc
+from bot.formats import fmt_age as fmt_age
+from bot.formats import fmt_date as fmt_date
+from bot.formats import fmt_rate as fmt_rate
+from bot.formats import fmt_time as fmt_time
+from bot.formats import money as money
 
 # Slack's limits (see docs/slack-notes: "Block Kit limits").
 MAX_BLOCKS = 50
@@ -55,55 +63,6 @@ def truncate(text: str, limit: int, *, suffix: str = ELLIPSIS) -> str:
     if partial:
         cut = cut[: partial.start()]
     return cut + suffix
-
-
-def money(amount: Decimal | int | str, currency: str = "USD") -> str:
-    """``$1,250.00`` from a ``Decimal`` (half-up to cents); other currencies as
-    ``1,250.00 EUR``. Floats are refused: money is never a float here."""
-    if isinstance(amount, float):
-        raise TypeError("money must be Decimal, not float")
-    value = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if value < 0 else ""
-    body = f"{abs(value):,.2f}"
-    if currency.upper() == "USD":
-        return f"{sign}${body}"
-    return f"{sign}{body} {currency.upper()}"
-
-
-def as_utc(at: datetime) -> datetime:
-    """``at`` in UTC; a naive datetime is refused (times carry zones)."""
-    if at.tzinfo is None:
-        raise ValueError("naive datetime: times must carry a time zone")
-    return at.astimezone(UTC)
-
-
-def fmt_time(at: datetime) -> str:
-    """``10:42 UTC, 3 Nov 2026``: time first, so status lines read "at 10:42 UTC"."""
-    u = as_utc(at)
-    return f"{u:%H:%M} UTC, {u.day} {u:%b %Y}"
-
-
-def fmt_date(at: datetime) -> str:
-    """``3 Nov 2026`` (in UTC)."""
-    u = as_utc(at)
-    return f"{u.day} {u:%b %Y}"
-
-
-def fmt_age(delta: timedelta) -> str:
-    """A short age: ``45m``, ``5h``, ``3d``, ``6w``."""
-    secs = max(0, int(delta.total_seconds()))
-    if secs < 3600:
-        return f"{max(1, secs // 60)}m"
-    if secs < 86400:
-        return f"{secs // 3600}h"
-    days = secs // 86400
-    return f"{days}d" if days < 60 else f"{days // 7}w"
-
-
-def fmt_rate(rate: Decimal) -> str:
-    """``12.5%`` from a fraction (``Decimal("0.125")``)."""
-    pct = (Decimal(rate) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{pct.normalize():f}%" if pct == pct.to_integral() else f"{pct}%"
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -1,0 +1,225 @@
+"""The QBO query language subset the stand-in runs.
+
+``select * | count(*) from X [where a op v [and ...]] [orderby f [asc|desc], ...]
+[startposition N] [maxresults M]``, with ``=``, ``<``, ``>``, ``<=``, ``>=``, ``!=``,
+``in (...)`` and ``like '%...%'``; fields by dotted path (``CustomerRef`` compares its
+``value``), compared as numbers, dates or case-insensitive text as QBO does. A page holds at
+most 1,000 rows; an empty page answers ``{}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sandbox.qbo.wire import JSONDict, id_order, parse_datetime, query_error
+
+UNQUERYABLE = {"unappliedamt"}
+
+
+@dataclass
+class Cond:
+    """One ``field op value`` condition of a where clause."""
+
+    field: str
+    op: str
+    values: list[str]
+
+    def match(self, obj: JSONDict) -> bool:
+        """Whether ``obj`` satisfies the condition."""
+        actual = field_value(obj, self.field)
+        if actual is None:
+            return False
+        if self.op == "in":
+            return self._in(actual)
+        v = self.values[0]
+        if self.op == "like":
+            pattern = "^" + ".*".join(re.escape(p) for p in v.split("%")) + "$"
+            return re.match(pattern, str(actual), re.I | re.S) is not None
+        c = compare(actual, v)
+        return {"=": c == 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0,
+                "!=": c != 0}[self.op]
+
+    def _in(self, actual: Any) -> bool:
+        """``any(compare(actual, v) == 0 for v in values)`` by set lookups (the same
+        answers), so that ``Id IN (100 values)`` over a big company stays fast."""
+        if isinstance(actual, bool) or not isinstance(actual, str | int | Decimal):
+            return any(compare(actual, v) == 0 for v in self.values)
+        index = getattr(self, "_index", None)
+        if index is None:
+            numbers: set[Decimal] = set()
+            for v in self.values:
+                try:
+                    n = Decimal(v)
+                except InvalidOperation:
+                    continue
+                if not n.is_nan():
+                    numbers.add(n)
+            index = ({v.lower() for v in self.values}, numbers)
+            self._index = index
+        lowered, numbers = index
+        text = str(actual)
+        try:
+            number: Decimal | None = Decimal(text)
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_nan():
+            return any(compare(actual, v) == 0 for v in self.values)
+        if number is not None and number in numbers:
+            return True
+        if number is None and re.match(r"\d{4}-\d\d-\d\d", text):
+            return any(compare(actual, v) == 0 for v in self.values)
+        return text.lower() in lowered
+
+
+@dataclass
+class Query:
+    """A parsed query."""
+
+    entity: str
+    count: bool
+    where: list[Cond]
+    order_by: list[tuple[str, bool]]
+    start: int
+    max_results: int
+
+
+_Q_RE = re.compile(
+    r"^\s*select\s+(?P<what>\*|count\(\s*\*\s*\))\s+from\s+(?P<entity>\w+)"
+    r"(?:\s+where\s+(?P<where>.*?))?"
+    r"(?:\s+order\s*by\s+(?P<order>[\w.]+(?:\s+(?:asc|desc))?(?:\s*,\s*[\w.]+(?:\s+(?:asc|desc))?)*))?"
+    r"(?:\s+startposition\s+(?P<start>\d+))?"
+    r"(?:\s+maxresults\s+(?P<max>\d+))?\s*$",
+    re.I | re.S,
+)
+_STR = r"'(?:\\.|[^'\\])*'"
+_COND_RE = re.compile(
+    r"\s*(?P<field>[\w.]+)\s*(?P<op><=|>=|!=|=|<|>|\bin\b|\blike\b)\s*"
+    r"(?P<value>" + _STR + r"|\(\s*" + _STR + r"(?:\s*,\s*" + _STR + r")*\s*\)|[\w.:+-]+)\s*",
+    re.I | re.S,
+)
+
+
+def _unquote(s: str) -> str:
+    s = s.strip()
+    if s.startswith("'") and s.endswith("'"):
+        return re.sub(r"\\(.)", r"\1", s[1:-1])
+    return s
+
+
+def parse_query(text: str) -> Query:
+    """Parse ``select * | count(*) from X [where ...] [orderby ...] [startposition N]
+    [maxresults M]`` (conditions joined by ``and``)."""
+    m = _Q_RE.match(text)
+    if not m:
+        raise query_error(f"could not parse query: {text[:120]}")
+    order: list[tuple[str, bool]] = []
+    if m.group("order"):
+        for part in m.group("order").split(","):
+            bits = part.split()
+            order.append((bits[0], len(bits) > 1 and bits[1].lower() == "desc"))
+    return Query(
+        entity=m.group("entity"),
+        count=m.group("what") != "*",
+        where=_conditions((m.group("where") or "").strip()),
+        order_by=order,
+        start=int(m.group("start") or 1),
+        max_results=int(m.group("max") or 100),
+    )
+
+
+def _conditions(rest: str) -> list[Cond]:
+    """The conditions of a where clause (joined by ``and``)."""
+    where: list[Cond] = []
+    while rest:
+        cm = _COND_RE.match(rest)
+        if not cm:
+            raise query_error(f"could not parse condition near: {rest[:60]}")
+        fld, op, value = cm.group("field"), cm.group("op").lower(), cm.group("value")
+        if fld.lower() in UNQUERYABLE:
+            raise query_error(f"property '{fld}' is not queryable")
+        if op == "in":
+            if not value.startswith("("):
+                raise query_error("IN needs a list")
+            values = [_unquote(v) for v in re.findall(_STR, value)]
+        else:
+            values = [_unquote(value)]
+        where.append(Cond(fld, op, values))
+        rest = rest[cm.end():]
+        if rest:
+            am = re.match(r"and\s+", rest, re.I)
+            if not am:
+                raise query_error(f"only AND is supported, near: {rest[:60]}")
+            rest = rest[am.end():]
+    return where
+
+
+def run_query(q: Query, name: str, objects: Iterable[JSONDict]) -> JSONDict:
+    """The ``QueryResponse`` of ``q`` over ``objects`` (every live ``name``)."""
+    rows = [o for o in objects if all(c.match(o) for c in q.where)]
+    if q.count:
+        return {"totalCount": len(rows)}
+    rows.sort(key=id_order)
+    for fld, desc in reversed(q.order_by):
+        rows.sort(key=lambda o, f=fld: sort_key(field_value(o, f)), reverse=desc)  # type: ignore[misc]
+    start = max(q.start, 1)
+    page = rows[start - 1: start - 1 + min(q.max_results, 1000)]
+    if not page:
+        return {}
+    return {name: copy.deepcopy(page), "startPosition": start, "maxResults": len(page)}
+
+
+def field_value(obj: JSONDict, path: str) -> Any:
+    """The value at dotted ``path`` (case-insensitive; a reference gives its ``value``)."""
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        match = next((k for k in cur if k.lower() == part.lower()), None)
+        if match is None:
+            return None
+        cur = cur[match]
+    if isinstance(cur, dict) and "value" in cur:
+        return cur["value"]
+    return cur
+
+
+def compare(actual: Any, literal: str) -> int:
+    """-1, 0 or 1: ``actual`` against a query literal, as a boolean, number, date or text."""
+    if isinstance(actual, bool):
+        a_b, l_b = actual, literal.lower() == "true"
+        return (a_b > l_b) - (a_b < l_b)
+    try:
+        a, b = Decimal(str(actual)), Decimal(literal)
+        return (a > b) - (a < b)
+    except InvalidOperation:
+        pass
+    if isinstance(actual, str) and re.match(r"\d{4}-\d\d-\d\d", actual):
+        try:
+            da, db = _to_dt(actual), _to_dt(literal)
+            return (da > db) - (da < db)
+        except ValueError:
+            pass
+    sa, sb = str(actual).lower(), literal.lower()
+    return (sa > sb) - (sa < sb)
+
+
+def _to_dt(s: str) -> datetime:
+    if len(s) == 10:
+        return datetime.fromisoformat(s).replace(tzinfo=UTC)
+    return parse_datetime(s)
+
+
+def sort_key(v: Any) -> tuple[int, Any]:
+    """Order of values in ``orderby``: missing first, then numbers, then text."""
+    if v is None:
+        return (0, "")
+    try:
+        return (1, Decimal(str(v)))
+    except InvalidOperation:
+        return (2, str(v).lower())
