@@ -2,7 +2,7 @@
 
 Every click: the gate (``handlers.gate.finance_only``) answers an outsider with who may act
 and an audit line; the click is acked at once; its work then runs after the ack (see
-``LAZY_WORK``). The work reads the button's value (a value we did not draw gets a specific
+``ACK_FLUSH_SECONDS``). The work reads the button's value (a value we did not draw gets a specific
 ephemeral answer); a payment whose lease someone holds gets "already being handled by <@x>";
 Recreate with a replacement to pick opens the modal (``bot.remedies.picker``); otherwise the
 remedy runs (as in-flight work that shutdown waits for) and ``bot.remedies`` updates the
@@ -20,8 +20,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.middleware.async_middleware import AsyncMiddleware
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.models import AuditEntry, RemedyKind
@@ -34,15 +32,12 @@ from handlers.gate import Middleware, Refusal, channel_of, ephemeral, finance_on
 
 log = logging.getLogger(__name__)
 
-LAZY_WORK = True
-"""How a click's work runs after its ack. ``True``: as a Bolt lazy listener, started beside
-the ack function, whose HTTP answer Bolt sends when it next looks (every 10 ms). ``False``:
-in the listener itself, after ``ack()`` and a pause of ``ACK_FLUSH_SECONDS`` that lets the
-ack's answer leave before the work competes with other clicks' acks for the event loop.
-Either way a failure after the ack is told to the user (``report_error``), never turned into
-a 404. Kept as a switch so ``bench.bench_ack`` can compare the two."""
 ACK_FLUSH_SECONDS = 0.015
-"""Pause between the ack and the work when ``LAZY_WORK`` is off."""
+"""Pause between ``ack()`` and the work, so the ack's answer leaves before the work competes
+with other clicks' acks for the event loop (Bolt looks for the ack every 10 ms; a listener that
+failed within that window made Bolt answer 404). Bolt's lazy listeners were tried in its place
+and measured worse with ``bench.bench_ack`` (p99 124 ms against 88 ms here, the same machine
+and load: the lazy work starts at once beside the other acks), so the pause stays."""
 
 BAD_VALUE_TEXT = (
     "That button is not one of ours, or it is out of date. Nothing was done — use the "
@@ -76,34 +71,9 @@ async def refuse_click(r: Refusal) -> BoltResponse:
     return response
 
 
-class CopyableRequest(AsyncMiddleware):
-    """Bolt hands a lazy listener a deep copy of the request; the Slack client Bolt made
-    for this request (and ``say``, ``complete``, … built on it) shares the app's aiohttp
-    session, which cannot be copied. The listeners use ``services.slack``, so these are
-    dropped before the copy (Bolt makes session-less ones if anything asks for them)."""
-
-    async def async_process(
-        self, *, req: AsyncBoltRequest, resp: BoltResponse,
-        next: Callable[[], Awaitable[BoltResponse]],
-    ) -> BoltResponse | None:
-        ctx = req.context
-        for name in [k for k, v in ctx.items() if k == "client" or hasattr(v, "client")]:
-            del ctx[name]
-        await next()
-        return resp
-
-
 def listen(app: AsyncApp, action_id: str, work: Work, middleware: list[Middleware]) -> None:
-    """Register ``work`` for ``action_id``, run after the ack as ``LAZY_WORK`` says."""
-    if LAZY_WORK:
-
-        async def ack_click(ack: AsyncAck) -> None:
-            await ack()
-
-        app.action(action_id, middleware=[CopyableRequest(), *middleware])(
-            ack=ack_click, lazy=[work])
-        return
-
+    """Register ``work`` for ``action_id``: ack, pause ``ACK_FLUSH_SECONDS``, then work.
+    A failure after the ack is told to the user (``report_error``), never turned into a 404."""
     async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                        respond: AsyncRespond) -> None:
         await ack()

@@ -70,6 +70,7 @@ CAUSE_PRECEDENCE: tuple[Cause, ...] = (
     Cause.AMOUNT_CHANGED,
     Cause.PAID_MANUALLY,
     Cause.CREDIT_MEMO,
+    Cause.INACTIVE_CUSTOMER,
     Cause.UNKNOWN,
     Cause.NONE,
 )

@@ -25,6 +25,7 @@ class RemedyResult(StrEnum):
     STALE = "stale"  # the button was drawn before another remedy ran
     ALREADY_RESOLVED = "already_resolved"
     NOT_FOUND = "not_found"  # the bot has no failure record for this payment
+    CHANGED = "changed"  # the facts changed since the button was drawn: nothing was written
 
 
 @dataclass

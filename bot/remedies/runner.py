@@ -75,12 +75,16 @@ async def run_remedy(
     *,
     params: dict[str, Any] | None = None,
     expected_attempt: int | None = None,
+    expected_digest: str | None = None,
 ) -> RemedyOutcome:
     """Run remedy ``kind`` on failure ``payment_id`` for Slack user ``user_id``.
 
     ``params`` carries the remedy's choices (``{"target": invoice id or KEEP_AS_CREDIT}`` for
     Recreate). ``expected_attempt`` is the attempt number the clicked button was drawn for;
     when another remedy ran since, nothing is done and the outcome says what happened.
+    ``expected_digest`` is the digest of the plan the button showed (``RemedyPlan.digest``):
+    at click time the facts are read again and the remedy planned again; a plan that changed
+    is not written (``RemedyResult.CHANGED``).
     Never raises for a QuickBooks or ConnectBooster failure: the outcome (and the message
     in Slack) says what was done and what to do next. ``StoreUnavailable`` propagates.
     """

@@ -32,6 +32,7 @@ class ActionId(StrEnum):
     UNAPPLY_CREDIT_MEMO = "fp_unapply_credit_memo"
     RECREATE_PAYMENT = "fp_recreate_payment"
     RECHECK = "fp_recheck"
+    REACTIVATE_CUSTOMER = "fp_reactivate_customer"
     LIST_NEXT = "fp_list_next"
     LIST_PREV = "fp_list_prev"
 
@@ -42,6 +43,7 @@ REMEDY_ACTIONS: dict[RemedyKind, ActionId] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: ActionId.UNAPPLY_CREDIT_MEMO,
     RemedyKind.RECREATE_PAYMENT: ActionId.RECREATE_PAYMENT,
     RemedyKind.RECHECK: ActionId.RECHECK,
+    RemedyKind.REACTIVATE_CUSTOMER: ActionId.REACTIVATE_CUSTOMER,
 }
 """The button that runs each remedy."""
 
@@ -79,6 +81,12 @@ class ButtonValue:
     payment_id: str
     attempt: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str | None:
+        """The digest of the remedy plan the button was drawn for (``RemedyPlan.digest``)."""
+        d = self.extra.get("d")
+        return d if isinstance(d, str) else None
 
 
 def encode_value(payment_id: str, **extra: Any) -> str:

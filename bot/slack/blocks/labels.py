@@ -16,6 +16,7 @@ REMEDY_LABELS: dict[RemedyKind, str] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: "Unapply Credit Memo",
     RemedyKind.RECREATE_PAYMENT: "Recreate payment in QuickBooks",
     RemedyKind.RECHECK: "Re-check",
+    RemedyKind.REACTIVATE_CUSTOMER: "Reactivate customer",
 }
 """Button text of each remedy, in ConnectBooster's words."""
 
@@ -25,6 +26,7 @@ DOING: dict[RemedyKind, str] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: "un-applying the credit memo",
     RemedyKind.RECREATE_PAYMENT: "recreating the payment in QuickBooks",
     RemedyKind.RECHECK: "re-checking",
+    RemedyKind.REACTIVATE_CUSTOMER: "reactivating the customer in QuickBooks",
 }
 """What a remedy is doing while it runs ("<@U1> is dismissing syncing…")."""
 

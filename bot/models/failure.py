@@ -1,123 +1,19 @@
-"""The bot's domain: why a payment failed (``Diagnosis``), what can be done about it
-(``RemedyKind``) and what the bot keeps about each failure (``FailureRecord``)."""
+"""What the bot keeps about each failed payment (``FailureRecord``): its status and
+resolution (moved by ``bot.lifecycle`` alone), its Slack message, the remedy journal, the plans
+its card shows, its history; and the audit line and list row derived from it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from bot.models.causes import Cause, RemedyKind, utcnow
+from bot.models.diagnosis import Diagnosis
+from bot.models.plans import RemedyPlan
 from cb.models import Payment as CBPayment
-
-
-def utcnow() -> datetime:
-    """Now, with a time zone (UTC)."""
-    return datetime.now(UTC)
-
-
-class Cause(StrEnum):
-    """Why QuickBooks rejected the receipt for one invoice. Values are the short names
-    users type in filters (``cause:credit-memo``)."""
-
-    PAID_MANUALLY = "paid-manually"
-    CREDIT_MEMO = "credit-memo"
-    RECREATED = "recreated"
-    DELETED = "deleted"
-    VOIDED = "voided"
-    AMOUNT_CHANGED = "amount-changed"
-    ALREADY_IN_QBO = "already-in-qbo"
-    UNKNOWN = "unknown"
-    NONE = "none"  # this invoice is fine; another one on the payment is the cause
-
-    @property
-    def label(self) -> str:
-        return CAUSE_LABELS[self]
-
-
-CAUSE_LABELS: dict[Cause, str] = {
-    Cause.PAID_MANUALLY: "Paid manually in QuickBooks",
-    Cause.CREDIT_MEMO: "Credit memo applied",
-    Cause.RECREATED: "Invoice deleted and recreated",
-    Cause.DELETED: "Invoice deleted",
-    Cause.VOIDED: "Invoice voided",
-    Cause.AMOUNT_CHANGED: "Invoice amount changed",
-    Cause.ALREADY_IN_QBO: "Already in QuickBooks",
-    Cause.UNKNOWN: "Cause unknown",
-    Cause.NONE: "No problem found",
-}
-
-
-class Certainty(StrEnum):
-    CERTAIN = "certain"  # QBO's records prove it
-    LIKELY = "likely"  # a number or amount match only
-
-
-class RemedyKind(StrEnum):
-    """The one-click remedies, in the words of ConnectBooster's article."""
-
-    DISMISS_SYNC = "dismiss_sync"
-    DELETE_HISTORY = "delete_history"
-    UNAPPLY_CREDIT_MEMO = "unapply_credit_memo"
-    RECREATE_PAYMENT = "recreate_payment"
-    RECHECK = "recheck"
-
-
-class EvidenceObject(BaseModel):
-    """One QBO object a finding rests on, with a link a bookkeeper can open."""
-
-    type: str  # Invoice, Payment, CreditMemo, ...
-    id: str
-    number: str | None = None  # DocNumber or PaymentRefNum
-    amount: Decimal | None = None
-    balance: Decimal | None = None
-    date: str | None = None  # TxnDate, ISO
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
-    deleted: bool = False
-    url: str | None = None
-    note: str | None = None  # what this object shows, in words
-
-
-class Finding(BaseModel):
-    """What happened to one invoice the payment applies to."""
-
-    invoice_id: str
-    invoice_number: str
-    applied: Decimal  # what the ConnectBooster payment applies to it
-    cause: Cause
-    certainty: Certainty = Certainty.CERTAIN
-    summary: str  # one sentence
-    evidence: list[EvidenceObject] = Field(default_factory=list)
-    # ids the remedies act on
-    credit_memo_payment_id: str | None = None  # the $0 payment applying a credit memo
-    credit_memo_id: str | None = None
-    credit_memo_amount: Decimal | None = None
-    replacement_invoice_id: str | None = None
-    replacement_candidates: list[str] = Field(default_factory=list)
-
-
-class Diagnosis(BaseModel):
-    """Why QuickBooks rejected one ConnectBooster payment, and what to do about it."""
-
-    payment_id: str
-    reference: str
-    cause: Cause  # the dominant cause over all findings
-    certainty: Certainty
-    findings: list[Finding]
-    remedies: list[RemedyKind]  # ordered: the first is the recommended one
-    summary: str  # one sentence a finance person understands
-    next_step: str  # what to do, in plain words
-    sync_error_code: str | None = None
-    sync_error_message: str | None = None
-    existing_qbo_payment_id: str | None = None  # a QBO payment already carrying the reference
-    diagnosed_at: AwareDatetime = Field(default_factory=utcnow)
-
-    @property
-    def recommended(self) -> RemedyKind | None:
-        return self.remedies[0] if self.remedies else None
 
 
 class FailureStatus(StrEnum):
@@ -219,6 +115,7 @@ class FailureRecord(BaseModel):
     slack: SlackRef | None = None
     remedy: RemedyJournal | None = None  # the latest remedy
     remedy_attempts: int = 0
+    plans: dict[RemedyKind, RemedyPlan] = Field(default_factory=dict)  # what the card offers
     history: list[HistoryEntry] = Field(default_factory=list)
     first_seen_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)

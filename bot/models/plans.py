@@ -1,0 +1,78 @@
+"""A remedy as a plan (``RemedyPlan``): the exact writes, in order, each with the body sent and
+the line a person reads; its ``digest`` travels with the button that shows it. Planned by
+``bot.remedies.plan.plan_remedy``; see there for plan, show, re-check, write."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.models.causes import RemedyKind
+
+
+class WriteKind(StrEnum):
+    """One external write a plan makes."""
+
+    QBO_CREATE_PAYMENT = "qbo_create_payment"
+    QBO_UPDATE_PAYMENT = "qbo_update_payment"  # full line list (QBO replaces lines whole)
+    QBO_DELETE_PAYMENT = "qbo_delete_payment"
+    QBO_UPDATE_CUSTOMER = "qbo_update_customer"  # sparse: reactivate
+    CB_DISMISS = "cb_dismiss"
+    CB_DELETE = "cb_delete"
+    CB_RESYNC = "cb_resync"
+
+
+class PlannedWrite(BaseModel):
+    """One write of a plan, in order: what is sent, and how a person reads it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: str  # the journal step's name, unique in the plan ("cb_dismiss", "qbo_unapply:123")
+    kind: WriteKind
+    target_id: str | None = None  # the QuickBooks entity id, or the ConnectBooster payment id
+    body: dict[str, Any] | None = None  # the exact JSON body sent to QuickBooks
+    reads_as: str  # one line, e.g. "Create payment CB10234 in QuickBooks: $250.00 to invoice 1002"
+
+
+class RemedyPlan(BaseModel):
+    """The exact writes of one remedy on one payment, planned from fresh facts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: RemedyKind
+    payment_id: str
+    reference: str
+    amount: Decimal  # A
+    currency: str = "USD"
+    recorded_before: Decimal  # R: what QuickBooks records for the payment now
+    recorded_after: Decimal  # what it records once the plan ran (= A for a plan that may run)
+    writes: tuple[PlannedWrite, ...] = ()
+    refusal: str | None = None  # set: this remedy must not run on these facts, and why
+    notes: tuple[str, ...] = ()  # e.g. "Nothing changes in QuickBooks."
+    planned_at: datetime | None = Field(default=None, exclude=True)
+
+    @property
+    def may_run(self) -> bool:
+        return self.refusal is None
+
+    def lines(self) -> list[str]:
+        """What the confirm shows, line for line: each write, then the notes."""
+        return [w.reads_as for w in self.writes] + list(self.notes)
+
+    def digest(self) -> str:
+        """A short hash of what the plan would send (kind, payment, each write's kind, target
+        and body, the refusal): equal digests mean the same writes."""
+        core = {
+            "kind": self.kind.value,
+            "payment": self.payment_id,
+            "refusal": self.refusal,
+            "writes": [[w.step, w.kind.value, w.target_id, w.body] for w in self.writes],
+        }
+        text = json.dumps(core, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
