@@ -43,6 +43,7 @@ from bot.alerts.rules import (
 )
 from bot.models import Cause, FailureSummary
 from bot.runtime.services import Services
+from bot.slack import messages
 from bot.slack.blocks.digest import alert_message, recovered_message, sync_not_running_message
 from cb.models import SyncStats
 from qb.errors import QBOError
@@ -129,8 +130,7 @@ async def _check_rate(s: Services, stats: SyncStats | None) -> AlertReport | Non
                     rate=rate, threshold=cfg.alert_threshold, window_days=cfg.alert_window_days,
                     now=now, alerted_at=state.alerted_at,
                 )
-                await s.slack.chat_postMessage(channel=cfg.alert_channel, text=text,
-                                               blocks=blocks)
+                await messages.post(s, cfg.alert_channel, text, blocks)
             state.active, state.recovered_at = False, now
             log.info("failure rate recovered: %s", rate)
     elif over:
@@ -144,8 +144,7 @@ async def _check_rate(s: Services, stats: SyncStats | None) -> AlertReport | Non
                 prev = await s.cb.sync_stats(now - 2 * window)
                 report = await build_report(s, cur, prev, now)
                 text, blocks = alert_message(report)
-                await s.slack.chat_postMessage(channel=cfg.alert_channel, text=text,
-                                               blocks=blocks)
+                await messages.post(s, cfg.alert_channel, text, blocks)
                 log.warning("failure-rate alert: %s of %d payments failed", rate, cur.total)
             state.episode = episode
             state.active = True
@@ -242,8 +241,7 @@ async def _check_sync(s: Services) -> None:
                 pending=len(pending), now=now, hours=int(SYNC_STALL.total_seconds() // 3600),
                 pending_amount=sum((p.amount for p in pending), Decimal(0)),
             )
-            await s.slack.chat_postMessage(channel=s.settings.alert_channel, text=text,
-                                           blocks=blocks)
+            await messages.post(s, s.settings.alert_channel, text, blocks)
             log.warning("ConnectBooster's sync looks stopped: %d payments pending", len(pending))
         state.episode, state.active, state.alerted_at = episode, True, now
     elif not stalled and state.active:

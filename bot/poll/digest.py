@@ -24,9 +24,11 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, Field
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import slack_error_code
 from bot.models import FailureRecord
 from bot.poll.intake import Found, Intake
 from bot.poll.posting import EVENT_DIGEST, Poster
+from bot.slack import messages
 from bot.slack.blocks.digest import digest_message
 
 log = logging.getLogger("bot.poll.cycle")  # one logger for the whole poll cycle
@@ -101,14 +103,12 @@ class DigestPoster:
         )
         poster.check_lease()
         await poster.pacer.wait(poster.channel)
-        resp = await s.slack.chat_postMessage(
-            channel=poster.channel, text=text, blocks=blocks, unfurl_links=False,
-            unfurl_media=False,
+        _, plan.ts = await messages.post(
+            s, poster.channel, text, blocks,
             metadata={"event_type": EVENT_DIGEST, "event_payload": {"plan_id": plan.plan_id}},
         )
         poster.mark_first()
         poster.report.top_level_posts += 1
-        plan.ts = str(resp["ts"])
         await s.store.put_model(plan, "poll", "digest")
         poster.report.digest_ts = plan.ts
         # the first few are diagnosed already; pass them on with their records
@@ -166,10 +166,9 @@ class DigestPoster:
             counts_by_cause=by_cause, oldest=oldest, now=self.s.clock(),
         )
         try:
-            await self.s.slack.chat_update(channel=plan.channel, ts=plan.ts, text=text,
-                                           blocks=blocks)
+            await messages.update(self.s, plan.channel, plan.ts, text, blocks)
         except SlackApiError as exc:  # the replies are posted; a stale digest is cosmetic
-            log.warning("digest %s not redrawn: %s", plan.ts, exc.response.get("error"))
+            log.warning("digest %s not redrawn: %s", plan.ts, slack_error_code(exc))
 
 
 __all__ = ["DIAGNOSE_BATCH", "DIGEST_OLDEST", "DigestPlan", "DigestPoster"]

@@ -179,9 +179,11 @@ def _all_causes(b: Seeder, world: World) -> None:
     b.pay_manually(c, inv, b.change_time(old, next_sync(old.paid_at)))
     world.notes[old.id] = "old failure, already dismissed"
     b.dismissed.append(old.id)
-    # two payments made minutes ago, waiting for the next run
+    # two payments made a minute ago, waiting for the next run whatever the time: paid in this
+    # hour, the next run is next hour; paid in the last one (now is hh:00 or hh:01), it is at
+    # hh:02 at the earliest (``next_sync``)
     for k, cust in enumerate(regular[:2]):
-        b.paid_invoice(cust, b.now - timedelta(minutes=7 + 9 * k))
+        b.paid_invoice(cust, b.now - timedelta(seconds=30 + 40 * k))
     world.intended_failure_rate = (Decimal("0.02"), Decimal("0.06"))
 
 
