@@ -18,7 +18,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -32,17 +32,22 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime.logs import configure_logging
-from bot.runtime.metrics import CONTENT_TYPE_LATEST
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError
+from bot.store.durability import RedisNotDurable, check_at_start
 from bot.store.tokens import RedisTokenStore, TokenStoreError
 from cb.client import CBClient
+from cli.check import EXIT_REDIS_UNSAFE
 from cli.connect import token_keys
 from qb.auth import OAuthClient
 from qb.client import QBOClient
+from qb.shared_limits import RedisLimits, limits_key
 
 if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    from handlers.health import ConnectionCheck
     from sandbox.demo import BotBuilders
 
 log = logging.getLogger("failed_payments")
@@ -57,8 +62,11 @@ class StartError(Exception):
 
 # -- wiring ---------------------------------------------------------------------------------
 def redis_client(settings: Settings) -> aioredis.Redis:
+    """One Redis client for the process. A pooled connection idle for over a second is
+    checked (PING, and a reconnect when Redis restarted meanwhile) before it is used, so a
+    restart of Redis does not fail one command per stale connection."""
     return aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+        settings.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=1
     )
 
 
@@ -127,6 +135,11 @@ async def build_services(
         max_in_flight=settings.qbo_max_in_flight,
         per_minute=settings.qbo_requests_per_minute,
         environment=settings.qbo_environment,
+        # QuickBooks' limits are the company's, whoever calls: every replica keeps them
+        # together through Redis, on top of this process's own limiter
+        shared_limits=RedisLimits(redis, limits_key(settings.redis_prefix, settings.qbo_realm_id),
+                                  max_in_flight=settings.qbo_max_in_flight,
+                                  per_window=settings.qbo_requests_per_minute),
     )
     cb = CBClient(cb_session, base_url=settings.cb_base_url, api_key=settings.cb_api_key)
     slack = AsyncWebClient(
@@ -158,31 +171,22 @@ def build_bolt_app(services: Services) -> AsyncApp:
     return app
 
 
-def build_web_app(bolt: AsyncApp, services: Services) -> web.Application:
-    """HTTP mode: ``/slack/events`` plus ``/healthz`` and ``/metrics``."""
+def build_web_app(
+    bolt: AsyncApp, services: Services, *, socket_connected: ConnectionCheck | None = None
+) -> web.Application:
+    """``/slack/events`` (HTTP mode; signed requests only), ``/livez``, ``/readyz`` and
+    ``/healthz``, and ``/metrics`` unless ``METRICS_PORT`` serves it apart.
+    ``socket_connected`` tells ``/readyz`` whether the Socket Mode connection is up."""
     from handlers.errors import request_guard
+    from handlers.health import add_health_routes, add_metrics_route
 
     webapp = bolt.web_app(path="/slack/events")
     webapp.middlewares.append(
         request_guard(services.settings.slack_signing_secret.get_secret_value())
     )
-
-    async def healthz(_request: web.Request) -> web.Response:
-        try:
-            await services.store.ping()
-        except (StoreError, RedisError):
-            return web.json_response({"ok": False, "redis": "not answering"}, status=503)
-        return web.json_response({"ok": True, "redis": "ok"})
-
-    async def metrics(_request: web.Request) -> web.Response:
-        from bot.commands.stats import refresh_gauges
-
-        await refresh_gauges(services)
-        return web.Response(body=services.metrics.render(),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    webapp.router.add_get("/healthz", healthz)
-    webapp.router.add_get("/metrics", metrics)
+    add_health_routes(webapp, services, socket_connected=socket_connected)
+    if services.settings.metrics_port is None:
+        add_metrics_route(webapp, services)
     return webapp
 
 
@@ -204,39 +208,62 @@ async def start_background(services: Services) -> None:
     services.start_background(run_poller(services), name="poller")
 
 
+async def check_redis_at_start(services: Services) -> None:
+    """Refuse a Redis that could lose the bot's state (``RedisNotDurable``) unless
+    ``REDIS_DURABILITY_CHECK=off``; read (or write, at a first start) the state marker."""
+    await check_at_start(services.store, check=services.settings.redis_durability_check == "on",
+                         instance=services.instance)
+
+
+def socket_mode(bolt: AsyncApp, services: Services) -> AsyncSocketModeHandler:
+    """The Socket Mode handler, through the bot's own web client (``SLACK_API_URL``)."""
+    from handlers.socket_mode import socket_mode_handler
+
+    return socket_mode_handler(bolt, services)
+
+
 # -- commands ---------------------------------------------------------------------------------
 async def serve(settings: Settings) -> None:
     """Run the bot until SIGTERM or SIGINT; then finish remedies in flight and close."""
+    from handlers.health import metrics_app
+    from handlers.socket_mode import SocketModeRefused, connect_socket_mode
+
     services = await build_services(settings)
-    bolt = build_bolt_app(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    runner: web.AppRunner | None = None
-    socket_handler: Any = None
+    runners: list[web.AppRunner] = []
+    socket: AsyncSocketModeHandler | None = None
     try:
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            assert settings.slack_app_token is not None
-            socket_handler = AsyncSocketModeHandler(
-                bolt, settings.slack_app_token.get_secret_value()
-            )
-            await socket_handler.connect_async()
+        await check_redis_at_start(services)
+        bolt = build_bolt_app(services)
+        socket = socket_mode(bolt, services) if settings.socket_mode else None
+        apps = [(build_web_app(bolt, services, socket_connected=socket.client.is_connected
+                               if socket is not None else None), settings.port)]
+        if settings.metrics_port is not None:
+            apps.append((metrics_app(services), settings.metrics_port))
+        for webapp, port in apps:  # health on PORT in both modes; /metrics on its own port
+            runner = web.AppRunner(webapp)
+            await runner.setup()
+            runners.append(runner)
+            await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104
+        log.info("serving /livez, /readyz%s on port %d", "" if settings.metrics_port else
+                 " and /metrics", settings.port)
+        if socket is not None:
+            try:
+                await connect_socket_mode(socket)
+            except SocketModeRefused as exc:
+                raise StartError(str(exc)) from None
             log.info("connected to Slack in Socket Mode")
-        runner = web.AppRunner(build_web_app(bolt, services))
-        await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # noqa: S104
-        log.info("serving /slack/events, /healthz and /metrics on port %d", settings.port)
         await start_background(services)
         await stop.wait()
         log.info("stopping: no new work; finishing remedies in flight")
     finally:
-        if socket_handler is not None:
-            await socket_handler.disconnect_async()
-        if runner is not None:
+        if socket is not None:  # closed for good: no reconnect during the drain
+            await socket.close_async()
+        for runner in runners:
             await runner.cleanup()
         await services.drain()
         await services.aclose()
@@ -286,6 +313,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sb.add_argument("--cb-port", type=int, default=8602)
     qc = sub.add_parser("qbo-connect", help="connect QuickBooks and keep its tokens in Redis")
     qc.add_argument("--port", type=int, default=8765, help="local port for Intuit's redirect")
+    qc.add_argument("--paste", action="store_true",
+                    help="paste the address Intuit redirected to (no local server)")
     demo = sub.add_parser("demo", help="the whole bot against local stand-ins, in a browser")
     demo.add_argument("--port", type=int, default=None, help="default: PORT or 3000")
     demo.add_argument("--scenario", default="all-causes")
@@ -315,19 +344,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
             settings.qbo_client_secret, settings.qbo_refresh_token, settings.cb_api_key,
             settings.token_encryption_key) if s is not None]
-        configure_logging(settings.log_level, secrets)
+        configure_logging(settings.log_level, secrets, settings.log_format)
         if command == "check":
             return asyncio.run(check(settings))
         if command == "qbo-connect":
             from cli.connect import connect_quickbooks
 
-            return asyncio.run(connect_quickbooks(settings, port=args.port,
+            return asyncio.run(connect_quickbooks(settings, port=args.port, paste=args.paste,
                                                   redis=redis_client(settings)))
         asyncio.run(serve(settings))
         return 0
     except StartError as err:
         print(f"failed-payments: cannot start: {err}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except RedisNotDurable as err:
+        print(f"failed-payments: cannot start: {err}", file=sys.stderr)
+        return EXIT_REDIS_UNSAFE
     except KeyboardInterrupt:
         return 130
 

@@ -1,15 +1,16 @@
 """The benchmark's baseline: the plain per-invoice fetch of the QuickBooks facts.
 
 ``naive_fetch`` reads what ``bot.diagnosis.diagnose`` needs the obvious way: each invoice, each
-linked payment and credit memo, each reference, each replacement number and each customer, one
-request at a time (concurrently, within the client's own limits). ``bench.bench_diagnosis``
-compares it with the production bulk fetch (``bot.diagnosis.fetch.fetch_facts``) in requests
-and time, and checks both give the same diagnoses; ``tests/test_facts.py`` checks they return
-the same facts.
+linked payment and credit memo, each reference, each replacement number, each customer and each
+customer's recent payments, one request at a time (concurrently, within the client's own
+limits). ``bench.bench_diagnosis`` compares it with the production bulk fetch
+(``bot.diagnosis.fetch.fetch_facts``) in requests and time, and checks both give the same
+diagnoses; ``tests/test_facts.py`` checks they return the same facts.
 
 It is not production code: it lives here, and shares with the bulk fetch only the public steps
 that make the two comparable (``FetchPlan``: what to ask once the invoices are read;
-``cdc_start`` and ``deletion_times``: the one CDC call for deletions; ``assemble_facts``).
+``customer_windows``: where each customer's payments are read from; ``cdc_start`` and
+``deletion_times``: the one CDC call for deletions; ``assemble_facts``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from bot.diagnosis.fetch import (
     QBOReader,
     assemble_facts,
     cdc_start,
+    customer_windows,
     deletion_times,
+    qbo_time,
 )
 from cb.models import Payment as CBPayment
 from qb.errors import NotFoundError
@@ -71,12 +74,21 @@ async def naive_fetch(
     async def open_of(customer: str) -> list[Invoice]:
         return await qbo.query(Invoice, f"CustomerRef = {quote(customer)} and Balance > '0'")
 
-    linked_r, refs_r, numbers_r, open_r, customers_r = await asyncio.gather(
+    windows = customer_windows(payments)
+
+    async def payments_of(customer: str) -> list[QBPayment]:
+        since = qbo_time(windows[customer])
+        return await qbo.query(
+            QBPayment, f"CustomerRef = {quote(customer)} and MetaData.CreateTime >= {since}"
+        )
+
+    linked_r, refs_r, numbers_r, open_r, customers_r, mine_r = await asyncio.gather(
         asyncio.gather(*(read(QBPayment, i) for i in plan.linked_ids)),
         asyncio.gather(*(by_reference(p.reference) for p in payments)),
         asyncio.gather(*(by_number(n) for n in plan.missing_numbers)),
         asyncio.gather(*(open_of(c) for c in plan.pickers)),
-        asyncio.gather(*(read(Customer, c) for c in plan.unexplained)),
+        asyncio.gather(*(read(Customer, c) for c in plan.customers)),
+        asyncio.gather(*(payments_of(c) for c in windows)),
     )
     linked = [p for p in linked_r if p is not None]
     memo_ids = list(dict.fromkeys(m for p in linked for m in p.linked_ids("CreditMemo")))
@@ -92,7 +104,8 @@ async def naive_fetch(
         [i for rows in numbers_r for i in rows],
         [i for rows in open_r for i in rows],
         [p for rows in refs_r for p in rows],
-        [c.id for c in customers_r if c is not None and c.id and not c.active],
+        [c for c in customers_r if c is not None],
+        [p for rows in mine_r for p in rows],
     )
 
 

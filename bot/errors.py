@@ -87,9 +87,12 @@ class Words:
 
 
 def slack_error_code(exc: SlackApiError) -> str:
-    """Slack's error code (``"channel_not_found"``), whatever the answer's body was: a
-    missing answer, or a body that is not a JSON object (an HTML error page), reads as
-    such instead of failing."""
+    """Slack's error code (``"channel_not_found"``), whatever the answer's body was; never
+    read ``exc.response`` any other way. A body that is not JSON (a proxy's 503 in plain
+    text, an HTML page) reads as its HTTP status instead of failing: slack_sdk then gives
+    an ``AsyncSlackResponse`` whose ``data`` is a ``str`` (its ``.get`` raises
+    ``AttributeError``) or, for HTML labelled ``application/json``, the raw
+    ``aiohttp.ClientResponse`` (no ``.get``, ``.data`` nor ``.status_code``)."""
     response: Any = exc.response
     if response is None:
         return "no answer"
@@ -98,8 +101,18 @@ def slack_error_code(exc: SlackApiError) -> str:
         code = data.get("error")
         if isinstance(code, str) and code:
             return code[:100]
+    status = slack_http_status(exc)
+    return f"HTTP {status}" if status is not None else "an unreadable answer"
+
+
+def slack_http_status(exc: SlackApiError) -> int | None:
+    """The HTTP status of the answer behind ``exc`` (``None``: no answer), whatever shape
+    slack_sdk gave it (see :func:`slack_error_code`)."""
+    response: Any = exc.response
     status = getattr(response, "status_code", None)
-    return f"HTTP {status}" if isinstance(status, int) else "an unreadable answer"
+    if not isinstance(status, int):
+        status = getattr(response, "status", None)  # an aiohttp.ClientResponse
+    return status if isinstance(status, int) else None
 
 
 def _qbo_not_found(exc: qbe.NotFoundError) -> str:
@@ -237,5 +250,6 @@ __all__ = [
     "is_expected",
     "log_reason",
     "slack_error_code",
+    "slack_http_status",
     "words_for",
 ]

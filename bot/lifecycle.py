@@ -5,14 +5,18 @@ A failure is *opened* when the poller first finds it (*reopened* when it had bee
 before its message went out), *posted* once its Slack message is out, *failed again* when
 ConnectBooster's next sync attempt fails too, has a remedy *started* and *finished* (ok,
 failed or refused; an ok one leaves it resolved or waiting for ConnectBooster's sync), is
-*rechecked* on request, and is *resolved outside Slack* when ConnectBooster synced it or the
-portal dismissed or deleted it. Each transition, in this order:
+*rechecked* on request, is *rediagnosed* when a click found the facts changed since its
+message was drawn (nothing written; resolved when ConnectBooster synced, dismissed or deleted
+it meanwhile), and is *resolved outside Slack* when ConnectBooster synced it or the portal
+dismissed or deleted it. Each transition, in this order:
 
 1. checks that the move is legal (``LEGAL``: for each ``Event``, the statuses it may leave and
    where each may go) and raises ``IllegalTransition`` otherwise, leaving the record as it was;
 2. sets ``status`` (and ``resolution``: set when resolved, cleared when reopened);
 3. writes the history note (what happened, and who did it);
-4. saves the record (``Store.put_failure``, ``updated_at`` from the services' clock);
+4. saves the record (``Store.put_failure``, ``updated_at`` from the services' clock) — under a
+   remedy's lease (``lease=``) only while that lease is still held
+   (``Store.put_failure_if_held``; otherwise ``LeaseNotHeld`` and nothing is saved);
 5. redraws the failure's Slack message in place, when it has one and the event changes what
    it shows (``bot.slack.messages.refresh_message``).
 
@@ -25,10 +29,17 @@ The moves::
     open | waiting_sync | in_progress --remedy started-->  in_progress
     in_progress                      --remedy finished-->  open | waiting_sync | resolved
     open | waiting_sync | in_progress --rechecked-->       open | waiting_sync | resolved
+    open | waiting_sync              --rediagnosed-->      open | waiting_sync | resolved
     open | waiting_sync              --resolved outside--> resolved
 
 (``rechecked`` keeps ``in_progress`` for a remedy a crash cut short, and moves to
 ``waiting_sync`` only from ``open``.)
+
+The record keeps what its card shows: the diagnosis and, with it, the plans of its remedies
+(``FailureRecord.plans``), stored together by ``opened``, ``failed_again``, ``rechecked``,
+``rediagnosed`` and a remedy's end. ``own_dismissal`` tells a payment dismissed in
+ConnectBooster by the record's own unfinished remedy (Recreate dismisses first, then creates)
+from one dismissed by someone else: only the latter is resolved outside Slack.
 
 A Slack error while redrawing: the poller's transitions (failed again, resolved outside) let it
 propagate, so the cycle fails and is retried with backoff; a remedy's transitions log it and go
@@ -43,11 +54,26 @@ from enum import StrEnum
 
 from slack_sdk.errors import SlackApiError
 
-from bot.models import Diagnosis, FailureRecord, FailureStatus, Resolution, SlackRef
+from bot.errors import slack_error_code
+from bot.models import (
+    Diagnosis,
+    FailureRecord,
+    FailureStatus,
+    JournalOutcome,
+    RemedyKind,
+    RemedyPlan,
+    RemedyStep,
+    Resolution,
+    ResolutionHow,
+    SlackRef,
+    StepState,
+    WriteKind,
+)
 from bot.runtime.services import Services
 from bot.slack.blocks.card import REMEDY_LABELS
 from bot.slack.messages import refresh_message
 from bot.store import Lease
+from bot.store.records import LeaseNotHeld
 from cb.models import Payment
 
 log = logging.getLogger(__name__)
@@ -68,6 +94,7 @@ class Event(StrEnum):
     REMEDY_STARTED = "remedy_started"
     REMEDY_FINISHED = "remedy_finished"
     RECHECKED = "rechecked"
+    REDIAGNOSED = "rediagnosed"
     RESOLVED_OUTSIDE = "resolved_outside"
 
 
@@ -82,6 +109,10 @@ LEGAL: Mapping[Event, Mapping[FailureStatus, frozenset[FailureStatus]]] = {
         OPEN: frozenset({OPEN, WAITING_SYNC, RESOLVED}),
         WAITING_SYNC: frozenset({WAITING_SYNC, OPEN, RESOLVED}),
         IN_PROGRESS: frozenset({IN_PROGRESS, OPEN, RESOLVED}),
+    },
+    Event.REDIAGNOSED: {
+        OPEN: frozenset({OPEN, WAITING_SYNC, RESOLVED}),
+        WAITING_SYNC: frozenset({WAITING_SYNC, OPEN, RESOLVED}),
     },
     Event.RESOLVED_OUTSIDE: {s: frozenset({RESOLVED}) for s in (OPEN, WAITING_SYNC)},
 }
@@ -111,11 +142,12 @@ def check(event: Event, rec: FailureRecord, to: FailureStatus) -> None:
 
 async def opened(
     services: Services, payment: Payment, record: FailureRecord | None,
-    diagnosis: Diagnosis | None,
+    diagnosis: Diagnosis | None, *, plans: dict[RemedyKind, RemedyPlan] | None = None,
 ) -> FailureRecord:
     """A failure the poller found that is not in Slack yet: a new record (open), or the stored
     one brought up to date with ``payment`` and ``diagnosis`` (``None``: keep the stored one)
-    — reopened when it had been resolved. Saved; there is no message to redraw yet."""
+    and the ``plans`` of its remedies (``None``: keep the stored ones) — reopened when it had
+    been resolved. Saved; there is no message to redraw yet."""
     if record is None:
         rec = FailureRecord(payment_id=payment.id, payment=payment,
                             first_seen_at=services.clock())
@@ -131,6 +163,8 @@ async def opened(
     rec.payment = payment
     if diagnosis is not None:
         rec.diagnosis = diagnosis
+    if plans is not None:
+        rec.plans = plans
     await _commit(services, rec, what)
     return rec
 
@@ -145,24 +179,30 @@ async def posted(services: Services, rec: FailureRecord, ref: SlackRef) -> None:
 
 async def failed_again(
     services: Services, rec: FailureRecord, payment: Payment, diagnosis: Diagnosis | None,
-    *, notice: str,
+    *, notice: str, plans: dict[RemedyKind, RemedyPlan] | None = None,
 ) -> None:
-    """ConnectBooster's newer sync attempt failed too: the record takes the payment and the new
-    ``diagnosis`` (``None``: keep the stored one) and reopens; its message is redrawn with
-    ``notice`` (a Slack error propagates). Illegal while a remedy holds the payment."""
+    """ConnectBooster's newer sync attempt failed too: the record takes the payment, the new
+    ``diagnosis`` and its ``plans`` (``None``: keep the stored ones) and reopens; its message
+    is redrawn with ``notice`` (a Slack error propagates). Illegal while a remedy holds the
+    payment."""
     check(Event.FAILED_AGAIN, rec, OPEN)
     rec.payment = payment
     if diagnosis is not None:
         rec.diagnosis = diagnosis
+    if plans is not None:
+        rec.plans = plans
     rec.status, rec.resolution = OPEN, None
     await _commit(services, rec, f"Failed again on sync attempt {payment.sync.attempts}; "
                   "diagnosed again")
     await refresh_message(services, rec, notice=notice)
 
 
-async def remedy_started(services: Services, rec: FailureRecord, *, resumed: bool = False) -> None:
+async def remedy_started(
+    services: Services, rec: FailureRecord, *, resumed: bool = False, lease: Lease | None = None
+) -> None:
     """The record's journaled remedy (``rec.remedy``, started or continued) is about to run:
-    in progress, saved, the message redrawn without buttons. ``resumed``: after a restart."""
+    in progress, saved (while ``lease`` is held, when given), the message redrawn without
+    buttons. ``resumed``: after a restart."""
     j = rec.remedy
     if j is None or j.finished_at is not None:
         raise IllegalTransition(Event.REMEDY_STARTED, rec, IN_PROGRESS, "no unfinished remedy")
@@ -170,7 +210,7 @@ async def remedy_started(services: Services, rec: FailureRecord, *, resumed: boo
     rec.status = IN_PROGRESS
     how = "resumed after a restart" if resumed else "started"
     await _commit(services, rec, f"{REMEDY_LABELS[j.kind]} {how} (attempt {j.attempt})",
-                  who=j.user)
+                  who=j.user, lease=lease)
     await redraw(services, rec)
 
 
@@ -180,9 +220,9 @@ async def remedy_finished(
     lease: Lease | None = None,
 ) -> None:
     """The record's remedy ended (its journal carries the outcome and the end time): the record
-    moves to ``status`` (with ``resolution`` when given), is saved, the remedy's ``lease`` is
-    released — before the redraw, so a next click does not wait for Slack — and the message is
-    redrawn with ``notice``."""
+    moves to ``status`` (with ``resolution`` when given), is saved (while the remedy's
+    ``lease`` is held, when given), the lease is released — before the redraw, so a next click
+    does not wait for Slack — and the message is redrawn with ``notice``."""
     j = rec.remedy
     if j is None or j.outcome is None or j.finished_at is None:
         raise IllegalTransition(Event.REMEDY_FINISHED, rec, status, "the journal is not finished")
@@ -193,7 +233,7 @@ async def remedy_finished(
     if resolution is not None:
         rec.resolution = resolution
     await _commit(services, rec, f"{REMEDY_LABELS[j.kind]}: {j.outcome.value}"
-                  + (" (after a restart)" if resumed else ""), who=j.user)
+                  + (" (after a restart)" if resumed else ""), who=j.user, lease=lease)
     if lease is not None:
         await lease.release()
     await redraw(services, rec, notice=notice)
@@ -201,10 +241,11 @@ async def remedy_finished(
 
 async def rechecked(
     services: Services, rec: FailureRecord, user: str, status: FailureStatus, *,
-    resolution: Resolution | None = None,
+    resolution: Resolution | None = None, lease: Lease | None = None,
 ) -> None:
     """``user``'s Re-check found the failure at ``status`` (``rec.status``: unchanged), with
-    ``resolution`` when resolved: saved and the message redrawn."""
+    ``resolution`` when resolved (and the new diagnosis and plans already on ``rec``): saved
+    (while ``lease`` is held, when given) and the message redrawn."""
     check(Event.RECHECKED, rec, status)
     if status == WAITING_SYNC and rec.status != status and rec.status != OPEN:
         raise IllegalTransition(Event.RECHECKED, rec, status, "only an open failure waits")
@@ -213,8 +254,31 @@ async def rechecked(
     rec.status = status
     if resolution is not None:
         rec.resolution = resolution
-    await _commit(services, rec, "Re-check", who=user)
+    await _commit(services, rec, "Re-check", who=user, lease=lease)
     await redraw(services, rec)
+
+
+async def rediagnosed(
+    services: Services, rec: FailureRecord, user: str, kind: RemedyKind,
+    status: FailureStatus, *, resolution: Resolution | None = None, notice: str | None = None,
+    lease: Lease | None = None,
+) -> None:
+    """``user`` clicked ``kind``, and the facts read again at the click differ from what the
+    message showed: nothing was written. The record (already carrying the payment as
+    ConnectBooster shows it now, the new diagnosis and plans) moves to ``status`` — resolved,
+    with ``resolution``, when ConnectBooster synced, dismissed or deleted it meanwhile — is
+    saved (while ``lease`` is held, when given) and its message redrawn with ``notice``."""
+    check(Event.REDIAGNOSED, rec, status)
+    if status == WAITING_SYNC and rec.status != status and rec.status != OPEN:
+        raise IllegalTransition(Event.REDIAGNOSED, rec, status, "only an open failure waits")
+    if status == RESOLVED and resolution is None:
+        raise IllegalTransition(Event.REDIAGNOSED, rec, status, "resolved, but not how")
+    rec.status = status
+    if resolution is not None:
+        rec.resolution = resolution
+    await _commit(services, rec, f"{REMEDY_LABELS[kind]} not written: the facts changed since "
+                  "the message was drawn", who=user, lease=lease)
+    await redraw(services, rec, notice=notice)
 
 
 async def resolved_outside(
@@ -225,6 +289,9 @@ async def resolved_outside(
     what ConnectBooster shows now, ``None`` when it is gone): resolved, saved and the message
     redrawn without buttons (a Slack error propagates)."""
     check(Event.RESOLVED_OUTSIDE, rec, RESOLVED)
+    if resolution.how == ResolutionHow.DISMISSED and own_dismissal(rec):
+        raise IllegalTransition(Event.RESOLVED_OUTSIDE, rec, RESOLVED,
+                                "its own unfinished remedy dismissed it")
     if payment is not None:
         rec.payment = payment
     rec.status, rec.resolution = RESOLVED, resolution
@@ -243,18 +310,41 @@ async def redraw(services: Services, rec: FailureRecord, notice: str | None = No
         await refresh_message(services, rec, notice=notice)
     except SlackApiError as exc:
         log.warning("message for %s not updated: %s", rec.payment.reference,
-                    exc.response.get("error") if exc.response is not None else exc)
+                    slack_error_code(exc))
+
+
+def own_dismissal(rec: FailureRecord) -> bool:
+    """True when ConnectBooster shows the payment dismissed because the record's own remedy,
+    unfinished or not finished ok, dismissed it (a dismissal step of its journal is done;
+    ``bot.remedies.journal.start_journal`` carries it into the next attempt) — Recreate
+    dismisses first, then creates: such a payment is not resolved until the remedy ends ok."""
+    j = rec.remedy
+    if j is None or j.outcome == JournalOutcome.OK:
+        return False
+    return any(is_own_dismissal(s) for s in j.steps)
+
+
+def is_own_dismissal(step: RemedyStep) -> bool:
+    """The journal step is a dismissal that the remedy made itself (done, and neither
+    ConnectBooster's sync nor a deletion got there first)."""
+    return (step.state == StepState.DONE
+            and (step.result.get("kind") == WriteKind.CB_DISMISS.value or step.name == "cb_dismiss")
+            and not step.result.get("synced") and not step.result.get("gone"))
 
 
 async def _commit(
-    services: Services, rec: FailureRecord, what: str | None, who: str | None = None
+    services: Services, rec: FailureRecord, what: str | None, who: str | None = None,
+    lease: Lease | None = None,
 ) -> None:
     """Note ``what`` (by ``who``) in the record's history, when there is something to note, and
-    save the record."""
+    save the record — only while ``lease`` is held, when given (else ``LeaseNotHeld``)."""
     if what is not None:
         rec.note(what, who=who)
     rec.updated_at = services.clock()
-    await services.store.put_failure(rec)
+    if lease is None:
+        await services.store.put_failure(rec)
+    elif not await services.store.put_failure_if_held(rec, lease):
+        raise LeaseNotHeld(f"payment {rec.payment_id}: its lease is held elsewhere")
 
 
 __all__ = [
@@ -263,9 +353,12 @@ __all__ = [
     "IllegalTransition",
     "check",
     "failed_again",
+    "is_own_dismissal",
     "opened",
+    "own_dismissal",
     "posted",
     "rechecked",
+    "rediagnosed",
     "redraw",
     "remedy_finished",
     "remedy_started",

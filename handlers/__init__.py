@@ -2,8 +2,9 @@
 
 One module per kind of request, each with ``register(app, services)`` (none imports a global
 app): ``actions`` (remedy buttons), ``commands`` (``/failed-payments`` and its paging),
-``views`` (the recreate modal's submission), ``errors`` (the app's one error hook and the
-request guard). ``gate`` holds the listener middleware that lets only finance users act.
+``views`` (the recreate modal's and the plan confirmation modal's submissions), ``errors``
+(the app's one error hook and the request guard). ``gate`` holds the listener middleware that
+lets only finance users act.
 Errors become words in ``bot.errors``; nothing here imports ``qb`` or ``cb``.
 """
 

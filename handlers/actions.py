@@ -4,10 +4,13 @@ Every click: the gate (``handlers.gate.finance_only``) answers an outsider with 
 and an audit line; the click is acked at once; its work then runs after the ack (see
 ``ACK_FLUSH_SECONDS``). The work reads the button's value (a value we did not draw gets a specific
 ephemeral answer); a payment whose lease someone holds gets "already being handled by <@x>";
-Recreate with a replacement to pick opens the modal (``bot.remedies.picker``); otherwise the
-remedy runs (as in-flight work that shutdown waits for) and ``bot.remedies`` updates the
-message in place. Only outcomes the message does not show (refused, busy, out of date, …)
-get an ephemeral reply.
+a button whose plan was too long for its confirm dialog opens the confirmation modal with
+every line of the plan (``ViewId.CONFIRM_PLAN``; its submission runs the remedy, see
+``handlers.views``); Recreate with an invoice to pick opens the picker modal
+(``bot.remedies.picker``); otherwise the remedy runs (as in-flight work that shutdown waits
+for) with the digest of the plan the button showed, and ``bot.remedies`` updates the message
+in place. Only outcomes the message does not show (refused, busy, out of date, the plan
+changed since the message was drawn, …) get an ephemeral reply.
 """
 
 from __future__ import annotations
@@ -22,11 +25,20 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
-from bot.models import AuditEntry, RemedyKind
-from bot.remedies import RemedyResult, picker, run_remedy
+from bot import lifecycle
+from bot.models import AuditEntry, FailureStatus, RemedyKind
+from bot.remedies import RemedyResult, already_resolved_text, picker, run_remedy
+from bot.remedies.texts import stale_text
 from bot.runtime.services import Services
-from bot.slack.blocks import not_allowed_message, picker_loading, picker_notice, recreate_modal
-from bot.slack.ids import ACTION_REMEDIES, ActionId, BadActionValue, decode_value
+from bot.slack.blocks import (
+    not_allowed_message,
+    picker_loading,
+    picker_notice,
+    plan_confirm_modal,
+    plan_to_confirm,
+    recreate_modal,
+)
+from bot.slack.ids import ACTION_REMEDIES, ActionId, BadActionValue, ButtonValue, decode_value
 from handlers.errors import report_error
 from handlers.gate import Middleware, Refusal, channel_of, ephemeral, finance_only, user_of
 
@@ -42,6 +54,12 @@ and load: the lazy work starts at once beside the other acks), so the pause stay
 BAD_VALUE_TEXT = (
     "That button is not one of ours, or it is out of date. Nothing was done — use the "
     "buttons on the latest failure message."
+)
+
+NO_RECORD_TEXT = "I have no record of that payment; the button is out of date. Nothing was done."
+PLAN_GONE_TEXT = (
+    "That button is out of date: what it would do changed since the message was drawn. "
+    "Nothing was done; the message now shows where the payment stands."
 )
 
 Work = Callable[[dict[str, Any], dict[str, Any], AsyncRespond], Awaitable[None]]
@@ -62,9 +80,9 @@ async def refuse_click(r: Refusal) -> BoltResponse:
         payment_id = decode_value(action.get("value")).payment_id
     except BadActionValue:
         payment_id = ""
-    await r.services.store.audit(AuditEntry(user=user or "unknown", action=kind.value,
-                                            payment_id=payment_id, result="refused",
-                                            detail="not allowed to act"))
+    await r.services.store.audit_refused_click(AuditEntry(
+        user=user or "unknown", action=kind.value, payment_id=payment_id, result="refused",
+        detail="not allowed to act"))
     settings = r.services.settings
     text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
     await ephemeral(r.services, r.body, r.respond, text, blocks)
@@ -119,15 +137,47 @@ async def handle_click(
                         f"This payment is already being handled by {who}; nothing was "
                         "done twice.")
         return
-    if kind == RemedyKind.RECREATE_PAYMENT and await open_picker(
+    if value.opens_confirm:
+        await open_confirm(services, body, respond, kind, value)
+        return
+    if kind == RemedyKind.RECREATE_PAYMENT and value.digest is None and await open_picker(
         services, body, user, pid, value.attempt
     ):
         return
     outcome = await services.guarded(
-        run_remedy(services, pid, kind, user, expected_attempt=value.attempt)
+        run_remedy(services, pid, kind, user, expected_attempt=value.attempt,
+                   expected_digest=value.digest)
     )
     if outcome.result != RemedyResult.OK or kind == RemedyKind.RECHECK:
         await ephemeral(services, body, respond, outcome.message)
+
+
+async def open_confirm(
+    services: Services, body: dict[str, Any], respond: AsyncRespond, kind: RemedyKind,
+    value: ButtonValue,
+) -> None:
+    """Open the confirmation modal of the plan behind a button too short for its dialog.
+    Nothing runs here: the modal's submission does. A button out of date (the record moved
+    on, or its plan may no longer run) is told so, and the message redrawn."""
+    rec = await services.store.get_failure(value.payment_id)
+    if rec is None:
+        await ephemeral(services, body, respond, NO_RECORD_TEXT)
+        return
+    plan = plan_to_confirm(rec, kind, value.attempt)
+    trigger_id = body.get("trigger_id")
+    if plan is None or not trigger_id:
+        if rec.status == FailureStatus.RESOLVED:
+            text = already_resolved_text(rec) + " Nothing more was done."
+        elif value.attempt is not None and value.attempt != rec.remedy_attempts:
+            text = stale_text(rec)
+        else:
+            text = PLAN_GONE_TEXT
+        await lifecycle.redraw(services, rec)
+        await ephemeral(services, body, respond, text)
+        return
+    view = plan_confirm_modal(rec, plan, attempt=rec.remedy_attempts, channel=channel_of(body),
+                              changed=plan.digest() != value.digest)
+    await services.slack.views_open(trigger_id=trigger_id, view=view)
 
 
 async def open_picker(
@@ -152,5 +202,6 @@ async def open_picker(
         await services.slack.views_update(view_id=view_id, view=picker_notice(f"{exc}."))
         return True
     await services.slack.views_update(
-        view_id=view_id, view=recreate_modal(rec, offer.candidates, context_id=offer.context_id))
+        view_id=view_id, view=recreate_modal(rec, offer.candidates, context_id=offer.context_id,
+                                           plans=offer.plans))
     return True

@@ -2,10 +2,11 @@
 
 One :class:`QBOClient` per company, sharing the app's one ``aiohttp.ClientSession``.
 Every call sends ``minorversion``, ``Accept: application/json`` and a Bearer token; every
-POST a ``requestid``. It stays inside QBO's limits (in-flight cap and a per-minute sliding
-window), waits out 429s, retries 5xx and timeouts with capped exponential backoff and
-jitter (reads, and writes that carry a requestid), refreshes the token once on 401/3200,
-and re-applies a sparse update once on a stale SyncToken (5010).
+POST a ``requestid``. It stays inside QBO's limits (``qb.limits``: in flight, a minute, batch
+calls a minute; with ``shared_limits``, for every replica together), waits out 429s, retries
+5xx and timeouts with capped exponential backoff and jitter (reads, and writes that carry a
+requestid), refreshes the token once on 401/3200, and re-applies a sparse update once on a
+stale SyncToken (5010).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from qb.errors import (
     loads,
     parse_fault,
 )
-from qb.limits import ClientStats, RateLimiter
+from qb.limits import ClientStats, Limits, SharedGate
 from qb.models import (
     Account,
     CompanyInfo,
@@ -78,6 +79,8 @@ class QBOClient:
         max_in_flight: int = 10,
         per_minute: int = 500,
         rate_window_seconds: float = 60.0,
+        batch_per_minute: int = 40,
+        shared_limits: SharedGate | None = None,
         timeout: float = 30.0,
         max_retries: int = 4,
         web_base_url: str | None = None,
@@ -104,8 +107,14 @@ class QBOClient:
         self._rng = rng or random.Random()
         self.environment = environment
         self._web_base = (web_base_url or WEB_URLS.get(environment, WEB_URLS["production"]))
-        self._limiter = RateLimiter(max_in_flight, per_minute, rate_window_seconds, sleep=sleep)
         self.stats = ClientStats()
+        self.limits = Limits(max_in_flight=max_in_flight, per_window=per_minute,
+                             batch_per_window=batch_per_minute, window_seconds=rate_window_seconds,
+                             shared=shared_limits, sleep=sleep, stats=self.stats)
+
+    async def aclose(self) -> None:
+        """Hand back the shared slots still held (before the Redis client closes)."""
+        await self.limits.aclose()
 
     # ---- transport -----------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
@@ -137,18 +146,10 @@ class QBOClient:
         }
         if data is not None:
             headers["Content-Type"] = "application/json"
-        async with self._limiter:
-            self.stats.requests += 1
-            self.stats.in_flight += 1
-            self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
-            try:
-                async with self._session.request(
-                    method, url, params=query, data=data, headers=headers,
-                    timeout=self._timeout,
-                ) as resp:
-                    return resp.status, await resp.read(), resp.headers
-            finally:
-                self.stats.in_flight -= 1
+        async with self.limits.slot(batch=url.endswith("/batch")), self._session.request(
+            method, url, params=query, data=data, headers=headers, timeout=self._timeout,
+        ) as resp:
+            return resp.status, await resp.read(), resp.headers
 
     async def _request(
         self,
@@ -365,6 +366,17 @@ class QBOClient:
             data = await self._request("POST", "/payment", kind="update", json_body=body,
                                        request_id=f"{request_id[:MAX_REQUEST_ID - 2]}-r")
         return Payment.model_validate(data["Payment"])
+
+    async def update(self, entity: E, *, request_id: str) -> E:
+        """Send the fields set on ``entity`` (``Id``, ``SyncToken``, ``sparse``) as they are: a
+        stale SyncToken (5010) raises ``StaleObjectError``, never re-applied on the fresh one."""
+        if not entity.id or entity.sync_token is None:
+            raise ValueError("update needs the object's Id and SyncToken")
+        body = entity.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
+        name = entity.entity_name
+        data = await self._request("POST", f"/{name.lower()}", kind="update", json_body=body,
+                                   request_id=request_id)
+        return type(entity).model_validate(data[name])
 
     async def delete_payment(self, id: str, sync_token: str, *, request_id: str) -> None:
         """Delete a payment (hard delete in QBO)."""

@@ -109,6 +109,8 @@ class Payment(Entity):
     deposit_to_account_ref: Ref | None = None
     private_note: str | None = None
     line: list[PaymentLine] = Field(default_factory=list)
+    currency_ref: Ref | None = None  # multi-currency companies: the customer's currency
+    exchange_rate: Decimal | None = None  # home currency per unit of ``currency_ref``
 
     def linked_ids(self, txn_type: str) -> list[str]:
         """Ids of the transactions of one type (``Invoice``, ``CreditMemo``) its lines link."""
@@ -138,6 +140,7 @@ class Customer(Entity):
     display_name: str | None = None
     active: bool = True
     balance: Decimal = ZERO
+    currency_ref: Ref | None = None  # the customer's currency, in a multi-currency company
 
 
 class Account(Entity):
@@ -157,10 +160,27 @@ class SalesFormsPrefs(QBModel):
     )
 
 
+class CurrencyPrefs(QBModel):
+    multi_currency_enabled: bool | None = None
+    home_currency: Ref | None = None
+
+
 class Preferences(Entity):
     entity_name: ClassVar[str] = "Preferences"
 
     sales_forms_prefs: SalesFormsPrefs = Field(default_factory=SalesFormsPrefs)
+    currency_prefs: CurrencyPrefs = Field(default_factory=CurrencyPrefs)
+
+
+class ExchangeRate(Entity):
+    """QuickBooks' rate of one currency against the home currency on a day (multi-currency)."""
+
+    entity_name: ClassVar[str] = "ExchangeRate"
+
+    source_currency_code: str | None = None
+    target_currency_code: str | None = None
+    rate: Decimal | None = None
+    as_of_date: date | None = None
 
 
 class CompanyInfo(Entity):
@@ -173,5 +193,6 @@ class CompanyInfo(Entity):
 
 ENTITY_TYPES: dict[str, type[Entity]] = {
     cls.entity_name: cls
-    for cls in (Invoice, Payment, CreditMemo, Customer, Account, Preferences, CompanyInfo)
+    for cls in (Invoice, Payment, CreditMemo, Customer, Account, Preferences, CompanyInfo,
+                ExchangeRate)
 }

@@ -26,6 +26,7 @@ from sandbox.qbo import QBOSandbox, SandboxCompany
 from sandbox.scenarios import World, build
 from sandbox.serving import serve
 from sandbox.slack import SlackSandbox
+from sandbox.slack.socket_mode import SANDBOX_APP_TOKEN
 
 LOOPBACK = "127.0.0.1"
 SANDBOX_CB_KEY = "cb-sandbox-key"
@@ -157,6 +158,7 @@ async def start_stand_ins(
     cb_api_key: str,
     signing_secret: str,
     bot_token: str,
+    app_token: str = SANDBOX_APP_TOKEN,
     channels: Iterable[str] | None = None,
     slack_app: Callable[[StandIns], web.Application] | None = None,
     realm_id: str | None = None,
@@ -165,13 +167,15 @@ async def start_stand_ins(
     rng_seed: int | None = None,
 ) -> StandIns:
     """Start the three stand-ins on loopback: :func:`start_sandboxes`, then the Slack
-    stand-in with the app's ``signing_secret`` and ``bot_token`` (``channels``: the only
-    channel ids it knows; ``None``: any well-formed id). ``slack_app`` makes the Slack
-    stand-in's web app when it needs more routes than ``slack.make_app()``: it is called
-    once QBO and ConnectBooster serve and are seeded, before Slack serves."""
+    stand-in with the app's ``signing_secret``, ``bot_token`` and ``app_token`` (Socket
+    Mode's ``xapp-…``), ``channels`` the only channel ids it knows (``None``: any
+    well-formed id). ``slack_app`` makes the Slack stand-in's web app when it needs more
+    routes than ``slack.make_app()``: it is called once QBO and ConnectBooster serve and are
+    seeded, before Slack serves."""
     sandboxes = await start_sandboxes(cb_api_key=cb_api_key, realm_id=realm_id,
                                       scenario=scenario, seed=seed, rng_seed=rng_seed)
-    slack = SlackSandbox(signing_secret=signing_secret, bot_token=bot_token, channels=channels)
+    slack = SlackSandbox(signing_secret=signing_secret, bot_token=bot_token,
+                         app_token=app_token, channels=channels)
     stand_ins = StandIns(**_fields(sandboxes), slack=slack)
     try:
         app = slack_app(stand_ins) if slack_app is not None else slack.make_app()

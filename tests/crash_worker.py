@@ -4,7 +4,8 @@
 
 ``spec.json``: ``{"settings": {...}, "payment_id": "...", "kind": "dismiss_sync",
 "user": "U…", "params": {...}, "kill_before_save": k}``. Every journal step the remedy
-records is a ``Store.put_failure``; the worker sends itself SIGKILL just *before* the k-th
+records is a ``Store.put_failure`` (or, under the payment's lease, a
+``Store.put_failure_if_held``); the worker sends itself SIGKILL just *before* the k-th
 one — so k=1 dies before anything is recorded, and each later k dies right after an
 external write whose result was not recorded yet (the crash window that matters). No
 ``finally`` runs, no socket is closed politely: it is the real thing. Exit status 0 and
@@ -41,7 +42,17 @@ async def main(spec: dict[str, Any]) -> int:
             os.kill(os.getpid(), signal.SIGKILL)
         await real(rec)
 
+    real_if_held = store.put_failure_if_held
+
+    async def put_failure_if_held(rec: Any, lease: Any) -> bool:
+        nonlocal saves
+        saves += 1
+        if saves == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return await real_if_held(rec, lease)
+
     store.put_failure = put_failure  # type: ignore[method-assign]
+    store.put_failure_if_held = put_failure_if_held  # type: ignore[method-assign]
     outcome = await run_remedy(services, spec["payment_id"], RemedyKind(spec["kind"]),
                                spec["user"], params=spec.get("params") or None)
     print(json.dumps({"saves": saves, "result": str(outcome.result)}))

@@ -1,13 +1,14 @@
 """A whole world on loopback for end-to-end tests and benchmarks: the QBO, ConnectBooster
 and Slack stand-ins on port 0, and the bot wired to them exactly as in production (HTTP
-mode, signed requests, a real Redis)."""
+mode, signed requests, a real Redis; or Socket Mode through the Slack stand-in's
+WebSocket, with ``socket_mode=True``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from cryptography.fernet import Fernet
@@ -16,12 +17,16 @@ from slack_bolt.async_app import AsyncApp
 import app as app_module
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings
+from handlers.socket_mode import connect_socket_mode, socket_mode_handler
 from sandbox.cb import CBSandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
 from sandbox.scenarios import World as ScenarioWorld
 from sandbox.serving import serve
 from sandbox.slack import SlackSandbox
 from sandbox.stand_ins import StandIns, start_stand_ins
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 FINANCE_USER = "U0FINANCE1"
 FINANCE_USER_2 = "U0FINANCE2"
@@ -42,6 +47,8 @@ class Bot:
     bolt: AsyncApp
     runner: web.AppRunner
     url: str
+    socket: AsyncSocketModeHandler | None = None
+    """Its Socket Mode connection to the Slack stand-in (``None``: HTTP mode)."""
 
     @property
     def events_url(self) -> str:
@@ -118,28 +125,49 @@ class World:
             "cb_api_key": CB_KEY,
             "redis_url": self.redis_url,
             "redis_prefix": self.prefix,
+            "redis_durability_check": "off",  # the tests' Redis is throwaway, as the demo's
             "token_encryption_key": self.encryption_key,
             "poll_interval_seconds": 5,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
 
-    async def start_bot(self, **overrides: Any) -> Bot:
-        """Start one more bot process (same Redis) serving /slack/events on a free port."""
+    async def start_bot(self, *, socket_mode: bool = False, **overrides: Any) -> Bot:
+        """Start one more bot process (same Redis) serving /slack/events, /livez, /readyz
+        and /metrics on a free port; with ``socket_mode``, also connected to the Slack
+        stand-in in Socket Mode (as ``app.serve`` connects; ``SocketModeRefused`` when
+        the stand-in refuses the token)."""
+        if socket_mode:
+            overrides.setdefault("slack_app_token", self.slack.app_token)
         services = await app_module.build_services(
             self.settings(**overrides), instance=f"bot{len(self.bots) + 1}"
         )
+        socket: AsyncSocketModeHandler | None = None
         try:
             bolt = app_module.build_bolt_app(services)
-            runner, url = await serve(app_module.build_web_app(bolt, services))
+            if socket_mode:
+                socket = socket_mode_handler(bolt, services)
+            probe = socket.client.is_connected if socket is not None else None
+            runner, url = await serve(
+                app_module.build_web_app(bolt, services, socket_connected=probe))
+            bot = Bot(services, bolt, runner, url, socket)
+            if socket is not None:
+                try:
+                    await connect_socket_mode(socket)
+                except BaseException:
+                    await runner.cleanup()
+                    raise
         except BaseException:
+            if socket is not None:
+                await socket.close_async()
             await services.aclose()  # no leaked sessions or Redis client when start-up fails
             raise
-        bot = Bot(services, bolt, runner, url)
         self.bots.append(bot)
         return bot
 
     async def stop_bot(self, bot: Bot, *, drain: bool = True) -> None:
+        if bot.socket is not None:
+            await bot.socket.close_async()
         await bot.runner.cleanup()
         if drain:
             await bot.services.drain()
@@ -160,8 +188,10 @@ async def world(
     *,
     bots: int = 1,
     bot_overrides: dict[str, Any] | None = None,
+    socket_mode: bool = False,
 ) -> AsyncIterator[World]:
-    """Start the stand-ins (seeded with ``scenario``) and ``bots`` bot processes."""
+    """Start the stand-ins (seeded with ``scenario``) and ``bots`` bot processes (in Socket
+    Mode with ``socket_mode``)."""
     stand_ins = await start_stand_ins(cb_api_key=CB_KEY, signing_secret=SIGNING_SECRET,
                                       bot_token=BOT_TOKEN, realm_id=REALM, scenario=scenario)
     stand_ins.slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
@@ -169,7 +199,7 @@ async def world(
               encryption_key=Fernet.generate_key().decode())
     try:
         for _ in range(bots):
-            await w.start_bot(**(bot_overrides or {}))
+            await w.start_bot(socket_mode=socket_mode, **(bot_overrides or {}))
         yield w
     finally:
         await w.close()

@@ -42,6 +42,8 @@ class RedisServer:
 
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    options: tuple[str, ...] = ()
+    """More ``redis-server`` arguments; they override the defaults (e.g. ``--appendonly yes``)."""
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="fp-redis-"))
 
     @property
@@ -57,7 +59,7 @@ class RedisServer:
             )
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.workdir, "--logfile", ""],
+             "--appendonly", "no", "--dir", self.workdir, "--logfile", "", *self.options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

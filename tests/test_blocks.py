@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import (
+    Books,
     Cause,
     Certainty,
     Diagnosis,
@@ -20,12 +21,15 @@ from bot.models import (
     FailureRecord,
     FailureStatus,
     Finding,
+    InvoiceNeed,
+    RecordedKind,
+    RecordedMoney,
     RemedyJournal,
     RemedyKind,
     Resolution,
 )
 from bot.slack.blocks import audit_line, failure_message, recreate_modal
-from bot.slack.blocks.common import escape, fmt_time, money, truncate
+from bot.slack.blocks.common import escape, fmt_time, money, slack_date, slack_time, truncate
 from bot.slack.ids import (
     ALL_ACTION_IDS,
     KEEP_AS_CREDIT,
@@ -200,7 +204,9 @@ def test_card_shows_payment_invoices_evidence_next_step_and_error() -> None:
     joined = "\n".join(all_texts(blocks))
     assert "*Customer*\nNorthwind Dental" in joined
     assert "*Amount*\n$1,250.00" in joined
-    assert "*Paid*\n14:05 UTC, 3 Nov 2026" in joined
+    paid = int(PAID.timestamp())
+    token = f"<!date^{paid}^{{date_short_pretty}} at {{time}}|14:05 UTC, 3 Nov 2026>"
+    assert f"*Paid*\n{token}" in joined
     assert "*Method*\ncard" in joined
     assert "*Invoice 1043* · $1,000.00 applied" in joined
     assert "Credit memo applied* (certain)" in joined
@@ -313,11 +319,13 @@ def test_resolved_shows_who_how_when_and_no_buttons() -> None:
     )
     text, blocks = failure_message(rec)
     assert buttons(blocks) == []
-    assert (
-        blocks[1]["text"]["text"]
-        == ":white_check_mark: Syncing dismissed by <@U123> at 10:42 UTC, 4 Nov 2026"
+    at = int(datetime(2026, 11, 4, 10, 42, tzinfo=UTC).timestamp())
+    assert blocks[1]["text"]["text"] == (
+        ":white_check_mark: Syncing dismissed by <@U123> at "
+        f"<!date^{at}^{{date_short_pretty}} at {{time}}|10:42 UTC, 4 Nov 2026>"
     )
-    assert "Syncing dismissed by <@U123>" in text
+    # the notification text spells the time out in UTC (no token there)
+    assert "Syncing dismissed by <@U123> at 10:42 UTC, 4 Nov 2026" in text
     synced = make_record(
         status=FailureStatus.RESOLVED,
         resolution=Resolution(how="synced", at=datetime(2026, 11, 4, 11, 0, tzinfo=UTC)),
@@ -339,9 +347,10 @@ def test_waiting_sync_offers_only_recheck() -> None:
     _, blocks = failure_message(rec)
     assert [b["action_id"] for b in buttons(blocks)] == [ActionId.RECHECK]
     assert blocks[1]["text"]["text"] == (
-        ":arrows_counterclockwise: Credit memo un-applied by <@U777> at 14:30 UTC, 4 Nov 2026; "
+        f":arrows_counterclockwise: Credit memo un-applied by <@U777> at {slack_time(at)}; "
         "waiting for ConnectBooster's next sync"
     )
+    assert "|14:30 UTC, 4 Nov 2026>" in blocks[1]["text"]["text"]
 
 
 def test_in_progress_shows_who_and_no_buttons() -> None:
@@ -494,6 +503,101 @@ def test_card_within_limits_for_any_data(customer: str, summary: str, n: int) ->
     assert_within_limits(blocks)
 
 
+# ---- the books on the card -----------------------------------------------------------------
+
+
+def by_hand(amount: str, *, certain: bool = False, pid: str = "9001") -> RecordedMoney:
+    return RecordedMoney(qbo_payment_id=pid, kind=RecordedKind.BY_HAND, amount=Decimal(amount),
+                         invoice_amounts={"130": Decimal(amount)}, reference="CHK-77",
+                         certain=certain)
+
+
+def needs(recorded_1043: str = "1000.00", *, target: str | None = "145") -> tuple[InvoiceNeed, ...]:
+    return (
+        InvoiceNeed(invoice_id="130", invoice_number="1043", applied=Decimal("1000.00"),
+                    recorded=Decimal(recorded_1043), target_invoice_id="130",
+                    room=Decimal("1000.00") - Decimal(recorded_1043)),
+        InvoiceNeed(invoice_id="145", invoice_number="1051", applied=Decimal("250.00"),
+                    target_invoice_id=target, room=Decimal("250.00") if target else Decimal(0)),
+    )
+
+
+def books_card(books: Books | None) -> str:
+    rec = make_record(cause=Cause.PAID_MANUALLY, remedies=[RemedyKind.RECREATE_PAYMENT])
+    assert rec.diagnosis is not None
+    rec.diagnosis.books = books
+    rec.diagnosis.findings[0].evidence.append(EvidenceObject(
+        type="Payment", id="9001", number="CHK-77", url=f"{QBO}/recvpayment?txnId=9001"))
+    _, blocks = failure_message(rec)
+    assert_within_limits(blocks)
+    return "\n".join(all_texts(blocks))
+
+
+def test_books_partly_recorded_say_how_much_is_missing_and_where() -> None:
+    shown = books_card(Books(amount=Decimal("1250.00"), recorded=(by_hand("1000.00"),),
+                             needs=needs()))
+    assert ("*In QuickBooks:* $1,000.00 of the $1,250.00 is recorded (likely, differs by "
+            "$250.00); *$250.00 is recorded nowhere*.") in shown
+    assert (f"• <{QBO}/recvpayment?txnId=9001|Payment CHK-77> (entered by hand, likely the same "
+            "money): $1,000.00 on invoice 1043 ($1,000.00)") in shown
+    assert "• Invoice 1051: $250.00 of $250.00 unrecorded\n" in shown  # on its own invoice
+    assert "Invoice 1043:" not in shown  # fully recorded: not listed as missing
+
+
+def test_books_reconciled_are_certain_and_list_no_needs() -> None:
+    shown = books_card(Books(amount=Decimal("1250.00"),
+                             recorded=(by_hand("1250.00", certain=True),),
+                             needs=needs("1000.00")))
+    assert "*In QuickBooks:* all $1,250.00 is recorded (certain)." in shown
+    assert "unrecorded" not in shown
+    judged = books_card(Books(amount=Decimal("1250.00"), recorded=(by_hand("1250.00"),)))
+    assert "all $1,250.00 is recorded (likely)." in judged
+
+
+def test_books_recorded_twice_and_nothing_recorded() -> None:
+    twice = books_card(Books(amount=Decimal("1250.00"),
+                             recorded=(by_hand("1250.00", certain=True),
+                                       by_hand("500.00", certain=True, pid="9002"))))
+    assert ("$1,750.00 is recorded for this $1,250.00 payment: *$500.00 more than was paid* "
+            "(likely, differs by $500.00)") in twice
+    none = books_card(Books(amount=Decimal("1250.00"), needs=needs("0", target=None),
+                            overpaid=Decimal("0")))
+    assert "*In QuickBooks:* none of the $1,250.00 is recorded yet." in none
+    assert "• Invoice 1043: $1,000.00 of $1,000.00 unrecorded\n" in none
+    assert "• Invoice 1051: $250.00 of $250.00 unrecorded — you pick the invoice it goes to" in (
+        none)
+
+
+def test_books_show_their_currency_room_and_overpayment() -> None:
+    short_room = (InvoiceNeed(invoice_id="145", invoice_number="1051", applied=Decimal("250.00"),
+                              target_invoice_id="145", room=Decimal("100.00")),)
+    shown = books_card(Books(amount=Decimal("300.00"), currency="EUR", needs=short_room,
+                             overpaid=Decimal("50.00")))
+    assert "none of the 300.00 EUR is recorded yet" in shown
+    assert "250.00 EUR of 250.00 EUR unrecorded (invoice 1051, only 100.00 EUR open)" in shown
+    elsewhere = (InvoiceNeed(invoice_id="130", invoice_number="1043", applied=Decimal("300.00"),
+                             target_invoice_id="145", room=Decimal("300.00")),)
+    moved = books_card(Books(amount=Decimal("300.00"), needs=elsewhere))
+    assert "• Invoice 1043: $300.00 of $300.00 unrecorded → invoice 1051\n" in moved
+    assert "50.00 EUR paid over the invoices (the client's overpayment)" in shown
+
+
+def test_no_books_no_books_section() -> None:
+    assert "In QuickBooks:" not in books_card(None)
+
+
+def test_books_with_many_payments_and_invoices_stay_within_limits() -> None:
+    many = tuple(by_hand("1.00", pid=str(9100 + i)) for i in range(40))
+    lots = tuple(InvoiceNeed(invoice_id=str(i), invoice_number="<&>" * 20,
+                             applied=Decimal("30.00")) for i in range(40))
+    shown = books_card(Books(amount=Decimal("1250.00"), recorded=many, needs=lots))
+    assert "• … and 34 more payments" in shown  # six payments shown
+    rows = shown.count("unrecorded — you pick")
+    assert 0 < rows <= 6
+    assert f"• … and {40 - rows} more invoices" in shown  # every invoice shown or counted
+    assert "<&>" not in shown
+
+
 # ---- formatting helpers --------------------------------------------------------------------
 
 
@@ -522,10 +626,24 @@ def test_escape_and_truncate_do_not_split_entities() -> None:
     assert truncate("a & " + "b" * 50, 10) == "a & bbbbb…"  # a bare & is not an entity
 
 
+def test_slack_date_tokens_show_each_reader_their_own_time() -> None:
+    at = datetime(2026, 11, 4, 5, 42, tzinfo=timezone(timedelta(hours=-5)))
+    unix = 1_793_788_920  # 2026-11-04 10:42:00 UTC
+    assert slack_time(at) == (
+        f"<!date^{unix}^{{date_short_pretty}} at {{time}}|10:42 UTC, 4 Nov 2026>"
+    )
+    assert slack_date(at) == f"<!date^{unix}^{{date_short_pretty}}|4 Nov 2026>"
+    with pytest.raises(ValueError):
+        slack_time(datetime(2026, 11, 4, 10, 42))
+
+
 def test_audit_line() -> None:
     at = datetime(2026, 11, 4, 10, 42, tzinfo=UTC)
     line = audit_line("U123", RemedyKind.DISMISS_SYNC, "ok", at)
-    assert line == ":white_check_mark: <@U123> ran *Dismiss Syncing*: ok at 10:42 UTC, 4 Nov 2026"
+    assert line == (
+        ":white_check_mark: <@U123> ran *Dismiss Syncing*: ok at "
+        f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|10:42 UTC, 4 Nov 2026>"
+    )
     failed = audit_line(
         "U1", "unapply_credit_memo", "failed", at, detail="QBO said <stale> & retry"
     )

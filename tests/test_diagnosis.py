@@ -5,157 +5,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
 
 from bot.diagnosis import QBOFacts, diagnose
 from bot.models import Cause, Certainty, Diagnosis, RemedyKind
-from cb.models import Application, SyncError, SyncState, SyncStatus
-from cb.models import Customer as CBCustomer
 from cb.models import Payment as CBPayment
-from qb.models import CreditMemo, Invoice, LinkedTxn, MetaData, PaymentLine, Ref
-from qb.models import Payment as QBPayment
-
-RUN = datetime(2026, 11, 3, 14, 5, tzinfo=UTC)  # the ConnectBooster payment run
-BEFORE = RUN - timedelta(days=2)
-AFTER = RUN + timedelta(hours=3)
-CUST = "58"
-
-R = RemedyKind
-DISMISS, DELETE, UNAPPLY, RECREATE, RECHECK = (
-    R.DISMISS_SYNC,
-    R.DELETE_HISTORY,
-    R.UNAPPLY_CREDIT_MEMO,
-    R.RECREATE_PAYMENT,
-    R.RECHECK,
+from tests.diagnosis_fixtures import (
+    AFTER,
+    BEFORE,
+    CUST,
+    DELETE,
+    DISMISS,
+    INACTIVE_FAULT,
+    REACTIVATE,
+    RECHECK,
+    RECREATE,
+    UNAPPLY,
+    cbpay,
+    cm,
+    facts,
+    inv,
+    pay,
+    url,
 )
-
-
-def url(kind: str, ident: str) -> str:
-    return f"https://app.sandbox.qbo.intuit.com/app/{kind.lower()}?txnId={ident}"
-
-
-def inv(
-    ident: str,
-    number: str,
-    total: str,
-    balance: str | None = None,
-    *,
-    created: datetime = BEFORE,
-    updated: datetime | None = None,
-    customer: str = CUST,
-    voided: bool = False,
-    links: list[str] | None = None,
-) -> Invoice:
-    return Invoice(
-        id=ident,
-        doc_number=number,
-        txn_date=created.date(),
-        total_amt=D("0") if voided else D(total),
-        balance=D("0") if voided else D(balance if balance is not None else total),
-        customer_ref=Ref(value=customer),
-        private_note="Voided" if voided else None,
-        linked_txn=[LinkedTxn(txn_id=p, txn_type="Payment") for p in links or []],
-        meta_data=MetaData(create_time=created, last_updated_time=updated or created),
-    )
-
-
-def pay(
-    ident: str,
-    ref: str | None,
-    lines: list[tuple[str, str, str]],
-    *,
-    created: datetime = AFTER,
-    total: str | None = None,
-    txn_date: date | None = None,
-) -> QBPayment:
-    """lines: (amount, txn type, txn id)."""
-    return QBPayment(
-        id=ident,
-        payment_ref_num=ref,
-        txn_date=txn_date or created.date(),
-        total_amt=D(total) if total is not None else sum(
-            (D(a) for a, t, _ in lines if t == "Invoice"), D(0)
-        ),
-        customer_ref=Ref(value=CUST),
-        line=[
-            PaymentLine(amount=D(a), linked_txn=[LinkedTxn(txn_id=i, txn_type=t)])
-            for a, t, i in lines
-        ],
-        meta_data=MetaData(create_time=created, last_updated_time=created),
-    )
-
-
-def cm(ident: str, number: str, total: str, remaining: str = "0") -> CreditMemo:
-    return CreditMemo(
-        id=ident,
-        doc_number=number,
-        total_amt=D(total),
-        balance=D(remaining),
-        remaining_credit=D(remaining),
-        customer_ref=Ref(value=CUST),
-        meta_data=MetaData(create_time=AFTER, last_updated_time=AFTER),
-    )
-
-
-def cbpay(
-    apps: list[tuple[str, str, str]],
-    amount: str | None = None,
-    *,
-    code: str = "6000",
-    message: str = "The amount applied exceeds the open balance.",
-) -> CBPayment:
-    """apps: (invoice number, qb invoice id, amount)."""
-    total = D(amount) if amount else sum((D(a) for _, _, a in apps), D(0))
-    return CBPayment(
-        id="pmt_1",
-        reference="CB10234",
-        customer=CBCustomer(id="cus_311", name="Northwind Dental", qb_customer_id=CUST),
-        amount=total,
-        paid_at=RUN,
-        applications=[
-            Application(invoice_number=n, qb_invoice_id=i, amount=D(a)) for n, i, a in apps
-        ],
-        sync=SyncState(
-            status=SyncStatus.FAILED,
-            attempts=3,
-            last_attempt_at=RUN + timedelta(hours=1),
-            error=SyncError(code=code, message=message),
-        ),
-        updated_at=RUN + timedelta(hours=1),
-    )
-
-
-def facts(
-    invoices: list[Invoice] = (),  # type: ignore[assignment]
-    payments: list[QBPayment] = (),  # type: ignore[assignment]
-    memos: list[CreditMemo] = (),  # type: ignore[assignment]
-    *,
-    deleted: dict[str, datetime | None] | None = None,
-    by_number: list[Invoice] = (),  # type: ignore[assignment]
-    open_invoices: list[Invoice] = (),  # type: ignore[assignment]
-    existing: list[QBPayment] = (),  # type: ignore[assignment]
-    inactive: set[str] | None = None,
-) -> QBOFacts:
-    numbers: dict[str, list[Invoice]] = {}
-    for i in by_number:
-        numbers.setdefault(i.doc_number or "", []).append(i)
-    refs: dict[str, list[QBPayment]] = {}
-    for p in existing:
-        refs.setdefault(p.payment_ref_num or "", []).append(p)
-    return QBOFacts(
-        invoices={i.id or "": i for i in invoices},
-        deleted_invoice_ids=dict(deleted or {}),
-        payments={p.id or "": p for p in payments},
-        credit_memos={c.id or "": c for c in memos},
-        replacements_by_number=numbers,
-        invoices_by_customer={CUST: list(open_invoices)} if open_invoices else {},
-        existing_by_reference=refs,
-        inactive_customer_ids=set(inactive or ()),
-        web_url=url,
-    )
 
 
 @dataclass
@@ -257,7 +132,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.RECREATED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.RECREATED},
         check=_replacement("131", ["131"]),
         in_text=["recreated with the same number", "id 131"],
@@ -273,7 +148,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.RECREATED,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.RECREATED},
         check=_replacement(None, ["131", "132"]),
     ),
@@ -285,7 +160,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.DELETED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.DELETED},
     ),
     "recreated, same customer and amount after the deletion": Case(
@@ -300,7 +175,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.RECREATED,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.RECREATED},
         check=_replacement("151", ["151"]),
         in_text=["same customer and amount"],
@@ -313,7 +188,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.DELETED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.DELETED},
         check=_replacement(None, ["120"]),
         in_text=["no replacement", "credit or on an invoice you pick"],
@@ -323,7 +198,7 @@ CASES: dict[str, Case] = {
         facts(),
         Cause.DELETED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.DELETED},
     ),
     "voided": Case(
@@ -331,7 +206,7 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "1000.00", voided=True, updated=AFTER)]),
         Cause.VOIDED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.VOIDED},
         in_text=["voided"],
     ),
@@ -340,7 +215,7 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "900.00", updated=AFTER)]),
         Cause.AMOUNT_CHANGED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.AMOUNT_CHANGED},
         in_text=["$900.00 on invoice 1043", "$100.00 as the customer's credit"],
     ),
@@ -363,7 +238,7 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "1000.00")]),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.UNKNOWN},
         failure_rate=D("0.03"),
         in_text=["6000", "The period is closed.", "isolated"],
@@ -373,7 +248,7 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "1000.00")]),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.UNKNOWN},
         check=_unknown_shows_fault,
     ),
@@ -382,20 +257,28 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "1000.00")]),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECHECK, RECREATE, DISMISS],
+        [RECHECK, RECREATE],
         {"130": Cause.UNKNOWN},
         failure_rate=D("0.10"),
         in_text=["failure-rate alert", "a setting needs attention", "10.0%"],
     ),
-    "unknown: inactive customer": Case(
-        cbpay([("1043", "130", "1000.00")], code="610", message="Object Not Found"),
+    "inactive customer: its own cause, reactivate then recheck": Case(
+        cbpay([("1043", "130", "1000.00")], code="610", message=INACTIVE_FAULT),
         facts([inv("130", "1043", "1000.00")], inactive={CUST}),
-        Cause.UNKNOWN,
+        Cause.INACTIVE_CUSTOMER,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
-        {"130": Cause.UNKNOWN},
+        [REACTIVATE, RECHECK],
+        {"130": Cause.INACTIVE_CUSTOMER},
         failure_rate=D("0.01"),
         in_text=["inactive", "610", "active again"],
+    ),
+    "inactive customer, the fault does not say so: likely": Case(
+        cbpay([("1043", "130", "1000.00")], code="610", message="Object Not Found"),
+        facts([inv("130", "1043", "1000.00")], inactive={CUST}),
+        Cause.INACTIVE_CUSTOMER,
+        Certainty.LIKELY,
+        [REACTIVATE, RECHECK],
+        {"130": Cause.INACTIVE_CUSTOMER},
     ),
     "mixed: paid manually and recreated; recreated dominates": Case(
         cbpay([("1043", "130", "1000.00"), ("1051", "145", "250.00")]),
@@ -407,7 +290,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.RECREATED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.PAID_MANUALLY, "145": Cause.RECREATED},
         check=_mixed,
     ),
@@ -439,7 +322,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.VOIDED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, UNAPPLY, RECHECK],
+        [RECREATE, UNAPPLY, RECHECK],
         {"130": Cause.CREDIT_MEMO, "145": Cause.VOIDED},
     ),
     "paid manually on one invoice, the other still open: record the open part first": Case(
@@ -452,8 +335,8 @@ CASES: dict[str, Case] = {
             [pay("300", "4417", [("1000.00", "Invoice", "130")])],
         ),
         Cause.PAID_MANUALLY,
-        Certainty.CERTAIN,
-        [RECREATE, DISMISS, DELETE, RECHECK],
+        Certainty.LIKELY,  # $250.00 of the payment is recorded nowhere
+        [RECREATE, RECHECK],
         {"130": Cause.PAID_MANUALLY, "145": Cause.NONE},
         in_text=["$250.00", "1051"],
     ),
@@ -465,31 +348,33 @@ CASES: dict[str, Case] = {
         ),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.UNKNOWN},
     ),
     "partial CB payment, manual payment took the balance below it": Case(
+        # the $700 check collides with the $400 only for the $100 the balance is short
         cbpay([("1043", "130", "400.00")]),
         facts(
             [inv("130", "1043", "1000.00", "300.00", updated=AFTER, links=["300"])],
             [pay("300", "4417", [("700.00", "Invoice", "130")])],
         ),
         Cause.PAID_MANUALLY,
-        Certainty.CERTAIN,
-        [DISMISS, DELETE, RECHECK],
+        Certainty.LIKELY,
+        [RECREATE, RECHECK],
         {"130": Cause.PAID_MANUALLY},
+        in_text=["$300.00 difference", "$300.00 on invoice 1043"],
     ),
-    "partial manual payment: dismiss, but flag the difference": Case(
+    "partial manual payment: not dismissed, the difference is recorded": Case(
         cbpay([("1043", "130", "1000.00")]),
         facts(
             [inv("130", "1043", "1000.00", "600.00", updated=AFTER, links=["300"])],
             [pay("300", "4417", [("400.00", "Invoice", "130")])],
         ),
         Cause.PAID_MANUALLY,
-        Certainty.CERTAIN,
-        [DISMISS, DELETE, RECHECK],
+        Certainty.LIKELY,
+        [RECREATE, RECHECK],
         {"130": Cause.PAID_MANUALLY},
-        in_text=["$600.00 difference"],
+        in_text=["$600.00 difference is recorded nowhere", "$600.00 on invoice 1043"],
     ),
     "overpayment: the rest is unapplied credit, not a cause": Case(
         cbpay([("1043", "130", "1000.00")], amount="1200.00"),
@@ -512,7 +397,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.AMOUNT_CHANGED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.AMOUNT_CHANGED},
         check=_before_run_not_cause,
     ),
@@ -524,7 +409,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.UNKNOWN},
     ),
     "a $0 payment linking two invoices and one credit memo": Case(
@@ -559,7 +444,7 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "99.99", updated=AFTER)]),
         Cause.AMOUNT_CHANGED,
         Certainty.CERTAIN,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.AMOUNT_CHANGED},
         in_text=["$0.01 less", "$99.99 on invoice 1043", "$0.01 as the customer's credit"],
     ),
@@ -568,7 +453,7 @@ CASES: dict[str, Case] = {
         facts([inv("130", "1043", "100.0")]),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.UNKNOWN},
     ),
     "applications one cent short of the amount: the cent is credit": Case(
@@ -595,10 +480,10 @@ CASES: dict[str, Case] = {
             ],
         ),
         Cause.PAID_MANUALLY,
-        Certainty.CERTAIN,
-        [DISMISS, DELETE, RECHECK],
+        Certainty.LIKELY,  # the hand payment does not cover the client's $0.01 overpayment
+        [RECREATE, RECHECK],
         {"130": Cause.PAID_MANUALLY, "131": Cause.PAID_MANUALLY, "132": Cause.PAID_MANUALLY},
-        in_text=["$0.01 of the payment is not applied"],
+        in_text=["$0.01 of the payment is not applied", "$0.01 of the client's overpayment"],
     ),
     "credit memo and manual payment both needed: larger one, likely": Case(
         cbpay([("1043", "130", "1000.00")]),
@@ -612,7 +497,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.CREDIT_MEMO,
         Certainty.LIKELY,
-        [UNAPPLY, RECHECK],
+        [RECREATE, UNAPPLY, RECHECK],  # $300 is recorded by hand: un-applying alone won't do
         {"130": Cause.CREDIT_MEMO},
     ),
     "credit memo alone fixes it even with a manual payment: credit memo wins": Case(
@@ -638,7 +523,7 @@ CASES: dict[str, Case] = {
         ),
         Cause.UNKNOWN,
         Certainty.LIKELY,
-        [RECREATE, DISMISS, RECHECK],
+        [RECREATE, RECHECK],
         {"130": Cause.UNKNOWN},
         in_text=["CB10999"],
     ),

@@ -16,8 +16,8 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.diagnosis import diagnose_many
-from bot.models import Cause, RemedyKind
+from bot.diagnosis import diagnose, diagnose_many, fetch_facts
+from bot.models import Cause, Certainty, RemedyKind
 from bot.store.tokens import RedisTokenStore
 from cb.client import CBClient
 from cb.models import Payment
@@ -145,13 +145,43 @@ async def test_remedies_follow_the_article(all_causes: Env) -> None:
         Cause.VOIDED: RemedyKind.RECREATE_PAYMENT,
         Cause.AMOUNT_CHANGED: RemedyKind.RECREATE_PAYMENT,
         Cause.ALREADY_IN_QBO: RemedyKind.DISMISS_SYNC,
-        Cause.UNKNOWN: RemedyKind.RECREATE_PAYMENT,  # isolated, under the threshold
+        Cause.INACTIVE_CUSTOMER: RemedyKind.REACTIVATE_CUSTOMER,
     }
+    amounts = {p.id: p.amount for p in failed}
+    for pid, d in result.items():
+        # the books equation: Dismiss/Delete only when QuickBooks records exactly the amount
+        books = d.books
+        assert books is not None and books.amount == amounts[pid]
+        dismissable = {RemedyKind.DISMISS_SYNC, RemedyKind.DELETE_HISTORY} & set(d.remedies)
+        assert bool(dismissable) == books.reconciled, (pid, d.remedies, books)
+    for pid, c in env.world.expected.items():
+        books = result[pid].books
+        assert books is not None
+        if c in ("paid-manually", "already-in-qbo"):  # the whole amount, to the cent
+            assert books.reconciled and result[pid].certainty is Certainty.CERTAIN
+        else:
+            assert books.recorded_total == 0, (c, books)
     recreated = next(pid for pid, c in env.world.expected.items() if c == "recreated")
     finding = result[recreated].findings[0]
     new_id = finding.replacement_invoice_id
     assert new_id and new_id != finding.invoice_id
     assert env.world.company.get("Invoice", new_id) is not None
+
+
+async def test_inactive_customer_facts_carry_what_a_reactivation_needs(all_causes: Env) -> None:
+    env = all_causes
+    failed = await _failed(env)
+    [pid] = [p for p, c in env.world.expected.items() if c == "inactive-customer"]
+    payment = next(p for p in failed if p.id == pid)
+    facts = await fetch_facts(env.qbo, failed)
+    customer = facts.customers[payment.customer.qb_customer_id or ""]
+    assert customer.active is False and customer.sync_token and customer.id
+    d = diagnose(payment, facts)
+    assert d.cause is Cause.INACTIVE_CUSTOMER and d.certainty is Certainty.CERTAIN
+    assert d.remedies == [RemedyKind.REACTIVATE_CUSTOMER, RemedyKind.RECHECK]
+    assert all(f.cause is Cause.INACTIVE_CUSTOMER for f in d.findings)
+    active = [c for c in facts.customers.values() if c.active]
+    assert active  # the other payments' customers are there too, active
 
 
 async def test_bad_settings_world_is_credit_memos_and_high_rate(bad_settings: Env) -> None:

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bench.naive_fetch import naive_fetch
 from bot.diagnosis import QBOFacts, diagnose_many, fetch_facts
-from bot.models import Cause
+from bot.models import Cause, RemedyKind
 from bot.store.tokens import RedisTokenStore
 from cb.models import Application, SyncError, SyncState, SyncStatus
 from cb.models import Customer as CBCustomer
@@ -64,17 +64,22 @@ def _invoice(co: SandboxCompany, cust: str, amount: str, doc: str) -> dict[str, 
     return co.create("Invoice", body, at=BEFORE)
 
 
-def _pay(co: SandboxCompany, cust: str, lines: list[tuple[str, str, str]], **kw: Any) -> str:
+def _pay(
+    co: SandboxCompany,
+    cust: str,
+    lines: list[tuple[str, str, str]],
+    *,
+    at: datetime = AFTER,
+    **kw: Any,
+) -> str:
     body = {
         "CustomerRef": {"value": cust},
-        "Line": [
-            {"Amount": D(a), "LinkedTxn": [{"TxnId": i, "TxnType": t}]} for a, t, i in lines
-        ],
+        "Line": [{"Amount": D(a), "LinkedTxn": [{"TxnId": i, "TxnType": t}]} for a, t, i in lines],
         **kw,
     }
     if "TotalAmt" not in body:
         body["TotalAmt"] = sum((D(a) for a, t, _ in lines if t == "Invoice"), D(0))
-    return str(co.create("Payment", body, at=AFTER)["Id"])
+    return str(co.create("Payment", body, at=at)["Id"])
 
 
 def _cb(n: int, cust: str, name: str, apps: list[tuple[dict[str, Any], str]]) -> CBPayment:
@@ -146,11 +151,11 @@ def seed(co: SandboxCompany) -> Book:
     inv = _invoice(co, a, "90.00", "2007")
     _pay(co, a, [("90.00", "Invoice", inv["Id"])], PaymentRefNum="CB10007")
     add(_cb(7, a, "Northwind Dental", [(inv, "90.00")]), Cause.ALREADY_IN_QBO)
-    # unknown: the invoice is fine, the customer was made inactive
+    # the invoice is fine, the customer was made inactive
     inv = _invoice(co, b, "250.00", "2008")
     cust = co.get("Customer", b) or {}
     co.update("Customer", {"Id": b, "SyncToken": cust["SyncToken"], "Active": False}, at=AFTER)
-    add(_cb(8, b, "Contoso Clinic", [(inv, "250.00")]), Cause.UNKNOWN)
+    add(_cb(8, b, "Contoso Clinic", [(inv, "250.00")]), Cause.INACTIVE_CUSTOMER)
     # mixed: a fine invoice and a credit-memo one
     fine = _invoice(co, a, "40.00", "2009")
     inv = _invoice(co, a, "60.00", "2010")
@@ -162,6 +167,37 @@ def seed(co: SandboxCompany) -> Book:
         TotalAmt=D("0"),
     )
     add(_cb(9, a, "Northwind Dental", [(fine, "40.00"), (inv, "60.00")]), Cause.CREDIT_MEMO)
+    # the money typed in by hand as "cb-10010", left unapplied: no invoice links it
+    inv = _invoice(co, a, "80.00", "2011")
+    _pay(co, a, [], TotalAmt=D("80.00"), PaymentRefNum="cb-10010")
+    add(_cb(10, a, "Northwind Dental", [(inv, "80.00")]), Cause.ALREADY_IN_QBO)
+    # a hand payment minutes before the run: the portal took the payment on a stale balance
+    inv = _invoice(co, a, "60.00", "2012")
+    _pay(
+        co,
+        a,
+        [("60.00", "Invoice", inv["Id"])],
+        at=RUN - timedelta(minutes=9),
+        PaymentRefNum="4420",
+    )
+    add(_cb(11, a, "Northwind Dental", [(inv, "60.00")]), Cause.PAID_MANUALLY)
+    # one payment of $300 money and a $200 credit memo on a $500 invoice
+    inv = _invoice(co, a, "500.00", "2013")
+    memo = co.create("CreditMemo", {"CustomerRef": {"value": a}, "TotalAmt": D("200.00")})
+    _pay(
+        co,
+        a,
+        [("500.00", "Invoice", inv["Id"]), ("200.00", "CreditMemo", memo["Id"])],
+        TotalAmt=D("300.00"),
+        PaymentRefNum="4421",
+    )
+    add(_cb(12, a, "Northwind Dental", [(inv, "500.00")]), Cause.PAID_MANUALLY)
+    # recreated with the same number, and the new invoice paid by hand
+    inv = _invoice(co, a, "300.00", "2014")
+    co.delete("Invoice", inv["Id"], at=AFTER)
+    new = seed_invoice(co, a, "300.00", doc="2014")
+    _pay(co, a, [("300.00", "Invoice", new["Id"])], at=NOW, PaymentRefNum="4422")
+    add(_cb(13, a, "Northwind Dental", [(inv, "300.00")]), Cause.RECREATED)
     return Book(payments, expected)
 
 
@@ -175,6 +211,10 @@ def _shape(f: QBOFacts) -> dict[str, Any]:
         "open": {k: sorted(i.id or "" for i in v) for k, v in f.invoices_by_customer.items()},
         "refs": {k: sorted(p.id or "" for p in v) for k, v in f.existing_by_reference.items()},
         "inactive": f.inactive_customer_ids,
+        "customers": {k: (c.active, c.sync_token) for k, c in f.customers.items()},
+        "customer_payments": {
+            k: sorted(p.id or "" for p in v) for k, v in f.customer_payments.items()
+        },
     }
 
 
@@ -190,6 +230,21 @@ async def test_bulk_facts_diagnose_every_cause(env: QBOEnv) -> None:
     assert cm.credit_memo_id and cm.credit_memo_payment_id and cm.credit_memo_amount == D("200")
     link = result["pmt_1"].findings[0].evidence[0].url or ""
     assert link.startswith("https://app.sandbox.qbo.intuit.com/app/invoice?txnId=")
+    books = {k: d.books for k, d in result.items()}
+    recorded = {k: b.recorded_total for k, b in books.items() if b is not None}
+    assert recorded["pmt_10"] == D("80.00") and books["pmt_10"].reconciled  # type: ignore[union-attr]
+    assert result["pmt_10"].remedies[0] is RemedyKind.DISMISS_SYNC
+    assert (
+        recorded["pmt_11"] == D("60.00") and result["pmt_11"].remedies[0] is RemedyKind.DISMISS_SYNC
+    )
+    # $300 recorded, the $200 of credit is not: recreate the rest
+    assert recorded["pmt_12"] == D("300.00")
+    assert result["pmt_12"].remedies[0] is RemedyKind.RECREATE_PAYMENT
+    [credit] = result["pmt_12"].findings[0].credit_applications
+    assert credit.amount == D("200.00") and credit.payment_money == D("300.00")
+    # the replacement was paid by hand: nothing left to record
+    assert recorded["pmt_13"] == D("300.00") and books["pmt_13"].reconciled  # type: ignore[union-attr]
+    assert recorded["pmt_2"] == 0 and recorded["pmt_3"] == 0
 
 
 async def test_bulk_equals_naive_with_far_fewer_requests(env: QBOEnv) -> None:
@@ -211,7 +266,7 @@ async def test_bulk_equals_naive_with_far_fewer_requests(env: QBOEnv) -> None:
     assert _shape(batched) == _shape(plain_queries) == _shape(naive)
     # three batch rounds and one CDC call, whatever the number of failures
     assert batched_requests == 4
-    assert query_requests <= 9
+    assert query_requests <= 10  # each round's chunks, one query each, and the CDC call
     assert naive_requests >= 3 * batched_requests
 
 

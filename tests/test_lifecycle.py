@@ -28,6 +28,7 @@ from bot.models import (
 )
 from bot.runtime.services import Services
 from bot.slack.messages import post_failure
+from bot.store.records import LeaseNotHeld
 from cb.models import Customer, Payment, SyncState, SyncStatus
 from tests.conftest import ROOT
 from tests.harness import FAILED_CHANNEL, FINANCE_USER, World, world
@@ -269,6 +270,46 @@ async def test_a_remedy_cannot_start_on_a_resolved_failure(w: World) -> None:
     with pytest.raises(IllegalTransition):
         await lifecycle.remedy_started(s, rec)
     assert (await stored(s, rec.payment_id)).status == RESOLVED
+
+
+async def test_rediagnosed_stores_the_new_facts_and_may_resolve(w: World) -> None:
+    s = w.services
+    rec = await posted_record(w)
+    with pytest.raises(IllegalTransition):  # resolved, but not how
+        await lifecycle.rediagnosed(s, rec, FINANCE_USER, RemedyKind.UNAPPLY_CREDIT_MEMO,
+                                    RESOLVED)
+    synced = Resolution(how=ResolutionHow.SYNCED, at=T0)
+    await lifecycle.rediagnosed(s, rec, FINANCE_USER, RemedyKind.UNAPPLY_CREDIT_MEMO, RESOLVED,
+                                resolution=synced)
+    saved = await stored(s, rec.payment_id)
+    assert saved.status == RESOLVED and saved.resolution == synced
+    assert saved.history[-1].who == FINANCE_USER
+    assert saved.history[-1].what.startswith("Unapply Credit Memo not written")
+    assert buttons(w, rec) == 0
+    with pytest.raises(IllegalTransition):  # nothing leaves resolved this way
+        await lifecycle.rediagnosed(s, rec, FINANCE_USER, RemedyKind.RECHECK, OPEN)
+
+
+async def test_a_save_under_a_lease_that_is_no_longer_held_writes_nothing(w: World) -> None:
+    s = w.services
+    rec = await posted_record(w)
+    lease = s.store.lease(f"payment:{rec.payment_id}", FINANCE_USER, ttl=30)
+    assert await lease.acquire()
+    start_remedy(rec)
+    await lifecycle.remedy_started(s, rec, lease=lease)
+    assert (await stored(s, rec.payment_id)).status == IN_PROGRESS
+    # the lease expires; another process takes it
+    await s.redis.delete(s.store.key("lease", f"payment:{rec.payment_id}"))
+    other = s.store.lease(f"payment:{rec.payment_id}", "bot2", ttl=30)
+    assert await other.acquire()
+    before = await stored(s, rec.payment_id)
+    finish_journal(rec, JournalOutcome.OK)
+    done = Resolution(how=ResolutionHow.DISMISSED, by=FINANCE_USER, at=T0)
+    with pytest.raises(LeaseNotHeld):
+        await lifecycle.remedy_finished(s, rec, RESOLVED, resolution=done, lease=lease)
+    after = await stored(s, rec.payment_id)
+    assert after.model_dump() == before.model_dump()  # not overwritten
+    assert await s.store.lease_holder(f"payment:{rec.payment_id}") == "bot2"  # not released
 
 
 # ---- nobody else sets status -------------------------------------------------------------

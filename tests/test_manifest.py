@@ -42,8 +42,11 @@ def test_bot_user_and_slash_command(manifest: dict[str, Any]) -> None:
 def test_scopes_are_only_what_the_bot_uses(manifest: dict[str, Any]) -> None:
     scopes = manifest["oauth_config"]["scopes"]
     assert set(scopes) == {"bot"}
+    # channels:read / groups:read: `check` says whether the channels are private, and who in
+    # them is outside finance (conversations.info, conversations.members)
     assert sorted(scopes["bot"]) == [
-        "channels:history", "chat:write", "commands", "groups:history", "usergroups:read"]
+        "channels:history", "channels:read", "chat:write", "commands", "groups:history",
+        "groups:read", "usergroups:read"]
 
 
 def test_settings(manifest: dict[str, Any]) -> None:
@@ -63,7 +66,8 @@ def test_ids_the_handlers_must_cover_are_exposed() -> None:
         "fp_unapply_credit_memo",
         "fp_recreate_payment",
         "fp_recheck",
+        "fp_reactivate_customer",
         "fp_list_next",
         "fp_list_prev",
     } == set(ALL_ACTION_IDS)
-    assert set(ALL_VIEW_IDS) == {"fp_recreate_pick"}
+    assert set(ALL_VIEW_IDS) == {"fp_recreate_pick", "fp_confirm_plan"}

@@ -16,6 +16,8 @@ one lands mid-burst however fast the machine is; every wait has a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import types
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +27,8 @@ import pytest
 from bot.models import FailureStatus, RemedyKind
 from bot.poll.cycle import LEASE_NAME, poll_once, run_poller
 from bot.slack.ids import REMEDY_ACTIONS
+from qb.limits import Limits
+from qb.shared_limits import RedisLimits, limits_key
 from sandbox.scenarios import generate
 from tests.harness import (
     FAILED_CHANNEL,
@@ -45,6 +49,23 @@ POLL_EVERY = 0.05
 DIGEST_EVENT = "failed_payment_digest"
 """The digest message's metadata ``event_type`` (a wire contract with Slack history)."""
 REPLICA_SETTINGS: dict[str, Any] = {"alert_min_payments": 100_000}  # no rate alert: not tested
+BATCH_CALLS_PER_MINUTE, REQUESTS_PER_MINUTE = 4000, 50_000
+"""QuickBooks' 40 batch calls and 500 requests a minute, scaled up with the pollers' pace:
+each of the burst's 25 restarts diagnoses its next failures again and reads the company's
+settings afresh, which at the real limits waits minutes."""
+
+
+def scale_qbo_batch_limit(services: Any) -> None:
+    """Give the bot's QuickBooks client the scaled batch limit, in process and shared."""
+    s = services.settings
+    old = services.qbo.limits
+    services.qbo.limits = Limits(
+        max_in_flight=s.qbo_max_in_flight, per_window=REQUESTS_PER_MINUTE,
+        batch_per_window=BATCH_CALLS_PER_MINUTE, window_seconds=60.0, stats=old.stats,
+        shared=RedisLimits(services.redis, limits_key(s.redis_prefix, s.qbo_realm_id),
+                           max_in_flight=s.qbo_max_in_flight, per_window=REQUESTS_PER_MINUTE,
+                           batch_per_window=BATCH_CALLS_PER_MINUTE),
+    )
 
 
 async def _short_sleep(seconds: float) -> None:
@@ -63,6 +84,7 @@ class Replicas:
     async def start(self) -> Bot:
         self.started += 1
         bot = await self.w.start_bot(**REPLICA_SETTINGS)
+        scale_qbo_batch_limit(bot.services)
         # the harness names bots by position; a restarted one must not share a name
         bot.services.instance = f"replica{self.started}"
         bot.services.start_background(
@@ -183,6 +205,132 @@ async def test_a_1000_failure_burst_with_frequent_poller_restarts(
         _burst_with_restarts(redis_url, redis_prefix, failures=1000, restart_every=40),
         timeout=600,
     )
+
+
+# ---- a stop at every await point of a cycle -----------------------------------------------
+
+IN_POLLER: contextvars.ContextVar[bool] = contextvars.ContextVar("in_poller", default=False)
+"""Set in the poller's task; the tasks it starts (lease calls, the keeper) inherit it."""
+MODES = ("await-point", "answer-unread")
+
+
+@types.coroutine
+def _drive(coro: Any, on_suspend: Callable[[], None]) -> Any:
+    """Run ``coro`` as its task would, calling ``on_suspend`` each time it suspends (before
+    the task waits): a cancel from there lands on exactly that await, whatever it awaits."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            future = coro.throw(error) if error is not None else coro.send(value)
+        except StopIteration as done:
+            return done.value
+        on_suspend()
+        try:
+            value, error = (yield future), None
+        except BaseException as exc:  # handed on to the coroutine, as a task does
+            value, error = None, exc
+
+
+class CancelAt:
+    """Stops the poller's task in one of two ways: ``await-point`` — a cancel at its
+    ``k``-th suspension (every await of the cycle: Redis, Slack and ConnectBooster calls, the
+    lease keeper, the ``finally``); ``answer-unread`` — at its ``k``-th Redis command (counted
+    in the poller's task and the tasks it starts), once Redis applied it and before its
+    caller reads the answer (the ``SET NX`` of a lease taken as its taker stops)."""
+
+    def __init__(self, redis: Any) -> None:
+        self.real = redis.execute_command
+        redis.execute_command = self.execute
+        self.k, self.mode = 0, MODES[0]
+        self.commands = self.suspensions = 0
+        self.task: asyncio.Task[Any] | None = None
+        self.fired = False
+
+    async def execute(self, *args: Any, **kw: Any) -> Any:
+        if not IN_POLLER.get() or self.task is None:
+            return await self.real(*args, **kw)
+        self.commands += 1
+        result = await self.real(*args, **kw)
+        if self.mode == "answer-unread" and self.commands == self.k:
+            self.cancel()
+            await asyncio.sleep(0)  # the cancel lands here, inside the Redis call
+        return result
+
+    def suspended(self) -> None:
+        self.suspensions += 1
+        if self.mode == "await-point" and self.suspensions == self.k:
+            self.cancel()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.fired = True
+            self.task.cancel()
+
+    async def run(self, services: Any, k: int, mode: str) -> bool:
+        """One poll cycle stopped at point ``k`` (0: never); True when the cancel landed.
+        Counts the cycle's suspensions and Redis commands as it goes."""
+        self.k, self.mode, self.fired = k, mode, False
+        self.commands = self.suspensions = 0
+
+        async def cycle() -> Any:
+            IN_POLLER.set(True)
+            return await _drive(poll_once(services, post_interval=0), self.suspended)
+
+        self.task = asyncio.create_task(cycle())
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self.task = None
+        return self.fired
+
+
+async def no_lease_held(w: World) -> None:
+    """Nobody holds the poller lease, nor any other (payment, alert) lease."""
+    store = w.services.store
+    assert await store.lease_holder(LEASE_NAME) is None
+    held = [k async for k in store.redis.scan_iter(match=store.key("lease", "*"))]
+    assert held == []
+
+
+async def test_a_stop_at_any_await_point_never_leaves_a_lease_held(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """The poller cancelled at each await of a cycle, and with the answer to each of its
+    Redis commands unread, gives every lease back before it stops; cycles stopped at every
+    point of a burst still post each failure exactly once."""
+    async with world(redis_url, redis_prefix, "all-causes",
+                     bot_overrides={**REPLICA_SETTINGS, "digest_after": 3}) as w:
+        w.slack.rate_limit_enabled = False
+        assert w.scenario is not None
+        expected = w.scenario.failed_ids
+        hook = CancelAt(w.services.redis)
+        # a burst, stopped again and again further in, until a cycle runs to its end
+        k = 0
+        while True:
+            k += 1
+            if not await hook.run(w.services, k, MODES[k % len(MODES)]):
+                break
+            await no_lease_held(w)
+            assert k < 5000, "the cycle never finished"
+        assert k > 20
+        assert Counter(posted_ids(w)) == Counter(dict.fromkeys(expected, 1))
+        # a steady cycle (nothing new), stopped at each of its awaits, and with the answer to
+        # each of its Redis commands unread
+        await hook.run(w.services, 0, MODES[0])
+        points, commands = hook.suspensions, hook.commands
+        assert commands >= 5 and points > commands
+        for mode, last in (("await-point", points), ("answer-unread", commands)):
+            landed = 0
+            for k in range(1, last + 1):
+                landed += await hook.run(w.services, k, mode)
+                await no_lease_held(w)
+            assert landed >= last - 3, (mode, landed, last)  # a few awaits may not recur
+        report = await poll_once(w.services, post_interval=0)
+        assert report.skipped is None and report.new == []
+        assert Counter(posted_ids(w)) == Counter(dict.fromkeys(expected, 1))
 
 
 # ---- one button, two processes ------------------------------------------------------------

@@ -1,6 +1,13 @@
 """Each remedy, end to end: a signed click through ``/slack/events`` (the Slack stand-in),
 the bot's remedy against the QBO and ConnectBooster sandboxes, a real Redis; then the books
-are checked in the QBO sandbox and the message in the Slack stand-in."""
+are checked in the QBO sandbox and the message in the Slack stand-in.
+
+Updated for issue 14 where the old behaviour was a named defect: request ids are a hash
+(no longer ``fp-<payment>-create-<attempt>``, which was truncated for long ids); Recreate
+dismisses syncing before it creates; a shortfall is no longer turned into credit without
+asking (amount changed); a refusal comes from the plan, in its words; a customer made
+inactive is refused up front (no QuickBooks fault any more) — a QuickBooks refusal at write
+time is shown with the invoice paid by hand while the dismissal is in flight."""
 
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.diagnosis.fetch import diagnose_many
 from bot.models import FailureRecord, FailureStatus, RemedyKind
+from bot.poll.intake import Intake
+from bot.remedies import request_id
 from bot.slack.ids import (
     KEEP_AS_CREDIT,
     RECREATE_TARGET_ACTION,
@@ -29,16 +37,17 @@ from tests.harness import FAILED_CHANNEL, FINANCE_USER, FINANCE_USER_2, OUTSIDER
 
 
 async def seed(w: World, causes: list[str] | None = None) -> dict[str, FailureRecord]:
-    """Failure records (diagnosed, posted, stored) for the scenario's failed payments whose
-    cause is in ``causes`` (all when None); by cause."""
+    """Failure records (diagnosed and planned as the poller does, posted, stored) for the
+    scenario's failed payments whose cause is in ``causes`` (all when None); by cause."""
     w.slack.rate_limit_enabled = False
     s = w.services
     wanted = {pid: c for pid, c in w.scenario.expected.items() if causes is None or c in causes}
     payments = [w.cb.payments[pid] for pid in wanted]
-    diagnoses = await diagnose_many(s.qbo, payments)
+    diagnosed = await Intake(s, None).diagnose(payments)
     out: dict[str, FailureRecord] = {}
     for p in payments:
-        rec = FailureRecord(payment_id=p.id, payment=p, diagnosis=diagnoses[p.id])
+        rec = FailureRecord(payment_id=p.id, payment=p, diagnosis=diagnosed.get(p.id))
+        rec.plans = await diagnosed.plans(s, None, p) or {}
         rec.slack = await post_failure(s, rec)
         await s.store.put_failure(rec)
         out[wanted[p.id]] = rec
@@ -85,6 +94,22 @@ async def click(w: World, rec: FailureRecord, kind: RemedyKind, user: str = FINA
                                user_id=user, **kw)
     assert resp.status == 200, resp.body
     return resp
+
+
+async def click_and_confirm(w: World, rec: FailureRecord, kind: RemedyKind,
+                            user: str = FINANCE_USER) -> None:
+    """Click ``kind``'s button; a plan too long for Slack's confirm dialog opens the
+    confirmation modal (``ViewId.CONFIRM_PLAN``), which is then submitted as is."""
+    before = set(w.slack.views)
+    await click(w, rec, kind, user)
+
+    def opened() -> list[str]:
+        return [i for i, v in w.slack.views.items() if i not in before
+                and v.view.get("callback_id") == ViewId.CONFIRM_PLAN.value]
+
+    await w.slack.wait_until(lambda: bool(opened()))
+    resp = await w.slack.submit_view(w.bot.events_url, opened()[0], {}, user)
+    assert resp.status == 200, resp.body
 
 
 def qbo_payments(w: World, reference: str) -> list[dict[str, Any]]:
@@ -245,7 +270,15 @@ async def test_unapply_rewrites_lines_when_the_zero_payment_links_another_invoic
     w.company.update("Payment", {"Id": zero["Id"], "SyncToken": zero["SyncToken"],
                                  "Line": lines})
 
+    # the message was drawn before that edit: the click writes nothing and shows the new plan
     await click(w, rec, RemedyKind.UNAPPLY_CREDIT_MEMO)
+    await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
+    assert "nothing was written" in w.slack.ephemeral(FINANCE_USER)[-1].text
+    assert w.company.get("Payment", zero["Id"]) is not None
+    changed = await record(w, rec.payment_id)
+    plan = changed.plans[RemedyKind.UNAPPLY_CREDIT_MEMO]
+    assert [w.kind for w in plan.writes] == ["qbo_update_payment", "cb_resync"]
+    await click_and_confirm(w, rec, RemedyKind.UNAPPLY_CREDIT_MEMO)
     await until_status(w, rec.payment_id, FailureStatus.WAITING_SYNC)
     kept = w.company.get("Payment", zero["Id"])
     assert kept is not None  # rewritten, not deleted
@@ -285,8 +318,11 @@ async def test_recreate_on_recreated_invoice_applies_to_replacement(w: World) ->
     assert repl is not None and repl["Balance"] == repl_before["Balance"] - f.applied
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
     assert done.resolution is not None and done.resolution.how == "recreated"
-    step = done.remedy.step("qbo_create_payment")  # type: ignore[union-attr]
-    assert step is not None and step.request_id == f"fp-{rec.payment_id}-create-1"
+    assert done.remedy is not None and done.remedy.plan is not None
+    assert [s.name for s in done.remedy.steps] == ["cb_dismiss", "qbo_create_payment"]
+    step = done.remedy.step("qbo_create_payment")
+    assert step is not None and step.request_id == request_id(
+        rec.payment_id, done.remedy.plan.digest(), "qbo_create_payment", 1)
 
 
 @pytest.mark.parametrize("cause", ["deleted", "voided"])
@@ -342,15 +378,22 @@ async def test_recreate_modal_picks_an_open_invoice(w: World) -> None:
     assert inv is not None and inv["Balance"] == Decimal(100)
 
 
-async def test_recreate_on_amount_changed_applies_the_new_balance_rest_as_credit(
-    w: World,
-) -> None:
+async def test_recreate_on_amount_changed_asks_where_the_rest_goes(w: World) -> None:
     rec = (await seed(w, ["amount-changed"]))["amount-changed"]
     assert rec.diagnosis is not None
     f = rec.diagnosis.findings[0]
     inv = w.company.get("Invoice", f.invoice_id)
     assert inv is not None and 0 < inv["Balance"] < f.applied
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    # the shortfall is never turned into credit silently: the picker asks
+    await w.slack.wait_until(lambda: any(
+        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
+    assert qbo_payments(w, rec.payment.reference) == []
+    view = next(v for v in w.slack.views.values()
+                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    await w.slack.submit_view(
+        w.bot.events_url, view.id,
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
     await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     [created] = qbo_payments(w, rec.payment.reference)
     assert [ln["Amount"] for ln in created["Line"]] == [inv["Balance"]]
@@ -369,32 +412,76 @@ async def test_recreate_refused_when_qbo_already_holds_the_reference(w: World) -
     assert done.remedy is not None and done.remedy.outcome == "refused"
     assert qbo_payments(w, rec.payment.reference) == before
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED
-    await message_shows(w, rec, "already holds payment")
+    await message_shows(w, rec, "already records all")
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
-    assert "already holds payment" in w.slack.ephemeral(FINANCE_USER)[-1].text
+    assert "already records all" in w.slack.ephemeral(FINANCE_USER)[-1].text
 
 
-async def test_qbo_fault_shows_in_message_and_nothing_half_done(w: World) -> None:
-    # the customer was made inactive: QuickBooks refuses any payment for it
-    rec = (await seed(w, ["unknown"]))["unknown"]
-    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+async def test_recreate_for_an_inactive_customer_is_refused_and_writes_nothing(
+    w: World,
+) -> None:
+    # the customer was made inactive: QuickBooks would refuse any payment for it
+    rec = (await seed(w, ["inactive-customer"]))["inactive-customer"]
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT, strict=False, value=encode_for(rec))
     done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
-    assert done.remedy is not None and done.remedy.outcome == "failed"
+    assert done.remedy is not None and done.remedy.outcome == "refused"
     assert "inactive" in (done.remedy.error or "")
+    assert done.remedy.steps == []
     assert qbo_payments(w, rec.payment.reference) == []
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.FAILED  # not dismissed
+    await message_shows(w, rec, "inactive")
+    audit = await w.services.store.audit_entries(1)
+    assert audit[0].result == "refused"
+
+
+async def test_qbo_fault_at_write_time_shows_in_message_and_says_what_was_done(
+    w: World,
+) -> None:
+    rec = (await seed(w, ["recreated"]))["recreated"]
+    assert rec.diagnosis is not None
+    target = rec.diagnosis.findings[0].replacement_invoice_id
+    assert target
+    w.cb.latency = 0.3  # ConnectBooster is slow to answer the dismissal
+    await click(w, rec, RemedyKind.RECREATE_PAYMENT)
+    await step_reaches(w, rec.payment_id, "cb_dismiss", "started")
+    # meanwhile someone pays the invoice by hand: QuickBooks refuses the planned create
+    inv = w.company.get("Invoice", target)
+    assert inv is not None
+    w.company.create("Payment", {
+        "CustomerRef": inv["CustomerRef"], "TotalAmt": inv["Balance"], "PaymentRefNum": "CHK 9",
+        "Line": [{"Amount": inv["Balance"], "LinkedTxn": [{"TxnId": target,
+                                                           "TxnType": "Invoice"}]}]})
+    done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
+    w.cb.latency = 0.0
+    assert done.remedy is not None and done.remedy.outcome == "failed"
+    assert "Syncing is already dismissed" in (done.remedy.error or "")
+    assert qbo_payments(w, rec.payment.reference) == []
+    # dismissed first, by this remedy: not taken for a dismissal outside Slack
+    assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
     await message_shows(w, rec, "failed at")
-    assert "inactive" in message_text(w, rec)
-    assert REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, rec)
     audit = await w.services.store.audit_entries(1)
     assert audit[0].result == "failed"
 
 
+async def step_reaches(w: World, pid: str, step: str, state: str) -> None:
+    """Wait until the payment's journal shows ``step`` in ``state``."""
+
+    async def there() -> bool:
+        rec = await record(w, pid)
+        s = rec.remedy.step(step) if rec.remedy is not None else None
+        return s is not None and s.state == state
+
+    await eventually(there)
+
+
 async def test_cb_conflict_on_dismiss_is_reported_with_next_step(w: World) -> None:
     rec = (await seed(w, ["paid-manually"]))["paid-manually"]
-    w.cb.inject(409)
+    w.cb.latency = 0.3
     await click(w, rec, RemedyKind.DISMISS_SYNC)
+    await step_reaches(w, rec.payment_id, "cb_dismiss", "started")
+    w.cb.inject(409)  # the dismissal, still on its way, is refused
     done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
+    w.cb.latency = 0.0
     assert done.remedy is not None and done.remedy.outcome == "failed"
     assert "Re-check" in (done.remedy.error or "")
     await message_shows(w, rec, "ConnectBooster refused")

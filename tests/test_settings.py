@@ -141,3 +141,36 @@ def test_app_refuses_to_keep_tokens_without_an_encryption_key(tmp_path: Path) ->
     assert proc.returncode != 0
     assert "TOKEN_ENCRYPTION_KEY is not set" in proc.stderr
     assert "RT1-refresh-secret" not in proc.stderr + proc.stdout
+
+
+def test_an_empty_value_means_unset(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``NAME=`` in a .env (as a template leaves it) or in the environment is "not set": no
+    Socket Mode with an empty app token, no empty QBO URL or encryption key stopping the
+    start, and an empty required setting reported missing."""
+    (tmp_path / ".env").write_text(
+        "SLACK_APP_TOKEN=\nQBO_BASE_URL=\nQBO_TOKEN_URL=\nTOKEN_ENCRYPTION_KEY=\n"
+        "QBO_REDIRECT_URI=\nFINANCE_USERGROUP=\nPORT=\nLOG_FORMAT=\n"
+    )
+    env.setenv("CB_PORTAL_URL", "")
+    s = load_settings()
+    assert not s.socket_mode and s.slack_app_token is None
+    assert s.qbo_base_url is None and s.qbo_api_base == "https://quickbooks.api.intuit.com"
+    assert s.qbo_token_url is None and s.token_encryption_key is None
+    assert s.qbo_redirect_uri is None and s.cb_portal_url is None
+    assert s.finance_usergroup is None and s.port == 3000 and s.log_format == "plain"
+    env.setenv("SLACK_BOT_TOKEN", "")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert info.value.lines == [
+        "SLACK_BOT_TOKEN: is not set; expects the bot token (xoxb-…) from the Slack app"]
+
+
+def test_log_format_and_redirect_uri(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LOG_FORMAT", "JSON")
+    env.setenv("QBO_REDIRECT_URI", "https://finance.example.com/qbo/callback")
+    s = load_settings()
+    assert s.log_format == "json" and s.qbo_redirect_uri == "https://finance.example.com/qbo/callback"
+    env.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert [line.split(":")[0] for line in info.value.lines] == ["LOG_FORMAT"]

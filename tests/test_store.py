@@ -23,11 +23,14 @@ from bot.models import (
 from bot.store import (
     SCHEMA_VERSION,
     CorruptRecord,
+    Lease,
     SchemaTooNew,
     Store,
     StoreUnavailable,
     dump_versioned,
 )
+from bot.store.coordination import settle
+from bot.store.state import REFUSALS_KEPT_PER_MINUTE
 from cb.models import Payment
 
 T0 = datetime(2026, 11, 3, 14, 5, tzinfo=UTC)
@@ -199,13 +202,44 @@ async def test_newer_schema_is_refused_not_misread(store: Store) -> None:
         await store.get_failure("pmt_4")
 
 
-async def test_audit_stream_is_capped_and_newest_first(store: Store) -> None:
+async def test_audit_stream_is_newest_first(store: Store) -> None:
     for i in range(5):
         await store.audit(
             AuditEntry(user="U1", action="dismiss_sync", payment_id=f"pmt_{i}", result="ok")
         )
     got = await store.audit_entries(3)
     assert [e.payment_id for e in got] == ["pmt_4", "pmt_3", "pmt_2"]
+
+
+async def test_an_outsider_clicking_10000_times_pushes_no_audit_entry_out(store: Store) -> None:
+    """Refused clicks go to their own stream, at most REFUSALS_KEPT_PER_MINUTE a person a
+    minute; every one is counted; the real audit entries all stay."""
+    for i in range(19):
+        await store.audit(AuditEntry(user="U1", action="dismiss_sync", payment_id=f"pmt_{i}",
+                                     result="ok"))
+    # a remedy refused to a finance user (it did not fit) is a real audit entry
+    await store.audit(AuditEntry(user="U1", action="recreate_payment", payment_id="pmt_19",
+                                 result="refused", detail="the invoice was paid meanwhile"))
+    at = datetime.now(UTC)
+    click = AuditEntry(at=at, user="U0OUTSIDER", action="dismiss_sync", payment_id="pmt_0",
+                       result="refused")
+    for _ in range(200):  # 10,000 clicks, 50 at a time
+        await asyncio.gather(*(store.audit_refused_click(click) for _ in range(50)))
+    real = await store.audit_entries(100, refused=False)
+    assert [e.payment_id for e in real] == [f"pmt_{i}" for i in reversed(range(20))]
+    assert await store.redis.xlen(store.key("audit")) == 20
+    assert await store.redis.xlen(store.key("audit", "refused")) == REFUSALS_KEPT_PER_MINUTE
+    assert await store.refusal_counts() == {"U0OUTSIDER": 10_000}
+    # both read together, newest first: the refusals came last
+    mixed = await store.audit_entries(REFUSALS_KEPT_PER_MINUTE + 2)
+    assert [(e.user, e.result) for e in mixed] == (
+        [("U0OUTSIDER", "refused")] * REFUSALS_KEPT_PER_MINUTE
+        + [("U1", "refused"), ("U1", "ok")])
+    # a new minute keeps a few again
+    await store.audit_refused_click(AuditEntry(
+        at=at + timedelta(minutes=1), user="U0OUTSIDER", action="dismiss_sync",
+        payment_id="pmt_0", result="refused"))
+    assert await store.redis.xlen(store.key("audit", "refused")) == REFUSALS_KEPT_PER_MINUTE + 1
 
 
 async def test_cursor_requires_a_time_zone(store: Store) -> None:
@@ -225,25 +259,94 @@ async def test_unreachable_redis_is_a_clear_error() -> None:
         await client.aclose()
 
 
-async def test_a_lease_taken_as_its_taker_is_cancelled_is_given_back(store: Store) -> None:
-    """A shutdown can cancel acquire() after Redis took the lock but before the answer was
-    read; the lease must not stay held until it expires."""
-    lease = store.lease("poller", "proc-1", ttl=60)
+async def _stall_after_taking(lease: Lease, answer_after: asyncio.Event | None) -> asyncio.Event:
+    """Make ``lease``'s Redis call take the lock, then stall before answering (until
+    ``answer_after`` is set; forever when None). Returns the event set once it took it."""
     real_acquire = lease._lock.acquire
     taken = asyncio.Event()
 
     async def acquire_then_stall(**kw: object) -> bool:
         await real_acquire(**kw)  # the lock is now held in Redis
         taken.set()
-        await asyncio.Event().wait()  # the answer "is still on its way" when cancelled
+        await (answer_after or asyncio.Event()).wait()  # the answer "is on its way"
         return True
 
     lease._lock.acquire = acquire_then_stall  # type: ignore[method-assign]
+    return taken
+
+
+async def test_a_lease_taken_as_its_taker_is_cancelled_is_given_back(store: Store) -> None:
+    """A shutdown can cancel acquire() after Redis took the lock but before the answer was
+    read; the call is let finish and the lease given back before the cancel is raised."""
+    lease = store.lease("poller", "proc-1", ttl=60)
+    answer = asyncio.Event()
+    taken = await _stall_after_taking(lease, answer)
     task = asyncio.create_task(lease.acquire())
     await taken.wait()
     assert await store.lease_holder("poller") == "proc-1"
     task.cancel()
+    await asyncio.sleep(0)
+    assert not task.done()  # still waiting for Redis's answer, though cancelled
+    task.cancel()  # a second cancel changes nothing
+    answer.set()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await store.lease_holder("poller") is None
     assert await store.lease("poller", "proc-2").acquire()
+
+
+async def test_a_cancelled_acquire_whose_answer_never_comes_gives_up_and_gives_back(
+    store: Store,
+) -> None:
+    lease = store.lease("poller", "proc-1", ttl=60)
+    lease.grace = 0.2
+    taken = await _stall_after_taking(lease, None)
+    task = asyncio.create_task(lease.acquire())
+    await taken.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert await store.lease_holder("poller") is None
+
+
+async def test_a_release_cancelled_midway_still_releases(store: Store) -> None:
+    lease = store.lease("poller", "proc-1", ttl=60)
+    assert await lease.acquire()
+    real_release = lease._lock.release
+    started = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow_release() -> None:
+        started.set()
+        await go_on.wait()  # cancelled here, before the script reached Redis
+        await real_release()
+
+    lease._lock.release = slow_release  # type: ignore[method-assign]
+    task = asyncio.create_task(lease.release())
+    await started.wait()
+    task.cancel()
+    await asyncio.sleep(0)
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await store.lease_holder("poller") is None
+
+
+async def test_settle_waits_for_the_work_and_reports_the_cancel() -> None:
+    done = asyncio.Event()
+
+    async def work() -> str:
+        await done.wait()
+        return "finished"
+
+    inner = asyncio.ensure_future(work())
+    waiter = asyncio.create_task(settle(inner, grace=5))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    done.set()
+    assert await waiter is True
+    assert inner.result() == "finished"
+    # not cancelled: returns False at once when the work is done
+    assert await settle(asyncio.ensure_future(work()), grace=5) is False

@@ -3,44 +3,52 @@
 ``diagnose`` takes one failed ConnectBooster payment and the QuickBooks facts already fetched
 for it (``QBOFacts``, see ``bot.diagnosis.fetch.fetch_facts``) and returns a ``Diagnosis``:
 one finding per invoice the payment applies to, with the QBO objects it rests on, the ordered
-remedies and one sentence a finance person understands. It does no I/O, so it is tested as a table.
+remedies, one sentence a finance person understands, and the books (``Diagnosis.books``, from
+``bot.diagnosis.books.account``): what QuickBooks already records of the payment (R) against
+its amount (A). It does no I/O, so it is tested as a table.
 
 Per invoice (application of ``applied`` dollars), in this order:
 
-1. The invoice id is not readable (deleted). Another invoice with the same ``DocNumber`` (and the
-   same customer, when known) → ``recreated`` (certain when exactly one; likely when several).
-   Failing that, an open invoice of the same customer whose total or balance equals the
-   application and that was created after the deletion (or after the payment run when the
-   deletion time is unknown) → ``recreated``, likely. Otherwise ``deleted``.
+1. The invoice id is not readable (deleted): ``recreated`` when an invoice took its place
+   after the deletion (same number, or same customer and amount), else ``deleted``
+   (``bot.diagnosis.deleted``).
 2. The invoice is voided (zero totals, note "Voided") → ``voided``.
 3. Its balance still covers the application (to the cent) → ``none``.
 4. The shortfall is explained by QBO transactions linked to the invoice and created after the
-   payment run (``paid_at``); those created before the run are not the cause:
-   - a $0 payment linking the invoice and a credit memo, if un-applying the credit memos alone
-     restores a balance that covers the application → ``credit-memo``;
-   - else a payment whose reference is not ``CB…`` that, taken away, restores the balance →
-     ``paid-manually``;
+   balance the payment run saw (after ``paid_at``, or up to an hour before it: a stale
+   balance); those created earlier are not the cause. Credit lines are credit, the rest money:
+   - credit applied to the invoice, if un-applying it alone restores a balance that covers
+     the application → ``credit-memo``;
+   - else money recorded by hand (a reference that is not ``CB…``) that, taken away, restores
+     the balance → ``paid-manually``;
    - else both together: the larger contributor wins (ties → paid manually), likely.
 5. Nothing explains it and the invoice was edited after the run → ``amount-changed`` (likely when
    QBO gives no update time); edited before the run → ``unknown``.
 
-A QBO payment already carrying the payment's ``CB…`` reference overrides everything:
-``already-in-qbo`` on every invoice.
+A QBO payment carrying the payment's reference (in any spelling) or the bot's marker overrides
+the rules: ``already-in-qbo`` (``bot.diagnosis.already``), certain only when R = A.
 
 Dominant cause of a payment with several invoices (the first that occurs wins):
 ``already-in-qbo`` > ``recreated`` > ``deleted`` > ``voided`` > ``amount-changed`` >
 ``paid-manually`` > ``credit-memo`` > ``unknown``. The order puts first the causes whose remedy
-the others cannot do without: a payment with a deleted or changed invoice has to be recreated by
-hand whatever else happened, which also covers the manually paid and credited invoices; un-applying
+the others cannot do without: a payment with a deleted or changed invoice has to be recreated
+whatever else happened, which also covers the manually paid and credited invoices; un-applying
 a credit memo only helps when every other invoice is fine. When no invoice shows a cause, the
-payment's cause is ``unknown`` and QBO's fault code and text from the sync attempt are shown.
+payment's cause is ``inactive-customer`` when QuickBooks has the customer inactive, else
+``unknown``, and QBO's fault code and text from the sync attempt are shown.
+
+The books then decide the remedies (``bot.diagnosis.advice``): Dismiss Syncing and Delete only
+when R = A to the cent; while money is unrecorded the summary and the next step say how much
+and where, and Recreate payment in QuickBooks (which carries A − R) is recommended unless
+un-applying a credit memo alone lets ConnectBooster's sync record the payment. ``paid-manually``
+is certain only when the hand payments reconcile with the application to the cent.
 
 Where the rules live: ``bot.diagnosis.deleted`` (rule 1), ``bot.diagnosis.invoice`` (rules 2-5,
-over ``bot.diagnosis.linked``: which linked payments came after the run and what they took),
-``bot.diagnosis.unknown`` (no invoice explains it) and ``bot.diagnosis.wording`` (evidence
-objects, next-step sentences); amounts and dates are written by ``bot.formats``. This module
-holds the already-in-QBO override, the dominant cause and the remedies and sentences of the
-whole payment.
+over ``bot.diagnosis.linked``), ``bot.diagnosis.already`` (the override),
+``bot.diagnosis.unknown`` (no invoice explains it), ``bot.diagnosis.books`` (R and the needs),
+``bot.diagnosis.advice`` (remedies and the books' sentences) and ``bot.diagnosis.wording``
+(evidence objects, next-step sentences); amounts and dates are written by ``bot.formats``. This
+module holds the order of the steps, the dominant cause and the payment's summary.
 """
 
 from __future__ import annotations
@@ -49,15 +57,17 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from bot.diagnosis.advice import books_sentence, cause_remedies, said_by_findings
+from bot.diagnosis.already import already_diagnosis
+from bot.diagnosis.books import account, own_payments
 from bot.diagnosis.deleted import deleted_finding
-from bot.diagnosis.facts import QBOFacts, id_key, time_key
+from bot.diagnosis.facts import QBOFacts
 from bot.diagnosis.invoice import invoice_finding
-from bot.diagnosis.unknown import unknown_diagnosis
-from bot.diagnosis.wording import Evidence, lower_first, recreate_step
-from bot.formats import cents, iso_date, money
+from bot.diagnosis.unknown import inactive_diagnosis, unknown_diagnosis
+from bot.diagnosis.wording import Evidence, lower_first
+from bot.formats import cents, money
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
-from qb.models import Payment as QBPayment
 
 DEFAULT_THRESHOLD = Decimal("0.10")
 
@@ -93,26 +103,27 @@ def diagnose(
     at this payment. Amounts are compared to the cent. See the module docstring for the rules
     and the dominant-cause precedence.
     """
-    ev = Evidence(facts)
+    ev = Evidence(facts, payment.currency)
     error = payment.sync.error
+    books = account(payment, facts)
     common: dict[str, Any] = {
         "payment_id": payment.id,
         "reference": payment.reference,
         "sync_error_code": error.code if error else None,
         "sync_error_message": error.message if error and error.message else None,
+        "books": books,
     }
-    existing = _already_recorded(payment, facts)
-    if existing:
-        return _already_diagnosis(payment, existing, facts, ev, common)
-
-    used: set[str] = {a.qb_invoice_id for a in payment.applications}
+    used: set[str] = set()
     findings: list[Finding] = []
-    for app in payment.applications:
+    for app, need in zip(payment.applications, books.needs, strict=True):
         inv = facts.invoices.get(app.qb_invoice_id)
         if inv is None:
             findings.append(deleted_finding(payment, app, facts, ev, used))
         else:
-            findings.append(invoice_finding(payment, app, inv, facts, ev))
+            findings.append(invoice_finding(payment, app, inv, facts, ev, need))
+    own = own_payments(payment, facts)
+    if own:
+        return already_diagnosis(payment, books, own, findings, facts, ev, common)
 
     cause = _dominant(findings)
     problems = [f for f in findings if f.cause is not Cause.NONE]
@@ -123,32 +134,25 @@ def diagnose(
     )
     tail = _unapplied_tail(payment)
     if cause is Cause.UNKNOWN:
-        inactive = (
-            payment.customer.qb_customer_id
-            if payment.customer.qb_customer_id in facts.inactive_customer_ids
-            else None
-        )
-        return unknown_diagnosis(
-            payment,
-            findings,
-            common,
-            failure_rate,
-            threshold,
-            inactive,
-            ev,
-            tail,
-            certainty=Certainty.CERTAIN if inactive else Certainty.LIKELY,
-        )
+        customer_id = _inactive_customer(payment, facts)
+        if customer_id is not None:
+            return inactive_diagnosis(payment, findings, common, customer_id, ev, tail)
+        return unknown_diagnosis(payment, findings, common, failure_rate, threshold, tail)
 
-    remedies, next_step = _remedies_and_step(payment, cause, findings)
+    if cause in (Cause.PAID_MANUALLY, Cause.ALREADY_IN_QBO) and not books.reconciled:
+        certainty = Certainty.LIKELY  # "certain" only when the amounts reconcile to the cent
+    remedies, next_step = cause_remedies(payment, cause, findings, books)
     if failure_rate is not None and failure_rate >= threshold:
         next_step += (
             f" {failure_rate * 100:.1f}% of payments are failing to sync: see the failure-rate "
             "alert, a setting may need attention."
         )
+    said = said_by_findings(books, problems)
+    books_words = "" if said else books_sentence(books, say_whole=cause is not Cause.PAID_MANUALLY)
+    because = _describe(problems, payment.currency)
     summary = (
-        f"QuickBooks rejected {payment.reference} ({money(payment.amount)} from "
-        f"{payment.customer.name}) because {_describe(problems)}.{tail}"
+        f"QuickBooks rejected {payment.reference} ({money(payment.amount, payment.currency)} "
+        f"from {payment.customer.name}) because {because}.{books_words}{tail}"
     )
     return Diagnosis(
         **common,
@@ -161,77 +165,15 @@ def diagnose(
     )
 
 
-def _already_recorded(payment: CBPayment, facts: QBOFacts) -> list[QBPayment]:
-    """QBO payments carrying exactly this payment's reference, oldest first."""
-    wanted = payment.reference.strip().upper()
-    existing = [
-        p
-        for p in facts.existing_by_reference.get(payment.reference, [])
-        if (p.payment_ref_num or "").strip().upper() == wanted
-    ]
-    existing.sort(key=lambda p: (time_key(p.created_at), id_key(p.id)))
-    return existing
-
-
-def _already_diagnosis(
-    payment: CBPayment,
-    existing: list[QBPayment],
-    facts: QBOFacts,
-    ev: Evidence,
-    common: dict[str, Any],
-) -> Diagnosis:
-    """``already-in-qbo`` on every invoice: only ConnectBooster's sync state is stale."""
-    found = existing[0]
-    return Diagnosis(
-        **common,
-        cause=Cause.ALREADY_IN_QBO,
-        certainty=Certainty.CERTAIN,
-        findings=_already_findings(payment, existing, facts, ev),
-        remedies=[RemedyKind.DISMISS_SYNC, RemedyKind.RECHECK],
-        summary=(
-            f"{payment.reference} ({money(payment.amount)}) is already in QuickBooks as "
-            f"payment {found.id} dated {iso_date(found.txn_date) or 'unknown'}; only "
-            "ConnectBooster's sync state is out of date."
-        ),
-        next_step=(
-            "Dismiss Syncing in ConnectBooster: the payment is already recorded, so sending "
-            "it again would record it twice."
-        ),
-        existing_qbo_payment_id=found.id,
-    )
-
-
-def _already_findings(
-    payment: CBPayment, existing: list[QBPayment], facts: QBOFacts, ev: Evidence
-) -> list[Finding]:
-    found = existing[0]
-    findings = []
-    for app in payment.applications:
-        evidence = [
-            ev.payment(
-                p,
-                f"Already in QuickBooks with reference {p.payment_ref_num} ({money(p.total_amt)}).",
-            )
-            for p in existing
-        ]
-        inv = facts.invoices.get(app.qb_invoice_id)
-        if inv is not None:
-            evidence.append(ev.invoice(inv, "The invoice the payment applies to."))
-        findings.append(
-            Finding(
-                invoice_id=app.qb_invoice_id,
-                invoice_number=app.invoice_number,
-                applied=app.amount,
-                cause=Cause.ALREADY_IN_QBO,
-                certainty=Certainty.CERTAIN,
-                summary=(
-                    f"The payment is already in QuickBooks as payment {found.id} "
-                    f"({found.payment_ref_num}); only ConnectBooster's sync state is stale."
-                ),
-                evidence=evidence,
-            )
-        )
-    return findings
+def _inactive_customer(payment: CBPayment, facts: QBOFacts) -> str | None:
+    """The payment's QBO customer id when QuickBooks has it inactive, else None."""
+    cid = payment.customer.qb_customer_id
+    if not cid:
+        return None
+    customer = facts.customers.get(cid)
+    if cid in facts.inactive_customer_ids or (customer is not None and not customer.active):
+        return cid
+    return None
 
 
 def _dominant(findings: Iterable[Finding]) -> Cause:
@@ -250,65 +192,29 @@ def _unapplied_tail(payment: CBPayment) -> str:
     """The summary's last sentence when the applications do not add up to the payment."""
     applied_total = sum((a.amount for a in payment.applications), Decimal(0))
     remainder = cents(payment.amount - applied_total)
+    cur = payment.currency
     if remainder > 0:
         return (
-            f" The other {money(remainder)} of the payment is not applied to any invoice: it is "
-            "the client's credit."
+            f" The other {money(remainder, cur)} of the payment is not applied to any invoice: "
+            "it is the client's credit."
         )
     if remainder < 0:
         return (
-            f" Note: the applications add up to {money(applied_total)}, {money(-remainder)} "
-            f"more than the {money(payment.amount)} paid."
+            f" Note: the applications add up to {money(applied_total, cur)}, "
+            f"{money(-remainder, cur)} more than the {money(payment.amount, cur)} paid."
         )
     return ""
 
 
-def _describe(problems: list[Finding]) -> str:
+def _describe(problems: list[Finding], currency: str) -> str:
     """What went wrong, to follow "because": the one finding's sentence, or a list."""
     if len(problems) == 1:
         return lower_first(problems[0].summary.rstrip("."))
     return f"{len(problems)} of its invoices changed in QuickBooks: " + "; ".join(
         f"invoice {f.invoice_number}: {f.cause.label[0].lower()}{f.cause.label[1:]}"
-        f" ({money(f.applied)} applied)"
+        f" ({money(f.applied, currency)} applied)"
         for f in problems
     )
-
-
-def _remedies_and_step(
-    payment: CBPayment, cause: Cause, findings: list[Finding]
-) -> tuple[list[RemedyKind], str]:
-    """The remedies, in order, and the next-step sentence for a payment whose dominant
-    ``cause`` is known (not ``unknown``)."""
-    kinds = {f.cause for f in findings if f.cause is not Cause.NONE}
-    fine = [f for f in findings if f.cause is Cause.NONE]
-    if cause is Cause.CREDIT_MEMO and kinds == {Cause.CREDIT_MEMO}:
-        return [RemedyKind.UNAPPLY_CREDIT_MEMO, RemedyKind.RECHECK], (
-            "Un-apply the credit memo in QuickBooks (the bot deletes or trims the $0 payment that "
-            "applies it); ConnectBooster's next sync then records the payment, and the credit "
-            "stays available for another invoice."
-        )
-    if cause is Cause.PAID_MANUALLY and kinds == {Cause.PAID_MANUALLY} and not fine:
-        return [RemedyKind.DISMISS_SYNC, RemedyKind.DELETE_HISTORY, RemedyKind.RECHECK], (
-            "Dismiss Syncing in ConnectBooster: the client already has credit for this payment "
-            "in QuickBooks. Delete it from the portal history too if you don't want it listed."
-        )
-    remedies = [RemedyKind.RECREATE_PAYMENT, RemedyKind.DISMISS_SYNC]
-    if Cause.CREDIT_MEMO in kinds:
-        remedies.append(RemedyKind.UNAPPLY_CREDIT_MEMO)
-    if cause is Cause.PAID_MANUALLY and kinds <= {Cause.PAID_MANUALLY, Cause.CREDIT_MEMO}:
-        # Some invoices were paid by hand, others are still open in QBO: dismissing alone would
-        # leave the client's payment on those unrecorded.
-        unpaid = [f for f in findings if f.cause is not Cause.PAID_MANUALLY]
-        open_part = sum((f.applied for f in unpaid), Decimal(0))
-        numbers = ", ".join(f.invoice_number for f in unpaid)
-        remedies += [RemedyKind.DELETE_HISTORY, RemedyKind.RECHECK]
-        return remedies, (
-            f"Record in QuickBooks the {money(open_part)} this payment applies to invoice(s) "
-            f"{numbers}, which were not paid there, then Dismiss Syncing: the rest was already "
-            "paid in QuickBooks."
-        )
-    remedies.append(RemedyKind.RECHECK)
-    return remedies, recreate_step(payment, findings)
 
 
 __all__ = [

@@ -1,17 +1,24 @@
 """Fetching the QuickBooks facts a batch of failed payments needs, in bulk.
 
 ``fetch_facts`` reads what ``bot.diagnosis.decide.diagnose`` needs for a whole batch of failed
-ConnectBooster payments with a handful of queries, never one round trip per failure:
+ConnectBooster payments with a handful of queries, never one round trip per failure
+(``bot.diagnosis.bulk``: chunked ``IN`` queries sent as QBO batch items):
 
-1. at once: the invoices by chunked ``Id IN (...)`` and the QBO payments already carrying a
-   ``CB…`` reference by ``PaymentRefNum IN (...)``;
+1. at once: the invoices by ``Id IN (...)`` and the QBO payments already carrying a ``CB…``
+   reference exactly by ``PaymentRefNum IN (...)``;
 2. then, at once: the payments linked to the invoices whose balance no longer covers the
    application (``Id IN`` over their ``LinkedTxn``), invoices with the numbers of the missing
    ones (``DocNumber IN``), the open invoices of customers with a missing or voided invoice
-   (``CustomerRef IN ... and Balance > '0'``), the inactive customers among payments that no
-   invoice explains (``Id IN ... and Active = false``) and, when an invoice is missing, one CDC
-   call for invoice deletions (which tells when);
-3. the credit memos the linked payments apply (``Id IN``).
+   (``CustomerRef IN ... and Balance > '0'``), the payments' customers, active or not
+   (``Id IN``, and ``Id IN ... and Active = false``: QBO lists only active ones unless asked)
+   and, when an invoice is missing, one CDC call for invoice deletions (which tells when);
+3. the credit memos the linked payments apply (``Id IN``) and each customer's payments since
+   its earliest failed payment's run, less the stale-balance window
+   (``CustomerRef IN ... and MetaData.CreateTime >= ...``, 25 customers an item, customers
+   sorted by that time so each item's window is as short as its earliest customer allows):
+   these find a hand entry of the money under any spelling of the reference (``CB-10234``),
+   the bot's recreated payment and hand payments on replacement invoices, which no invoice of
+   the payment links.
 
 An invoice the ``Id IN`` query does not return is gone (QBO hard-deletes; a read would answer
 610); CDC adds the deletion time when it is within its 30 days.
@@ -19,8 +26,9 @@ An invoice the ``Id IN`` query does not return is gone (QBO hard-deletes; a read
 The benchmark's baseline, the plain per-invoice fetch (``bench/naive_fetch.py``: each invoice,
 each linked transaction, each reference read one request at a time), is not production code; it
 reuses the public steps here so both return the same ``QBOFacts``: ``FetchPlan`` (what the
-second round asks, from the invoices read in the first), ``cdc_start`` (where the change feed
-starts), ``deletion_times`` (deletions from a CDC answer) and ``assemble_facts``.
+second round asks, from the invoices read in the first), ``customer_windows`` (where each
+customer's payments are read from), ``cdc_start`` (where the change feed starts),
+``deletion_times`` (deletions from a CDC answer) and ``assemble_facts``.
 """
 
 from __future__ import annotations
@@ -30,111 +38,23 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
 
+from bot.diagnosis.bulk import Bulk, BulkAsk, QBOReader
 from bot.diagnosis.decide import DEFAULT_THRESHOLD, diagnose
 from bot.diagnosis.facts import QBOFacts
+from bot.diagnosis.linked import STALE_BALANCE_WINDOW
 from bot.models import Diagnosis
 from cb.models import Payment as CBPayment
 from qb.models import CreditMemo, Customer, Entity, Invoice
 from qb.models import Payment as QBPayment
-from qb.query import MAX_PAGE, chunks, in_clause, join_where, select
-from qb.wire import BatchItem, BatchResult
-
-E = TypeVar("E", bound=Entity)
+from qb.query import quote
 
 CDC_WINDOW = timedelta(days=30)
 """How far back QBO's change feed reaches."""
 
-
-class QBOReader(Protocol):
-    """The part of ``qb.client.QBOClient`` the facts need."""
-
-    async def get(self, cls: type[E], id: str) -> E: ...
-
-    async def query(
-        self, cls: type[E], where: str = "", *, order_by: str | None = None
-    ) -> list[E]: ...
-
-    async def query_in(
-        self,
-        cls: type[E],
-        field: str,
-        values: Iterable[str],
-        *,
-        extra_where: str = "",
-        chunk: int = 100,
-    ) -> list[E]: ...
-
-    async def batch(
-        self, items: list[BatchItem], *, request_id: str | None = None
-    ) -> list[BatchResult]: ...
-
-    async def cdc(
-        self, entities: Sequence[str], changed_since: datetime
-    ) -> Mapping[str, Sequence[Entity]]: ...
-
-    def web_url(self, entity_type: str, id: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class _Ask:
-    """One bulk question: every ``cls`` whose ``field`` is one of ``values`` (and
-    ``extra_where``)."""
-
-    cls: type[Entity]
-    field: str
-    values: list[str]
-    extra_where: str = ""
-
-
-class _Bulk:
-    """Runs several bulk questions at once: as query items of QBO batch requests (30 queries
-    a request) or, without batch, as concurrent chunked ``IN`` queries."""
-
-    def __init__(self, qbo: QBOReader, *, use_batch: bool, chunk: int) -> None:
-        self.qbo = qbo
-        self.use_batch = use_batch
-        self.chunk = chunk
-
-    async def run(self, asks: Sequence[_Ask]) -> list[list[Any]]:
-        live = [a for a in asks if a.values]
-        if not self.use_batch:
-            answers = await asyncio.gather(
-                *(
-                    self.qbo.query_in(
-                        a.cls, a.field, a.values, extra_where=a.extra_where, chunk=self.chunk
-                    )
-                    for a in live
-                )
-            )
-            got = dict(zip((id(a) for a in live), answers, strict=True))
-            return [list(got.get(id(a), [])) for a in asks]
-
-        items: list[BatchItem] = []
-        owners: list[tuple[int, _Ask, str]] = []
-        for n, a in enumerate(asks):
-            for g in chunks(a.values, self.chunk):
-                where = join_where(in_clause(a.field, g), a.extra_where)
-                items.append(
-                    BatchItem(
-                        bid=f"q{len(items)}",
-                        query=select(a.cls.entity_name, where, start=1, max_results=MAX_PAGE),
-                    )
-                )
-                owners.append((n, a, where))
-        out: list[list[Any]] = [[] for _ in asks]
-        if not items:
-            return out
-        results = await self.qbo.batch(items)
-        for res, (n, a, where) in zip(results, owners, strict=True):
-            if res.error is not None:
-                raise res.error
-            if len(res.entities) >= MAX_PAGE:  # a full page: read this one with paging
-                out[n].extend(await self.qbo.query(a.cls, where))
-            else:
-                out[n].extend(res.entities)
-        return out
+CUSTOMER_CHUNK = 25
+"""Customers per item when reading their payments: few enough that an item's answer stays
+under a page of 1,000 rows for customers with many payments in their window."""
 
 
 # --------------------------------------------------------------------------- what to ask
@@ -160,24 +80,35 @@ def _linked_payment_ids(invoices: Iterable[Invoice]) -> list[str]:
     return list(ids)
 
 
-def _unexplained_customers(
-    payments: Sequence[CBPayment], invoices: dict[str, Invoice]
-) -> list[str]:
-    """Customers of payments whose every invoice is readable and still covers the application:
-    the invoices explain nothing, so an inactive customer might."""
-    out: dict[str, None] = {}
+def customer_windows(payments: Sequence[CBPayment]) -> dict[str, datetime]:
+    """QBO customer id → where its payments are read from: its earliest failed payment's run
+    less ``STALE_BALANCE_WINDOW`` (a hand payment entered minutes before the run counts)."""
+    out: dict[str, datetime] = {}
     for p in payments:
         cid = p.customer.qb_customer_id
-        if not cid:
-            continue
-        if all(
-            (inv := invoices.get(a.qb_invoice_id)) is not None
-            and not inv.is_voided
-            and inv.balance >= a.amount
-            for a in p.applications
-        ):
-            out[cid] = None
-    return list(out)
+        if cid:
+            start = p.paid_at - STALE_BALANCE_WINDOW
+            out[cid] = min(out.get(cid, start), start)
+    return out
+
+
+def qbo_time(at: datetime) -> str:
+    """A time as a QBO query literal (UTC, seconds)."""
+    return quote(at.astimezone(UTC).isoformat(timespec="seconds"))
+
+
+def _window_asks(windows: Mapping[str, datetime]) -> list[BulkAsk]:
+    """One ask per ``CUSTOMER_CHUNK`` customers, earliest windows first, each from the
+    earliest window among its customers."""
+    ordered = sorted(windows, key=lambda c: (windows[c], c))
+    asks = []
+    for n in range(0, len(ordered), CUSTOMER_CHUNK):
+        group = ordered[n : n + CUSTOMER_CHUNK]
+        since = min(windows[c] for c in group)
+        asks.append(
+            BulkAsk(QBPayment, "CustomerRef", group, f"MetaData.CreateTime >= {qbo_time(since)}")
+        )
+    return asks
 
 
 def cdc_start(payments: Sequence[CBPayment], cdc_since: datetime | None) -> datetime:
@@ -215,25 +146,47 @@ def assemble_facts(
     same_number: Iterable[Invoice],
     open_invoices: Iterable[Invoice],
     existing: Iterable[QBPayment],
-    inactive: Iterable[str],
+    customers: Iterable[Customer],
+    customer_payments: Iterable[QBPayment],
 ) -> QBOFacts:
     """The ``QBOFacts`` from what was read: ``invoices`` found by id (any id ``payments``
     applies to and not among them is deleted, at its ``deleted_at`` time when CDC told), the
     ``linked`` payments and their credit ``memos``, the invoices carrying the numbers of
     deleted ones (``same_number``), the customers' ``open_invoices``, the QBO payments
-    ``existing`` with a CB reference and the ids of ``inactive`` customers."""
+    ``existing`` with a CB reference, the payments' ``customers`` and the customers' payments
+    (kept from each customer's own window, ``customer_windows``, however they were read)."""
     wanted = {a.qb_invoice_id for p in payments for a in p.applications}
     missing = wanted - set(invoices)
+    numbers = _group(same_number, lambda i: i.doc_number)
+    by_customer = _group(open_invoices, _customer_of)
+    windows = customer_windows(payments)
+    mine: dict[str, dict[str, QBPayment]] = {}
+    for p in customer_payments:
+        cid = p.customer_ref.value if p.customer_ref else None
+        since = windows.get(cid or "")
+        if p.id and cid and since is not None and (p.created_at is None or p.created_at >= since):
+            mine.setdefault(cid, {})[p.id] = p
+    known = set(invoices) | {
+        i.id for rows in (*numbers.values(), *by_customer.values()) for i in rows if i.id
+    }
+    by_id = {p.id: p for p in linked if p.id}
+    for rows in mine.values():
+        for pid, p in rows.items():
+            if pid not in by_id and known.intersection(p.linked_ids("Invoice")):
+                by_id[pid] = p
+    people = {c.id: c for c in customers if c.id}
     return QBOFacts(
         invoices=invoices,
         deleted_invoice_ids={i: deleted_at.get(i) for i in sorted(missing)},
-        payments={p.id: p for p in linked if p.id},
+        payments=by_id,
         credit_memos={c.id: c for c in memos if c.id},
-        replacements_by_number=_group(same_number, lambda i: i.doc_number),
-        invoices_by_customer=_group(open_invoices, _customer_of),
+        replacements_by_number=numbers,
+        invoices_by_customer=by_customer,
         existing_by_reference=_by_reference(existing),
-        inactive_customer_ids=set(inactive),
+        inactive_customer_ids={cid for cid, c in people.items() if not c.active},
         web_url=qbo.web_url,
+        customers=people,
+        customer_payments={cid: list(rows.values()) for cid, rows in mine.items()},
     )
 
 
@@ -263,12 +216,12 @@ async def fetch_facts(
     """
     if not payments:
         return QBOFacts(web_url=qbo.web_url)
-    bulk = _Bulk(qbo, use_batch=use_batch, chunk=chunk)
+    bulk = Bulk(qbo, use_batch=use_batch, chunk=chunk)
     invoice_ids = list(dict.fromkeys(a.qb_invoice_id for p in payments for a in p.applications))
     references = list(dict.fromkeys(p.reference for p in payments))
 
     found, existing = await bulk.run(
-        [_Ask(Invoice, "Id", invoice_ids), _Ask(QBPayment, "PaymentRefNum", references)]
+        [BulkAsk(Invoice, "Id", invoice_ids), BulkAsk(QBPayment, "PaymentRefNum", references)]
     )
     wanted = set(invoice_ids)
     invoices: dict[str, Invoice] = {
@@ -280,19 +233,22 @@ async def fetch_facts(
     cdc_task: Awaitable[Mapping[str, Sequence[Entity]]] = (
         qbo.cdc(["Invoice"], cdc_start(payments, cdc_since)) if missing else _empty_cdc()
     )
-    (linked, same_number, open_invoices, inactive), changes = await asyncio.gather(
+    (linked, same_number, open_invoices, active, inactive), changes = await asyncio.gather(
         bulk.run(
             [
-                _Ask(QBPayment, "Id", plan.linked_ids),
-                _Ask(Invoice, "DocNumber", plan.missing_numbers),
-                _Ask(Invoice, "CustomerRef", plan.pickers, "Balance > '0'"),
-                _Ask(Customer, "Id", plan.unexplained, "Active = false"),
+                BulkAsk(QBPayment, "Id", plan.linked_ids),
+                BulkAsk(Invoice, "DocNumber", plan.missing_numbers),
+                BulkAsk(Invoice, "CustomerRef", plan.pickers, "Balance > '0'"),
+                BulkAsk(Customer, "Id", plan.customers),
+                BulkAsk(Customer, "Id", plan.customers, "Active = false"),
             ]
         ),
         cdc_task,
     )
     memo_ids = list(dict.fromkeys(m for p in linked for m in p.linked_ids("CreditMemo")))
-    (memos,) = await bulk.run([_Ask(CreditMemo, "Id", memo_ids)])
+    memos, *windowed = await bulk.run(
+        [BulkAsk(CreditMemo, "Id", memo_ids), *_window_asks(customer_windows(payments))]
+    )
     return assemble_facts(
         qbo,
         payments,
@@ -303,7 +259,8 @@ async def fetch_facts(
         same_number,
         open_invoices,
         existing,
-        [c.id for c in inactive if c.id and not c.active],
+        [*active, *inactive],
+        [p for rows in windowed for p in rows],
     )
 
 
@@ -314,7 +271,7 @@ class FetchPlan:
     linked_ids: list[str]  # payments linked to invoices that no longer cover the application
     missing_numbers: list[str]  # DocNumbers of missing invoices
     pickers: list[str]  # customers with a missing or voided invoice: their open invoices
-    unexplained: list[str]  # customers of payments no invoice explains: are they inactive?
+    customers: list[str]  # every payment's QBO customer
 
     @classmethod
     def of(
@@ -338,7 +295,11 @@ class FetchPlan:
             linked_ids=_linked_payment_ids(invoices[i] for i in sorted(short)),
             missing_numbers=list(numbers),
             pickers=[c for c in pickers if c],
-            unexplained=_unexplained_customers(payments, invoices),
+            customers=list(
+                dict.fromkeys(
+                    p.customer.qb_customer_id for p in payments if p.customer.qb_customer_id
+                )
+            ),
         )
 
 
@@ -376,11 +337,14 @@ async def diagnose_many(
 
 __all__ = [
     "CDC_WINDOW",
+    "CUSTOMER_CHUNK",
     "FetchPlan",
     "QBOReader",
     "assemble_facts",
     "cdc_start",
+    "customer_windows",
     "deletion_times",
     "diagnose_many",
     "fetch_facts",
+    "qbo_time",
 ]

@@ -12,14 +12,15 @@ Which linked payments came after the run, and what they take off the invoice, is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.diagnosis.facts import QBOFacts, id_key, time_key
-from bot.diagnosis.linked import LinkedPayments, amount_on, credit_memo_ids
+from bot.diagnosis.facts import QBOFacts
+from bot.diagnosis.linked import LinkedPayments, credit_memo_ids
 from bot.diagnosis.wording import Evidence
 from bot.formats import cents, iso_date, money
-from bot.models import Cause, Certainty, EvidenceObject, Finding
+from bot.models import Cause, Certainty, EvidenceObject, Finding, InvoiceNeed
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import Invoice
@@ -33,6 +34,11 @@ class FindingBase:
     invoice_id: str
     invoice_number: str
     applied: Decimal
+    currency: str = "USD"
+
+    def money(self, amount: Decimal) -> str:
+        """An amount in the payment's currency."""
+        return money(amount, self.currency)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -43,14 +49,21 @@ class FindingBase:
 
 
 def invoice_finding(
-    payment: CBPayment, app: Application, inv: Invoice, facts: QBOFacts, ev: Evidence
+    payment: CBPayment,
+    app: Application,
+    inv: Invoice,
+    facts: QBOFacts,
+    ev: Evidence,
+    need: InvoiceNeed | None = None,
 ) -> Finding:
     """The finding for one application to an invoice QBO still has (see the module
-    docstring)."""
+    docstring); ``need`` is what the books say of the application (a paid-manually finding
+    is certain only when it is recorded to the cent)."""
     applied = cents(app.amount)
     balance = cents(inv.balance)
     number = inv.doc_number or app.invoice_number
-    base = FindingBase(app.qb_invoice_id, number, app.amount)
+    base = FindingBase(app.qb_invoice_id, number, app.amount, payment.currency)
+    m = base.money
 
     if inv.is_voided:
         return _voided_finding(base, inv, applied, payment.customer.qb_customer_id, facts, ev)
@@ -60,35 +73,26 @@ def invoice_finding(
             cause=Cause.NONE,
             certainty=Certainty.CERTAIN,
             summary=(
-                f"Invoice {number} is fine: its balance {money(balance)} still covers the "
-                f"{money(applied)} applied."
+                f"Invoice {number} is fine: its balance {m(balance)} still covers the "
+                f"{m(applied)} applied."
             ),
             evidence=[ev.invoice(inv, "Balance still covers the application.")],
         )
 
     inv_id = inv.id or app.qb_invoice_id
     linked = LinkedPayments.of(payment, facts, inv_id)
-    evidence = _shortfall_evidence(inv, inv_id, number, applied, balance, linked, facts, ev)
+    evidence = _shortfall_evidence(
+        inv, inv_id, number, applied, balance, linked, facts, ev, payment.paid_at
+    )
     credited, paid = linked.credited, linked.paid
     cm_fixes = credited > 0 and balance + credited >= applied
     manual_fixes = paid > 0 and balance + paid >= applied
     if cm_fixes or (not manual_fixes and credited > 0 and credited > paid):
         return credit_memo_finding(
-            base,
-            number,
-            applied,
-            balance,
-            linked.credit_memo,
-            inv_id,
-            facts,
-            evidence,
-            certain=cm_fixes,
-            paid=paid,
+            base, number, applied, balance, linked, inv_id, facts, evidence, certain=cm_fixes
         )
     if manual_fixes or paid > 0:
-        return _paid_manually_finding(
-            base, applied, balance, linked, evidence, certain=manual_fixes
-        )
+        return _paid_manually_finding(base, applied, balance, linked, inv_id, evidence, need)
     return _unexplained_finding(base, inv, payment, applied, balance, linked.other_cb, evidence)
 
 
@@ -101,6 +105,7 @@ def _voided_finding(
     ev: Evidence,
 ) -> Finding:
     """``voided``; the customer's other open invoices are candidates for the money."""
+    m = base.money
     open_invoices = [
         i
         for i in (facts.invoices_by_customer.get(customer_id, []) if customer_id else [])
@@ -111,12 +116,23 @@ def _voided_finding(
         cause=Cause.VOIDED,
         certainty=Certainty.CERTAIN,
         summary=(
-            f"Invoice {base.invoice_number} was voided in QuickBooks, so the {money(applied)} "
+            f"Invoice {base.invoice_number} was voided in QuickBooks, so the {m(applied)} "
             "applied to it cannot be recorded there."
         ),
         evidence=[ev.invoice(inv, "Voided: total and balance are zero.")],
         replacement_candidates=[i.id for i in open_invoices if i.id],
     )
+
+
+def _when(p: QBPayment, paid_at: datetime) -> str:
+    """``after the payment run``, or how long before it (within the stale-balance window)."""
+    if p.created_at is not None and p.created_at <= paid_at:
+        minutes = max(int((paid_at - p.created_at).total_seconds() // 60), 1)
+        return (
+            f"{minutes} min before the payment run, which took the payment against a balance "
+            "read before it"
+        )
+    return "after the payment run"
 
 
 def _shortfall_evidence(
@@ -128,21 +144,28 @@ def _shortfall_evidence(
     linked: LinkedPayments,
     facts: QBOFacts,
     ev: Evidence,
+    paid_at: datetime,
 ) -> list[EvidenceObject]:
     """The invoice short of the application, then every linked payment with what it did."""
     evidence = [
         ev.invoice(
             inv,
-            f"Balance {money(balance)} is {money(applied - balance)} short of the "
-            f"{money(applied)} applied.",
+            f"Balance {ev.money(balance)} is {ev.money(applied - balance)} short of the "
+            f"{ev.money(applied)} applied.",
         )
     ]
     for p in linked.credit_memo:
+        money_too = linked.money_of(p, inv_id)
+        kind = (
+            "$0 payment applying a credit memo"
+            if money_too == 0
+            else (f"Payment of {ev.money(money_too)} that also applies a credit memo")
+        )
         evidence.append(
             ev.payment(
                 p,
-                f"$0 payment applying a credit memo: {money(amount_on(p, 'Invoice', inv_id))} "
-                f"to invoice {number}, after the payment run.",
+                f"{kind}: {ev.money(linked.credit_of(p, inv_id))} of credit to invoice {number}, "
+                f"{_when(p, paid_at)}.",
             )
         )
         for cm_id in credit_memo_ids(p):
@@ -150,11 +173,13 @@ def _shortfall_evidence(
             if cm is not None:
                 evidence.append(ev.credit_memo(cm, "The credit memo applied."))
     for p in linked.manual:
+        if p in linked.credit_memo:
+            continue
         evidence.append(
             ev.payment(
                 p,
-                f"Payment recorded in QuickBooks after the payment run: "
-                f"{money(amount_on(p, 'Invoice', inv_id))} to invoice {number}.",
+                f"Payment recorded in QuickBooks {_when(p, paid_at)}: "
+                f"{ev.money(linked.money_of(p, inv_id))} to invoice {number}.",
             )
         )
     for p in linked.other_cb:
@@ -173,32 +198,48 @@ def _paid_manually_finding(
     applied: Decimal,
     balance: Decimal,
     linked: LinkedPayments,
+    inv_id: str,
     evidence: list[EvidenceObject],
-    *,
-    certain: bool,
+    need: InvoiceNeed | None,
 ) -> Finding:
-    """``paid-manually``: payments recorded in QBO after the run took the balance."""
+    """``paid-manually``: payments recorded by hand after the run's balance took the
+    invoice's balance. Certain only when the books record the whole application to the cent;
+    otherwise likely, with the difference shown."""
+    m = base.money
     paid, credited = linked.paid, linked.credited
+    recorded = cents(need.recorded) if need is not None else min(cents(paid), applied)
+    missing = applied - recorded
     note = ""
-    if cents(paid) < applied:
+    if missing > 0:
         note = (
-            f" The payments recorded there total {money(paid)}, less than the "
-            f"{money(applied)} ConnectBooster applied: check the {money(applied - paid)} "
-            "difference before dismissing."
+            f" QuickBooks records {m(recorded)} of the {m(applied)} ConnectBooster "
+            f"applied: the {m(missing)} difference is recorded nowhere yet."
+        )
+    elif cents(paid) > recorded:
+        note = (
+            f" Of the {m(paid)} recorded there, the {m(recorded)} that took the balance "
+            "below the application is taken as this payment's money."
         )
     if credited > 0:
-        note += f" A credit memo also took {money(credited)} off it."
+        note += f" A credit memo also took {m(credited)} off it."
     refs = ", ".join(p.payment_ref_num or f"id {p.id}" for p in linked.manual)
+    early = any(p.created_at is not None and p.created_at <= linked.paid_at for p in linked.manual)
+    when = (
+        "just before the payment run, which took the payment against a balance read before it"
+        if early
+        else "after the payment run"
+    )
     return Finding(
         **base.fields(),
         cause=Cause.PAID_MANUALLY,
-        certainty=Certainty.CERTAIN if certain else Certainty.LIKELY,
+        certainty=Certainty.CERTAIN if missing == 0 else Certainty.LIKELY,
         summary=(
-            f"Invoice {base.invoice_number} was already paid in QuickBooks after the payment run "
-            f"(payment {refs}, {money(paid)}), leaving {money(balance)} open where "
-            f"{money(applied)} was applied.{note}"
+            f"Invoice {base.invoice_number} was already paid in QuickBooks {when} "
+            f"(payment {refs}, {m(paid)}), leaving {m(balance)} open where "
+            f"{m(applied)} was applied.{note}"
         ),
         evidence=evidence,
+        credit_applications=linked.credit_applications(inv_id),
     )
 
 
@@ -214,6 +255,7 @@ def _unexplained_finding(
     """No payment or credit explains the shortfall: ``unknown`` when another ConnectBooster
     payment sits on the invoice, ``amount-changed`` when it was edited after the run (or QBO
     gives no time), ``unknown`` when it was last edited before."""
+    m = base.money
     number = base.invoice_number
     updated = inv.updated_at
     if other_cb:
@@ -223,7 +265,7 @@ def _unexplained_finding(
             cause=Cause.UNKNOWN,
             certainty=Certainty.LIKELY,
             summary=(
-                f"Invoice {number} has {money(balance)} open where {money(applied)} was applied; "
+                f"Invoice {number} has {m(balance)} open where {m(applied)} was applied; "
                 f"another ConnectBooster payment ({refs}) was recorded on it."
             ),
             evidence=evidence,
@@ -236,8 +278,8 @@ def _unexplained_finding(
             certainty=Certainty.CERTAIN if updated is not None else Certainty.LIKELY,
             summary=(
                 f"Invoice {number} was changed in QuickBooks after the payment run{when}: its "
-                f"balance is now {money(balance)} (total {money(inv.total_amt)}), "
-                f"{money(applied - balance)} less than the {money(applied)} applied, and no "
+                f"balance is now {m(balance)} (total {m(inv.total_amt)}), "
+                f"{m(applied - balance)} less than the {m(applied)} applied, and no "
                 "payment or credit explains it."
             ),
             evidence=evidence,
@@ -247,7 +289,7 @@ def _unexplained_finding(
         cause=Cause.UNKNOWN,
         certainty=Certainty.LIKELY,
         summary=(
-            f"Invoice {number} has {money(balance)} open where {money(applied)} was applied, and "
+            f"Invoice {number} has {m(balance)} open where {m(applied)} was applied, and "
             "nothing recorded after the payment run explains it."
         ),
         evidence=evidence,
@@ -259,46 +301,43 @@ def credit_memo_finding(
     number: str,
     applied: Decimal,
     balance: Decimal,
-    cm_payments: list[QBPayment],
+    linked: LinkedPayments,
     inv_id: str,
     facts: QBOFacts,
     evidence: list[EvidenceObject],
     *,
     certain: bool,
-    paid: Decimal,
 ) -> Finding:
-    """A ``credit-memo`` finding: the shortfall is a credit memo applied after the run."""
-    # The remedy acts on one $0 payment: the one taking the most off this invoice (newest on ties).
-    main = max(
-        cm_payments,
-        key=lambda p: (amount_on(p, "Invoice", inv_id), time_key(p.created_at), id_key(p.id)),
-    )
-    cm_ids = credit_memo_ids(main)
-    cm_id = cm_ids[0] if cm_ids else None
-    cm_amount = amount_on(main, "Invoice", inv_id)
-    cm = facts.credit_memos.get(cm_id) if cm_id else None
+    """A ``credit-memo`` finding: the shortfall is credit applied after the run. Every credit
+    application is listed (``credit_applications``); the single fields name the first, the one
+    taking the most off the invoice."""
+    m = base.money
+    apps = linked.credit_applications(inv_id)
+    main = apps[0]
+    cm = facts.credit_memos.get(main.credit_memo_id)
     cm_name = (
         f"credit memo {cm.doc_number}" if cm is not None and cm.doc_number else "a credit memo"
     )
-    credited = sum((amount_on(p, "Invoice", inv_id) for p in cm_payments), Decimal(0))
+    credited = linked.credited
     extra = ""
-    if len(cm_payments) > 1:
-        extra = f" ({len(cm_payments)} credit applications take {money(credited)} in all)"
-    if paid > 0:
-        extra += f"; a payment recorded in QuickBooks also took {money(paid)}"
+    if len(apps) > 1:
+        extra = f" ({len(apps)} credit applications take {m(credited)} in all)"
+    if linked.paid > 0:
+        extra += f"; a payment recorded in QuickBooks also took {m(linked.paid)}"
     return Finding(
         **base.fields(),
         cause=Cause.CREDIT_MEMO,
         certainty=Certainty.CERTAIN if certain else Certainty.LIKELY,
         summary=(
             f"After the payment run, {cm_name} was applied to invoice {number} for "
-            f"{money(cm_amount)}{extra}, leaving {money(balance)} open where "
-            f"{money(applied)} was applied."
+            f"{m(main.amount)}{extra}, leaving {m(balance)} open where "
+            f"{m(applied)} was applied."
         ),
         evidence=evidence,
-        credit_memo_payment_id=main.id,
-        credit_memo_id=cm_id,
-        credit_memo_amount=cm_amount,
+        credit_memo_payment_id=main.payment_id,
+        credit_memo_id=main.credit_memo_id,
+        credit_memo_amount=main.amount,
+        credit_applications=apps,
     )
 
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.diagnosis.facts import QBOFacts
-from bot.formats import iso_date, money
-from bot.models import Cause, EvidenceObject, Finding
+from bot.formats import cents, iso_date, money
+from bot.models import Books, Cause, EvidenceObject, Finding, InvoiceNeed
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import CreditMemo, Invoice
@@ -25,8 +25,13 @@ from qb.models import Payment as QBPayment
 class Evidence:
     """Builds evidence objects with links, each object once."""
 
-    def __init__(self, facts: QBOFacts) -> None:
+    def __init__(self, facts: QBOFacts, currency: str = "USD") -> None:
         self.facts = facts
+        self.currency = currency
+
+    def money(self, amount: Decimal) -> str:
+        """An amount in the payment's currency (``bot.formats.money``)."""
+        return money(amount, self.currency)
 
     def _url(self, kind: str, entity_id: str) -> str | None:
         if not entity_id:
@@ -106,44 +111,86 @@ def lower_first(s: str) -> str:
     return s
 
 
-def recreate_step(payment: CBPayment, findings: list[Finding]) -> str:
-    """The next step when the payment is recorded in QuickBooks by hand: what goes
-    on which invoice, then Dismiss Syncing."""
-    parts: list[str] = []
-    for f in findings:
-        if f.cause is Cause.RECREATED:
-            target = f.replacement_invoice_id or " or ".join(f.replacement_candidates) or "?"
-            parts.append(
-                f"{money(f.applied)} on the new invoice (id {target}) for {f.invoice_number}"
+def _need_words(f: Finding, amount: Decimal, need: InvoiceNeed | None, cur: str) -> str:
+    """Where ``amount`` of one application goes when the payment is recorded."""
+    if f.cause is Cause.RECREATED:
+        if need is not None and need.target_invoice_id is None:
+            candidates = " or ".join(f.replacement_candidates) or "none"
+            return (
+                f"{money(amount, cur)} on an invoice you pick or as the customer's credit "
+                f"(instead of {f.invoice_number}; new invoices with its number: {candidates})"
             )
-        elif f.cause in (Cause.DELETED, Cause.VOIDED):
-            parts.append(
-                f"{money(f.applied)} as the customer's credit or on an invoice you pick "
-                f"(instead of {f.invoice_number})"
-            )
-        elif f.cause is Cause.AMOUNT_CHANGED:
+        target = f.replacement_invoice_id or " or ".join(f.replacement_candidates) or "?"
+        return f"{money(amount, cur)} on the new invoice (id {target}) for {f.invoice_number}"
+    if f.cause in (Cause.DELETED, Cause.VOIDED):
+        return (
+            f"{money(amount, cur)} as the customer's credit or on an invoice you pick "
+            f"(instead of {f.invoice_number})"
+        )
+    if f.cause is Cause.AMOUNT_CHANGED:
+        if need is not None:
+            balance = need.room
+        else:
             balance = next(
                 (e.balance for e in f.evidence if e.type == "Invoice" and e.balance is not None),
                 Decimal(0),
             )
-            covered = min(max(balance, Decimal(0)), f.applied)
-            parts.append(
-                f"{money(covered)} on invoice {f.invoice_number} (its new balance) and "
-                f"{money(f.applied - covered)} as the customer's credit"
+        covered = min(max(balance, Decimal(0)), amount)
+        return (
+            f"{money(covered, cur)} on invoice {f.invoice_number} (its new balance) and "
+            f"{money(amount - covered, cur)} as the customer's credit or on an invoice you pick"
+        )
+    if f.cause is Cause.PAID_MANUALLY:
+        if need is None:
+            return f"nothing for invoice {f.invoice_number} (already paid in QuickBooks)"
+        if need.target_invoice_id is None:
+            return (
+                f"{money(amount, cur)} not yet recorded for invoice {f.invoice_number}, on an "
+                "invoice you pick or as the customer's credit (it has no balance left)"
             )
-        elif f.cause is Cause.PAID_MANUALLY:
-            parts.append(f"nothing for invoice {f.invoice_number} (already paid in QuickBooks)")
-        elif f.cause is Cause.CREDIT_MEMO:
-            parts.append(
-                f"{money(f.applied)} on invoice {f.invoice_number} once its credit memo is "
-                "un-applied, or as credit"
-            )
+        return (
+            f"{money(amount, cur)} on invoice {f.invoice_number} (the part its payments in "
+            "QuickBooks do not cover)"
+        )
+    if f.cause is Cause.CREDIT_MEMO:
+        return (
+            f"{money(amount, cur)} on invoice {f.invoice_number} once its credit memo is "
+            "un-applied, or as credit"
+        )
+    return f"{money(amount, cur)} on invoice {f.invoice_number}"
+
+
+def recreate_step(payment: CBPayment, findings: list[Finding], books: Books | None = None) -> str:
+    """The next step when the payment has to be recorded in QuickBooks: what goes on which
+    invoice — with ``books``, only what QuickBooks does not record yet (A − R) — and that
+    syncing is dismissed in ConnectBooster so it is not sent again."""
+    cur = payment.currency
+    needs: list[InvoiceNeed | None] = (
+        list(books.needs)
+        if books is not None and len(books.needs) == len(findings)
+        else [None] * len(findings)
+    )
+    parts: list[str] = []
+    for f, need in zip(findings, needs, strict=True):
+        amount = need.need if need is not None else f.applied
+        if need is not None and cents(amount) <= 0:
+            parts.append(f"nothing for invoice {f.invoice_number} (already recorded in QuickBooks)")
         else:
-            parts.append(f"{money(f.applied)} on invoice {f.invoice_number}")
+            parts.append(_need_words(f, amount, need, cur))
+    if books is None:
+        return (
+            f"Recreate the received payment {payment.reference} in QuickBooks by hand — "
+            + "; ".join(parts)
+            + " — then Dismiss Syncing in ConnectBooster so it is not sent again."
+        )
+    rest = books.unrecorded_overpayment
+    if cents(rest) > 0:
+        parts.append(f"{money(rest, cur)} as the client's credit (the part no invoice takes)")
     return (
-        f"Recreate the received payment {payment.reference} in QuickBooks by hand — "
+        f"Record the {money(books.unrecorded, cur)} of {payment.reference} that QuickBooks does "
+        "not have with Recreate payment in QuickBooks — "
         + "; ".join(parts)
-        + " — then Dismiss Syncing in ConnectBooster so it is not sent again."
+        + " — which first dismisses syncing in ConnectBooster, so it is not sent again."
     )
 
 

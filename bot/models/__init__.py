@@ -11,7 +11,7 @@
 
 from bot.models.books import Books, InvoiceNeed, RecordedKind, RecordedMoney
 from bot.models.causes import CAUSE_LABELS, Cause, Certainty, RemedyKind, utcnow
-from bot.models.diagnosis import Diagnosis, EvidenceObject, Finding
+from bot.models.diagnosis import CreditApplication, Diagnosis, EvidenceObject, Finding
 from bot.models.failure import (
     AuditEntry,
     FailureRecord,
@@ -34,6 +34,7 @@ __all__ = [
     "Books",
     "Cause",
     "Certainty",
+    "CreditApplication",
     "Diagnosis",
     "EvidenceObject",
     "FailureRecord",

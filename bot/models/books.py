@@ -30,7 +30,9 @@ class RecordedMoney(BaseModel):
     qbo_payment_id: str
     kind: RecordedKind
     amount: Decimal  # the part of it counted for this payment (its money lines, not credit)
-    invoice_amounts: dict[str, Decimal] = Field(default_factory=dict)  # invoice id -> part
+    # QBO invoice id -> the part on it (a replacement's id for a recreated invoice); the part
+    # on no invoice of the payment (unapplied money) is in ``amount`` only
+    invoice_amounts: dict[str, Decimal] = Field(default_factory=dict)
     reference: str | None = None
     certain: bool = True  # the reference matches, or the amounts reconcile to the cent
 
@@ -78,3 +80,11 @@ class Books(BaseModel):
     def reconciled(self) -> bool:
         """R = A to the cent: only then may Dismiss Syncing or Delete be offered."""
         return self.unrecorded.quantize(Decimal("0.01")) == 0
+
+    @property
+    def unrecorded_overpayment(self) -> Decimal:
+        """The part of A − R that belongs to no invoice: the client's overpayment not yet
+        recorded (``account`` fills the needs so that Σ need + this = A − R while R ≤ A;
+        zero when QuickBooks records more than A)."""
+        rest = self.unrecorded - sum((n.need for n in self.needs if n.need > 0), Decimal(0))
+        return max(rest, Decimal(0))

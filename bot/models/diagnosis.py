@@ -28,6 +28,16 @@ class EvidenceObject(BaseModel):
     note: str | None = None  # what this object shows, in words
 
 
+class CreditApplication(BaseModel):
+    """One credit memo applied to an invoice by one QBO payment: QBO's $0 payment
+    (``payment_money`` 0), or a payment mixing money and credit."""
+
+    payment_id: str  # the QBO payment whose lines apply the credit memo
+    credit_memo_id: str
+    amount: Decimal  # the credit it takes off this invoice
+    payment_money: Decimal = Decimal(0)  # the money the same payment records (0: a $0 payment)
+
+
 class Finding(BaseModel):
     """What happened to one invoice the payment applies to."""
 
@@ -42,6 +52,9 @@ class Finding(BaseModel):
     credit_memo_payment_id: str | None = None  # the $0 payment applying a credit memo
     credit_memo_id: str | None = None
     credit_memo_amount: Decimal | None = None
+    # every credit application on the invoice after the run; the three fields above are the
+    # first of them (the one taking the most off the invoice)
+    credit_applications: list[CreditApplication] = Field(default_factory=list)
     replacement_invoice_id: str | None = None
     replacement_candidates: list[str] = Field(default_factory=list)
 

@@ -87,6 +87,7 @@ class RemedyJournal(BaseModel):
     outcome: JournalOutcome | None = None
     error: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    plan: RemedyPlan | None = None  # the plan this journal writes, step by step (its order)
     steps: list[RemedyStep] = Field(default_factory=list)
 
     def step(self, name: str) -> RemedyStep | None:

@@ -7,6 +7,10 @@ this one (cycle → intake → posting, or cycle → digest → intake → posti
 1. Take the ``poller`` lease (here). With several bot processes on one Redis only its holder
    polls; the lease expires ``LEASE_TTL`` seconds after its holder dies, and a live holder
    extends it while it works. A holder that loses its lease stops before its next Slack post.
+   A holder stopped anywhere in the cycle (a cancel at any await) gives the lease back before
+   it stops (``bot.store.coordination``: taking and giving back run to their end).
+   Then the state marker is read: a Redis that lost the bot's state is noticed and recovered
+   from Slack before anything is posted (``bot.poll.recovery``).
 2. List the payments ConnectBooster marks ``failed`` and changed since the cursor kept in
    Redis, minus ``OVERLAP`` (a late update is not missed; reprocessing is idempotent) (here).
 3. New failures (no record, or a record without a Slack message) are diagnosed in bulk and
@@ -27,7 +31,9 @@ this one (cycle → intake → posting, or cycle → digest → intake → posti
 6. The cursor moves to the newest ``updated_at`` handled (held back before a payment a remedy
    is working on), only once the cycle finished: a crash replays the cycle, never skips it
    (here).
-7. The failure-rate and "sync not running" alerts are checked (``bot.alerts.watch``).
+7. Resolved failures and audit entries older than ``RETENTION_DAYS`` are deleted, a few
+   batches a cycle (``bot.poll.retention``).
+8. The failure-rate and "sync not running" alerts are checked (``bot.alerts.watch``).
 
 Every change of a record's status in steps 3 to 5 is ``bot.lifecycle``'s. What the cycle did
 is its ``PollReport`` (``bot.poll.report``).
@@ -51,10 +57,13 @@ from bot.poll.digest import DigestPlan, DigestPoster
 from bot.poll.failed_again import failed_again, update_again
 from bot.poll.intake import Found, Intake
 from bot.poll.posting import EVENT_DIGEST, POST_INTERVAL, LeaseLost, Pacer, Poster
+from bot.poll.recovery import adopt_posted, check_state, finish_recovery
 from bot.poll.report import PollReport
+from bot.poll.retention import sweep_expired
 from bot.poll.sweep import sweep_resolved
 from bot.runtime.services import Services
-from bot.store import StoreError
+from bot.store import Lease, StoreError
+from bot.store.coordination import settle
 from cb.errors import CBError
 from qb.errors import QBOError
 
@@ -85,17 +94,18 @@ async def poll_once(
     s = services
     report = PollReport(started_at=s.clock())
     lease = s.store.lease(LEASE_NAME, s.instance, ttl=lease_ttl)
-    if not await lease.acquire():
+    if not await lease.acquire():  # a cancel in here gives a just-taken lease back
         holder = await s.store.lease_holder(LEASE_NAME)
         report.skipped = f"another process ({holder or 'unknown'}) is polling"
-        report.finished_at = s.clock()
+        report.finished_at = s.last_poll_ok_at = s.clock()
         s.metrics.poll_cycles.labels("skipped").inc()
         return report
-    lost = asyncio.Event()
-    keeper = asyncio.create_task(_keep_lease(lease, lease_ttl, lost), name="poller-lease")
-    cycle = _Cycle(s, report, Pacer(POST_INTERVAL if post_interval is None else post_interval),
-                   lost)
-    try:
+    keeper: asyncio.Task[None] | None = None
+    try:  # from here on, however the cycle ends (a cancel included), the lease goes back
+        lost = asyncio.Event()
+        keeper = asyncio.create_task(_keep_lease(lease, lease_ttl, lost), name="poller-lease")
+        pacer = Pacer(POST_INTERVAL if post_interval is None else post_interval)
+        cycle = _Cycle(s, report, pacer, lost)
         await cycle.run()
         if check_alerts:
             await cycle.alerts()
@@ -103,15 +113,27 @@ async def poll_once(
         s.metrics.poll_cycles.labels("error").inc()
         raise
     finally:
-        keeper.cancel()
-        await asyncio.gather(keeper, return_exceptions=True)
-        try:
-            await lease.release()
-        except StoreError:
-            log.warning("could not release the poller lease; it expires in %.0fs", lease_ttl)
-    report.finished_at = s.clock()
+        await _let_go(lease, keeper, lease_ttl)
+    report.finished_at = s.last_poll_ok_at = s.clock()
     s.metrics.poll_cycles.labels("ok").inc()
     return report
+
+
+async def _let_go(lease: Lease, keeper: asyncio.Task[None] | None, ttl: float) -> None:
+    """Stop extending the lease and give it back, both to the end though a cancel arrives
+    meanwhile (then the cancel is raised after): a stopped poller never keeps the lease."""
+    interrupted = False
+    if keeper is not None:
+        keeper.cancel()
+        interrupted = await settle(keeper)
+    try:
+        await lease.release()
+    except asyncio.CancelledError:
+        interrupted = True  # release() finished its work before raising it
+    except StoreError:
+        log.warning("could not release the poller lease; it expires in %.0fs", ttl)
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 async def recheck_now(services: Services) -> PollReport:
@@ -119,7 +141,7 @@ async def recheck_now(services: Services) -> PollReport:
     return await poll_once(services)
 
 
-async def _keep_lease(lease: Any, ttl: float, lost: asyncio.Event) -> None:
+async def _keep_lease(lease: Lease, ttl: float, lost: asyncio.Event) -> None:
     while True:
         await asyncio.sleep(ttl / 3)
         try:
@@ -133,7 +155,7 @@ async def _keep_lease(lease: Any, ttl: float, lost: asyncio.Event) -> None:
 
 
 class _Cycle:
-    """One poll cycle's work once the lease is held (steps 2 to 7 of the module docstring)."""
+    """One poll cycle's work once the lease is held (steps 2 to 8 of the module docstring)."""
 
     def __init__(
         self, services: Services, report: PollReport, pacer: Pacer, lost: asyncio.Event
@@ -150,8 +172,11 @@ class _Cycle:
         self.stats = await s.cb.sync_stats(now - timedelta(days=s.settings.alert_window_days))
         intake = Intake(s, self.stats.failure_rate)
         digest = DigestPoster(self.poster, intake)
+        state = await check_state(s)
         cursor = await s.store.get_cursor()
-        since = cursor - OVERLAP if cursor is not None else None
+        # recovering from a lost state: read every failure again (a cursor written after the
+        # loss, by a cycle that was running through it, would hide the failures lost with it)
+        since = cursor - OVERLAP if cursor is not None and not state.recovering else None
         failed = [p async for p in s.cb.list_payments("failed", updated_since=since, limit=PAGE)]
         records = {r.payment_id: r for r in await s.store.get_failures([p.id for p in failed])}
 
@@ -169,6 +194,7 @@ class _Cycle:
                     again.append(Found(p, rec))
 
         fresh.sort(key=lambda f: (f.payment.paid_at, f.payment.id))
+        fresh = await adopt_posted(self.poster, intake, fresh, state)
         fresh = await digest.resume(fresh)
         if len(fresh) > s.settings.digest_after:
             await digest.post(fresh)
@@ -186,6 +212,8 @@ class _Cycle:
                 newest = min(newest, min(held))
             if cursor is None or newest > cursor:
                 await s.store.set_cursor(newest)
+        await finish_recovery(s, state, self.poster)
+        await sweep_expired(s, self.report)
 
     async def alerts(self) -> None:
         from bot.alerts.watch import check_alerts
@@ -234,6 +262,7 @@ async def run_poller(
     interval = float(services.settings.poll_interval_seconds)
     failures = 0
     me = asyncio.current_task()
+    services.poller_started_at = services.clock()  # /readyz measures the first cycle from here
     while True:
         # A cancel that lands just as an inner ``wait_for`` completes can be swallowed
         # (Python 3.11, seen with redis-py): honour it here so shutdown never hangs.

@@ -2,8 +2,9 @@
 
 After a remedy or a resync, ConnectBooster may try a payment again and fail again. The poller
 sees a newer sync attempt (:func:`failed_again`) on a payment whose message is already in Slack;
-:func:`update_again` hands the new diagnosis to ``bot.lifecycle.failed_again``, which reopens
-the record and redraws its existing message with a notice, never posting a second one. A
+:func:`update_again` hands the new diagnosis, and the plans of its remedies made from the same
+facts, to ``bot.lifecycle.failed_again``, which reopens the record and redraws its existing
+message with a notice, never posting a second one. A
 payment a remedy is working on is left for the next cycle (the poller holds its cursor back
 before it).
 """
@@ -14,8 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot import lifecycle
-from bot.models import Diagnosis, FailureRecord, FailureStatus
-from bot.poll.intake import Found
+from bot.models import FailureRecord, FailureStatus
+from bot.poll.intake import Diagnosed, Found
 from bot.poll.report import PollReport
 from bot.runtime.services import Services
 from cb.models import Payment, SyncStatus
@@ -37,10 +38,10 @@ async def update_again(
     services: Services,
     report: PollReport,
     again: Sequence[Found],
-    diagnoses: dict[str, Diagnosis],
+    diagnosed: Diagnosed,
 ) -> list[datetime]:
-    """Failed again after a remedy or resync: new diagnosis (from ``diagnoses``, by payment
-    id), same message; adds each redrawn payment id to ``report.updated``. Returns the
+    """Failed again after a remedy or resync: new diagnosis and plans (from ``diagnosed``, by
+    payment id), same message; adds each redrawn payment id to ``report.updated``. Returns the
     ``updated_at`` of payments left for next cycle (a remedy holds them)."""
     s = services
     held: list[datetime] = []
@@ -55,8 +56,9 @@ async def update_again(
             at = f.payment.sync.last_attempt_at or f.payment.updated_at
             notice = (f"ConnectBooster's sync failed again at {at:%H:%M} UTC "
                       f"(attempt {f.payment.sync.attempts}); the diagnosis below is new.")
-            await lifecycle.failed_again(s, rec, f.payment, diagnoses.get(f.payment.id),
-                                         notice=notice)
+            await lifecycle.failed_again(s, rec, f.payment, diagnosed.get(f.payment.id),
+                                         notice=notice,
+                                         plans=await diagnosed.plans(s, rec, f.payment))
             report.updated.append(rec.payment_id)
     return held
 

@@ -10,6 +10,11 @@ Slack's history is read-after-write consistent for the poster, so "not found" me
 accepted". The digest message (``bot.poll.digest``) is found again the same way, by its metadata
 ``failed_payment_digest``.
 
+After Redis lost the state (claims and records gone), :meth:`Poster.posted_in_channel` reads
+the channel's whole history window (top-level messages and the digests' threads) for the bot's
+own messages by their metadata, so the cycle adopts them instead of posting again
+(``bot.poll.recovery``).
+
 The record learns where its message is through ``bot.lifecycle.posted``. Posts to one
 channel are paced (``POST_INTERVAL``, about one a second: Slack's limit), and a
 poller whose lease expired under it (``LeaseLost``) stops before its next post.
@@ -22,6 +27,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -30,7 +36,7 @@ from bot import lifecycle
 from bot.models import FailureRecord, SlackRef
 from bot.poll.report import PollReport
 from bot.runtime.services import Services
-from bot.slack.messages import post_failure
+from bot.slack.messages import permalink, post_failure
 
 log = logging.getLogger("bot.poll.cycle")  # one logger for the whole poll cycle
 
@@ -39,6 +45,8 @@ POST_INTERVAL = 1.0
 CLAIM_TTL = 30 * 24 * 3600.0
 EVENT_FAILURE = "failed_payment"
 EVENT_DIGEST = "failed_payment_digest"
+HISTORY_PAGES = 100
+"""Pages of 200 messages read at most, per listing of a channel or a thread."""
 
 
 class LeaseLost(Exception):
@@ -160,21 +168,59 @@ class Poster:
                 meta = msg.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == event and str(payload.get(key)) == value:
-                    permalink: str | None = None
-                    try:
-                        link = await self.s.slack.chat_getPermalink(
-                            channel=channel, message_ts=str(msg["ts"])
-                        )
-                        permalink = link.get("permalink")
-                    except SlackApiError:
-                        permalink = None
                     return SlackRef(channel=channel, ts=str(msg["ts"]),
                                     thread_ts=str(thread_ts) if thread_ts else None,
-                                    permalink=permalink)
+                                    permalink=await permalink(self.s, channel, str(msg["ts"])))
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return None
         return None
+
+    async def posted_in_channel(self, oldest: float) -> dict[str, SlackRef]:
+        """Every failure message posted in the channel since ``oldest`` (a Unix time), at
+        the top level or in a digest's thread, by payment id (from the message metadata).
+        Without permalinks; the first one found wins."""
+        found: dict[str, SlackRef] = {}
+        digests: list[str] = []
+        async for msg in self._pages(oldest, None):
+            meta = msg.get("metadata") or {}
+            event = meta.get("event_type")
+            if event == EVENT_FAILURE:
+                pid = str((meta.get("event_payload") or {}).get("payment_id") or "")
+                if pid:
+                    found.setdefault(pid, SlackRef(channel=self.channel, ts=str(msg["ts"])))
+            elif event == EVENT_DIGEST:
+                digests.append(str(msg["ts"]))
+        for thread_ts in digests:
+            async for msg in self._pages(oldest, thread_ts):
+                meta = msg.get("metadata") or {}
+                pid = str((meta.get("event_payload") or {}).get("payment_id") or "")
+                if meta.get("event_type") == EVENT_FAILURE and pid:
+                    found.setdefault(pid, SlackRef(channel=self.channel, ts=str(msg["ts"]),
+                                                   thread_ts=thread_ts))
+        return found
+
+    async def _pages(self, oldest: float, thread_ts: str | None) -> AsyncIterator[Any]:
+        """The channel's messages since ``oldest`` (or one thread's), page after page."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            if thread_ts:
+                resp = await self.s.slack.conversations_replies(
+                    channel=self.channel, ts=thread_ts, oldest=f"{oldest:.6f}", cursor=cursor,
+                    include_all_metadata=True, limit=200,
+                )
+            else:
+                resp = await self.s.slack.conversations_history(
+                    channel=self.channel, oldest=f"{oldest:.6f}", cursor=cursor,
+                    include_all_metadata=True, limit=200,
+                )
+            for msg in resp.get("messages") or []:
+                yield msg
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return
+        log.warning("stopped reading %s after %d pages; older messages were not searched",
+                    thread_ts or self.channel, HISTORY_PAGES)
 
 
 def _load_claim(raw: str | None) -> dict[str, Any] | None:
@@ -191,6 +237,7 @@ __all__ = [
     "CLAIM_TTL",
     "EVENT_DIGEST",
     "EVENT_FAILURE",
+    "HISTORY_PAGES",
     "POST_INTERVAL",
     "LeaseLost",
     "Pacer",

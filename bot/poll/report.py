@@ -21,6 +21,8 @@ class PollReport:
     resolved: list[str] = field(default_factory=list)  # resolved outside Slack
     still_open: list[str] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)  # found already posted after a crash
+    state_lost: bool = False  # Redis lost the state; this cycle recovered from Slack
+    expired: list[str] = field(default_factory=list)  # resolved failures past retention
     digest_ts: str | None = None
     first_post_seconds: float | None = None  # from the cycle's start to the first message
     top_level_posts: int = 0

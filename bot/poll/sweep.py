@@ -95,6 +95,8 @@ async def _resolve(
         rec = await s.store.get_failure(pid)
         if rec is None or rec.status in (FailureStatus.RESOLVED, FailureStatus.IN_PROGRESS):
             return
+        if how == ResolutionHow.DISMISSED and lifecycle.own_dismissal(rec):
+            return  # its own unfinished Recreate dismissed it: not resolved until it creates
         by: str | None = None
         j = rec.remedy
         if (how == ResolutionHow.SYNCED and rec.status == FailureStatus.WAITING_SYNC

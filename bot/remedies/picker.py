@@ -6,16 +6,19 @@ This module holds the picker's domain work; ``handlers`` only draw and answer.
    failure is not resolved, an invoice must be picked, and the button was drawn for the
    current attempt. ``None`` lets ``run_remedy`` answer the click instead (already
    resolved, out of date, nothing to pick).
-2. :func:`offer` — the customer's open invoices in QuickBooks, and the modal's context kept
-   in Redis for ``PICK_TTL`` seconds under a fresh id (who opened it, for which attempt,
-   which invoices were offered). A QuickBooks error becomes :class:`PickerUnavailable`,
-   whose message says why in plain words.
+2. :func:`offer` — the customer's open invoices in QuickBooks and, for each choice (each
+   invoice, and ``KEEP_AS_CREDIT``), the plan Recreate would write (planned from facts read
+   now, ``bot.remedies.fresh.planning``), and the modal's context kept in Redis for
+   ``PICK_TTL`` seconds under a fresh id (who opened it, for which attempt, which invoices
+   were offered, each choice's plan digest). A QuickBooks or ConnectBooster error becomes
+   :class:`PickerUnavailable`, whose message says why in plain words.
 3. :func:`load` — a submission's context: ``None`` when it expired or belongs to someone
    else.
 4. :func:`chosen` — the submitted choice when it was offered (an invoice id, or
    ``KEEP_AS_CREDIT``), else ``None``.
 5. :func:`recreate_picked` — consume the context and run Recreate on the chosen target,
-   for the attempt the modal was opened on.
+   for the attempt the modal was opened on and the plan it showed for that choice (its
+   digest): a plan that changed meanwhile is not written.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.errors import ExplainedError, describe_error
-from bot.models import FailureRecord, FailureStatus, RemedyKind
+from bot.models import FailureRecord, FailureStatus, RemedyKind, RemedyPlan
+from bot.remedies.fresh import planning
 from bot.remedies.outcome import RemedyOutcome
 from bot.remedies.recreate import needs_pick, recreate_candidates
 from bot.remedies.runner import run_remedy
 from bot.runtime.services import Services
 from bot.slack.ids import KEEP_AS_CREDIT
+from cb.errors import CBError
 from qb.errors import QBOError
 from qb.models import Invoice
 
@@ -53,6 +58,7 @@ class PickContext:
     channel: str | None = None
     response_url: str | None = None
     candidates: list[str] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # choice -> its plan's digest
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> PickContext | None:
@@ -61,21 +67,27 @@ class PickContext:
         if not (isinstance(pid, str) and pid and isinstance(user, str)):
             return None
         channel, url = data.get("channel"), data.get("response_url")
+        digests = data.get("digests")
         return cls(
             payment_id=pid, user=user,
             attempt=attempt if isinstance(attempt, int) else None,
             channel=channel if isinstance(channel, str) else None,
             response_url=url if isinstance(url, str) else None,
             candidates=[str(c) for c in data.get("candidates") or [] if c],
+            digests={str(k): str(v) for k, v in digests.items()}
+            if isinstance(digests, dict) else {},
         )
 
 
 @dataclass(frozen=True)
 class Offer:
-    """What the recreate modal shows: the open invoices, and the id its submission carries."""
+    """What the recreate modal shows: the open invoices, the plan of each choice (by invoice
+    id, and ``KEEP_AS_CREDIT``; as the card shows plans, for no user in particular), and the
+    id its submission carries."""
 
     candidates: list[Invoice]
     context_id: str
+    plans: dict[str, RemedyPlan] = field(default_factory=dict)
 
 
 async def pick_needed(
@@ -95,21 +107,27 @@ async def offer(
     services: Services, rec: FailureRecord, *, user: str, channel: str | None,
     response_url: str | None,
 ) -> Offer:
-    """The customer's open invoices, with the modal's context stored for ``PICK_TTL``.
+    """The customer's open invoices and each choice's plan, with the modal's context stored
+    for ``PICK_TTL``.
 
-    Raises :class:`PickerUnavailable` when QuickBooks does not list them."""
+    Raises :class:`PickerUnavailable` when QuickBooks or ConnectBooster cannot be read."""
     try:
         candidates = await recreate_candidates(services, rec)
-    except QBOError as exc:
+        fresh = await planning(services, rec, user)
+    except (QBOError, CBError) as exc:
         raise PickerUnavailable(
             f"I could not list the customer's open invoices: {describe_error(exc)}") from exc
+    choices = [c.id for c in candidates if c.id]
+    plans = {choice: fresh.plan(RemedyKind.RECREATE_PAYMENT, {"target": choice}, shown=True)
+             for choice in [*choices, KEEP_AS_CREDIT]}
     ctx = PickContext(
         payment_id=rec.payment_id, user=user, attempt=rec.remedy_attempts,
         channel=channel or (rec.slack.channel if rec.slack else None),
-        response_url=response_url, candidates=[c.id for c in candidates if c.id],
+        response_url=response_url, candidates=choices,
+        digests={choice: plan.digest() for choice, plan in plans.items()},
     )
     cid = await services.store.put_conversation(PICK_CONVERSATION, asdict(ctx), ttl=PICK_TTL)
-    return Offer(candidates=candidates, context_id=cid)
+    return Offer(candidates=candidates, context_id=cid, plans=plans)
 
 
 async def load(services: Services, context_id: str, user: str) -> PickContext | None:
@@ -135,6 +153,7 @@ async def recreate_picked(
     return await run_remedy(
         services, ctx.payment_id, RemedyKind.RECREATE_PAYMENT, ctx.user,
         params={"target": choice}, expected_attempt=ctx.attempt,
+        expected_digest=ctx.digests.get(choice),
     )
 
 

@@ -1,8 +1,10 @@
 """Re-check: look at the payment again now, in ConnectBooster and QuickBooks.
 
 Runs without the remedy journal (it writes to neither service): it refreshes the record's
-payment and diagnosis, and hands where the failure stands now to ``bot.lifecycle.rechecked``
-(status and resolution, history, save, message redrawn); then adds an audit line.
+payment, its diagnosis and the plans of its remedies (``bot.remedies.fresh.planning``, the
+same reading a click makes), and hands where the failure stands now to
+``bot.lifecycle.rechecked`` (status and resolution, history, save — while the payment's lease
+is held — message redrawn); then adds an audit line.
 
 What ConnectBooster shows decides the status: gone (404) → resolved as deleted; synced or
 dismissed → resolved; failing → open; pending → waiting for its sync (from open only);
@@ -12,7 +14,6 @@ otherwise unchanged.
 from __future__ import annotations
 
 from bot import lifecycle
-from bot.diagnosis.fetch import diagnose_many
 from bot.errors import describe_error
 from bot.models import (
     AuditEntry,
@@ -22,17 +23,21 @@ from bot.models import (
     Resolution,
     ResolutionHow,
 )
+from bot.remedies.fresh import as_planned, planning
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
 from bot.remedies.reporting import count_remedy, note_in_thread
 from bot.runtime.services import Services
 from bot.slack.blocks.card import audit_line
+from bot.store import Lease
 from cb import errors as cbe
 from cb.models import SyncStatus
 from qb import errors as qbe
 
 
-async def recheck(services: Services, rec: FailureRecord, user: str) -> RemedyOutcome:
-    """Re-check ``rec`` for Slack user ``user`` (under the payment's lease)."""
+async def recheck(
+    services: Services, rec: FailureRecord, user: str, *, lease: Lease | None = None
+) -> RemedyOutcome:
+    """Re-check ``rec`` for Slack user ``user`` (under the payment's ``lease``)."""
     kind = RemedyKind.RECHECK
     now = services.clock()
     before = rec.status
@@ -49,29 +54,30 @@ async def recheck(services: Services, rec: FailureRecord, user: str) -> RemedyOu
         return await _check_failed(services, rec, user, exc)
     else:
         rec.payment = payment
-        if payment.sync.status == SyncStatus.SYNCED:
+        seen = as_planned(rec, payment).sync.status  # a dismissal of our own is not the end
+        if seen == SyncStatus.SYNCED:
             status = FailureStatus.RESOLVED
             qb_id = payment.sync.qb_payment_id
             resolution = Resolution(how=ResolutionHow.SYNCED, by=None, at=now,
                                     detail=f"QuickBooks payment {qb_id}" if qb_id else None)
             message = "ConnectBooster has synced it to QuickBooks: resolved."
-        elif payment.sync.status == SyncStatus.DISMISSED:
+        elif seen == SyncStatus.DISMISSED:
             status = FailureStatus.RESOLVED
             resolution = Resolution(how=ResolutionHow.DISMISSED, by=None, at=now)
             message = "Syncing was dismissed in ConnectBooster: resolved."
         else:
             try:
-                diagnoses = await diagnose_many(services.qbo, [payment])
+                fresh = await planning(services, rec, payment=payment)
             except qbe.QBOError as exc:
                 return await _check_failed(services, rec, user, exc)
-            rec.diagnosis = diagnoses.get(payment.id, rec.diagnosis)
-            if payment.sync.status == SyncStatus.FAILED:
+            rec.diagnosis, rec.plans = fresh.record.diagnosis, fresh.record.plans
+            if seen == SyncStatus.FAILED:
                 status = FailureStatus.OPEN
-            elif payment.sync.status == SyncStatus.PENDING and before == FailureStatus.OPEN:
+            elif seen == SyncStatus.PENDING and before == FailureStatus.OPEN:
                 status = FailureStatus.WAITING_SYNC
             cause = rec.diagnosis.cause.label if rec.diagnosis else "unknown"
             message = f"Re-checked just now: {cause}."
-    await lifecycle.rechecked(services, rec, user, status, resolution=resolution)
+    await lifecycle.rechecked(services, rec, user, status, resolution=resolution, lease=lease)
     if rec.status != before:
         await note_in_thread(services, rec, audit_line(user, kind, "ok", now, message))
     await services.store.audit(AuditEntry(

@@ -14,9 +14,11 @@ import logging
 
 from bot.models import FailureRecord, FailureStatus, RemedyKind
 from bot.remedies.journal import RemedyRun
+from bot.remedies.lease import KeptLease
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
 from bot.remedies.runner import execute
 from bot.runtime.services import Services
+from bot.store.records import LeaseNotHeld
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,9 @@ async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | Non
     if rec is None or rec.remedy is None or not _unfinished(rec):
         return None
     j = rec.remedy
-    lease = services.store.lease(f"payment:{payment_id}", j.user,
-                                 ttl=services.remedy_timings.lease_ttl)
-    if not await lease.acquire():
+    ttl = services.remedy_timings.lease_ttl
+    kept = KeptLease(services.store.lease(f"payment:{payment_id}", j.user, ttl=ttl), ttl)
+    if not await kept.acquire():
         holder = await services.store.lease_holder(f"payment:{payment_id}")
         return RemedyOutcome(j.kind, payment_id, RemedyResult.BUSY, "still leased",
                              record=rec, holder=holder)
@@ -69,13 +71,17 @@ async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | Non
         log.info("resuming %s on %s (attempt %d) after a restart", rec.remedy.kind.value,
                  rec.payment.reference, rec.remedy.attempt)
         release = False
-        outcome = await execute(RemedyRun(services, rec, lease, rec.remedy.user,
+        outcome = await execute(RemedyRun(services, rec, kept, rec.remedy.user,
                                           dict(rec.remedy.params)), resumed=True)
         release = True
         return outcome
+    except LeaseNotHeld:
+        release = False  # lost to another process mid-way: it finishes the remedy
+        return RemedyOutcome(j.kind, payment_id, RemedyResult.BUSY, "lease lost", record=rec)
     finally:
+        await kept.stop()
         if release:
-            await lease.release()
+            await kept.lease.release()
 
 
 async def _resume_when_free(services: Services, payment_id: str) -> None:

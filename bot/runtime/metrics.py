@@ -1,5 +1,6 @@
 """Prometheus metrics the bot exposes on ``/metrics``: open failures by cause, remedies by
-kind and result, and calls to QuickBooks and ConnectBooster with their latency.
+kind and result, calls to QuickBooks and ConnectBooster with their latency, and the
+process's own (CPU, memory, open files: ``process_*``, where the platform reports them).
 
 Each ``Metrics`` owns its registry (no global state), so tests and several apps in one
 process do not mix their counts.
@@ -12,7 +13,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -23,6 +31,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
         self.open_failures = Gauge(
             "failed_payments_open", "Open failed payments by cause", ["cause"],
             registry=self.registry,

@@ -35,9 +35,11 @@ class RemedyTimings:
     ``Services`` shorter ones."""
 
     lease_ttl: float = 120.0
-    """A remedy's lease lives this long without a heartbeat (each step renews it)."""
-    remedy_timeout: float = 150.0
-    """A remedy running longer is stopped and reported as timed out."""
+    """A remedy's lease lives this long without a renewal; a running remedy renews it every
+    third of this in the background, and stops before its next write once it is lost."""
+    remedy_timeout: float = 90.0
+    """A remedy running longer is stopped and reported as timed out (shorter than the lease,
+    so a remedy never outlives the lease it started under even if renewals stall)."""
     resume_poll: float = 0.5
     """Between looks at a lease held by a crashed process, when resuming its remedy."""
     report_marker_ttl: float = 30 * 86400.0
@@ -64,6 +66,11 @@ class Services:
     instance: str = "bot"
     remedy_timings: RemedyTimings = field(default_factory=RemedyTimings)
     accepting: bool = True
+    poller_started_at: datetime | None = None
+    """When this process's poller loop started (``None``: no poller runs here)."""
+    last_poll_ok_at: datetime | None = None
+    """When this process last finished a poll cycle without error (it polled, or found another
+    process holding the poller lease); ``/readyz`` reads it."""
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -99,7 +106,9 @@ class Services:
                             len(pending))
 
     async def aclose(self) -> None:
-        """Close every session and the Redis client."""
+        """Close every session and the Redis client (after the QuickBooks client hands back
+        its shared slots)."""
+        await self.qbo.aclose()
         for s in self.sessions:
             await s.close()
         await self.redis.aclose()

@@ -9,21 +9,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.commands.parse import STATS_WINDOWS
 
 QBO_HOSTS = {
     "production": "https://quickbooks.api.intuit.com",
     "sandbox": "https://sandbox-quickbooks.api.intuit.com",
 }
 QBO_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105
+DEFAULT_RETENTION_DAYS = 400
+"""Resolved failures are kept this long by default: over a year, for a look back a year on."""
 
 
 class Settings(BaseSettings):
@@ -35,6 +41,10 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         hide_input_in_errors=True,
+        # ``NAME=`` (an empty value, as a .env template leaves it) means "not set": the
+        # default applies, a required setting is reported missing, and an empty
+        # SLACK_APP_TOKEN does not turn Socket Mode on.
+        env_ignore_empty=True,
     )
 
     # Slack
@@ -46,6 +56,10 @@ class Settings(BaseSettings):
         default=None, description="an app-level token (xapp-…); set: Socket Mode, unset: HTTP"
     )
     port: int = Field(default=3000, ge=1, le=65535, description="a TCP port (1-65535)")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="a TCP port (1-65535) other than PORT, serving /metrics alone",
+    )
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="the Slack Web API base URL"
     )
@@ -86,6 +100,15 @@ class Settings(BaseSettings):
     qbo_deposit_account_id: str | None = Field(
         default=None, description="the QBO account id payments are deposited to"
     )
+    qbo_redirect_uri: str | None = Field(
+        default=None,
+        description="the redirect URI registered with the Intuit app, for qbo-connect "
+        "(https://… with production keys; unset: http://localhost:<port>/callback)",
+    )
+    books_timezone: str | None = Field(
+        default=None,
+        description="an IANA time zone name, e.g. America/New_York (unset: UTC)",
+    )
     qbo_max_in_flight: int = Field(default=10, ge=1, le=10, description="1-10 requests at once")
     qbo_requests_per_minute: int = Field(default=500, ge=1, le=500, description="1-500")
 
@@ -99,12 +122,37 @@ class Settings(BaseSettings):
         default="redis://localhost:6379/0", description="a redis:// or rediss:// URL"
     )
     redis_prefix: str = Field(default="fp:", min_length=1, description="a key prefix, e.g. fp:")
+    redis_durability_check: Literal["on", "off"] = Field(
+        default="on",
+        description="on (refuse a Redis that may evict keys or keeps nothing on disk) or off "
+        "(CONFIG cannot be read, e.g. a managed Redis: noeviction and persistence ensured "
+        "by hand)",
+    )
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS, ge=1, le=36500,
+        description="whole days a resolved failure is kept, longer than the longest stats "
+        f"window ({max(STATS_WINDOWS)} days) and ALERT_WINDOW_DAYS",
+    )
     token_encryption_key: SecretStr | None = Field(
         default=None, description="a Fernet key (32 url-safe base64 bytes) for tokens at rest"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
+    log_format: Literal["plain", "json"] = Field(
+        default="plain", description="plain (one line of text) or json (one JSON object a line)"
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: int, info: ValidationInfo) -> int:
+        longest = max(max(STATS_WINDOWS), int(info.data.get("alert_window_days") or 0))
+        if v <= longest:
+            raise ValueError(
+                f"must be longer than the longest window the bot reads ({longest} days: "
+                "stats and ALERT_WINDOW_DAYS), or stats would miss resolved failures"
+            )
+        return v
 
     @field_validator("finance_users", mode="before")
     @classmethod
@@ -112,6 +160,11 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return [u.strip() for u in v.split(",") if u.strip()]
         return v
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_name(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("finance_users")
     @classmethod
@@ -122,7 +175,7 @@ class Settings(BaseSettings):
         return v
 
     @field_validator("slack_api_url", "cb_base_url", "qbo_base_url", "qbo_token_url",
-                     "cb_portal_url")
+                     "cb_portal_url", "qbo_redirect_uri")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):
@@ -135,6 +188,17 @@ class Settings(BaseSettings):
         if not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return v
+
+    @field_validator("books_timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        try:
+            ZoneInfo(v.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone name") from None
+        return v.strip()
 
     @field_validator("qbo_realm_id")
     @classmethod
@@ -161,9 +225,22 @@ class Settings(BaseSettings):
             raise ValueError("FINANCE_USERS or FINANCE_USERGROUP must name who may act")
         return self
 
+    @model_validator(mode="after")
+    def _metrics_apart(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT (unset it to serve /metrics "
+                             "on PORT)")
+        return self
+
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def books_tz(self) -> ZoneInfo:
+        """The books' time zone (``BOOKS_TIMEZONE``; UTC when unset): a recreated payment's
+        ``TxnDate`` is the payment's local date there."""
+        return ZoneInfo(self.books_timezone or "UTC")
 
     @property
     def qbo_api_base(self) -> str:

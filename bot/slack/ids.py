@@ -6,10 +6,18 @@ emits ``ActionId`` members and ``ALL_ACTION_IDS`` lists what ``handlers/`` must 
 Button values are compact JSON objects (Slack allows 2,000 characters)::
 
     {"p": "pmt_8f2c41", "a": 2}          # payment id, remedy attempt the button was drawn for
+    {"p": "pmt_8f2c41", "a": 2, "x": {"d": "9f1c…"}}            # … and the plan it shows
+    {"p": "pmt_8f2c41", "a": 2, "x": {"d": "9f1c…", "m": 1}}    # … in a confirmation modal
     {"t": "list:7f3a", "pg": 3}          # a list page: paging token and the page to show
 
-``encode_value``/``decode_value`` and ``encode_page_value``/``decode_page_value`` are the
-only code that knows the format; a value that does not decode raises ``BadActionValue``.
+The confirmation modal of a plan too long for a confirm dialog (``ViewId.CONFIRM_PLAN``)
+carries in its ``private_metadata`` what its submission runs (``PlanConfirm``)::
+
+    {"p": "pmt_8f2c41", "k": "recreate_payment", "a": 2, "d": "9f1c…", "c": "C0FAILED"}
+
+``encode_value``/``decode_value``, ``encode_page_value``/``decode_page_value`` and
+``encode_plan_confirm``/``decode_plan_confirm`` are the only code that knows the formats; a
+value that does not decode raises ``BadActionValue``.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from typing import Any
 from bot.models import RemedyKind
 
 MAX_VALUE_CHARS = 2000
+MAX_METADATA_CHARS = 3000
+"""Slack's limit on a view's ``private_metadata``."""
 
 
 class ActionId(StrEnum):
@@ -55,6 +65,7 @@ class ViewId(StrEnum):
     """``callback_id`` of every modal the bot opens."""
 
     RECREATE_PICK = "fp_recreate_pick"
+    CONFIRM_PLAN = "fp_confirm_plan"  # a remedy's plan, every line, when a dialog is too short
 
 
 RECREATE_TARGET_BLOCK = "fp_recreate_target"
@@ -87,6 +98,65 @@ class ButtonValue:
         """The digest of the remedy plan the button was drawn for (``RemedyPlan.digest``)."""
         d = self.extra.get("d")
         return d if isinstance(d, str) else None
+
+    @property
+    def opens_confirm(self) -> bool:
+        """True when the button had no confirm dialog (its plan is too long for one): a click
+        opens the confirmation modal (``ViewId.CONFIRM_PLAN``) and runs nothing."""
+        return self.extra.get("m") == 1 and self.digest is not None
+
+
+@dataclass(frozen=True)
+class PlanConfirm:
+    """What a confirmation modal's submission runs: remedy ``kind`` on ``payment_id``, for
+    the button's ``attempt``, only while the plan's digest is still ``digest``; ``channel``
+    is where its answers go, ``params`` the remedy's choices (e.g. Recreate's target)."""
+
+    payment_id: str
+    kind: RemedyKind
+    digest: str
+    attempt: int | None = None
+    channel: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_plan_confirm(pc: PlanConfirm) -> str:
+    """The confirmation modal's ``private_metadata`` for ``pc`` (at most 3,000 characters,
+    else ``ValueError``)."""
+    body: dict[str, Any] = {"p": pc.payment_id, "k": pc.kind.value, "d": pc.digest}
+    if pc.attempt is not None:
+        body["a"] = int(pc.attempt)
+    if pc.channel:
+        body["c"] = pc.channel
+    if pc.params:
+        body["x"] = pc.params
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_METADATA_CHARS:
+        raise ValueError(f"private_metadata is {len(text)} chars, over {MAX_METADATA_CHARS}")
+    return text
+
+
+def decode_plan_confirm(s: str | None) -> PlanConfirm:
+    """Parse what ``encode_plan_confirm`` made; anything else raises ``BadActionValue``."""
+    body = _load_object(s, MAX_METADATA_CHARS)
+    pid, kind, digest = body.get("p"), body.get("k"), body.get("d")
+    attempt, channel, params = body.get("a"), body.get("c"), body.get("x", {})
+    if not isinstance(pid, str) or not pid or len(pid) > 200:
+        raise BadActionValue("confirmation has no payment id")
+    if not isinstance(digest, str) or not digest:
+        raise BadActionValue("confirmation has no plan digest")
+    try:
+        remedy = RemedyKind(str(kind))
+    except ValueError as exc:
+        raise BadActionValue("confirmation names no remedy") from exc
+    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
+        raise BadActionValue("confirmation has a malformed attempt")
+    if channel is not None and not isinstance(channel, str):
+        raise BadActionValue("confirmation has a malformed channel")
+    if not isinstance(params, dict):
+        raise BadActionValue("confirmation has malformed choices")
+    return PlanConfirm(payment_id=pid, kind=remedy, digest=digest, attempt=attempt,
+                       channel=channel or None, params=params)
 
 
 def encode_value(payment_id: str, **extra: Any) -> str:
@@ -143,8 +213,8 @@ def decode_page_value(s: str | None) -> tuple[str, int]:
     return token, page
 
 
-def _load_object(s: str | None) -> dict[str, Any]:
-    if not s or len(s) > MAX_VALUE_CHARS:
+def _load_object(s: str | None, limit: int = MAX_VALUE_CHARS) -> dict[str, Any]:
+    if not s or len(s) > limit:
         raise BadActionValue("empty or oversized action value")
     try:
         body = json.loads(s)

@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import slack_error_code
+from bot.errors import log_reason, slack_error_code
 from bot.models import FailureRecord, SlackRef
 from bot.runtime.services import Services
 from bot.slack.blocks import failure_message
@@ -44,15 +44,18 @@ async def update(
 
 
 async def permalink(services: Services, channel: str, ts: str) -> str | None:
-    """The message's permalink, or ``None`` when Slack does not give one (best effort: the
-    message exists either way)."""
+    """The message's permalink, or ``None`` when Slack does not give one. It never raises
+    (a cancel aside): a link is decoration and the message exists either way, so whatever
+    keeps it away (an error answer, a body that is not JSON, Slack out of reach) is one log
+    line and never stops the posting that asked for it."""
     try:
         resp = await services.slack.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError as exc:
-        log.warning("no permalink for %s in %s: %s", ts, channel, slack_error_code(exc))
+        link = resp.get("permalink")
+    except Exception as exc:  # noqa: BLE001 - a permalink is never worth a failed post
+        log.warning("no permalink for %s in %s: %s", ts, channel, log_reason(exc),
+                    extra={"channel": channel, "ts": ts})
         return None
-    link = resp.get("permalink")
-    return str(link) if link else None
+    return str(link) if isinstance(link, str) and link else None
 
 
 async def tell(

@@ -14,7 +14,10 @@ key                             holds                                           
 ``P {P idx}:resolved``          zset of resolved failures, scored by resolve time   records.py
 ``P lease:<name>``              a lease (redis-py ``Lock``): ``<holder>|<nonce>``   coordination.py
 ``P once:<name>``               a posted-once / done-once marker (``SET NX``)       coordination.py
-``P audit``                     capped stream of ``AuditEntry``                     state.py
+``P audit``                     stream of ``AuditEntry``, trimmed by age            state.py
+``P audit:refused``             refused clicks (rate-limited, apart from audit)     state.py
+``P audit:refused:count``       hash person -> refused clicks counted               state.py
+``P meta:born``                 the state marker (hash: born_at, instance, ...)     meta.py
 ``P alert:<name>``              alert state (versioned JSON)                        state.py
 ``P poll:cursor``               the poll cursor (RFC 3339)                          state.py
 ``P conv:<kind>:<id>``          short-lived conversation state, with a TTL          state.py
@@ -34,12 +37,18 @@ The package, by concern:
 - ``coordination`` — leases and once-markers (the script ``del_if_value.lua``);
 - ``state`` — the small keyed state: audit stream, poll cursor, conversations, versioned
   singletons such as alert state, caches;
+- ``retention`` — resolved failures deleted after ``RETENTION_DAYS``, with their index
+  entries (the audit streams are trimmed by age in ``state``);
+- ``meta`` — the state marker that tells a lost state from a first start;
+- ``durability`` — whether the Redis keeps the state (no eviction, persistence on), read at
+  start and by ``check``;
 - ``tokens`` — QuickBooks tokens, encrypted at rest (its own class, :class:`RedisTokenStore`,
   which ``qb.auth`` uses as its ``TokenStore``);
 - ``base``, ``errors``, ``versioned`` — what they share: the Redis client and key prefix,
   the errors every caller names, versioned JSON.
 
-:class:`Store` is one facade over the first three, built by inheritance: each part is a
+:class:`Store` is one facade over records (with retention), coordination, keyed state and
+the state marker, built by inheritance: each part is a
 subclass of :class:`~bot.store.base.StoreBase` and reads ``self.redis`` and ``self.key``,
 so each can be read (and tested) alone, while callers keep one object with every method.
 Mixins rather than composed parts because the parts share one ``redis`` attribute: swapping
@@ -51,17 +60,21 @@ from __future__ import annotations
 
 from bot.store.coordination import CoordinationStore, Lease
 from bot.store.errors import CorruptRecord, SchemaTooNew, StoreError, StoreUnavailable
-from bot.store.records import OpenPage, RecordStore
-from bot.store.state import AUDIT_MAX_LEN, KeyedStateStore
+from bot.store.meta import MetaStore, Recovery, StateMarker
+from bot.store.records import OpenPage
+from bot.store.retention import ExpiryBatch, RetentionStore
+from bot.store.state import KeyedStateStore
 from bot.store.versioned import SCHEMA_VERSION, dump_versioned, load_versioned
 
 __all__ = [
-    "AUDIT_MAX_LEN",
     "SCHEMA_VERSION",
     "CorruptRecord",
+    "ExpiryBatch",
     "Lease",
     "OpenPage",
+    "Recovery",
     "SchemaTooNew",
+    "StateMarker",
     "Store",
     "StoreError",
     "StoreUnavailable",
@@ -70,5 +83,5 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, CoordinationStore, KeyedStateStore):
+class Store(RetentionStore, CoordinationStore, KeyedStateStore, MetaStore):
     """Typed access to everything the bot keeps in Redis (but the QuickBooks tokens)."""

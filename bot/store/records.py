@@ -5,6 +5,9 @@ per cause, summary hash, reference hash, resolved zset) all share the hash tag
 ``{P idx}``, so the one transaction that keeps them in step with a record lands in one
 Redis Cluster slot. :meth:`RecordStore.put_failure` writes the record first, then the
 index: a crash between the two leaves an index that can be rebuilt from the records.
+:meth:`RecordStore.put_failure_if_held` is the save a remedy makes: only while it still holds
+the payment's lease (``set_if_held.lua``), so a remedy that lost its lease to another process
+cannot overwrite what that process saved.
 
 ``/failed-payments list`` over thousands of open failures is answered inside Redis by the
 script ``open_page.lua`` (:meth:`RecordStore.open_page`): one round trip that filters,
@@ -24,11 +27,18 @@ from redis.exceptions import ResponseError
 
 from bot.models import Cause, FailureRecord, FailureStatus, FailureSummary
 from bot.store.base import StoreBase, as_text, lua_script
+from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
 from bot.store.versioned import dump_versioned, load_versioned
 
 OPEN_PAGE_SCRIPT = "open_page.lua"
+SET_IF_HELD_SCRIPT = "set_if_held.lua"
 _MICRO = Decimal("0.000001")
+
+
+class LeaseNotHeld(Exception):
+    """A save refused because the payment's lease is no longer held by whoever saves: it
+    expired, or another process took it. Nothing was written."""
 
 
 class OpenPage(BaseModel):
@@ -135,9 +145,31 @@ class RecordStore(StoreBase):
 
     async def put_failure(self, rec: FailureRecord) -> None:
         """Write the record, then bring the open/resolved indexes in step with it."""
-        summary = FailureSummary.of(rec)
         with translate_errors():
             await self.redis.set(self.key("failure", rec.payment_id), dump_versioned(rec))
+        await self._index(rec)
+
+    async def put_failure_if_held(self, rec: FailureRecord, lease: Lease) -> bool:
+        """Write the record only while ``lease`` (the payment's, taken by a remedy) is still
+        held by its taker — checked and written in one step inside Redis
+        (``set_if_held.lua``) — then bring the indexes in step. False, and nothing written,
+        when the lease expired or another process holds it now: a remedy that lost its lease
+        never overwrites what the new holder saved. (Under Redis Cluster the lease and the
+        record would have to share a slot; the bot runs on one Redis.)"""
+        with translate_errors():
+            wrote = await self.redis.eval(
+                lua_script(SET_IF_HELD_SCRIPT), 2, lease.key,
+                self.key("failure", rec.payment_id), lease.token, dump_versioned(rec),
+            )
+        if not wrote:
+            return False
+        await self._index(rec)
+        return True
+
+    async def _index(self, rec: FailureRecord) -> None:
+        """Bring the open/resolved indexes in step with the record (one transaction)."""
+        summary = FailureSummary.of(rec)
+        with translate_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(self._ref_key, rec.payment.reference.upper(), rec.payment_id)
                 for cause in Cause:

@@ -17,6 +17,11 @@ _PLAIN = b"plain:"
 _FERNET = b"fernet:"
 
 
+def token_key(prefix: str, realm_id: str) -> str:
+    """The key of company ``realm_id``'s token record: ``<prefix>qbo:token:<realm>``."""
+    return f"{prefix}qbo:token:{realm_id}"
+
+
 class TokenStoreError(RuntimeError):
     """The token store is misconfigured or its content cannot be read."""
 

@@ -128,6 +128,7 @@ def demo_settings(stand_ins: StandIns, *, redis_url: str, prefix: str) -> Settin
         cb_portal_url=None,
         redis_url=redis_url,
         redis_prefix=prefix,
+        redis_durability_check="off",  # the demo's Redis is throwaway (keys removed at exit)
         token_encryption_key=Fernet.generate_key().decode(),
         log_level="INFO",
     )

@@ -22,15 +22,15 @@ from sandbox.scenarios.world import (
     AMOUNT_CHANGED,
     CREDIT_MEMO,
     DELETED,
+    INACTIVE_CUSTOMER,
     PAID_MANUALLY,
     RECREATED,
-    UNKNOWN,
     VOIDED,
     World,
 )
 
 GENERATED_CAUSES = [PAID_MANUALLY, CREDIT_MEMO, CREDIT_MEMO, RECREATED, DELETED, VOIDED,
-                    AMOUNT_CHANGED, UNKNOWN]
+                    AMOUNT_CHANGED, INACTIVE_CUSTOMER]
 
 
 def generate(
@@ -69,7 +69,7 @@ def generate(
             b.paid_invoice(cust, paid_at, n_invoices=2 if b.rng.random() < 0.12 else 1)
             continue
         cause = b.rng.choice(GENERATED_CAUSES)
-        if cause == UNKNOWN:
+        if cause == INACTIVE_CUSTOMER:
             # a client of its own, closed in QBO: its other payments stay unaffected
             closed += 1
             cust = b.customer(f"{cust.name} (former location {closed})",

@@ -35,11 +35,11 @@ from sandbox.scenarios.world import (
     AMOUNT_CHANGED,
     CREDIT_MEMO,
     DELETED,
+    INACTIVE_CUSTOMER,
     NONE,
     PAID_MANUALLY,
     RECREATED,
     SCENARIOS,
-    UNKNOWN,
     VOIDED,
     World,
 )
@@ -172,7 +172,8 @@ def _all_causes(b: Seeder, world: World) -> None:
     p, [inv] = b.paid_invoice(c, paid_at(6))
     b.deactivate(c, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(
-        p, UNKNOWN, f"customer {c.name} made inactive; invoice {inv['DocNumber']} intact")
+        p, INACTIVE_CUSTOMER,
+        f"customer {c.name} made inactive; invoice {inv['DocNumber']} intact")
     # an old failure someone already dismissed (paid manually, 5 days ago)
     c = special[9]
     old, [inv] = b.paid_invoice(c, paid_at(120))

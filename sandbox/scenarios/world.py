@@ -22,6 +22,7 @@ DELETED = "deleted"
 VOIDED = "voided"
 AMOUNT_CHANGED = "amount-changed"
 ALREADY_IN_QBO = "already-in-qbo"
+INACTIVE_CUSTOMER = "inactive-customer"
 UNKNOWN = "unknown"
 NONE = "none"
 
@@ -34,6 +35,7 @@ FAULT_CODES = {
     VOIDED: "6000",
     AMOUNT_CHANGED: "6000",
     ALREADY_IN_QBO: "6000",
+    INACTIVE_CUSTOMER: "610",
     UNKNOWN: "610",
 }
 

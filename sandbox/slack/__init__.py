@@ -23,6 +23,9 @@ By concern:
   reading their arguments.
 - :mod:`~sandbox.slack.web_api`: the HTTP server (``/api/<method>``, ``response_url``).
 - :mod:`~sandbox.slack.driver`: signed slash commands, clicks and view submissions.
+- :mod:`~sandbox.slack.socket_mode`: ``apps.connections.open`` and a Socket Mode WebSocket
+  that sends the same commands, clicks and submissions as envelopes and checks each is
+  acknowledged in time; ``refresh`` asks the app to reconnect.
 
 :class:`SlackSandbox` is all of it in one object.
 """
@@ -44,31 +47,45 @@ from sandbox.slack.records import (
     RecordedCall,
     SlackError,
 )
+from sandbox.slack.socket_mode import (
+    ACK_WITHIN,
+    Ack,
+    Envelope,
+    EnvelopeType,
+    SlackSocketMode,
+    SocketConnection,
+)
 from sandbox.slack.validation import blocks_json_size, validate_blocks, validate_view
 from sandbox.slack.web_api import SlackWebApi
 
 __all__ = [
+    "ACK_WITHIN",
     "APP_ID",
     "BOT_ID",
     "BOT_USER_ID",
     "PERMALINK_BASE",
     "TEAM_ID",
     "VERIFICATION_TOKEN",
+    "Ack",
     "DriverResponse",
+    "Envelope",
+    "EnvelopeType",
     "EphemeralMessage",
     "Message",
     "OpenView",
     "RecordedCall",
     "SlackError",
     "SlackSandbox",
+    "SocketConnection",
     "blocks_json_size",
     "validate_blocks",
     "validate_view",
 ]
 
 
-class SlackSandbox(SlackWebApi, SlackDriver):
-    """Slack's Web API and interaction driver, in one process, for tests and the demo.
+class SlackSandbox(SlackSocketMode, SlackWebApi, SlackDriver):
+    """Slack's Web API, Socket Mode and interaction driver, in one process, for tests and
+    the demo. ``app_token`` is the app-level token ``apps.connections.open`` takes.
 
     ``clock`` returns epoch seconds (``time.time`` by default); it paces the rate limiter,
     stamps message ``ts``, expires trigger ids and response URLs, and dates signatures.

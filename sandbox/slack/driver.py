@@ -5,6 +5,11 @@ submissions (``view_submission``) to the bot's ``/slack/events``, each with what
 attaches (a fresh ``response_url`` and ``trigger_id``, the message clicked, the view's
 state), signed with v0 HMAC-SHA256 of ``v0:{timestamp}:{body}``. ``forge`` breaks the
 signature and ``age_seconds`` back-dates it, for tests of the bot's request checks.
+
+What a user did is built apart from how it travels: ``command_interaction``,
+``click_interaction`` and ``submission_interaction`` make the payloads (an
+:class:`Interaction`), which the methods here POST signed, and which
+:mod:`sandbox.slack.socket_mode` sends as Socket Mode envelopes instead.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,9 +32,22 @@ from sandbox.slack.records import (
     EphemeralMessage,
     Json,
     Message,
+    OpenView,
     view_payload,
 )
 from sandbox.slack.workspace import SlackWorkspace
+
+
+@dataclass
+class Interaction:
+    """One thing a user did, as Slack describes it to the app: the ``payload`` (a slash
+    command's fields, or a ``block_actions`` / ``view_submission`` object), the
+    ``response_url`` and ``trigger_id`` minted for it, and the modal submitted (if any)."""
+
+    payload: Json
+    response_url: str | None = None
+    trigger_id: str | None = None
+    view: OpenView | None = None
 
 
 class SlackDriver(SlackWorkspace):
@@ -88,6 +107,18 @@ class SlackDriver(SlackWorkspace):
     ) -> DriverResponse:
         """A slash command, form-encoded as Slack sends it, with a fresh ``response_url``
         and ``trigger_id`` (returned on the response for the test to follow)."""
+        done = self.command_interaction(command, text, user_id=user_id, channel_id=channel_id)
+        resp = await self.post_raw(
+            bot_url, urlencode(done.payload).encode(), forge=forge, age_seconds=age_seconds
+        )
+        resp.response_url, resp.trigger_id = done.response_url, done.trigger_id
+        return resp
+
+    def command_interaction(
+        self, command: str, text: str, *, user_id: str, channel_id: str
+    ) -> Interaction:
+        """A slash command's fields as Slack sends them, with a fresh ``response_url`` and
+        ``trigger_id``."""
         response_url = self.response_url_for(channel_id, user_id)
         trigger_id = self.mint_trigger_id()
         form = {
@@ -105,11 +136,7 @@ class SlackDriver(SlackWorkspace):
             "response_url": response_url,
             "trigger_id": trigger_id,
         }
-        resp = await self.post_raw(
-            bot_url, urlencode(form).encode(), forge=forge, age_seconds=age_seconds
-        )
-        resp.response_url, resp.trigger_id = response_url, trigger_id
-        return resp
+        return Interaction(form, response_url, trigger_id)
 
     async def click(
         self,
@@ -124,11 +151,31 @@ class SlackDriver(SlackWorkspace):
         forge: bool = False,
         age_seconds: float = 0,
     ) -> DriverResponse:
-        """Click a button on a stored message (channel message or ephemeral) as ``user_id``:
-        a ``block_actions`` payload with the message, ``container``, ``channel``, a fresh
-        ``response_url`` and ``trigger_id``. The button is looked up by ``action_id`` (and
-        ``value`` if given); ``strict=False`` clicks it even if the message no longer shows
-        it (a stale client), using ``value``."""
+        """Click a button on a stored message (see :meth:`click_interaction`) and POST the
+        ``block_actions`` payload to the bot."""
+        done = self.click_interaction(message_ts=message_ts, channel=channel,
+                                      action_id=action_id, value=value, user_id=user_id,
+                                      strict=strict)
+        resp = await self._send_payload(bot_url, done.payload, forge=forge,
+                                        age_seconds=age_seconds)
+        resp.response_url, resp.trigger_id = done.response_url, done.trigger_id
+        return resp
+
+    def click_interaction(
+        self,
+        *,
+        message_ts: str,
+        channel: str,
+        action_id: str,
+        value: str | None = None,
+        user_id: str,
+        strict: bool = True,
+    ) -> Interaction:
+        """A click on a button of a stored message (channel message or ephemeral) by
+        ``user_id``: a ``block_actions`` payload with the message, ``container``,
+        ``channel``, a fresh ``response_url`` and ``trigger_id``. The button is looked up by
+        ``action_id`` (and ``value`` if given); ``strict=False`` clicks it even if the
+        message no longer shows it (a stale client), using ``value``."""
         msg, eph = self._clicked_message(channel, message_ts)
         block_id, el = self._button(msg or eph, action_id, value, strict=strict)
         action: Json = {
@@ -172,9 +219,7 @@ class SlackDriver(SlackWorkspace):
         }
         if msg is not None:
             payload["message"] = msg.to_slack()
-        resp = await self._send_payload(bot_url, payload, forge=forge, age_seconds=age_seconds)
-        resp.response_url, resp.trigger_id = response_url, trigger_id
-        return resp
+        return Interaction(payload, response_url, trigger_id)
 
     def _clicked_message(
         self, channel: str, message_ts: str
@@ -226,10 +271,28 @@ class SlackDriver(SlackWorkspace):
         *,
         forge: bool = False,
     ) -> DriverResponse:
-        """Submit an open modal as ``user_id``. ``values`` maps block_id → action_id → the
-        chosen value (a string, turned into the element's state shape: ``selected_option``
-        for selects, ``value`` for text inputs) or a ready state dict. A bot answer of
-        ``{"response_action": "update"}`` replaces the view; an empty 200 closes it."""
+        """Submit an open modal as ``user_id`` (see :meth:`submission_interaction`). A bot
+        answer of ``{"response_action": "update"}`` replaces the view; an empty 200 closes
+        it."""
+        done = self.submission_interaction(view_id, values, user_id)
+        resp = await self._send_payload(bot_url, done.payload, forge=forge)
+        if resp.status == 200 and done.view is not None:
+            answer: Any = None
+            if resp.body.strip():
+                try:
+                    answer = json.loads(resp.body)
+                except ValueError:
+                    answer = None
+            self.take_view_answer(done.view, answer)
+        return resp
+
+    def submission_interaction(
+        self, view_id: str, values: dict[str, dict[str, Any]], user_id: str
+    ) -> Interaction:
+        """A ``view_submission`` of the open modal ``view_id`` by ``user_id``. ``values``
+        maps block_id → action_id → the chosen value (a string, turned into the element's
+        state shape: ``selected_option`` for selects, ``value`` for text inputs) or a ready
+        state dict."""
         opened = self.views.get(view_id)
         if opened is None or opened.closed:
             raise LookupError(f"no open view {view_id}")
@@ -249,21 +312,18 @@ class SlackDriver(SlackWorkspace):
             "response_urls": [],
             "is_enterprise_install": False,
         }
-        resp = await self._send_payload(bot_url, payload, forge=forge)
-        if resp.status == 200:
-            answer: Any = None
-            if resp.body.strip():
-                try:
-                    answer = json.loads(resp.body)
-                except ValueError:
-                    answer = None
-            action = answer.get("response_action") if isinstance(answer, dict) else None
-            if action == "update" and isinstance(answer.get("view"), dict):
-                opened.view = answer["view"]
-                opened.hash = uuid.uuid4().hex
-            elif action != "errors":
-                opened.closed = True
-        return resp
+        return Interaction(payload, view=opened)
+
+    @staticmethod
+    def take_view_answer(opened: OpenView, answer: Any) -> None:
+        """What Slack does with the app's answer to a submission: ``response_action``
+        ``update`` replaces the view, ``errors`` keeps it open, anything else closes it."""
+        action = answer.get("response_action") if isinstance(answer, dict) else None
+        if action == "update" and isinstance(answer.get("view"), dict):
+            opened.view = answer["view"]
+            opened.hash = uuid.uuid4().hex
+        elif action != "errors":
+            opened.closed = True
 
     @staticmethod
     def _state_of(view: Json, block_id: str, action_id: str, value: Any) -> Json:

@@ -195,11 +195,26 @@ def conversations_info(ws: SlackWorkspace, args: Json) -> Json:
             "id": channel,
             "name": f"sandbox-{channel.lower()}",
             "is_channel": channel.startswith("C"),
-            "is_private": channel.startswith("G"),
+            "is_private": channel.startswith("G") or channel in ws.private_channels,
             "is_im": channel.startswith("D"),
             "is_member": True,
             "is_archived": False,
         }
+    }
+
+
+def conversations_members(ws: SlackWorkspace, args: Json) -> Json:
+    """``conversations.members``: the channel's member ids (``ws.channel_members``; the bot
+    alone when none were set), ``limit`` a page (default 100, at most 1000), by ``cursor``."""
+    channel = channel_arg(ws, args)
+    members = ws.channel_members.get(channel, [BOT_USER_ID])
+    limit = page_limit(args, default=100, most=1000)
+    start = int(decode_cursor(args.get("cursor")) or 0)
+    end = start + limit
+    return {
+        "members": list(members[start:end]),
+        "response_metadata": {"next_cursor": encode_cursor(str(end)) if end < len(members)
+                              else ""},
     }
 
 
@@ -346,6 +361,7 @@ METHODS: dict[str, Method] = {
     "chat.delete": delete,
     "conversations.history": conversations_history,
     "conversations.info": conversations_info,
+    "conversations.members": conversations_members,
     "conversations.replies": conversations_replies,
     "usergroups.users.list": usergroup_users,
     "users.info": users_info,

@@ -3,7 +3,8 @@
 It answers like Slack (``{"ok": true, ...}`` / ``{"ok": false, "error": "..."}``, HTTP 429
 with ``Retry-After`` when ``chat.postMessage`` is paced faster than the per-channel rate),
 checks the bearer token, runs the method (:mod:`sandbox.slack.methods`) or an error queued
-with ``inject_error``, and records every call. A ``response_url`` takes up to five replies
+with ``inject_error`` (or a body that is not JSON, ``inject_unreadable``), and records every
+call. A ``response_url`` takes up to five replies
 within 30 minutes: ``replace_original``, ``delete_original``, an ``in_channel`` message or an
 ephemeral one.
 """
@@ -93,6 +94,10 @@ class SlackWebApi(SlackWorkspace):
 
     def _answer(self, method: str, args: Json, result: Json | SlackError) -> web.Response:
         headers: dict[str, str] = {}
+        if isinstance(result, SlackError) and "raw_body" in result.extra:
+            self.record(method, args, False, result.error, result.status)
+            return web.Response(status=result.status, body=str(result.extra["raw_body"]).encode(),
+                                headers={"Content-Type": str(result.extra["content_type"])})
         if isinstance(result, SlackError):
             status = result.status
             body: Json = {"ok": False, "error": result.error}

@@ -56,6 +56,10 @@ class SlackWorkspace:
         self.clock: Clock = clock or time.time
         self.rate_limit_enabled = True
         self.known_channels: set[str] | None = set(channels) if channels is not None else None
+        self.private_channels: set[str] = set()
+        """Channels ``conversations.info`` calls private (besides any ``G…`` id)."""
+        self.channel_members: dict[str, list[str]] = {}
+        """``conversations.members`` of a channel (unset: the bot alone)."""
         self.calls: list[RecordedCall] = []
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, Json] = {}
@@ -167,6 +171,18 @@ class SlackWorkspace:
         extra: Json = {"retry_after": retry_after} if retry_after is not None else {}
         self._injected.setdefault(method, []).extend(
             SlackError(error, status=status, extra=extra) for _ in range(times)
+        )
+
+    def inject_unreadable(
+        self, method: str, body: str, *, status: int = 503, content_type: str = "text/plain",
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` answer ``status`` with ``body`` as it
+        is, not Slack's JSON (a proxy's plain-text error, an HTML page labelled
+        ``application/json``)."""
+        extra: Json = {"raw_body": body, "content_type": content_type}
+        self._injected.setdefault(method, []).extend(
+            SlackError(f"HTTP {status}", status=status, extra=extra) for _ in range(times)
         )
 
     def next_injected(self, method: str) -> SlackError | None:

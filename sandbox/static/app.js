@@ -79,6 +79,26 @@ function channelName(id) {
   return c ? c.name : id;
 }
 
+/** A Slack date token (``!date^<unix>^<format>[^<link>]``) in the reader's local time. */
+function slackDate(target, fallback) {
+  const [, unix, format] = target.split("^");
+  const when = new Date(Number(unix) * 1000);
+  if (!format || Number.isNaN(when.getTime())) return fallback || "";
+  const day = (opts) => when.toLocaleDateString(undefined, opts);
+  const parts = {
+    date_num: day({ year: "numeric", month: "2-digit", day: "2-digit" }),
+    date: day({ year: "numeric", month: "long", day: "numeric" }),
+    date_short: day({ year: "numeric", month: "short", day: "numeric" }),
+    date_long: day({ weekday: "long", year: "numeric", month: "long", day: "numeric" }),
+    date_pretty: day({ year: "numeric", month: "long", day: "numeric" }),
+    date_short_pretty: day({ year: "numeric", month: "short", day: "numeric" }),
+    date_long_pretty: day({ weekday: "long", year: "numeric", month: "long", day: "numeric" }),
+    time: when.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }),
+    time_secs: when.toLocaleTimeString(),
+  };
+  return format.replace(/\{(\w+)\}/g, (m, k) => parts[k] ?? m);
+}
+
 /** Slack mrkdwn (the subset the bot writes) as safe HTML. */
 function mrkdwn(text) {
   const keep = [];
@@ -106,6 +126,10 @@ function renderAngle(inner) {
   }
   if (target.startsWith("#")) {
     return `<span class="mention">#${escapeHtml(label || channelName(target.slice(1)))}</span>`;
+  }
+  if (target.startsWith("!date^")) {
+    // <!date^unix^format|fallback>: Slack shows the time in the reader's own time zone
+    return `<span class="date" title="${escapeHtml(label || "")}">${escapeHtml(slackDate(target, label))}</span>`;
   }
   if (target.startsWith("!")) {
     const name = label || target.slice(1).replace(/^subteam\^/, "");

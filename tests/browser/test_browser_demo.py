@@ -134,7 +134,9 @@ async def test_credit_memo_case_in_the_browser(demo: Demo, page: Page) -> None:
         "document.querySelector('#confirm-ok') && document.querySelector('#dialog').innerText",
         what="the confirm dialog")
     assert "Unapply the credit memo?" in dialog
-    assert re.search(r"Delete the \$0(\.00)? payment \d+ that applies credit memo", dialog), dialog
+    # the dialog is the plan, line for line: the $0 payment deleted, then the resync
+    assert re.search(r"Delete QuickBooks payment \d+ \(\$0\.00\), which applies credit memo",
+                     dialog), dialog
     await page.screenshot(shots / "03-finance-confirm.png")
     await page.click("document.querySelector('#confirm-ok')", "the confirm button")
     await page.wait_for(

@@ -5,15 +5,19 @@ the failure moves (open, a remedy running, waiting for the sync, resolved).
 that fit Slack's limits whatever the data: long customer names, a payment over many
 invoices, long QBO errors. User data is escaped for mrkdwn. No I/O here.
 
-Its buttons and their confirm dialogs are built in ``bot.slack.blocks.confirm``, the remedy
-names and audit lines in ``bot.slack.blocks.labels``, the recreate modal in
-``bot.slack.blocks.modal``. The package ``bot.slack.blocks`` exports every builder; the
-names this module re-exports keep ``from bot.slack.blocks.card import …`` working for the
-callers not yet moved to the package.
+Its buttons and their confirm dialogs are built in ``bot.slack.blocks.confirm`` (from the
+record's plans, ``bot.slack.blocks.plan``), the books section (what QuickBooks records of the
+payment) in ``bot.slack.blocks.books``, the remedy names and audit lines in
+``bot.slack.blocks.labels``, the recreate modal in ``bot.slack.blocks.modal``. Times are
+Slack date tokens (each reader's own time zone); the notification text spells them in UTC.
+The package ``bot.slack.blocks`` exports every builder; the names this module re-exports keep
+``from bot.slack.blocks.card import …`` working for the callers not yet moved to the package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 from bot.models import (
@@ -25,6 +29,7 @@ from bot.models import (
     Finding,
     RemedyKind,
 )
+from bot.slack.blocks.books import books_text
 from bot.slack.blocks.common import (
     BLOCKS_JSON_BUDGET,
     MAX_BLOCKS,
@@ -43,12 +48,14 @@ from bot.slack.blocks.common import (
     money,
     plural,
     section,
+    slack_time,
     truncate,
     user_ref,
 )
 from bot.slack.blocks.confirm import (
     recreate_confirm_text,
     recreate_targets,
+    refused_remedies,
     remedy_buttons,
     unapply_confirm_text,
 )
@@ -84,7 +91,10 @@ __all__ = [
 _TYPE_LABELS = {"CreditMemo": "Credit memo", "Payment": "Payment", "Invoice": "Invoice"}
 _MAX_EVIDENCE_PER_INVOICE = 5
 _MAX_INVOICE_TEXT = 1200
+_MAX_REFUSAL_TEXT = 300
 
+Clock = Callable[[datetime], str]
+"""How a line writes a time: ``slack_time`` in blocks, ``fmt_time`` in plain text."""
 
 
 def failure_message(
@@ -97,7 +107,9 @@ def failure_message(
     ``rec.status``: all remedies while open (the recommended one primary, Delete danger,
     every write behind a confirm dialog), only Re-check while waiting for the sync, none
     while a remedy runs or once resolved. ``notice`` (already plain words, e.g. a QBO fault
-    and what to do next) is shown under the header; it is escaped here.
+    and what to do next) is shown under the header; it is escaped here. With
+    ``rec.diagnosis.books``, a section says what QuickBooks records of the payment and what
+    it lacks; a remedy whose plan may not run has no button, and a line says why.
     """
     p = rec.payment
     d = rec.diagnosis
@@ -105,7 +117,7 @@ def failure_message(
     cur = p.currency
 
     top: list[Block] = [header(f"Payment {p.reference} didn't reach QuickBooks")]
-    status = _status_line(rec)
+    status = _status_line(rec, slack_time)
     if status:
         top.append(section(status))
     if notice:
@@ -115,7 +127,7 @@ def failure_message(
             [
                 f"*Customer*\n{escape(truncate(p.customer.name, 200))}",
                 f"*Amount*\n{money(p.amount, cur)}",
-                f"*Paid*\n{fmt_time(p.paid_at)}",
+                f"*Paid*\n{slack_time(p.paid_at)}",
                 f"*Method*\n{escape(p.method or '—')}",
             ]
         )
@@ -123,6 +135,9 @@ def failure_message(
     if d is not None:
         label = d.cause.label + (" (likely)" if d.certainty == Certainty.LIKELY else "")
         top.append(section(f"*{escape(label)}.* {escape(d.summary)}"))
+        books = books_text(d)
+        if books:
+            top.append(section(books))
     else:
         top.append(section("*Not diagnosed yet.* Press *Re-check* to look again."))
 
@@ -137,12 +152,17 @@ def failure_message(
         code = f" ({escape(err_code)})" if err_code else ""
         tail.append(context(f"QuickBooks said{code}: {escape(truncate(err_text or '', 600))}"))
     buttons = remedy_buttons(rec) if show_buttons else []
+    refused = refused_remedies(rec) if show_buttons else []
+    if refused:
+        tail.append(context(*(
+            f":no_entry_sign: *{REMEDY_LABELS[k]}* is not offered: "
+            f"{escape(truncate(why, _MAX_REFUSAL_TEXT))}" for k, why in refused)))
     if buttons:
         tail.append(actions(buttons, block_id=f"fp_actions:{rec.payment_id}"))
     attempts = plural(p.sync.attempts, "sync attempt")
     foot = f"ConnectBooster payment `{escape(rec.payment_id)}` · {attempts}"
     if d is not None:
-        foot += f" · diagnosed at {fmt_time(d.diagnosed_at)}"
+        foot += f" · diagnosed {slack_time(d.diagnosed_at)}"
     tail.append(context(foot))
 
     middle = _invoice_blocks(rec, used=json_size(top) + json_size(tail), count=len(top) + len(tail))
@@ -155,7 +175,7 @@ def failure_message(
     if d is not None:
         text += f": {d.cause.label}"
     if status:
-        text += f". {status}"
+        text += f". {_status_line(rec, fmt_time)}"
     return fallback(text), blocks
 
 
@@ -271,15 +291,16 @@ def _evidence_text(ev: EvidenceObject, currency: str) -> str:
     return text
 
 
-def _status_line(rec: FailureRecord) -> str | None:
-    """The line that says where the failure stands, or ``None`` while plainly open."""
+def _status_line(rec: FailureRecord, when: Clock) -> str | None:
+    """The line that says where the failure stands, or ``None`` while plainly open; its
+    times written by ``when``."""
     if rec.status == FailureStatus.RESOLVED:
-        return resolution_line(rec)
+        return resolution_line(rec, when=when)
     j = rec.remedy
     if rec.status == FailureStatus.IN_PROGRESS:
         who = user_ref(j.user) if j else "Someone"
         doing = DOING.get(j.kind, "working on it") if j else "working on it"
-        since = f" (started {fmt_time(j.started_at)})" if j else ""
+        since = f" (started {when(j.started_at)})" if j else ""
         return f":hourglass_flowing_sand: {who} is {doing}…{since}"
     if rec.status == FailureStatus.WAITING_SYNC:
         if j is not None:
@@ -290,20 +311,21 @@ def _status_line(rec: FailureRecord) -> str | None:
                 else "Fixed in QuickBooks"
             )
             return (
-                f":arrows_counterclockwise: {what} by {user_ref(j.user)} at {fmt_time(at)}; "
+                f":arrows_counterclockwise: {what} by {user_ref(j.user)} at {when(at)}; "
                 "waiting for ConnectBooster's next sync"
             )
         return ":arrows_counterclockwise: Waiting for ConnectBooster's next sync"
     if j is not None and j.outcome == "failed":
         err = f": {escape(truncate(j.error, 500))}" if j.error else ""
         label = REMEDY_LABELS.get(j.kind, j.kind.value)
-        when = fmt_time(j.finished_at or j.started_at)
-        return f":warning: *{label}* by {user_ref(j.user)} failed at {when}{err}"
+        failed_at = when(j.finished_at or j.started_at)
+        return f":warning: *{label}* by {user_ref(j.user)} failed at {failed_at}{err}"
     return None
 
 
-def resolution_line(rec: FailureRecord) -> str:
-    """ "✅ Syncing dismissed by <@U123> at 10:42 UTC, 3 Nov 2026" (and the detail)."""
+def resolution_line(rec: FailureRecord, *, when: Clock = slack_time) -> str:
+    """ "✅ Syncing dismissed by <@U123> at <Slack's date token>" (and the detail); ``when``
+    writes the time (``fmt_time`` for plain text: "at 10:42 UTC, 3 Nov 2026")."""
     r = rec.resolution
     if r is None:
         return ":white_check_mark: Resolved"
@@ -314,7 +336,7 @@ def resolution_line(rec: FailureRecord) -> str:
         who = " by ConnectBooster's sync"
     else:
         who = " outside Slack"
-    line = f":white_check_mark: {what}{who} at {fmt_time(r.at)}"
+    line = f":white_check_mark: {what}{who} at {when(r.at)}"
     if r.detail:
         line += f"\n{escape(truncate(r.detail, 500))}"
     return line

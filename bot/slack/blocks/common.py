@@ -2,12 +2,16 @@
 and text/block constructors that truncate instead of failing.
 
 Money and times are formatted by ``bot.formats`` (one rounding rule, times with zones); its
-helpers are re-exported here under the names the builders use (``money``, ``fmt_time``, ...)."""
+helpers are re-exported here under the names the builders use (``money``, ``fmt_time``, ...).
+Times a person reads in Slack are written with Slack's date tokens (:func:`slack_time`,
+:func:`slack_date`), so each reader sees them in their own time zone; the token's fallback
+(older clients, notifications) is the UTC text of ``bot.formats``."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from bot.formats import as_utc as as_utc
@@ -78,6 +82,24 @@ def user_ref(user: str | None) -> str:
     return escape(user)
 
 
+def slack_time(at: datetime) -> str:
+    """``at`` as Slack's date token: "Nov 3, 2026 at 9:05 AM" in each reader's own time zone
+    (``{date_short_pretty}`` says "today" or "yesterday" when it is), with ``fmt_time``'s
+    "14:05 UTC, 3 Nov 2026" as the fallback text. A naive datetime is refused."""
+    return _date_token(at, "{date_short_pretty} at {time}", fmt_time(at))
+
+
+def slack_date(at: datetime) -> str:
+    """The day of ``at`` as Slack's date token (the reader's own calendar day), with
+    ``fmt_date``'s "3 Nov 2026" (the UTC day) as the fallback text."""
+    return _date_token(at, "{date_short_pretty}", fmt_date(at))
+
+
+def _date_token(at: datetime, tokens: str, fallback_text: str) -> str:
+    unix = int(as_utc(at).timestamp())
+    return f"<!date^{unix}^{tokens}|{fallback_text}>"
+
+
 def link(url: str | None, label: str) -> str:
     """A mrkdwn link, or the (already escaped) label when there is no URL."""
     if not url:
@@ -108,6 +130,12 @@ def section(text: str, *, block_id: str | None = None) -> Block:
     return block
 
 
+def plain_section(text: str) -> Block:
+    """A section whose text Slack shows as written (no mrkdwn, no mentions, no emoji codes):
+    for lines that must read exactly as the bot will send them."""
+    return {"type": "section", "text": plain(text, MAX_SECTION_TEXT, emoji=False)}
+
+
 def fields_section(fields: list[str]) -> Block:
     return {
         "type": "section",
@@ -126,10 +154,17 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def confirm(title: str, text: str, ok: str, deny: str = "Cancel", *, danger: bool = False) -> Block:
+def confirm(
+    title: str, text: str, ok: str, deny: str = "Cancel", *, danger: bool = False,
+    as_written: bool = False,
+) -> Block:
+    """A confirm dialog; ``as_written`` shows ``text`` as plain text (exactly as given, no
+    mrkdwn), else as mrkdwn (escape user data first)."""
+    body = plain(text, MAX_CONFIRM_TEXT, emoji=False) if as_written else mrkdwn(
+        text, MAX_CONFIRM_TEXT)
     dialog: Block = {
         "title": plain(title, MAX_CONFIRM_TITLE),
-        "text": mrkdwn(text, MAX_CONFIRM_TEXT),
+        "text": body,
         "confirm": plain(ok, MAX_CONFIRM_BUTTON),
         "deny": plain(deny, MAX_CONFIRM_BUTTON),
     }

@@ -1,17 +1,26 @@
 """The remedy buttons under a failure's card, and the confirm dialog behind each write.
 
 Which buttons a card shows follows the record's status: every remedy the diagnosis offers
-while open (the first one primary, Delete danger), only Re-check while waiting for
+while open (the first one offered primary, Delete danger), only Re-check while waiting for
 ConnectBooster's sync or before a diagnosis, none while a remedy runs or once resolved.
-Each button that writes asks first, naming the payment, the amount, the customer and what
-will change (at most 300 characters, Slack's limit). Pure: no I/O.
+
+A remedy with a plan on the record (``FailureRecord.plans``) is drawn from it
+(``bot.slack.blocks.plan``): its confirm dialog reads the plan's lines, line for line, and
+its value carries the plan's digest; a plan too long for a dialog makes the button open the
+confirmation modal instead (the value says so); a refused plan draws no button, and
+:func:`refused_remedies` says why. A plan awaiting a pick (``RemedyPlan.pick``: a Recreate
+with money that has nowhere to go yet) draws a button without a dialog or digest: it opens
+the picker, which shows each choice's plan line for line (``bot.slack.blocks.modal``).
+Remedies without a plan (records from before plans, Re-check) keep the dialogs below, which
+name the payment, the amount, the customer and what will change (at most 300 characters,
+Slack's limit). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.models import Cause, FailureRecord, FailureStatus, Finding, RemedyKind
+from bot.models import Cause, FailureRecord, FailureStatus, Finding, RemedyKind, RemedyPlan
 from bot.slack.blocks.common import (
     Block,
     button,
@@ -23,6 +32,7 @@ from bot.slack.blocks.common import (
     truncate,
 )
 from bot.slack.blocks.labels import REMEDY_LABELS
+from bot.slack.blocks.plan import CONFIRM_OK, CONFIRM_TITLES, fits_dialog, plan_dialog
 from bot.slack.ids import REMEDY_ACTIONS, encode_value
 from cb.models import SyncStatus
 
@@ -30,46 +40,86 @@ _PICK_CAUSES = (Cause.RECREATED, Cause.DELETED, Cause.VOIDED)  # the user picks 
 _MAX_CUSTOMER_IN_CONFIRM = 60
 
 
-def remedy_buttons(rec: FailureRecord) -> list[Block]:
-    """The card's buttons for ``rec`` as it stands, each write behind its confirm dialog."""
+def card_remedies(rec: FailureRecord) -> list[RemedyKind]:
+    """The remedies the card considers for ``rec`` as it stands, in the diagnosis' order,
+    Re-check last (before a refused plan takes its button away)."""
     if rec.status in (FailureStatus.RESOLVED, FailureStatus.IN_PROGRESS):
         return []
-    value = encode_value(rec.payment_id, attempt=rec.remedy_attempts)
     if rec.status == FailureStatus.WAITING_SYNC or rec.diagnosis is None:
-        kinds = [RemedyKind.RECHECK]
-    else:
-        kinds = list(dict.fromkeys(rec.diagnosis.remedies))
-        if RemedyKind.RECHECK not in kinds:
-            kinds.append(RemedyKind.RECHECK)
-    out: list[Block] = []
-    for i, kind in enumerate(kinds):
-        style: str | None = None
-        if kind == RemedyKind.DELETE_HISTORY:
-            style = "danger"
-        elif i == 0 and kind != RemedyKind.RECHECK:
-            style = "primary"
-        out.append(
-            button(
-                REMEDY_LABELS[kind],
-                REMEDY_ACTIONS[kind],
-                value,
-                style=style,
-                confirm_dialog=_confirm_for(kind, rec),
-            )
-        )
+        return [RemedyKind.RECHECK]
+    kinds = list(dict.fromkeys(rec.diagnosis.remedies))
+    if RemedyKind.RECHECK not in kinds:
+        kinds.append(RemedyKind.RECHECK)
+    return kinds
+
+
+def offered_plan(rec: FailureRecord, kind: RemedyKind) -> RemedyPlan | None:
+    """The plan the button of ``kind`` is drawn from (``None``: the record has none, or
+    Re-check, which writes nothing)."""
+    return None if kind == RemedyKind.RECHECK else rec.plans.get(kind)
+
+
+def refused_remedies(rec: FailureRecord) -> list[tuple[RemedyKind, str]]:
+    """The remedies the diagnosis lists whose plan may not run on these facts, and why:
+    the card draws no button for them."""
+    out: list[tuple[RemedyKind, str]] = []
+    for kind in card_remedies(rec):
+        plan = offered_plan(rec, kind)
+        if plan is not None and plan.refusal is not None:
+            out.append((kind, plan.refusal))
     return out
 
 
+def remedy_buttons(rec: FailureRecord) -> list[Block]:
+    """The card's buttons for ``rec`` as it stands, each write behind its confirm."""
+    out: list[Block] = []
+    for kind in card_remedies(rec):
+        plan = offered_plan(rec, kind)
+        if plan is not None and plan.refusal is not None:
+            continue
+        style: str | None = None
+        if kind == RemedyKind.DELETE_HISTORY:
+            style = "danger"
+        elif not out and kind != RemedyKind.RECHECK:
+            style = "primary"
+        if plan is None:
+            value = encode_value(rec.payment_id, attempt=rec.remedy_attempts)
+            out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style,
+                              confirm_dialog=_confirm_for(kind, rec)))
+        elif plan.pick is not None:  # the picker shows each choice's plan before anything
+            value = encode_value(rec.payment_id, attempt=rec.remedy_attempts)
+            out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style))
+        elif fits_dialog(plan):
+            value = encode_value(rec.payment_id, attempt=rec.remedy_attempts, d=plan.digest())
+            out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style,
+                              confirm_dialog=plan_dialog(plan)))
+        else:  # the click opens the confirmation modal, every line of the plan in it
+            value = encode_value(rec.payment_id, attempt=rec.remedy_attempts, d=plan.digest(),
+                                 m=1)
+            out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style))
+    return out
+
+
+def needs_pick(rec: FailureRecord) -> bool:
+    """True when recreating the payment needs a person to pick an invoice: the books have an
+    unrecorded part with nowhere to go, or (records without books) an invoice was deleted,
+    voided or recreated without a single replacement."""
+    d = rec.diagnosis
+    if d is None:
+        return False
+    if d.books is not None:
+        return any(n.need > 0 and n.target_invoice_id is None for n in d.books.needs)
+    return recreate_targets(rec)[1] > 0
+
+
 def _confirm_for(kind: RemedyKind, rec: FailureRecord) -> Block | None:
+    """The dialog of a remedy without a plan (records from before plans)."""
     p = rec.payment
     what = f"{escape(p.reference)} ({money(p.amount, p.currency)} from {_short_customer(rec)})"
+    title, ok = CONFIRM_TITLES[kind], CONFIRM_OK[kind]
     if kind == RemedyKind.DISMISS_SYNC:
-        return confirm(
-            "Dismiss syncing?",
-            f"ConnectBooster stops sending payment {what} to QuickBooks. "
-            "Nothing changes in QuickBooks.",
-            "Dismiss Syncing",
-        )
+        return confirm(title, f"ConnectBooster stops sending payment {what} to QuickBooks. "
+                       "Nothing changes in QuickBooks.", ok)
     if kind == RemedyKind.DELETE_HISTORY:
         if p.sync.status == SyncStatus.DISMISSED:
             text = f"Delete payment {what} from ConnectBooster's payment history?"
@@ -78,16 +128,22 @@ def _confirm_for(kind: RemedyKind, rec: FailureRecord) -> Block | None:
                 f"This first dismisses syncing of payment {what}, then deletes it from "
                 "ConnectBooster's payment history."
             )
-        return confirm(
-            "Delete from ConnectBooster?",
-            text + " Nothing changes in QuickBooks.",
-            "Delete",
-            danger=True,
-        )
+        return confirm(title, text + " Nothing changes in QuickBooks.", ok, danger=True)
     if kind == RemedyKind.UNAPPLY_CREDIT_MEMO:
-        return confirm("Unapply the credit memo?", unapply_confirm_text(rec), "Unapply")
+        return confirm(title, unapply_confirm_text(rec), ok)
     if kind == RemedyKind.RECREATE_PAYMENT:
-        return confirm("Recreate the payment?", recreate_confirm_text(rec), "Recreate payment")
+        books = rec.diagnosis.books if rec.diagnosis else None
+        if books is not None and needs_pick(rec):
+            open_part = sum((n.need for n in books.needs
+                             if n.need > 0 and n.target_invoice_id is None), Decimal(0))
+            return confirm(title, (
+                f"Next, you pick the invoice for the {money(open_part, books.currency)} "
+                f"of payment {escape(p.reference)} that QuickBooks does not record yet (or keep "
+                "it as credit on the customer). Nothing is written before you pick."), ok)
+        return confirm(title, recreate_confirm_text(rec), ok)
+    if kind == RemedyKind.REACTIVATE_CUSTOMER:
+        return confirm(title, f"Make customer {_short_customer(rec)} active again in "
+                       f"QuickBooks, then re-check payment {escape(p.reference)}.", ok)
     return None
 
 

@@ -18,12 +18,12 @@ from bot.slack.blocks.common import (
     fields_section,
     fmt_age,
     fmt_rate,
-    fmt_time,
     header,
     link,
     money,
     plural,
     section,
+    slack_time,
     truncate,
 )
 
@@ -129,7 +129,7 @@ def alert_message(report: AlertReport) -> tuple[str, list[Block]]:
         )
     blocks.append(
         context(
-            f"Checked at {fmt_time(r.at)}. No repeat while the rate stays high; you'll hear "
+            f"Checked at {slack_time(r.at)}. No repeat while the rate stays high; you'll hear "
             "when it recovers."
         )
     )
@@ -151,8 +151,8 @@ def recovered_message(
         f"under the {fmt_rate(threshold)} threshold."
     )
     if alerted_at is not None:
-        text += f" The alert was raised at {fmt_time(alerted_at)}."
-    blocks = [section(text), context(f"Checked at {fmt_time(now)}.")]
+        text += f" The alert was raised at {slack_time(alerted_at)}."
+    blocks = [section(text), context(f"Checked at {slack_time(now)}.")]
     return fallback(f"Failure rate recovered: {fmt_rate(rate)}"), blocks
 
 
@@ -168,7 +168,7 @@ def sync_not_running_message(
     amount = f" ({money(pending_amount)})" if pending_amount is not None else ""
     if last_change_at is not None:
         since = (
-            f"No payment has changed sync state since {fmt_time(last_change_at)} "
+            f"No payment has changed sync state since {slack_time(last_change_at)} "
             f"({fmt_age(now - last_change_at)} ago)."
         )
     else:
@@ -180,6 +180,6 @@ def sync_not_running_message(
             "Check the QuickBooks connection in ConnectBooster (it may need re-authorising) "
             "and its Sync History; *Sync Now* starts a run."
         ),
-        context(f"Checked at {fmt_time(now)}."),
+        context(f"Checked at {slack_time(now)}."),
     ]
     return fallback(f"ConnectBooster sync not running: {pending} payments pending"), blocks

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.models import RemedyKind
-from bot.slack.blocks.common import MAX_SECTION_TEXT, escape, fmt_time, truncate, user_ref
+from bot.slack.blocks.common import MAX_SECTION_TEXT, escape, slack_time, truncate, user_ref
 
 REMEDY_LABELS: dict[RemedyKind, str] = {
     RemedyKind.DISMISS_SYNC: "Dismiss Syncing",
@@ -50,13 +50,14 @@ def audit_line(
     at: datetime,
     detail: str | None = None,
 ) -> str:
-    """One thread reply: "✅ <@U123> ran *Dismiss Syncing*: ok at 10:42 UTC, 3 Nov 2026 — …"."""
+    """One thread reply: "✅ <@U123> ran *Dismiss Syncing*: ok at <time> — …", the time as
+    Slack's date token (each reader's own zone; "10:42 UTC, 3 Nov 2026" as its fallback)."""
     try:
         label = REMEDY_LABELS[RemedyKind(action)]
     except ValueError:
         label = escape(str(action))
     icon = _RESULT_ICONS.get(result, ":information_source:")
-    line = f"{icon} {user_ref(user)} ran *{label}*: {escape(result)} at {fmt_time(at)}"
+    line = f"{icon} {user_ref(user)} ran *{label}*: {escape(result)} at {slack_time(at)}"
     if detail:
         line += f" — {escape(detail)}"
     return truncate(line, MAX_SECTION_TEXT)

@@ -20,13 +20,13 @@ from bot.slack.blocks.common import (
     fields_section,
     fmt_age,
     fmt_rate,
-    fmt_time,
     header,
     json_size,
     link,
     money,
     plural,
     section,
+    slack_time,
     truncate,
     user_ref,
 )
@@ -102,7 +102,7 @@ def list_page(
         nav.append(button("Next ▶", ActionId.LIST_NEXT, encode_page_value(paging_token, page + 1)))
     if nav:
         blocks.append(actions(nav, block_id="fp_list_nav"))
-    blocks.append(context(f"As of {fmt_time(now)}. `/failed-payments show CB…` opens one."))
+    blocks.append(context(f"As of {slack_time(now)}. `/failed-payments show CB…` opens one."))
     text = f"{total} open failed payments ({money(total_amount)}), page {page} of {max(pages, 1)}"
     return fallback(text), blocks
 
@@ -163,7 +163,7 @@ def stats_message(report: StatsReport, *, now: datetime | None = None) -> tuple[
         ]
         blocks.append(section("*Resolved, by person*\n" + "\n".join(lines)))
     if now is not None:
-        blocks.append(context(f"As of {fmt_time(now)}."))
+        blocks.append(context(f"As of {slack_time(now)}."))
     text = f"Last {win}: {r.failures} of {r.payments} payments failed ({fmt_rate(r.rate)})"
     return fallback(text), blocks
 
