@@ -359,7 +359,16 @@ async def test_a_stale_synctoken_stops_and_plans_again_without_resending(w: Worl
 
 
 async def click_or_confirm(w: World, rec: Any, kind: RemedyKind) -> None:
-    """Click; when the plan is too long for a dialog the confirmation modal is submitted."""
+    """Click; when the plan is too long for a dialog the confirmation modal is submitted.
+    Waits for the button first: the record is saved before its message is redrawn."""
+    action_id = REMEDY_ACTIONS[kind].value
+
+    async def drawn() -> bool:
+        msg = w.slack.message(rec.slack.channel, rec.slack.ts) if rec.slack else None
+        return msg is not None and any(
+            el.get("action_id") == action_id for _, el in msg.action_elements())
+
+    await eventually(drawn)
     plan = (await record(w, rec.payment_id)).plans[kind]
     if sum(len(line) + 1 for line in plan.lines()) > 280:
         await click_and_confirm(w, rec, kind)
