@@ -11,7 +11,6 @@ This module only wires: settings -> sessions and Redis -> clients -> Bolt app ->
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -31,13 +30,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime.logs import configure_logging
+from bot.runtime.logs import configure_logging, safe_url
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError
 from bot.store.durability import RedisNotDurable, check_at_start
 from bot.store.tokens import RedisTokenStore, TokenStoreError
 from cb.client import CBClient
+from cli.arguments import parse_args
 from cli.check import EXIT_REDIS_UNSAFE
 from cli.connect import token_keys
 from qb.auth import OAuthClient
@@ -70,11 +70,49 @@ def redis_client(settings: Settings) -> aioredis.Redis:
     )
 
 
-def token_store(settings: Settings, redis: aioredis.Redis, *, allow_plaintext: bool = False
-                ) -> RedisTokenStore:
+def token_store(
+    settings: Settings, redis: aioredis.Redis, *, allow_plaintext: bool = False
+) -> RedisTokenStore:
     key, lock_key = token_keys(settings)
-    return RedisTokenStore(redis, key, lock_key, encryption_key=settings.token_encryption_key,
-                           allow_plaintext=allow_plaintext)
+    return RedisTokenStore(
+        redis,
+        key,
+        lock_key,
+        encryption_key=settings.token_encryption_key,
+        allow_plaintext=allow_plaintext,
+    )
+
+
+def qbo_client(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    redis: aioredis.Redis,
+    tokens: RedisTokenStore,
+) -> QBOClient:
+    """The QuickBooks client: OAuth on the kept tokens, and the company's limits, kept by
+    every replica together through Redis on top of this process's own limiter."""
+    auth = OAuthClient(
+        session,
+        client_id=settings.qbo_client_id,
+        client_secret=settings.qbo_client_secret,
+        token_url=settings.qbo_oauth_token_url,
+        store=tokens,
+    )
+    return QBOClient(
+        session,
+        realm_id=settings.qbo_realm_id,
+        base_url=settings.qbo_api_base,
+        auth=auth,
+        max_in_flight=settings.qbo_max_in_flight,
+        per_minute=settings.qbo_requests_per_minute,
+        environment=settings.qbo_environment,
+        shared_limits=RedisLimits(
+            redis,
+            limits_key(settings.redis_prefix, settings.qbo_realm_id),
+            max_in_flight=settings.qbo_max_in_flight,
+            per_window=settings.qbo_requests_per_minute,
+        ),
+    )
 
 
 async def build_services(
@@ -90,8 +128,8 @@ async def build_services(
     if settings.token_encryption_key is None and not allow_plaintext_tokens:
         raise StartError(
             "TOKEN_ENCRYPTION_KEY is not set: the bot keeps QuickBooks tokens in Redis only "
-            "encrypted. Generate one with: python -c \"from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())\""
+            'encrypted. Generate one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
         )
     metrics = Metrics()
     redis = redis if redis is not None else redis_client(settings)
@@ -101,15 +139,17 @@ async def build_services(
     except (StoreError, RedisError) as exc:
         await redis.aclose()
         raise StartError(
-            f"Redis does not answer at REDIS_URL ({_safe_url(settings.redis_url)}): {exc}. "
+            f"Redis does not answer at REDIS_URL ({safe_url(settings.redis_url)}): {exc}. "
             "Start Redis or point REDIS_URL at one that answers."
         ) from None
 
     def session(service: str) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(trace_configs=[metrics.trace_config(service)])
 
-    qbo_session, cb_session, slack_session = session("qbo"), session("connectbooster"), session(
-        "slack"
+    qbo_session, cb_session, slack_session = (
+        session("qbo"),
+        session("connectbooster"),
+        session("slack"),
     )
     tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
     if settings.qbo_refresh_token is not None:
@@ -120,27 +160,7 @@ async def build_services(
                 await s.close()
             await redis.aclose()
             raise StartError(f"QuickBooks tokens cannot be kept: {exc}") from None
-    auth = OAuthClient(
-        qbo_session,
-        client_id=settings.qbo_client_id,
-        client_secret=settings.qbo_client_secret,
-        token_url=settings.qbo_oauth_token_url,
-        store=tokens,
-    )
-    qbo = QBOClient(
-        qbo_session,
-        realm_id=settings.qbo_realm_id,
-        base_url=settings.qbo_api_base,
-        auth=auth,
-        max_in_flight=settings.qbo_max_in_flight,
-        per_minute=settings.qbo_requests_per_minute,
-        environment=settings.qbo_environment,
-        # QuickBooks' limits are the company's, whoever calls: every replica keeps them
-        # together through Redis, on top of this process's own limiter
-        shared_limits=RedisLimits(redis, limits_key(settings.redis_prefix, settings.qbo_realm_id),
-                                  max_in_flight=settings.qbo_max_in_flight,
-                                  per_window=settings.qbo_requests_per_minute),
-    )
+    qbo = qbo_client(settings, qbo_session, redis, tokens)
     cb = CBClient(cb_session, base_url=settings.cb_base_url, api_key=settings.cb_api_key)
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -152,8 +172,15 @@ async def build_services(
         ],
     )
     return Services(
-        settings=settings, redis=redis, store=store, qbo=qbo, cb=cb, slack=slack,
-        metrics=metrics, sessions=[qbo_session, cb_session, slack_session], instance=instance,
+        settings=settings,
+        redis=redis,
+        store=store,
+        qbo=qbo,
+        cb=cb,
+        slack=slack,
+        metrics=metrics,
+        sessions=[qbo_session, cb_session, slack_session],
+        instance=instance,
     )
 
 
@@ -195,8 +222,9 @@ def bot_builders() -> BotBuilders:
     without importing this module."""
     from sandbox.demo import BotBuilders
 
-    return BotBuilders(build_services=build_services, build_bolt_app=build_bolt_app,
-                       build_web_app=build_web_app)
+    return BotBuilders(
+        build_services=build_services, build_bolt_app=build_bolt_app, build_web_app=build_web_app
+    )
 
 
 async def start_background(services: Services) -> None:
@@ -211,8 +239,11 @@ async def start_background(services: Services) -> None:
 async def check_redis_at_start(services: Services) -> None:
     """Refuse a Redis that could lose the bot's state (``RedisNotDurable``) unless
     ``REDIS_DURABILITY_CHECK=off``; read (or write, at a first start) the state marker."""
-    await check_at_start(services.store, check=services.settings.redis_durability_check == "on",
-                         instance=services.instance)
+    await check_at_start(
+        services.store,
+        check=services.settings.redis_durability_check == "on",
+        instance=services.instance,
+    )
 
 
 def socket_mode(bolt: AsyncApp, services: Services) -> AsyncSocketModeHandler:
@@ -240,8 +271,16 @@ async def serve(settings: Settings) -> None:
         await check_redis_at_start(services)
         bolt = build_bolt_app(services)
         socket = socket_mode(bolt, services) if settings.socket_mode else None
-        apps = [(build_web_app(bolt, services, socket_connected=socket.client.is_connected
-                               if socket is not None else None), settings.port)]
+        apps = [
+            (
+                build_web_app(
+                    bolt,
+                    services,
+                    socket_connected=socket.client.is_connected if socket is not None else None,
+                ),
+                settings.port,
+            )
+        ]
         if settings.metrics_port is not None:
             apps.append((metrics_app(services), settings.metrics_port))
         for webapp, port in apps:  # health on PORT in both modes; /metrics on its own port
@@ -249,8 +288,11 @@ async def serve(settings: Settings) -> None:
             await runner.setup()
             runners.append(runner)
             await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104
-        log.info("serving /livez, /readyz%s on port %d", "" if settings.metrics_port else
-                 " and /metrics", settings.port)
+        log.info(
+            "serving /livez, /readyz%s on port %d",
+            "" if settings.metrics_port else " and /metrics",
+            settings.port,
+        )
         if socket is not None:
             try:
                 await connect_socket_mode(socket)
@@ -276,62 +318,32 @@ async def check(settings: Settings) -> int:
     return await run_checks(settings, build_services)
 
 
-def _safe_url(url: str) -> str:
-    """A URL with any password masked."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (
-            f":{parts.port}" if parts.port else ""
-        )
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 def _load_or_exit() -> Settings:
     try:
         return load_settings()
     except SettingsError as err:
-        print(f"failed-payments: cannot start: {len(err.lines)} setting(s) need attention",
-              file=sys.stderr)
+        print(
+            f"failed-payments: cannot start: {len(err.lines)} setting(s) need attention",
+            file=sys.stderr,
+        )
         for line in err.lines:
             print(f"  {line}", file=sys.stderr)
         print("Set them in the environment or in a .env file (see README).", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="failed-payments", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (default)")
-    sub.add_parser("check", help="check settings and every service the bot needs")
-    sb = sub.add_parser("sandbox", help="run the QuickBooks and ConnectBooster stand-ins")
-    sb.add_argument("--scenario", default="all-causes")
-    sb.add_argument("--qbo-port", type=int, default=8601)
-    sb.add_argument("--cb-port", type=int, default=8602)
-    qc = sub.add_parser("qbo-connect", help="connect QuickBooks and keep its tokens in Redis")
-    qc.add_argument("--port", type=int, default=8765, help="local port for Intuit's redirect")
-    qc.add_argument("--paste", action="store_true",
-                    help="paste the address Intuit redirected to (no local server)")
-    demo = sub.add_parser("demo", help="the whole bot against local stand-ins, in a browser")
-    demo.add_argument("--port", type=int, default=None, help="default: PORT or 3000")
-    demo.add_argument("--scenario", default="all-causes")
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python app.py`` and the ``failed-payments`` console script."""
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__)
     command = args.command or "run"
     try:
         if command == "sandbox":
             configure_logging()
             from sandbox.runner import serve_sandboxes_forever
 
-            asyncio.run(serve_sandboxes_forever(args.scenario, qbo_port=args.qbo_port,
-                                                cb_port=args.cb_port))
+            asyncio.run(
+                serve_sandboxes_forever(args.scenario, qbo_port=args.qbo_port, cb_port=args.cb_port)
+            )
             return 0
         if command == "demo":
             configure_logging()
@@ -340,18 +352,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_demo(bot_builders(), port=args.port, scenario=args.scenario))
             return 0
         settings = _load_or_exit()
-        secrets = [s.get_secret_value() for s in (
-            settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-            settings.qbo_client_secret, settings.qbo_refresh_token, settings.cb_api_key,
-            settings.token_encryption_key) if s is not None]
+        secrets = [
+            s.get_secret_value()
+            for s in (
+                settings.slack_bot_token,
+                settings.slack_signing_secret,
+                settings.slack_app_token,
+                settings.qbo_client_secret,
+                settings.qbo_refresh_token,
+                settings.cb_api_key,
+                settings.token_encryption_key,
+            )
+            if s is not None
+        ]
         configure_logging(settings.log_level, secrets, settings.log_format)
         if command == "check":
             return asyncio.run(check(settings))
         if command == "qbo-connect":
             from cli.connect import connect_quickbooks
 
-            return asyncio.run(connect_quickbooks(settings, port=args.port, paste=args.paste,
-                                                  redis=redis_client(settings)))
+            return asyncio.run(
+                connect_quickbooks(
+                    settings, port=args.port, paste=args.paste, redis=redis_client(settings)
+                )
+            )
         asyncio.run(serve(settings))
         return 0
     except StartError as err:

@@ -39,18 +39,22 @@ def _newest(prefix: str, since: float) -> Path | None:
 def _figures(name: str, r: dict[str, Any]) -> tuple[str, bool | None]:
     """A one-line digest of a result and whether it met its target (None: no target)."""
     if name == "ack":
-        return (f"ack p50 {r['p50_ms']} / p99 {r['p99_ms']} / max {r['max_ms']} ms "
-                f"({r['samples']} clicks, {r['concurrent_clicks']} at once; cold round p99 "
-                f"{r['cold_round']['p99']} ms); target p99 < {r['target_p99_ms']:.0f} ms",
-                bool(r["met"]))
+        return (
+            f"ack p50 {r['p50_ms']} / p99 {r['p99_ms']} / max {r['max_ms']} ms "
+            f"({r['samples']} clicks, {r['concurrent_clicks']} at once; cold round p99 "
+            f"{r['cold_round']['p99']} ms); target p99 < {r['target_p99_ms']:.0f} ms",
+            bool(r["met"]),
+        )
     if name == "command":
         t = r["targets"]
         missed = ", ".join(t.get("first_page_missed_by") or []) or "none"
-        return (f"{r['open_failures']:,} open: ack p99 {r['ack_ms']['all']['p99']} ms, first "
-                f"page p99 {r['first_page_ms']['all']['p99']} ms (kinds over 300 ms: "
-                f"{missed}); burst of {r['burst']['commands']}: first page p99 "
-                f"{r['burst']['first_page_ms']['p99']} ms",
-                bool(t["ack_ok"] and t["first_page_ok"]))
+        return (
+            f"{r['open_failures']:,} open: ack p99 {r['ack_ms']['all']['p99']} ms, first "
+            f"page p99 {r['first_page_ms']['all']['p99']} ms (kinds over 300 ms: "
+            f"{missed}); burst of {r['burst']['commands']}: first page p99 "
+            f"{r['burst']['first_page_ms']['p99']} ms",
+            bool(t["ack_ok"] and t["first_page_ok"]),
+        )
     keys = [k for k, v in r.items() if isinstance(v, int | float) and not isinstance(v, bool)]
     return ", ".join(f"{k} {r[k]}" for k in keys[:5]) or "see its table above", None
 
@@ -71,21 +75,34 @@ def main() -> int:
         print(f"== bench_{name}{' (quick)' if args.quick else ''}", flush=True)
         started = time.time()
         t0 = time.perf_counter()
-        rc = subprocess.call([sys.executable, "-m", f"bench.bench_{name}",
-                              *(quick if args.quick else full)])
+        rc = subprocess.call(
+            [sys.executable, "-m", f"bench.bench_{name}", *(quick if args.quick else full)]
+        )
         seconds = round(time.perf_counter() - t0, 1)
         path = _newest(prefix, started)
-        row: dict[str, Any] = {"bench": name, "exit": rc, "seconds": seconds,
-                               "result": str(path) if path else None, "met": None,
-                               "figures": "no result written"}
+        row: dict[str, Any] = {
+            "bench": name,
+            "exit": rc,
+            "seconds": seconds,
+            "result": str(path) if path else None,
+            "met": None,
+            "figures": "no result written",
+        }
         if rc == 0 and path is not None:
             row["figures"], row["met"] = _figures(name, json.loads(path.read_text()))
         rows.append(row)
     print("\n== summary" + (" (quick mode: smaller loads)" if args.quick else ""))
     print(f"{'bench':<11}{'status':<10}{'time':>8}  figures")
     for row in rows:
-        status = ("FAILED" if row["exit"] != 0 or row["result"] is None else
-                  "met" if row["met"] else "MISSED" if row["met"] is False else "ok")
+        status = (
+            "FAILED"
+            if row["exit"] != 0 or row["result"] is None
+            else "met"
+            if row["met"]
+            else "MISSED"
+            if row["met"] is False
+            else "ok"
+        )
         print(f"{row['bench']:<11}{status:<10}{row['seconds']:>7}s  {row['figures']}")
     out = write_result("summary", {"quick": args.quick, "benchmarks": rows})
     print(f"wrote {out}")

@@ -70,17 +70,21 @@ async def _seed(p: Processes, n: int) -> list[str]:
     return pids
 
 
-async def _bodies(p: Processes, recs: list[FailureRecord], kinds: list[RemedyKind]
-                  ) -> list[bytes]:
+async def _bodies(p: Processes, recs: list[FailureRecord], kinds: list[RemedyKind]) -> list[bytes]:
     """Click bodies, built by the Slack stand-in (as Slack would) before the clock starts."""
     specs = []
     for i, (rec, kind) in enumerate(zip(recs, kinds, strict=True)):
         assert rec.slack is not None
-        specs.append({"channel": rec.slack.channel, "ts": rec.slack.ts,
-                      "user": FINANCE_USER if i % 2 else FINANCE_USER_2,
-                      "action_id": REMEDY_ACTIONS[kind].value,
-                      "block_id": f"fp_actions:{rec.payment_id}",
-                      "value": encode_value(rec.payment_id, attempt=rec.remedy_attempts)})
+        specs.append(
+            {
+                "channel": rec.slack.channel,
+                "ts": rec.slack.ts,
+                "user": FINANCE_USER if i % 2 else FINANCE_USER_2,
+                "action_id": REMEDY_ACTIONS[kind].value,
+                "block_id": f"fp_actions:{rec.payment_id}",
+                "value": encode_value(rec.payment_id, attempt=rec.remedy_attempts),
+            }
+        )
     return [b.encode() for b in await p.ctl("clicks", specs)]
 
 
@@ -116,8 +120,13 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
             started = time.perf_counter()
             for r in range(rounds):
                 dismiss = r == rounds - 1
-                got = await round_(lambda rec, d=dismiss: RemedyKind.DISMISS_SYNC
-                                   if d and rec.payment_id in failed else RemedyKind.RECHECK)
+                got = await round_(
+                    lambda rec, d=dismiss: (
+                        RemedyKind.DISMISS_SYNC
+                        if d and rec.payment_id in failed
+                        else RemedyKind.RECHECK
+                    )
+                )
                 per_round.append(stats([ms for ms, _ in got]))
                 for ms, status in got:
                     samples.append(ms)
@@ -138,14 +147,20 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
     return {
         "bench": "ack",
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        },
         "processes": "bot, stand-ins and load generator each in its own process",
         "concurrent_clicks": clicks,
         "rounds": rounds,
         "samples": len(samples),
         "statuses": {str(k): v for k, v in statuses.items()},
-        "p50_ms": s["p50"], "p95_ms": s["p95"], "p99_ms": s["p99"], "max_ms": s["max"],
+        "p50_ms": s["p50"],
+        "p95_ms": s["p95"],
+        "p99_ms": s["p99"],
+        "max_ms": s["max"],
         "mean_ms": round(statistics.fmean(samples), 1),
         "per_round": per_round,
         "cold_round": stats([ms for ms, _ in cold]),
@@ -160,24 +175,27 @@ def summary(result: dict[str, Any]) -> str:
     """The figures in a few lines."""
     r = result
     rounds = ", ".join(f"{x['p50']}/{x['max']}" for x in r["per_round"])
-    return "\n".join([
-        f"ack latency, {r['concurrent_clicks']} concurrent clicks x {r['rounds']} rounds "
-        f"({r['samples']} clicks, HTTP statuses {r['statuses']}; bot in its own process):",
-        f"  p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  p99 {r['p99_ms']} ms  max "
-        f"{r['max_ms']} ms  (target p99 < {TARGET_P99_MS:.0f} ms: "
-        f"{'met' if r['met'] else 'NOT met'})",
-        f"  per round p50/max ms: {rounds}",
-        f"  cold first round (not counted above): p50 {r['cold_round']['p50']} ms, p99 "
-        f"{r['cold_round']['p99']} ms, max {r['cold_round']['max']} ms",
-        f"  wall time with the remedies after the acks: {r['wall_seconds_incl_remedies']} s",
-        f"  remedies run after the acks (kind/result: count): {r['remedies_after_ack']}",
-    ])
+    return "\n".join(
+        [
+            f"ack latency, {r['concurrent_clicks']} concurrent clicks x {r['rounds']} rounds "
+            f"({r['samples']} clicks, HTTP statuses {r['statuses']}; bot in its own process):",
+            f"  p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  p99 {r['p99_ms']} ms  max "
+            f"{r['max_ms']} ms  (target p99 < {TARGET_P99_MS:.0f} ms: "
+            f"{'met' if r['met'] else 'NOT met'})",
+            f"  per round p50/max ms: {rounds}",
+            f"  cold first round (not counted above): p50 {r['cold_round']['p50']} ms, p99 "
+            f"{r['cold_round']['p99']} ms, max {r['cold_round']['max']} ms",
+            f"  wall time with the remedies after the acks: {r['wall_seconds_incl_remedies']} s",
+            f"  remedies run after the acks (kind/result: count): {r['remedies_after_ack']}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print the figures and write them to ``.bench-results/``."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args(argv)

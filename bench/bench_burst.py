@@ -56,7 +56,10 @@ def _posted(w: World) -> Counter[str]:
 
 
 async def _run(
-    redis_url: str, failures: int, slack_rate: float, post_interval: float,
+    redis_url: str,
+    failures: int,
+    slack_rate: float,
+    post_interval: float,
     stop_after: float | None,
 ) -> dict[str, Any]:
     prefix = f"fpbench:{uuid.uuid4().hex[:8]}:"
@@ -91,8 +94,9 @@ async def _run(
                         await task
             elapsed = time.perf_counter() - t0
             top = w.slack.messages(FAILED_CHANNEL)
-            first_at = min((c.at for c in w.slack.calls_to("chat.postMessage") if c.ok),
-                           default=None)
+            first_at = min(
+                (c.at for c in w.slack.calls_to("chat.postMessage") if c.ok), default=None
+            )
             posted = _posted(w)
             replies = sum(len(w.slack.thread(FAILED_CHANNEL, m.ts)) for m in top)
             return {
@@ -100,8 +104,11 @@ async def _run(
                 "slack_rate_per_channel": slack_rate,
                 "poller_post_interval_s": post_interval,
                 "seconds_to_first_message": (
-                    report.first_post_seconds if report and report.first_post_seconds
-                    else (first_at - (time.time() - elapsed)) if first_at else None
+                    report.first_post_seconds
+                    if report and report.first_post_seconds
+                    else (first_at - (time.time() - elapsed))
+                    if first_at
+                    else None
                 ),
                 "top_level_messages": len(top),
                 "thread_replies": replies,
@@ -129,14 +136,11 @@ async def bench(failures: int, slack_rate: float, real_seconds: float) -> dict[s
     scaled = await _run(redis_url, failures, slack_rate, 1.0 / slack_rate, None)
     real = await _run(redis_url, failures, 1.0, 1.0, real_seconds)
     rate = real["replies_per_second"] or 0
-    real["ESTIMATE_seconds_for_whole_burst"] = (
-        round(real["failures"] / rate) if rate else None
-    )
+    real["ESTIMATE_seconds_for_whole_burst"] = round(real["failures"] / rate) if rate else None
     return {
         "benchmark": "burst",
         "at": datetime.now(UTC).isoformat(),
-        "targets": {"seconds_to_first_message": 5, "top_level_messages": 2,
-                    "unhandled_429": 0},
+        "targets": {"seconds_to_first_message": 5, "top_level_messages": 2, "unhandled_429": 0},
         "scaled": scaled,
         "real_pace": real,
     }
@@ -146,20 +150,28 @@ def _print(result: dict[str, Any]) -> None:
     s, r = result["scaled"], result["real_pace"]
     rows = [
         ("failures in the burst", s["failures"], r["failures"]),
-        ("Slack stand-in rate / channel (msg/s)", s["slack_rate_per_channel"],
-         r["slack_rate_per_channel"]),
-        ("seconds to the first message", _f(s["seconds_to_first_message"]),
-         _f(r["seconds_to_first_message"])),
+        (
+            "Slack stand-in rate / channel (msg/s)",
+            s["slack_rate_per_channel"],
+            r["slack_rate_per_channel"],
+        ),
+        (
+            "seconds to the first message",
+            _f(s["seconds_to_first_message"]),
+            _f(r["seconds_to_first_message"]),
+        ),
         ("top-level messages", s["top_level_messages"], r["top_level_messages"]),
         ("thread replies posted", s["thread_replies"], r["thread_replies"]),
-        ("failures posted more than once", s["posted_more_than_once"],
-         r["posted_more_than_once"]),
+        ("failures posted more than once", s["posted_more_than_once"], r["posted_more_than_once"]),
         ("QBO requests", s["qbo_requests"], r["qbo_requests"]),
         ("Slack 429s met (retried)", s["slack_429s_met"], r["slack_429s_met"]),
         ("unhandled error", s["unhandled_error"] or "none", r["unhandled_error"] or "none"),
         ("elapsed seconds", s["elapsed_s"], f"{r['elapsed_s']} (stopped)"),
-        ("whole burst, seconds", s["elapsed_s"],
-         f"~{r['ESTIMATE_seconds_for_whole_burst']} (ESTIMATE)"),
+        (
+            "whole burst, seconds",
+            s["elapsed_s"],
+            f"~{r['ESTIMATE_seconds_for_whole_burst']} (ESTIMATE)",
+        ),
     ]
     print(f"{'':40} {'scaled':>14} {'real pace':>22}")
     for name, a, b in rows:
@@ -172,8 +184,9 @@ def _f(v: float | None) -> str:
 
 def main() -> None:
     """Run the benchmark and write ``.bench-results/burst-<time>.json``."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--failures", type=int, default=1000)
     parser.add_argument("--slack-rate", type=float, default=50.0)
     parser.add_argument("--real-seconds", type=float, default=15.0)

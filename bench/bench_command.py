@@ -70,9 +70,17 @@ TEXTS = {
     "latin-1 customer": "customer:zürich",
     "python fallback": "customer:łódź",  # letters beyond Latin-1: filtered in Python
 }
-NAMES = ["Northwind Dental", "Acme & Sons", "Zürich Treuhand AG", "Contoso Ltd",
-         "Globex Corporation", "Initech", "Umbrella Health Partners of the Greater Metropolitan "
-         "Area and Surrounding Counties, Incorporated " * 3, "ŁÓDŹ Systems Sp. z o.o."]
+NAMES = [
+    "Northwind Dental",
+    "Acme & Sons",
+    "Zürich Treuhand AG",
+    "Contoso Ltd",
+    "Globex Corporation",
+    "Initech",
+    "Umbrella Health Partners of the Greater Metropolitan "
+    "Area and Surrounding Counties, Incorporated " * 3,
+    "ŁÓDŹ Systems Sp. z o.o.",
+]
 
 
 def _record(i: int, rnd: random.Random, now: datetime) -> FailureRecord:
@@ -80,22 +88,39 @@ def _record(i: int, rnd: random.Random, now: datetime) -> FailureRecord:
     paid = now - timedelta(minutes=rnd.randint(1, 60 * 24 * 60))
     customer = f"{rnd.choice(NAMES)} #{rnd.randint(1, 400)}"
     amount = f"{rnd.randint(100, 2_500_000) / 100:.2f}"
-    p = Payment.model_validate({
-        "id": f"pmt_{i:06d}", "reference": f"CB{100000 + i}",
-        "customer": {"id": f"cus_{i % 400}", "name": customer}, "amount": amount,
-        "paid_at": paid.isoformat(), "applications": [],
-        "sync": {"status": "failed", "attempts": 1, "error": {"code": "6000", "message": "x"}},
-        "updated_at": paid.isoformat(),
-    })
+    p = Payment.model_validate(
+        {
+            "id": f"pmt_{i:06d}",
+            "reference": f"CB{100000 + i}",
+            "customer": {"id": f"cus_{i % 400}", "name": customer},
+            "amount": amount,
+            "paid_at": paid.isoformat(),
+            "applications": [],
+            "sync": {"status": "failed", "attempts": 1, "error": {"code": "6000", "message": "x"}},
+            "updated_at": paid.isoformat(),
+        }
+    )
     cause = rnd.choice(causes)
-    d = Diagnosis(payment_id=p.id, reference=p.reference, cause=cause,
-                  certainty=Certainty.CERTAIN, findings=[], remedies=[RemedyKind.RECHECK],
-                  summary="s", next_step="n")
+    d = Diagnosis(
+        payment_id=p.id,
+        reference=p.reference,
+        cause=cause,
+        certainty=Certainty.CERTAIN,
+        findings=[],
+        remedies=[RemedyKind.RECHECK],
+        summary="s",
+        next_step="n",
+    )
     return FailureRecord(
-        payment_id=p.id, payment=p, diagnosis=d,
+        payment_id=p.id,
+        payment=p,
+        diagnosis=d,
         first_seen_at=paid + timedelta(minutes=rnd.randint(1, 120)),
-        slack=SlackRef(channel=FAILED_CHANNEL, ts=f"{1_700_000_000 + i}.000100",
-                       permalink=f"https://example.slack.com/archives/{FAILED_CHANNEL}/p{i}"),
+        slack=SlackRef(
+            channel=FAILED_CHANNEL,
+            ts=f"{1_700_000_000 + i}.000100",
+            permalink=f"https://example.slack.com/archives/{FAILED_CHANNEL}/p{i}",
+        ),
     )
 
 
@@ -123,8 +148,9 @@ async def _command(p: Processes, text: str) -> tuple[float, float, str]:
 
 async def _send_commands(p: Processes, texts: list[str]) -> list[tuple[float, float, str]]:
     """Send the commands at once; ``(ack ms, t0, rid)`` each."""
-    urls = await p.ctl("response-urls", {"channel": FAILED_CHANNEL, "user": FINANCE_USER,
-                                         "n": len(texts)})
+    urls = await p.ctl(
+        "response-urls", {"channel": FAILED_CHANNEL, "user": FINANCE_USER, "n": len(texts)}
+    )
     bodies = [_command_body(t, u["url"]) for t, u in zip(texts, urls, strict=True)]
 
     async def one(body: bytes, rid: str) -> tuple[float, float, str]:
@@ -136,12 +162,12 @@ async def _send_commands(p: Processes, texts: list[str]) -> list[tuple[float, fl
                 raise RuntimeError(f"command answered {resp.status}")
         return (time.monotonic() - t0) * 1000, t0, rid
 
-    return list(await asyncio.gather(*(one(b, u["rid"]) for b, u in zip(bodies, urls,
-                                                                        strict=True))))
+    return list(
+        await asyncio.gather(*(one(b, u["rid"]) for b, u in zip(bodies, urls, strict=True)))
+    )
 
 
-async def _answered(p: Processes, sent: list[tuple[float, float, str]]
-                    ) -> list[tuple[float, str]]:
+async def _answered(p: Processes, sent: list[tuple[float, float, str]]) -> list[tuple[float, str]]:
     """For each sent command: (ms from sending to the reply reaching its URL, reply text)."""
     got = await p.ctl("wait", {"rids": [rid for _a, _t, rid in sent], "within": 60})
     out = []
@@ -157,13 +183,23 @@ def _command_body(text: str, response_url: str) -> bytes:
     """A slash command's form body, as Slack sends it."""
     from sandbox.slack import APP_ID, TEAM_ID, VERIFICATION_TOKEN
 
-    return urlencode({
-        "token": VERIFICATION_TOKEN, "team_id": TEAM_ID, "team_domain": "sandbox",
-        "channel_id": FAILED_CHANNEL, "channel_name": "failed-payments",
-        "user_id": FINANCE_USER, "user_name": FINANCE_USER.lower(), "command": CMD,
-        "text": text, "api_app_id": APP_ID, "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": f"{time.time():.6f}.bench",
-    }).encode()
+    return urlencode(
+        {
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM_ID,
+            "team_domain": "sandbox",
+            "channel_id": FAILED_CHANNEL,
+            "channel_name": "failed-payments",
+            "user_id": FINANCE_USER,
+            "user_name": FINANCE_USER.lower(),
+            "command": CMD,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{time.time():.6f}.bench",
+        }
+    ).encode()
 
 
 async def run(failures: int, runs: int, burst: int) -> dict[str, Any]:
@@ -202,16 +238,22 @@ async def run(failures: int, runs: int, burst: int) -> dict[str, Any]:
         t0 = time.monotonic()
         sent = await _send_commands(p, [""] * burst)
         answered = await _answered(p, sent)
-        burst_wall = max(t0_ + ms / 1000 for (_a, t0_, _r), (ms, _t) in
-                         zip(sent, answered, strict=True)) - t0
+        burst_wall = (
+            max(t0_ + ms / 1000 for (_a, t0_, _r), (ms, _t) in zip(sent, answered, strict=True))
+            - t0
+        )
         burst_acks = [a for a, _t, _r in sent]
         all_acks = [a for xs in acks.values() for a in xs]
         all_pages = [x for xs in pages.values() for x in xs]
     result: dict[str, Any] = {
         "benchmark": "commands",
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        },
         "processes": "bot, stand-ins and load generator each in its own process",
         "open_failures": open_now,
         "seed_seconds": round(seed_s, 1),
@@ -231,32 +273,40 @@ async def run(failures: int, runs: int, burst: int) -> dict[str, Any]:
         "first_page_p99_ms": PAGE_TARGET_MS,
         "ack_ok": result["ack_ms"]["all"]["p99"] < ACK_TARGET_MS,
         "first_page_ok": result["first_page_ms"]["all"]["p99"] < PAGE_TARGET_MS,
-        "first_page_missed_by": [k for k in TEXTS
-                                 if result["first_page_ms"][k]["p99"] >= PAGE_TARGET_MS],
+        "first_page_missed_by": [
+            k for k in TEXTS if result["first_page_ms"][k]["p99"] >= PAGE_TARGET_MS
+        ],
     }
     return result
 
 
 def summary(r: dict[str, Any]) -> str:
     """The figures as a table."""
-    lines = [f"/failed-payments over {r['open_failures']:,} open failures "
-             f"(seeded in {r['seed_seconds']} s); first reply: {r['first_reply_text']!r}",
-             f"{'kind':<22}{'ack p50':>9}{'p99':>8}{'max':>8}   {'page p50':>9}{'p99':>8}"
-             f"{'max':>8}"]
+    lines = [
+        f"/failed-payments over {r['open_failures']:,} open failures "
+        f"(seeded in {r['seed_seconds']} s); first reply: {r['first_reply_text']!r}",
+        f"{'kind':<22}{'ack p50':>9}{'p99':>8}{'max':>8}   {'page p50':>9}{'p99':>8}{'max':>8}",
+    ]
     for kind in ["all", *TEXTS]:
         a, p = r["ack_ms"][kind], r["first_page_ms"][kind]
-        lines.append(f"{kind:<22}{a['p50']:>9}{a['p99']:>8}{a['max']:>8}   "
-                     f"{p['p50']:>9}{p['p99']:>8}{p['max']:>8}")
+        lines.append(
+            f"{kind:<22}{a['p50']:>9}{a['p99']:>8}{a['max']:>8}   "
+            f"{p['p50']:>9}{p['p99']:>8}{p['max']:>8}"
+        )
     n = r["next_page_ms"]
     lines.append(f"{'next page (click)':<22}{'':>25}   {n['p50']:>9}{n['p99']:>8}{n['max']:>8}")
     b = r["burst"]
-    lines.append(f"burst of {b['commands']} at once: ack p99 {b['ack_ms']['p99']} ms, first "
-                 f"page p99 {b['first_page_ms']['p99']} ms, all {b['commands']} answered in "
-                 f"{b['all_answered_ms']} ms")
+    lines.append(
+        f"burst of {b['commands']} at once: ack p99 {b['ack_ms']['p99']} ms, first "
+        f"page p99 {b['first_page_ms']['p99']} ms, all {b['commands']} answered in "
+        f"{b['all_answered_ms']} ms"
+    )
     t = r["targets"]
-    lines.append(f"targets: ack p99 < {t['ack_p99_ms']:.0f} ms: "
-                 f"{'met' if t['ack_ok'] else 'MISSED'}; first page p99 < "
-                 f"{t['first_page_p99_ms']:.0f} ms: {'met' if t['first_page_ok'] else 'MISSED'}")
+    lines.append(
+        f"targets: ack p99 < {t['ack_p99_ms']:.0f} ms: "
+        f"{'met' if t['ack_ok'] else 'MISSED'}; first page p99 < "
+        f"{t['first_page_p99_ms']:.0f} ms: {'met' if t['first_page_ok'] else 'MISSED'}"
+    )
     return "\n".join(lines)
 
 

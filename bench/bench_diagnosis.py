@@ -85,8 +85,7 @@ async def run(
     cb_sbx = CBSandbox(api_key=CB_KEY)
     t0 = time.perf_counter()
     share = 0.10
-    world = generate(int(failures / share * 1.15), qbo_sbx, cb_sbx, seed=seed,
-                     failure_share=share)
+    world = generate(int(failures / share * 1.15), qbo_sbx, cb_sbx, seed=seed, failure_share=share)
     build_s = time.perf_counter() - t0
     expected = world.expected
     qbo_sbx.latency = latency
@@ -108,15 +107,25 @@ async def run(
                 realm_id=world.realm_id,
             )
         )
-        auth = OAuthClient(session, client_id=qbo_sbx.client_id,
-                           client_secret=SecretStr(qbo_sbx.client_secret),
-                           token_url=f"{qbo_url}/oauth2/v1/tokens/bearer", store=store)
+        auth = OAuthClient(
+            session,
+            client_id=qbo_sbx.client_id,
+            client_secret=SecretStr(qbo_sbx.client_secret),
+            token_url=f"{qbo_url}/oauth2/v1/tokens/bearer",
+            store=store,
+        )
 
         def new_client() -> QBOClient:
             # one client per pass: each starts with its own view of the rate limits
-            return QBOClient(session, realm_id=world.realm_id, base_url=qbo_url, auth=auth,
-                             environment="sandbox", max_in_flight=IN_FLIGHT,
-                             per_minute=PER_MINUTE)
+            return QBOClient(
+                session,
+                realm_id=world.realm_id,
+                base_url=qbo_url,
+                auth=auth,
+                environment="sandbox",
+                max_in_flight=IN_FLIGHT,
+                per_minute=PER_MINUTE,
+            )
 
         cb = CBClient(session, base_url=cb_url, api_key=SecretStr(CB_KEY))
 
@@ -156,9 +165,7 @@ async def run(
         # the naive pass first, so that it starts with an empty per-minute window
         _, naive_facts = await measure("naive", sample, lambda q: naive_fetch(q, sample))
         _, bulk_facts = await measure("bulk (batch)", backlog, lambda q: fetch_facts(q, backlog))
-        await measure(
-            "bulk (queries)", backlog, lambda q: fetch_facts(q, backlog, use_batch=False)
-        )
+        await measure("bulk (queries)", backlog, lambda q: fetch_facts(q, backlog, use_batch=False))
         same = sum(
             1
             for p in sample
@@ -176,8 +183,11 @@ async def run(
         "failures": len(backlog),
         "latency_seconds": latency,
         "limits": {"in_flight": IN_FLIGHT, "per_minute": PER_MINUTE},
-        "world": {"payments": len(cb_sbx.payments), "build_seconds": round(build_s, 2),
-                  "cb_list_seconds": round(list_s, 2)},
+        "world": {
+            "payments": len(cb_sbx.payments),
+            "build_seconds": round(build_s, 2),
+            "cb_list_seconds": round(list_s, 2),
+        },
         "rows": [asdict(r) for r in rows],
         "naive_sample": len(sample),
         "note": (
@@ -187,7 +197,8 @@ async def run(
         "naive_same_diagnoses": same,
         "ratio_requests_naive_over_bulk": (
             naive.requests_per_failure / bulk.requests_per_failure
-            if bulk.requests_per_failure else None
+            if bulk.requests_per_failure
+            else None
         ),
         "targets": {
             "bulk_requests_per_failure_max": 0.1,
@@ -216,8 +227,11 @@ def _table(result: dict[str, Any]) -> str:
     lines.append(
         f"naive/bulk requests per failure: {ratio:.0f}x; naive pass covered "
         f"{result['naive_sample']} failures"
-        + (" (a random sample; its backlog wall time is an estimate)"
-           if result["naive_sample"] < result["failures"] else "")
+        + (
+            " (a random sample; its backlog wall time is an estimate)"
+            if result["naive_sample"] < result["failures"]
+            else ""
+        )
         + f"; bulk and naive diagnoses identical on {result['naive_same_diagnoses']} of them"
     )
     t = result["targets"]

@@ -66,9 +66,13 @@ def percentile(values: list[float], q: float) -> float:
 
 def stats(xs: list[float]) -> dict[str, float]:
     """n, p50, p95, p99 and max of ``xs`` (ms), rounded to 0.1 ms."""
-    return {"n": len(xs), "p50": round(statistics.median(xs), 1),
-            "p95": round(percentile(xs, 0.95), 1), "p99": round(percentile(xs, 0.99), 1),
-            "max": round(max(xs), 1)}
+    return {
+        "n": len(xs),
+        "p50": round(statistics.median(xs), 1),
+        "p95": round(percentile(xs, 0.95), 1),
+        "p99": round(percentile(xs, 0.99), 1),
+        "max": round(max(xs), 1),
+    }
 
 
 def free_port() -> int:
@@ -80,10 +84,12 @@ def free_port() -> int:
 def sign(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
     """The headers Slack sends with ``body``: content type and the v0 signature."""
     ts = str(int(time.time()))
-    sig = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body,
-                   hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={sig}"}
+    sig = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={sig}",
+    }
 
 
 # -- the stand-ins' process -----------------------------------------------------------------------
@@ -96,18 +102,30 @@ async def _standins(scenario: str | None) -> None:
     populate: str | Populate | None = scenario
     if scenario is not None and scenario.startswith("generate:"):
         # ``generate:N``: N payments of the last 6 days, about 90 % of them failing
-        populate = partial(scenarios.generate, int(scenario.split(":")[1]),
-                           failure_share=0.9, days=6)
-    stand_ins = await start_stand_ins(cb_api_key=CB_KEY, signing_secret=SIGNING_SECRET,
-                                      bot_token=BOT_TOKEN, realm_id=REALM, scenario=populate,
-                                      slack_app=_control_app)
-    print(json.dumps({
-        "qbo_url": stand_ins.qbo_url, "cb_url": stand_ins.cb_url,
-        "slack_url": stand_ins.slack_url,
-        "qbo_client_id": stand_ins.qbo.client_id,
-        "qbo_client_secret": stand_ins.qbo.client_secret,
-        "qbo_refresh_token": stand_ins.qbo.issue_refresh_token(REALM),
-    }), flush=True)
+        populate = partial(
+            scenarios.generate, int(scenario.split(":")[1]), failure_share=0.9, days=6
+        )
+    stand_ins = await start_stand_ins(
+        cb_api_key=CB_KEY,
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        realm_id=REALM,
+        scenario=populate,
+        slack_app=_control_app,
+    )
+    print(
+        json.dumps(
+            {
+                "qbo_url": stand_ins.qbo_url,
+                "cb_url": stand_ins.cb_url,
+                "slack_url": stand_ins.slack_url,
+                "qbo_client_id": stand_ins.qbo.client_id,
+                "qbo_client_secret": stand_ins.qbo.client_secret,
+                "qbo_refresh_token": stand_ins.qbo.issue_refresh_token(REALM),
+            }
+        ),
+        flush=True,
+    )
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the benchmark goes away
     await stand_ins.close()
@@ -147,16 +165,27 @@ def _control_app(stand_ins: StandIns) -> web.Application:
             payload = {
                 "type": "block_actions",
                 "user": {"id": c["user"], "username": c["user"].lower(), "team_id": "T0SANDBOX"},
-                "api_app_id": "A0SANDBOX", "token": "sandbox-verification-token",
-                "container": {"type": "message", "message_ts": c["ts"],
-                              "channel_id": c["channel"], "is_ephemeral": False},
+                "api_app_id": "A0SANDBOX",
+                "token": "sandbox-verification-token",
+                "container": {
+                    "type": "message",
+                    "message_ts": c["ts"],
+                    "channel_id": c["channel"],
+                    "is_ephemeral": False,
+                },
                 "trigger_id": slack.mint_trigger_id(),
                 "team": {"id": "T0SANDBOX", "domain": "sandbox"},
                 "channel": {"id": c["channel"], "name": "failed-payments"},
                 "response_url": slack.response_url_for(c["channel"], c["user"], c["ts"]),
-                "actions": [{"type": "button", "action_id": c["action_id"],
-                             "block_id": c["block_id"], "value": c["value"],
-                             "action_ts": f"{time.time():.6f}"}],
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": c["action_id"],
+                        "block_id": c["block_id"],
+                        "value": c["value"],
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
                 "message": msg.to_slack() if msg is not None else None,
             }
             out.append(urlencode({"payload": json.dumps(payload)}))
@@ -186,8 +215,13 @@ def _control_app(stand_ins: StandIns) -> web.Application:
         e = slack.ephemeral(q["user"])[-1]
         replaced = e.replaced
         t0 = time.monotonic()
-        await slack.click(q["bot"], message_ts=e.ts, channel=e.channel,
-                          action_id=ActionId.LIST_NEXT.value, user_id=q["user"])
+        await slack.click(
+            q["bot"],
+            message_ts=e.ts,
+            channel=e.channel,
+            action_id=ActionId.LIST_NEXT.value,
+            user_id=q["user"],
+        )
         await slack.wait_until(lambda: e.replaced > replaced, within=30)
         return web.json_response({"ms": (time.monotonic() - t0) * 1000})
 
@@ -227,10 +261,18 @@ def _bot_main() -> None:
     from bot.runtime.logs import configure_logging
 
     settings = _load_or_exit()
-    secrets = [s.get_secret_value() for s in (
-        settings.slack_bot_token, settings.slack_signing_secret, settings.qbo_client_secret,
-        settings.qbo_refresh_token, settings.cb_api_key, settings.token_encryption_key)
-        if s is not None]
+    secrets = [
+        s.get_secret_value()
+        for s in (
+            settings.slack_bot_token,
+            settings.slack_signing_secret,
+            settings.qbo_client_secret,
+            settings.qbo_refresh_token,
+            settings.cb_api_key,
+            settings.token_encryption_key,
+        )
+        if s is not None
+    ]
     configure_logging(settings.log_level, secrets)
     asyncio.run(_bot())
 
@@ -260,16 +302,23 @@ class Processes:
         """The bot's settings (as ``tests.harness.World.settings`` has them)."""
         s = self.standins
         values: dict[str, Any] = {
-            "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SIGNING_SECRET,
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": f"{s['slack_url']}/api/",
-            "failed_payments_channel": FAILED_CHANNEL, "alert_channel": ALERT_CHANNEL,
+            "failed_payments_channel": FAILED_CHANNEL,
+            "alert_channel": ALERT_CHANNEL,
             "finance_users": f"{FINANCE_USER},{FINANCE_USER_2}",
-            "qbo_client_id": s["qbo_client_id"], "qbo_client_secret": s["qbo_client_secret"],
-            "qbo_realm_id": REALM, "qbo_refresh_token": s["qbo_refresh_token"],
-            "qbo_environment": "sandbox", "qbo_base_url": s["qbo_url"],
+            "qbo_client_id": s["qbo_client_id"],
+            "qbo_client_secret": s["qbo_client_secret"],
+            "qbo_realm_id": REALM,
+            "qbo_refresh_token": s["qbo_refresh_token"],
+            "qbo_environment": "sandbox",
+            "qbo_base_url": s["qbo_url"],
             "qbo_token_url": f"{s['qbo_url']}/oauth2/v1/tokens/bearer",
-            "cb_base_url": s["cb_url"], "cb_api_key": CB_KEY,
-            "redis_url": self.redis_url, "redis_prefix": self.prefix,
+            "cb_base_url": s["cb_url"],
+            "cb_api_key": CB_KEY,
+            "redis_url": self.redis_url,
+            "redis_prefix": self.prefix,
             "token_encryption_key": self.encryption_key,
         }
         values.update(overrides)
@@ -283,8 +332,11 @@ class Processes:
     async def start_bot(self, log_path: Path) -> None:
         """Start the bot's process; returns once ``/healthz`` answers."""
         port = free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SLACK_", "QBO_", "CB_", "REDIS_", "FINANCE_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "QBO_", "CB_", "REDIS_", "FINANCE_"))
+        }
         env.update({k.upper(): str(v) for k, v in self.settings_values(port=port).items()})
         proc = await asyncio.to_thread(_spawn_bot, env, log_path)
         self.procs.append(proc)
@@ -320,8 +372,11 @@ class Processes:
         """Remedies the bot counted so far (its ``/metrics``)."""
         async with self.http.get(f"{self.bot_url}/metrics") as r:
             text = await r.text()
-        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
-                   if line.startswith("failed_payments_remedies_total{"))
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("failed_payments_remedies_total{")
+        )
 
     async def wait_remedies(self, total: int, within: float = 120.0) -> None:
         """Wait until the bot counted ``total`` remedies (polled; not during measurement)."""
@@ -350,8 +405,13 @@ def _spawn_bot(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """The bot's process, its log (stderr, as ``app.py run`` writes it) in ``log_path``."""
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "bench.common", "bot"], env=env,
-                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.common", "bot"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 @asynccontextmanager
@@ -366,15 +426,15 @@ async def processes(scenario: str | None, prefix: str) -> AsyncIterator[Processe
     args = [sys.executable, "-m", "bench.common", "standins"]
     if scenario is not None:
         args += ["--scenario", scenario]
-    proc = await asyncio.to_thread(subprocess.Popen, args, stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE)
+    proc = await asyncio.to_thread(
+        subprocess.Popen, args, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     assert proc.stdout is not None
     line = await asyncio.to_thread(proc.stdout.readline)
     if not line:
         proc.kill()
         raise RuntimeError("the stand-ins did not start")
-    p = Processes(json.loads(line), redis_url, prefix, Fernet.generate_key().decode(),
-                  procs=[proc])
+    p = Processes(json.loads(line), redis_url, prefix, Fernet.generate_key().decode(), procs=[proc])
     try:
         yield p
     finally:
@@ -390,7 +450,7 @@ async def cleanup(redis_url: str, prefix: str) -> None:
     try:
         keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
         for i in range(0, len(keys), 500):
-            await r.delete(*keys[i: i + 500])
+            await r.delete(*keys[i : i + 500])
     finally:
         await r.aclose()
 
@@ -400,8 +460,9 @@ async def fire(url: str, bodies: list[bytes]) -> list[tuple[float, int]]:
     HTTP status) of each, from sending the request to having the whole answer."""
     signed = [(b, sign(b)) for b in bodies]
 
-    async def one(session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
-                  ) -> tuple[float, int]:
+    async def one(
+        session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
+    ) -> tuple[float, int]:
         t0 = time.perf_counter()
         async with session.post(url, data=body, headers=headers) as resp:
             await resp.read()

@@ -116,8 +116,11 @@ def slack_http_status(exc: SlackApiError) -> int | None:
 
 
 def _qbo_not_found(exc: qbe.NotFoundError) -> str:
-    what = "something it refers to was made inactive" if exc.inactive else (
-        "a record it needs was deleted")
+    what = (
+        "something it refers to was made inactive"
+        if exc.inactive
+        else ("a record it needs was deleted")
+    )
     return f"QuickBooks says {what}"
 
 
@@ -129,58 +132,86 @@ _QBO = "QuickBooks"
 _CB = "ConnectBooster"
 _CB_DOWN = Words("ConnectBooster did not answer", "try again in a few minutes", _CB)
 _QBO_DOWN = Words("QuickBooks did not answer", "try again in a few minutes", _QBO)
-_QBO_ACCESS = Words("QuickBooks refused the bot's access",
-                    "an admin should check the QuickBooks connection, then try again", _QBO)
+_QBO_ACCESS = Words(
+    "QuickBooks refused the bot's access",
+    "an admin should check the QuickBooks connection, then try again",
+    _QBO,
+)
 _SLACK_DOWN = Words("Slack did not answer", "try again in a minute", "Slack")
-_UNREADABLE = Words("the bot could not read what it stored about this payment",
-                    "an admin should look at the bot's logs", "Redis")
+_UNREADABLE = Words(
+    "the bot could not read what it stored about this payment",
+    "an admin should look at the bot's logs",
+    "Redis",
+)
 
 ERRORS: dict[type[BaseException], Words] = {
     qbe.ReconnectRequired: Words(
         "the QuickBooks connection has expired",
-        f"an admin must reconnect it (`{qbe.RECONNECT_COMMAND}`), then try again", _QBO),
+        f"an admin must reconnect it (`{qbe.RECONNECT_COMMAND}`), then try again",
+        _QBO,
+    ),
     qbe.AuthenticationError: _QBO_ACCESS,
     qbe.AuthorizationError: _QBO_ACCESS,
-    qbe.ThrottledError: Words("QuickBooks is busy (too many requests)", "try again in a minute",
-                              _QBO),
+    qbe.ThrottledError: Words(
+        "QuickBooks is busy (too many requests)", "try again in a minute", _QBO
+    ),
     qbe.StaleObjectError: Words(
         "someone changed the same record in QuickBooks at the same moment",
-        "press *Re-check*, then try again", _QBO),
+        "press *Re-check*, then try again",
+        _QBO,
+    ),
     qbe.NotFoundError: Words(_qbo_not_found, "press *Re-check* to look again", _QBO),
     qbe.ValidationError: Words(_qbo_refused, "check the payment in QuickBooks", _QBO),
     qbe.ServerError: _QBO_DOWN,
     qbe.TransportError: _QBO_DOWN,
-    qbe.QBOError: Words(lambda e: f"QuickBooks answered with an error ({e.message})",
-                        "try again or check QuickBooks", _QBO),
+    qbe.QBOError: Words(
+        lambda e: f"QuickBooks answered with an error ({e.message})",
+        "try again or check QuickBooks",
+        _QBO,
+    ),
     cbe.Conflict: Words(
         lambda e: f"ConnectBooster refused: {e.message} (the payment's sync state changed)",
-        "press *Re-check* to see where it stands", _CB),
+        "press *Re-check* to see where it stands",
+        _CB,
+    ),
     cbe.NotFound: Words("ConnectBooster no longer has this payment", "press *Re-check*", _CB),
-    cbe.Unauthorized: Words("ConnectBooster refused the bot's API key",
-                            "an admin must check CB_API_KEY", _CB),
+    cbe.Unauthorized: Words(
+        "ConnectBooster refused the bot's API key", "an admin must check CB_API_KEY", _CB
+    ),
     cbe.RateLimited: _CB_DOWN,
     cbe.ServerError: _CB_DOWN,
     cbe.TransportError: _CB_DOWN,
-    cbe.CBError: Words(lambda e: f"ConnectBooster answered with an error ({e.message})",
-                       "try again later", _CB),
-    SlackApiError: Words(lambda e: f"Slack refused the bot's request ({slack_error_code(e)})",
-                         "try again", "Slack"),
+    cbe.CBError: Words(
+        lambda e: f"ConnectBooster answered with an error ({e.message})", "try again later", _CB
+    ),
+    SlackApiError: Words(
+        lambda e: f"Slack refused the bot's request ({slack_error_code(e)})", "try again", "Slack"
+    ),
     SlackClientError: _SLACK_DOWN,
     aiohttp.ClientError: _SLACK_DOWN,
-    StoreUnavailable: Words("the bot's storage is not answering right now (Redis did not "
-                            "reply)", "try again in a minute", "Redis", expected=True),
+    StoreUnavailable: Words(
+        "the bot's storage is not answering right now (Redis did not reply)",
+        "try again in a minute",
+        "Redis",
+        expected=True,
+    ),
     SchemaTooNew: _UNREADABLE,
     CorruptRecord: _UNREADABLE,
-    StoreError: Words("some of the bot's stored state could not be read",
-                      "an admin can see the details in the bot's log", "Redis"),
+    StoreError: Words(
+        "some of the bot's stored state could not be read",
+        "an admin can see the details in the bot's log",
+        "Redis",
+    ),
     ShuttingDown: Words("the bot is restarting", "try again in a moment", expected=True),
     ExplainedError: Words(str, None, expected=True),
     TimeoutError: Words("it took too long and was stopped", "press *Re-check*, then try again"),
 }
 """The table (see the module docstring); :func:`words_for` picks an error's entry."""
 
-UNKNOWN = Words(lambda e: f"something went wrong on the bot's side ({type(e).__name__})",
-                "try again, or ask an admin to look at the bot's logs")
+UNKNOWN = Words(
+    lambda e: f"something went wrong on the bot's side ({type(e).__name__})",
+    "try again, or ask an admin to look at the bot's logs",
+)
 """The words for an error the table does not know: its type's name, never its message."""
 
 

@@ -37,9 +37,10 @@ The moves::
 
 The record keeps what its card shows: the diagnosis and, with it, the plans of its remedies
 (``FailureRecord.plans``), stored together by ``opened``, ``failed_again``, ``rechecked``,
-``rediagnosed`` and a remedy's end. ``own_dismissal`` tells a payment dismissed in
-ConnectBooster by the record's own unfinished remedy (Recreate dismisses first, then creates)
-from one dismissed by someone else: only the latter is resolved outside Slack.
+``rediagnosed`` and a remedy's end. ``own_dismissal`` (``bot.models.dismissal``) tells a
+payment dismissed in ConnectBooster by the record's own unfinished remedy (Recreate dismisses
+first, then creates) from one dismissed by someone else: only the latter is resolved outside
+Slack.
 
 A Slack error while redrawing: the poller's transitions (failed again, resolved outside) let it
 propagate, so the cycle fails and is retried with backoff; a remedy's transitions log it and go
@@ -59,16 +60,13 @@ from bot.models import (
     Diagnosis,
     FailureRecord,
     FailureStatus,
-    JournalOutcome,
     RemedyKind,
     RemedyPlan,
-    RemedyStep,
     Resolution,
     ResolutionHow,
     SlackRef,
-    StepState,
-    WriteKind,
 )
+from bot.models.dismissal import is_own_dismissal, own_dismissal
 from bot.runtime.services import Services
 from bot.slack.blocks.card import REMEDY_LABELS
 from bot.slack.messages import refresh_message
@@ -127,8 +125,10 @@ class IllegalTransition(Exception):
         self.payment_id = rec.payment_id
         self.before = rec.status
         self.after = to
-        super().__init__(f"payment {rec.payment_id}: '{event.value}' cannot move a failure "
-                         f"from {rec.status.value} to {to.value}" + (f" ({why})" if why else ""))
+        super().__init__(
+            f"payment {rec.payment_id}: '{event.value}' cannot move a failure "
+            f"from {rec.status.value} to {to.value}" + (f" ({why})" if why else "")
+        )
 
 
 def check(event: Event, rec: FailureRecord, to: FailureStatus) -> None:
@@ -141,16 +141,19 @@ def check(event: Event, rec: FailureRecord, to: FailureStatus) -> None:
 
 
 async def opened(
-    services: Services, payment: Payment, record: FailureRecord | None,
-    diagnosis: Diagnosis | None, *, plans: dict[RemedyKind, RemedyPlan] | None = None,
+    services: Services,
+    payment: Payment,
+    record: FailureRecord | None,
+    diagnosis: Diagnosis | None,
+    *,
+    plans: dict[RemedyKind, RemedyPlan] | None = None,
 ) -> FailureRecord:
     """A failure the poller found that is not in Slack yet: a new record (open), or the stored
     one brought up to date with ``payment`` and ``diagnosis`` (``None``: keep the stored one)
     and the ``plans`` of its remedies (``None``: keep the stored ones) — reopened when it had
     been resolved. Saved; there is no message to redraw yet."""
     if record is None:
-        rec = FailureRecord(payment_id=payment.id, payment=payment,
-                            first_seen_at=services.clock())
+        rec = FailureRecord(payment_id=payment.id, payment=payment, first_seen_at=services.clock())
         check(Event.OPENED, rec, OPEN)
         what: str | None = "Failed to sync; diagnosed by the poller"
     else:
@@ -173,13 +176,19 @@ async def posted(services: Services, rec: FailureRecord, ref: SlackRef) -> None:
     """The failure's message is in Slack at ``ref`` (posted, or adopted after a crash)."""
     check(Event.POSTED, rec, rec.status)
     rec.slack = ref
-    await _commit(services, rec, "Posted to Slack" + (" in the digest thread"
-                                                      if ref.thread_ts else ""))
+    await _commit(
+        services, rec, "Posted to Slack" + (" in the digest thread" if ref.thread_ts else "")
+    )
 
 
 async def failed_again(
-    services: Services, rec: FailureRecord, payment: Payment, diagnosis: Diagnosis | None,
-    *, notice: str, plans: dict[RemedyKind, RemedyPlan] | None = None,
+    services: Services,
+    rec: FailureRecord,
+    payment: Payment,
+    diagnosis: Diagnosis | None,
+    *,
+    notice: str,
+    plans: dict[RemedyKind, RemedyPlan] | None = None,
 ) -> None:
     """ConnectBooster's newer sync attempt failed too: the record takes the payment, the new
     ``diagnosis`` and its ``plans`` (``None``: keep the stored ones) and reopens; its message
@@ -192,8 +201,9 @@ async def failed_again(
     if plans is not None:
         rec.plans = plans
     rec.status, rec.resolution = OPEN, None
-    await _commit(services, rec, f"Failed again on sync attempt {payment.sync.attempts}; "
-                  "diagnosed again")
+    await _commit(
+        services, rec, f"Failed again on sync attempt {payment.sync.attempts}; diagnosed again"
+    )
     await refresh_message(services, rec, notice=notice)
 
 
@@ -209,14 +219,24 @@ async def remedy_started(
     check(Event.REMEDY_STARTED, rec, IN_PROGRESS)
     rec.status = IN_PROGRESS
     how = "resumed after a restart" if resumed else "started"
-    await _commit(services, rec, f"{REMEDY_LABELS[j.kind]} {how} (attempt {j.attempt})",
-                  who=j.user, lease=lease)
+    await _commit(
+        services,
+        rec,
+        f"{REMEDY_LABELS[j.kind]} {how} (attempt {j.attempt})",
+        who=j.user,
+        lease=lease,
+    )
     await redraw(services, rec)
 
 
 async def remedy_finished(
-    services: Services, rec: FailureRecord, status: FailureStatus, *,
-    resolution: Resolution | None = None, resumed: bool = False, notice: str | None = None,
+    services: Services,
+    rec: FailureRecord,
+    status: FailureStatus,
+    *,
+    resolution: Resolution | None = None,
+    resumed: bool = False,
+    notice: str | None = None,
     lease: Lease | None = None,
 ) -> None:
     """The record's remedy ended (its journal carries the outcome and the end time): the record
@@ -232,16 +252,26 @@ async def remedy_finished(
     rec.status = status
     if resolution is not None:
         rec.resolution = resolution
-    await _commit(services, rec, f"{REMEDY_LABELS[j.kind]}: {j.outcome.value}"
-                  + (" (after a restart)" if resumed else ""), who=j.user, lease=lease)
+    await _commit(
+        services,
+        rec,
+        f"{REMEDY_LABELS[j.kind]}: {j.outcome.value}" + (" (after a restart)" if resumed else ""),
+        who=j.user,
+        lease=lease,
+    )
     if lease is not None:
         await lease.release()
     await redraw(services, rec, notice=notice)
 
 
 async def rechecked(
-    services: Services, rec: FailureRecord, user: str, status: FailureStatus, *,
-    resolution: Resolution | None = None, lease: Lease | None = None,
+    services: Services,
+    rec: FailureRecord,
+    user: str,
+    status: FailureStatus,
+    *,
+    resolution: Resolution | None = None,
+    lease: Lease | None = None,
 ) -> None:
     """``user``'s Re-check found the failure at ``status`` (``rec.status``: unchanged), with
     ``resolution`` when resolved (and the new diagnosis and plans already on ``rec``): saved
@@ -259,8 +289,14 @@ async def rechecked(
 
 
 async def rediagnosed(
-    services: Services, rec: FailureRecord, user: str, kind: RemedyKind,
-    status: FailureStatus, *, resolution: Resolution | None = None, notice: str | None = None,
+    services: Services,
+    rec: FailureRecord,
+    user: str,
+    kind: RemedyKind,
+    status: FailureStatus,
+    *,
+    resolution: Resolution | None = None,
+    notice: str | None = None,
     lease: Lease | None = None,
 ) -> None:
     """``user`` clicked ``kind``, and the facts read again at the click differ from what the
@@ -276,13 +312,21 @@ async def rediagnosed(
     rec.status = status
     if resolution is not None:
         rec.resolution = resolution
-    await _commit(services, rec, f"{REMEDY_LABELS[kind]} not written: the facts changed since "
-                  "the message was drawn", who=user, lease=lease)
+    await _commit(
+        services,
+        rec,
+        f"{REMEDY_LABELS[kind]} not written: the facts changed since the message was drawn",
+        who=user,
+        lease=lease,
+    )
     await redraw(services, rec, notice=notice)
 
 
 async def resolved_outside(
-    services: Services, rec: FailureRecord, resolution: Resolution, *,
+    services: Services,
+    rec: FailureRecord,
+    resolution: Resolution,
+    *,
     payment: Payment | None = None,
 ) -> None:
     """ConnectBooster synced the payment, or the portal dismissed or deleted it (``payment``:
@@ -290,8 +334,9 @@ async def resolved_outside(
     redrawn without buttons (a Slack error propagates)."""
     check(Event.RESOLVED_OUTSIDE, rec, RESOLVED)
     if resolution.how == ResolutionHow.DISMISSED and own_dismissal(rec):
-        raise IllegalTransition(Event.RESOLVED_OUTSIDE, rec, RESOLVED,
-                                "its own unfinished remedy dismissed it")
+        raise IllegalTransition(
+            Event.RESOLVED_OUTSIDE, rec, RESOLVED, "its own unfinished remedy dismissed it"
+        )
     if payment is not None:
         rec.payment = payment
     rec.status, rec.resolution = RESOLVED, resolution
@@ -309,31 +354,14 @@ async def redraw(services: Services, rec: FailureRecord, notice: str | None = No
     try:
         await refresh_message(services, rec, notice=notice)
     except SlackApiError as exc:
-        log.warning("message for %s not updated: %s", rec.payment.reference,
-                    slack_error_code(exc))
-
-
-def own_dismissal(rec: FailureRecord) -> bool:
-    """True when ConnectBooster shows the payment dismissed because the record's own remedy,
-    unfinished or not finished ok, dismissed it (a dismissal step of its journal is done;
-    ``bot.remedies.journal.start_journal`` carries it into the next attempt) — Recreate
-    dismisses first, then creates: such a payment is not resolved until the remedy ends ok."""
-    j = rec.remedy
-    if j is None or j.outcome == JournalOutcome.OK:
-        return False
-    return any(is_own_dismissal(s) for s in j.steps)
-
-
-def is_own_dismissal(step: RemedyStep) -> bool:
-    """The journal step is a dismissal that the remedy made itself (done, and neither
-    ConnectBooster's sync nor a deletion got there first)."""
-    return (step.state == StepState.DONE
-            and (step.result.get("kind") == WriteKind.CB_DISMISS.value or step.name == "cb_dismiss")
-            and not step.result.get("synced") and not step.result.get("gone"))
+        log.warning("message for %s not updated: %s", rec.payment.reference, slack_error_code(exc))
 
 
 async def _commit(
-    services: Services, rec: FailureRecord, what: str | None, who: str | None = None,
+    services: Services,
+    rec: FailureRecord,
+    what: str | None,
+    who: str | None = None,
     lease: Lease | None = None,
 ) -> None:
     """Note ``what`` (by ``who``) in the record's history, when there is something to note, and

@@ -184,7 +184,7 @@ class CBClient:
     # ---------------------------------------------------------------- writes
 
     async def dismiss_sync(self, payment_id: str) -> Payment:
-        """"Dismiss Syncing": ConnectBooster stops sending the payment to QuickBooks.
+        """ "Dismiss Syncing": ConnectBooster stops sending the payment to QuickBooks.
         Dismissing an already dismissed payment succeeds and returns it unchanged;
         a synced one raises :class:`~cb.errors.Conflict`."""
         body = await self._request(
@@ -193,7 +193,7 @@ class CBClient:
         return self._parse(Payment, body)
 
     async def delete_history(self, payment_id: str) -> bool:
-        """"Delete": remove the payment from the portal history. True when this call deleted
+        """ "Delete": remove the payment from the portal history. True when this call deleted
         it, False when it was already gone.
 
         The contract answers 404 both for a history item deleted earlier and for an id that
@@ -209,7 +209,7 @@ class CBClient:
         return True
 
     async def resync(self, payment_id: str) -> Payment:
-        """"Resync": queue the payment for the next sync run (status ``pending``). A synced or
+        """ "Resync": queue the payment for the next sync run (status ``pending``). A synced or
         dismissed payment raises :class:`~cb.errors.Conflict`."""
         body = await self._request(
             "POST", f"/v1/payments/{_seg(payment_id)}/resync", idempotent=True
@@ -257,7 +257,11 @@ class CBClient:
                 wait = self._backoff(attempt)
                 log.warning(
                     "ConnectBooster %s %s failed (%s); retry %d in %.2fs",
-                    method, path, exc.code, attempt + 1, wait,
+                    method,
+                    path,
+                    exc.code,
+                    attempt + 1,
+                    wait,
                 )
             attempt += 1
             self.stats.retries += 1
@@ -325,4 +329,3 @@ def _error_body(raw: bytes, status: int) -> tuple[str | None, str]:
         return (str(code) if code is not None else None, str(message or f"HTTP {status}"))
     text = raw[:200].decode("utf-8", "replace").strip() if raw else ""
     return None, text or f"HTTP {status}"
-

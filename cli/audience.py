@@ -69,8 +69,9 @@ async def finance_people(services: Services) -> tuple[frozenset[str], str | None
         users |= await usergroup_members(services, group)
     except PermissionCheckFailed as exc:
         cause = exc.__cause__
-        return frozenset(users), (slack_error_code(cause) if isinstance(cause, SlackApiError)
-                                  else str(exc))
+        return frozenset(users), (
+            slack_error_code(cause) if isinstance(cause, SlackApiError) else str(exc)
+        )
     return frozenset(users), None
 
 
@@ -104,24 +105,30 @@ def describe(a: Audience) -> tuple[Level, str]:
     """``check``'s line about one channel (see the module docstring)."""
     where = f"{a.setting} {a.channel}"
     if a.error == "channel_not_found":
-        return Level.FAIL, (f"{where}: the bot cannot see this channel (channel_not_found): "
-                            "check the id, and invite the bot to a private channel")
+        return Level.FAIL, (
+            f"{where}: the bot cannot see this channel (channel_not_found): "
+            "check the id, and invite the bot to a private channel"
+        )
     if a.error is not None:
-        why = (f"the Slack app needs {SCOPES}" if a.error == "missing_scope" else a.error)
+        why = f"the Slack app needs {SCOPES}" if a.error == "missing_scope" else a.error
         return Level.WARN, f"{where}: cannot tell who reads the amounts posted there ({why})"
     named = ", ".join(a.outsiders[:NAMED])
     more = len(a.outsiders) - NAMED
     names = named + (f" and {more} more" if more > 0 else "")
-    outside = (f"{len(a.outsiders)} member(s) outside finance read every amount posted "
-               f"there: {names}")
+    outside = (
+        f"{len(a.outsiders)} member(s) outside finance read every amount posted there: {names}"
+    )
     if not a.private:
         tail = f"; {outside}" if a.outsiders else ""
-        return Level.WARN, (f"{where}: public: anyone in the workspace can open it and read "
-                            f"the amounts{tail}")
+        return Level.WARN, (
+            f"{where}: public: anyone in the workspace can open it and read the amounts{tail}"
+        )
     if a.outsiders:
         return Level.WARN, f"{where}: private, but {outside}"
-    return Level.OK, (f"{where}: private; its {a.members} member(s) are finance (or the bot): "
-                      "only they read the amounts")
+    return Level.OK, (
+        f"{where}: private; its {a.members} member(s) are finance (or the bot): "
+        "only they read the amounts"
+    )
 
 
 async def audience_lines(services: Services) -> list[tuple[Level, str]]:
@@ -135,14 +142,28 @@ async def audience_lines(services: Services) -> list[tuple[Level, str]]:
         bot_user = ""
     lines: list[tuple[Level, str]] = []
     if group_error is not None:
-        lines.append((Level.WARN, f"FINANCE_USERGROUP {settings.finance_usergroup}: not "
-                      f"listed ({group_error}); counting FINANCE_USERS only"))
-    channels = [("FAILED_PAYMENTS_CHANNEL", settings.failed_payments_channel),
-                ("ALERT_CHANNEL", settings.alert_channel)]
+        lines.append(
+            (
+                Level.WARN,
+                f"FINANCE_USERGROUP {settings.finance_usergroup}: not "
+                f"listed ({group_error}); counting FINANCE_USERS only",
+            )
+        )
+    channels = [
+        ("FAILED_PAYMENTS_CHANNEL", settings.failed_payments_channel),
+        ("ALERT_CHANNEL", settings.alert_channel),
+    ]
     for setting, channel in channels:
         lines.append(describe(await audience(services, setting, channel, finance, bot_user)))
     return lines
 
 
-__all__ = ["Audience", "Level", "audience", "audience_lines", "channel_members", "describe",
-           "finance_people"]
+__all__ = [
+    "Audience",
+    "Level",
+    "audience",
+    "audience_lines",
+    "channel_members",
+    "describe",
+    "finance_people",
+]

@@ -46,19 +46,30 @@ async def _state(services: Services) -> CheckLine:
     except StoreError as exc:
         return ("Redis state", False, str(exc))
     if marker is None:
-        return ("Redis state", True, "no state marker yet: the bot writes it at its first "
-                "start (if it ran here before, Redis lost its state: the bot recovers from "
-                "Slack at start, and QuickBooks may need `python app.py qbo-connect`)")
-    return ("Redis state", True, f"kept since {marker.born_at:%Y-%m-%d %H:%M} UTC"
-            + (", recovering from Slack at the next poll" if marker.recovery else ""))
+        return (
+            "Redis state",
+            True,
+            "no state marker yet: the bot writes it at its first "
+            "start (if it ran here before, Redis lost its state: the bot recovers from "
+            "Slack at start, and QuickBooks may need `python app.py qbo-connect`)",
+        )
+    return (
+        "Redis state",
+        True,
+        f"kept since {marker.born_at:%Y-%m-%d %H:%M} UTC"
+        + (", recovering from Slack at the next poll" if marker.recovery else ""),
+    )
 
 
 async def _slack(services: Services) -> CheckLine:
     try:
         resp = await services.slack.auth_test()
     except SlackApiError as exc:
-        return ("Slack", False, f"auth.test answered {slack_error_code(exc)}: check "
-                "SLACK_BOT_TOKEN and SLACK_API_URL")
+        return (
+            "Slack",
+            False,
+            f"auth.test answered {slack_error_code(exc)}: check SLACK_BOT_TOKEN and SLACK_API_URL",
+        )
     except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("Slack", False, f"not reachable at SLACK_API_URL: {type(exc).__name__}")
     return ("Slack", True, f"bot {resp.get('user')} in team {resp.get('team')}")
@@ -69,8 +80,12 @@ async def _qbo(services: Services) -> CheckLine:
         info = await services.qbo.company_info()
     except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("QuickBooks", False, f"{type(exc).__name__}: {exc}")
-    return ("QuickBooks", True, f"company {info.company_name!r} "
-            f"(realm {services.settings.qbo_realm_id}, {services.settings.qbo_environment})")
+    return (
+        "QuickBooks",
+        True,
+        f"company {info.company_name!r} "
+        f"(realm {services.settings.qbo_realm_id}, {services.settings.qbo_environment})",
+    )
 
 
 async def _cb(services: Services) -> CheckLine:
@@ -79,13 +94,15 @@ async def _cb(services: Services) -> CheckLine:
         stats = await services.cb.sync_stats(since)
     except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("ConnectBooster", False, f"{type(exc).__name__}: {exc}")
-    return ("ConnectBooster", True, f"{stats.total} payments in the last "
-            f"{services.settings.alert_window_days} days, {stats.failed} failed")
+    return (
+        "ConnectBooster",
+        True,
+        f"{stats.total} payments in the last "
+        f"{services.settings.alert_window_days} days, {stats.failed} failed",
+    )
 
 
-async def run_checks(
-    settings: Settings, build: Callable[..., Awaitable[Services]]
-) -> int:
+async def run_checks(settings: Settings, build: Callable[..., Awaitable[Services]]) -> int:
     """Print a line per service; 0 when every one answered, :data:`EXIT_REDIS_UNSAFE` when
     the Redis could lose the bot's state, 1 when anything else failed."""
     print("OK    settings")
@@ -99,8 +116,13 @@ async def run_checks(
     print("OK    Redis")
     try:
         durable = await _durability(services)
-        lines = [durable, await _state(services), await _slack(services), await _qbo(services),
-                 await _cb(services)]
+        lines = [
+            durable,
+            await _state(services),
+            await _slack(services),
+            await _qbo(services),
+            await _cb(services),
+        ]
         # who reads the amounts: each channel's privacy and members (a WARN keeps exit code 0)
         slack_ok = any(name == "Slack" and ok for name, ok, _d in lines)
         audience = await audience_lines(services) if slack_ok else []

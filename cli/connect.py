@@ -60,12 +60,16 @@ async def connect_quickbooks(
     pasted = paste or not is_local(redirect)
 
     def announce(url: str) -> None:
-        print("Open this address in a browser, sign in to QuickBooks and approve company "
-              f"{settings.qbo_realm_id}:\n\n  {url}\n")
+        print(
+            "Open this address in a browser, sign in to QuickBooks and approve company "
+            f"{settings.qbo_realm_id}:\n\n  {url}\n"
+        )
         if pasted:
-            print(f"Intuit then sends the browser to {redirect}?code=… — copy that whole "
-                  "address from the address bar (the page itself may show an error) and "
-                  "paste it here, then press Enter:")
+            print(
+                f"Intuit then sends the browser to {redirect}?code=… — copy that whole "
+                "address from the address bar (the page itself may show an error) and "
+                "paste it here, then press Enter:"
+            )
         else:
             print(f"Waiting for Intuit's redirect on {redirect} …")
 

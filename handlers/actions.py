@@ -80,9 +80,15 @@ async def refuse_click(r: Refusal) -> BoltResponse:
         payment_id = decode_value(action.get("value")).payment_id
     except BadActionValue:
         payment_id = ""
-    await r.services.store.audit_refused_click(AuditEntry(
-        user=user or "unknown", action=kind.value, payment_id=payment_id, result="refused",
-        detail="not allowed to act"))
+    await r.services.store.audit_refused_click(
+        AuditEntry(
+            user=user or "unknown",
+            action=kind.value,
+            payment_id=payment_id,
+            result="refused",
+            detail="not allowed to act",
+        )
+    )
     settings = r.services.settings
     text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
     await ephemeral(r.services, r.body, r.respond, text, blocks)
@@ -92,8 +98,10 @@ async def refuse_click(r: Refusal) -> BoltResponse:
 def listen(app: AsyncApp, action_id: str, work: Work, middleware: list[Middleware]) -> None:
     """Register ``work`` for ``action_id``: ack, pause ``ACK_FLUSH_SECONDS``, then work.
     A failure after the ack is told to the user (``report_error``), never turned into a 404."""
-    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                       respond: AsyncRespond) -> None:
+
+    async def on_click(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         await ack()
         await asyncio.sleep(ACK_FLUSH_SECONDS)
         await work(body, action, respond)
@@ -133,27 +141,36 @@ async def handle_click(
     holder = await services.store.lease_holder(f"payment:{pid}")
     if holder is not None:
         who = "you" if holder == user else f"<@{holder}>"
-        await ephemeral(services, body, respond,
-                        f"This payment is already being handled by {who}; nothing was "
-                        "done twice.")
+        await ephemeral(
+            services,
+            body,
+            respond,
+            f"This payment is already being handled by {who}; nothing was done twice.",
+        )
         return
     if value.opens_confirm:
         await open_confirm(services, body, respond, kind, value)
         return
-    if kind == RemedyKind.RECREATE_PAYMENT and value.digest is None and await open_picker(
-        services, body, user, pid, value.attempt
+    if (
+        kind == RemedyKind.RECREATE_PAYMENT
+        and value.digest is None
+        and await open_picker(services, body, user, pid, value.attempt)
     ):
         return
     outcome = await services.guarded(
-        run_remedy(services, pid, kind, user, expected_attempt=value.attempt,
-                   expected_digest=value.digest)
+        run_remedy(
+            services, pid, kind, user, expected_attempt=value.attempt, expected_digest=value.digest
+        )
     )
     if outcome.result != RemedyResult.OK or kind == RemedyKind.RECHECK:
         await ephemeral(services, body, respond, outcome.message)
 
 
 async def open_confirm(
-    services: Services, body: dict[str, Any], respond: AsyncRespond, kind: RemedyKind,
+    services: Services,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    kind: RemedyKind,
     value: ButtonValue,
 ) -> None:
     """Open the confirmation modal of the plan behind a button too short for its dialog.
@@ -175,8 +192,13 @@ async def open_confirm(
         await lifecycle.redraw(services, rec)
         await ephemeral(services, body, respond, text)
         return
-    view = plan_confirm_modal(rec, plan, attempt=rec.remedy_attempts, channel=channel_of(body),
-                              changed=plan.digest() != value.digest)
+    view = plan_confirm_modal(
+        rec,
+        plan,
+        attempt=rec.remedy_attempts,
+        channel=channel_of(body),
+        changed=plan.digest() != value.digest,
+    )
     await services.slack.views_open(trigger_id=trigger_id, view=view)
 
 
@@ -196,12 +218,18 @@ async def open_picker(
     opened = await services.slack.views_open(trigger_id=trigger_id, view=picker_loading())
     view_id = str((opened.get("view") or {}).get("id") or "")
     try:
-        offer = await picker.offer(services, rec, user=user, channel=channel_of(body),
-                                   response_url=body.get("response_url"))
+        offer = await picker.offer(
+            services,
+            rec,
+            user=user,
+            channel=channel_of(body),
+            response_url=body.get("response_url"),
+        )
     except picker.PickerUnavailable as exc:
         await services.slack.views_update(view_id=view_id, view=picker_notice(f"{exc}."))
         return True
     await services.slack.views_update(
-        view_id=view_id, view=recreate_modal(rec, offer.candidates, context_id=offer.context_id,
-                                           plans=offer.plans))
+        view_id=view_id,
+        view=recreate_modal(rec, offer.candidates, context_id=offer.context_id, plans=offer.plans),
+    )
     return True

@@ -76,8 +76,9 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await handle_command(services, command, respond)
 
-    async def on_page(ack: Any, body: dict[str, Any], action: dict[str, Any],
-                      respond: Respond) -> None:
+    async def on_page(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
         await ack()
         await handle_page(services, body, action, respond)
 
@@ -88,15 +89,17 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(ActionId.LIST_PREV.value, middleware=[page_gate])(on_page)
 
 
-async def _reply(respond: Respond, reply: tuple[str, list[Block]], *, replace: bool = False
-                 ) -> None:
+async def _reply(
+    respond: Respond, reply: tuple[str, list[Block]], *, replace: bool = False
+) -> None:
     text, blocks = reply
     try:
         if replace:
             await respond(text=text, blocks=blocks, replace_original=True)
         else:
-            await respond(text=text, blocks=blocks, response_type="ephemeral",
-                          replace_original=False)
+            await respond(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            )
     except ValueError:  # Bolt's respond() without a response_url in the payload
         log.warning("no response_url to answer on; reply dropped: %s", text[:80])
 
@@ -144,8 +147,13 @@ async def handle_command(services: Services, command: dict[str, Any], respond: R
 
 def _render_page(res: listing.ListResult, now: Any) -> tuple[str, list[Block]]:
     return list_page(
-        res.rows, page=res.page, pages=res.pages, total=res.total,
-        total_amount=res.total_amount, filters=res.filters.describe(), now=now,
+        res.rows,
+        page=res.page,
+        pages=res.pages,
+        total=res.total,
+        total_amount=res.total_amount,
+        filters=res.filters.describe(),
+        now=now,
         paging_token=res.token,
     )
 
@@ -156,9 +164,13 @@ async def _show(services: Services, target: str, respond: Respond) -> None:
     rec = await store.get_failure(pid or target)
     if rec is None:
         shown = target.replace("`", "'")[:100]
-        await _reply(respond, _problem(
-            f"No failed payment has the reference or payment id `{shown}`. "
-            "`/failed-payments` lists the open ones."))
+        await _reply(
+            respond,
+            _problem(
+                f"No failed payment has the reference or payment id `{shown}`. "
+                "`/failed-payments` lists the open ones."
+            ),
+        )
         return
     await _reply(respond, failure_message(rec))
 
@@ -166,17 +178,26 @@ async def _show(services: Services, target: str, respond: Respond) -> None:
 async def _recheck(services: Services, respond: Respond) -> None:
     from bot.poll.cycle import poll_once
 
-    await respond(text=":hourglass_flowing_sand: Checking ConnectBooster now…",
-                  response_type="ephemeral", replace_original=False)
+    await respond(
+        text=":hourglass_flowing_sand: Checking ConnectBooster now…",
+        response_type="ephemeral",
+        replace_original=False,
+    )
     report = await poll_once(services)
     new, resolved = list(report.new), list(report.resolved)
     refs = await _references(services, [*new[:MAX_REFS], *resolved[:MAX_REFS]])
-    await _reply(respond, recheck_message(
-        new=[refs.get(p, p) for p in new[:MAX_REFS]],
-        resolved=[refs.get(p, p) for p in resolved[:MAX_REFS]],
-        new_count=len(new), resolved_count=len(resolved),
-        still_open=len(report.still_open), skipped=report.skipped, now=services.clock(),
-    ))
+    await _reply(
+        respond,
+        recheck_message(
+            new=[refs.get(p, p) for p in new[:MAX_REFS]],
+            resolved=[refs.get(p, p) for p in resolved[:MAX_REFS]],
+            new_count=len(new),
+            resolved_count=len(resolved),
+            still_open=len(report.still_open),
+            skipped=report.skipped,
+            now=services.clock(),
+        ),
+    )
 
 
 async def _references(services: Services, payment_ids: list[str]) -> dict[str, str]:
@@ -185,8 +206,9 @@ async def _references(services: Services, payment_ids: list[str]) -> dict[str, s
     return {r.payment_id: r.payment.reference for r in recs}
 
 
-async def handle_page(services: Services, body: dict[str, Any], action: dict[str, Any],
-                      respond: Respond) -> None:
+async def handle_page(
+    services: Services, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
     """Next/Previous on a list: the requested page, replacing the ephemeral list in place."""
     user = user_of(body)
 
@@ -194,8 +216,9 @@ async def handle_page(services: Services, body: dict[str, Any], action: dict[str
         try:
             token, page = decode_page_value(action.get("value"))
         except BadActionValue:
-            await _reply(respond, _problem(
-                "That button is not one I drew; run `/failed-payments` again."))
+            await _reply(
+                respond, _problem("That button is not one I drew; run `/failed-payments` again.")
+            )
             return
         now = services.clock()
         try:

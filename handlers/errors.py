@@ -114,20 +114,26 @@ def _interaction_problem(payload: dict[str, Any]) -> str | None:
         return f"the {kind} payload names no user"
     if kind == "block_actions":
         acts = payload.get("actions")
-        if not isinstance(acts, list) or not acts or not all(
-            isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in acts
+        if (
+            not isinstance(acts, list)
+            or not acts
+            or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in acts)
         ):
             return "the block_actions payload has no actions"
     if kind in ("view_submission", "view_closed"):
         view = payload.get("view")
-        if not (isinstance(view, dict) and isinstance(view.get("type"), str)
-                and isinstance(view.get("callback_id"), str)):
+        if not (
+            isinstance(view, dict)
+            and isinstance(view.get("type"), str)
+            and isinstance(view.get("callback_id"), str)
+        ):
             return f"the {kind} payload has no view"
     return None
 
 
-def signature_ok(secret: bytes, raw: bytes, timestamp: str, signature: str,
-                 now: float | None = None) -> bool:
+def signature_ok(
+    secret: bytes, raw: bytes, timestamp: str, signature: str, now: float | None = None
+) -> bool:
     """Slack's v0 signature of ``raw`` is ``signature``, made at most 5 minutes from now."""
     if not timestamp.isdigit() or not signature.startswith("v0="):
         return False
@@ -166,8 +172,7 @@ def request_guard(signing_secret: str, path: str = "/slack/events") -> Callable[
             log.warning("bad request to %s: %s", path, problem)
             return web.json_response({"error": problem or "malformed payload"}, status=400)
         if resp.status == 404:
-            return web.json_response({"error": "unknown payload: nothing handles it"},
-                                     status=400)
+            return web.json_response({"error": "unknown payload: nothing handles it"}, status=400)
         return resp
 
     return guard

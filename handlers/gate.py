@@ -79,8 +79,7 @@ async def ephemeral(
     """Reply to the sender only, leaving the original message as it is: through the
     request's ``response_url`` when it has one, else ``chat.postEphemeral``."""
     if respond is not None and body.get("response_url"):
-        await respond(text=text, blocks=blocks, response_type="ephemeral",
-                      replace_original=False)
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
         return
     await tell(services, channel_of(body), user_of(body), text, blocks)
 
@@ -91,7 +90,9 @@ def finance_only(
     """The listener middleware that lets only finance users through (see the module doc)."""
 
     async def gate(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond | None,
         next_: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
         if open_to_all is not None and open_to_all(body):

@@ -62,8 +62,9 @@ class Readiness:
         return {"ok": self.ok, "not_ready": self.not_ready, **self.parts}
 
 
-async def readiness(services: Services, socket_connected: ConnectionCheck | None = None
-                    ) -> Readiness:
+async def readiness(
+    services: Services, socket_connected: ConnectionCheck | None = None
+) -> Readiness:
     """Ask every part (see the module docstring)."""
     ready = Readiness()
     try:
@@ -95,8 +96,9 @@ def poll_state(services: Services) -> str | None:
     return f"the last good poll cycle ended {age:.0f}s ago ({window})"
 
 
-def add_health_routes(webapp: web.Application, services: Services, *,
-                      socket_connected: ConnectionCheck | None = None) -> None:
+def add_health_routes(
+    webapp: web.Application, services: Services, *, socket_connected: ConnectionCheck | None = None
+) -> None:
     """``/livez``, ``/readyz`` and ``/healthz`` on ``webapp``."""
 
     async def livez(_request: web.Request) -> web.Response:
@@ -116,8 +118,9 @@ def add_metrics_route(webapp: web.Application, services: Services) -> None:
 
     async def metrics(_request: web.Request) -> web.Response:
         await refresh_gauges(services)
-        return web.Response(body=services.metrics.render(),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=services.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     webapp.router.add_get("/metrics", metrics)
 

@@ -37,10 +37,12 @@ def socket_mode_handler(
     client (not connected yet: see :func:`connect_socket_mode`)."""
     token = services.settings.slack_app_token
     if token is None:
-        raise SocketModeRefused("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level "
-                                "token (xapp-…)")
-    return AsyncSocketModeHandler(bolt, token.get_secret_value(), web_client=services.slack,
-                                  ping_interval=ping_interval)
+        raise SocketModeRefused(
+            "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…)"
+        )
+    return AsyncSocketModeHandler(
+        bolt, token.get_secret_value(), web_client=services.slack, ping_interval=ping_interval
+    )
 
 
 async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
@@ -51,8 +53,11 @@ async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
         error = slack_error_code(exc)  # robust to bodies that are not JSON
         status = slack_http_status(exc)
         if status is None or status >= 500:  # Slack's trouble, not the token's: retried
-            log.warning("Slack could not open a Socket Mode connection (HTTP %s, %s); "
-                        "retrying", status or "-", error)
+            log.warning(
+                "Slack could not open a Socket Mode connection (HTTP %s, %s); retrying",
+                status or "-",
+                error,
+            )
             handler.client.wss_uri = None
             await handler.connect_async()
             return
@@ -62,6 +67,7 @@ async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
             "and that Socket Mode is on in the Slack app"
         ) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("Slack is out of reach (%s); retrying the Socket Mode connection",
-                    type(exc).__name__)
+        log.warning(
+            "Slack is out of reach (%s); retrying the Socket Mode connection", type(exc).__name__
+        )
     await handler.connect_async()

@@ -112,7 +112,8 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell(services, ctx.channel, user, outcome.message)
 
     app.view(ViewId.RECREATE_PICK.value, middleware=[finance_only(services, refuse_submission)])(
-        on_recreate_pick)
+        on_recreate_pick
+    )
 
     async def on_confirm_plan(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = user_of(body)
@@ -124,9 +125,17 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         try:
-            outcome = await services.guarded(run_remedy(
-                services, pc.payment_id, pc.kind, user, params=pc.params or None,
-                expected_attempt=pc.attempt, expected_digest=pc.digest))
+            outcome = await services.guarded(
+                run_remedy(
+                    services,
+                    pc.payment_id,
+                    pc.kind,
+                    user,
+                    params=pc.params or None,
+                    expected_attempt=pc.attempt,
+                    expected_digest=pc.digest,
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - logged with its traceback, then told
             await report_error(services, exc, {**body, "channel": {"id": pc.channel}})
             return
@@ -135,5 +144,6 @@ def register(app: AsyncApp, services: Services) -> None:
             channel = pc.channel or (rec.slack.channel if rec and rec.slack else None)
             await tell(services, channel, user, outcome.message)
 
-    app.view(ViewId.CONFIRM_PLAN.value,
-             middleware=[finance_only(services, refuse_confirmation)])(on_confirm_plan)
+    app.view(ViewId.CONFIRM_PLAN.value, middleware=[finance_only(services, refuse_confirmation)])(
+        on_confirm_plan
+    )

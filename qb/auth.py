@@ -248,8 +248,9 @@ class OAuthClient:
         async with self._store.refresh_lock():
             rec = await self._store.load()
             if rec is None:
-                raise ReconnectRequired("QuickBooks is not connected yet: run "
-                                        "`python app.py qbo-connect`")
+                raise ReconnectRequired(
+                    "QuickBooks is not connected yet: run `python app.py qbo-connect`"
+                )
             if stale is None and self._fresh(rec):
                 return rec
             if stale is not None and self._usable_instead_of(rec, stale):

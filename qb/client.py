@@ -6,7 +6,7 @@ POST a ``requestid``. It stays inside QBO's limits (``qb.limits``: in flight, a 
 calls a minute; with ``shared_limits``, for every replica together), waits out 429s, retries
 5xx and timeouts with capped exponential backoff and jitter (reads, and writes that carry a
 requestid), refreshes the token once on 401/3200, and re-applies a sparse update once on a
-stale SyncToken (5010).
+stale SyncToken (5010). The write operations are in ``qb.writes``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from qb.errors import (
     AuthenticationError,
     QBOError,
     ServerError,
-    StaleObjectError,
     ThrottledError,
     TransportError,
     fault_from_dict,
@@ -35,15 +34,10 @@ from qb.errors import (
     parse_fault,
 )
 from qb.limits import ClientStats, Limits, SharedGate
-from qb.models import (
-    Account,
-    CompanyInfo,
-    Entity,
-    Payment,
-    Preferences,
-)
+from qb.models import Account, CompanyInfo, Entity, Preferences
 from qb.query import MAX_PAGE, chunks, in_clause, join_where, quote, select
 from qb.wire import BatchItem, BatchResult, dumps_json, entity_key, parse_entity
+from qb.writes import MAX_REQUEST_ID, PaymentWrites
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +56,11 @@ WEB_PATHS = {
     "customer": "/app/customerdetail?nameId=",
 }
 BATCH_SIZE = 30
-MAX_REQUEST_ID = 50
 
 
-class QBOClient:
-    """The Accounting API for one company (``realm_id``)."""
+class QBOClient(PaymentWrites):
+    """The Accounting API for one company (``realm_id``); its writes come from
+    ``qb.writes.PaymentWrites``."""
 
     def __init__(
         self,
@@ -106,11 +100,17 @@ class QBOClient:
         self.page_size = min(page_size, MAX_PAGE)
         self._rng = rng or random.Random()
         self.environment = environment
-        self._web_base = (web_base_url or WEB_URLS.get(environment, WEB_URLS["production"]))
+        self._web_base = web_base_url or WEB_URLS.get(environment, WEB_URLS["production"])
         self.stats = ClientStats()
-        self.limits = Limits(max_in_flight=max_in_flight, per_window=per_minute,
-                             batch_per_window=batch_per_minute, window_seconds=rate_window_seconds,
-                             shared=shared_limits, sleep=sleep, stats=self.stats)
+        self.limits = Limits(
+            max_in_flight=max_in_flight,
+            per_window=per_minute,
+            batch_per_window=batch_per_minute,
+            window_seconds=rate_window_seconds,
+            shared=shared_limits,
+            sleep=sleep,
+            stats=self.stats,
+        )
 
     async def aclose(self) -> None:
         """Hand back the shared slots still held (before the Redis client closes)."""
@@ -118,7 +118,7 @@ class QBOClient:
 
     # ---- transport -----------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
 
     def _query_params(
@@ -146,9 +146,17 @@ class QBOClient:
         }
         if data is not None:
             headers["Content-Type"] = "application/json"
-        async with self.limits.slot(batch=url.endswith("/batch")), self._session.request(
-            method, url, params=query, data=data, headers=headers, timeout=self._timeout,
-        ) as resp:
+        async with (
+            self.limits.slot(batch=url.endswith("/batch")),
+            self._session.request(
+                method,
+                url,
+                params=query,
+                data=data,
+                headers=headers,
+                timeout=self._timeout,
+            ) as resp,
+        ):
             return resp.status, await resp.read(), resp.headers
 
     async def _request(
@@ -181,8 +189,9 @@ class QBOClient:
                 if retryable and attempts < self.max_retries:
                     attempts += 1
                     self.stats.retries += 1
-                    log.warning("QBO %s %s: %s; retry %d", method, path, type(exc).__name__,
-                                attempts)
+                    log.warning(
+                        "QBO %s %s: %s; retry %d", method, path, type(exc).__name__, attempts
+                    )
                     await self._sleep(self._backoff(attempts))
                     continue
                 self.stats.errors += 1
@@ -192,10 +201,20 @@ class QBOClient:
                 try:
                     return loads(body) if body else {}
                 except ValueError as exc:
-                    raise ServerError(f"unreadable answer to {method} {path}", status=status,
-                                      intuit_tid=resp_headers.get("intuit_tid")) from exc
-            log.warning("QBO %s %s failed: %s (code %s, HTTP %s, intuit_tid %s)",
-                        method, path, type(fault).__name__, fault.code, status, fault.intuit_tid)
+                    raise ServerError(
+                        f"unreadable answer to {method} {path}",
+                        status=status,
+                        intuit_tid=resp_headers.get("intuit_tid"),
+                    ) from exc
+            log.warning(
+                "QBO %s %s failed: %s (code %s, HTTP %s, intuit_tid %s)",
+                method,
+                path,
+                type(fault).__name__,
+                fault.code,
+                status,
+                fault.intuit_tid,
+            )
             if isinstance(fault, AuthenticationError) and status == 401 and not refreshed:
                 refreshed = True
                 self.stats.refreshes += 1
@@ -220,8 +239,9 @@ class QBOClient:
     # ---- reads ---------------------------------------------------------------------------
     async def get(self, cls: type[E], id: str) -> E:
         """Read one object by Id (``NotFoundError`` with ``deleted`` if it is gone)."""
-        data = await self._request("GET", f"/{cls.entity_name.lower()}/{urlquote(str(id))}",
-                                   kind="read")
+        data = await self._request(
+            "GET", f"/{cls.entity_name.lower()}/{urlquote(str(id))}", kind="read"
+        )
         return cls.model_validate(data[cls.entity_name])
 
     async def _query_raw(self, text: str) -> dict[str, Any]:
@@ -234,8 +254,9 @@ class QBOClient:
         out: list[E] = []
         start = 1
         while True:
-            text = select(cls.entity_name, where, order_by=order_by, start=start,
-                          max_results=self.page_size)
+            text = select(
+                cls.entity_name, where, order_by=order_by, start=start, max_results=self.page_size
+            )
             rows = (await self._query_raw(text)).get(cls.entity_name) or []
             out.extend(cls.model_validate(r) for r in rows)
             if len(rows) < self.page_size:
@@ -271,8 +292,10 @@ class QBOClient:
         objects come as models with ``status == "Deleted"``."""
         if changed_since.tzinfo is None:
             raise ValueError("changed_since must carry a time zone")
-        params = {"entities": ",".join(entities),
-                  "changedSince": changed_since.isoformat(timespec="seconds")}
+        params = {
+            "entities": ",".join(entities),
+            "changedSince": changed_since.isoformat(timespec="seconds"),
+        }
         data = await self._request("GET", "/cdc", kind="cdc", params=params)
         out: dict[str, list[Entity]] = {name: [] for name in entities}
         for resp in data.get("CDCResponse") or []:
@@ -305,13 +328,19 @@ class QBOClient:
         if len({i.bid for i in items}) != len(items):
             raise ValueError("batch item bIds must be unique")
         base = request_id or uuid.uuid4().hex
-        groups = [items[i:i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
-        answers = await asyncio.gather(*(
-            self._request("POST", "/batch", kind="batch",
-                          json_body={"BatchItemRequest": [it.to_qbo() for it in g]},
-                          request_id=f"{base[:44]}-b{n}")
-            for n, g in enumerate(groups)
-        ))
+        groups = [items[i : i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
+        answers = await asyncio.gather(
+            *(
+                self._request(
+                    "POST",
+                    "/batch",
+                    kind="batch",
+                    json_body={"BatchItemRequest": [it.to_qbo() for it in g]},
+                    request_id=f"{base[:44]}-b{n}",
+                )
+                for n, g in enumerate(groups)
+            )
+        )
         by_bid: dict[str, Mapping[str, Any]] = {}
         for ans in answers:
             for r in ans.get("BatchItemResponse") or []:
@@ -335,55 +364,6 @@ class QBOClient:
                     res.entity = parse_entity(key, r[key])
             out.append(res)
         return out
-
-    # ---- payment writes ------------------------------------------------------------------
-    async def create_payment(self, p: Payment, *, request_id: str) -> Payment:
-        """Create a received payment; repeating ``request_id`` returns the first answer."""
-        body = p.to_qbo()
-        for k in ("Id", "SyncToken", "MetaData", "status"):
-            body.pop(k, None)
-        data = await self._request("POST", "/payment", kind="create", json_body=body,
-                                   request_id=request_id)
-        return Payment.model_validate(data["Payment"])
-
-    async def update_payment(
-        self, p: Payment, *, request_id: str, sparse: bool = True
-    ) -> Payment:
-        """Update a payment (``p.id`` and ``p.sync_token`` required). Lines are replaced
-        whole. On a stale SyncToken (5010) it re-reads the payment, re-applies the same
-        change on the fresh SyncToken and retries once (requestid ``<request_id>-r``)."""
-        if not p.id or p.sync_token is None:
-            raise ValueError("update_payment needs the payment's id and sync_token")
-        body = p.model_dump(by_alias=True, exclude_none=True, exclude_unset=sparse)
-        body.pop("MetaData", None)
-        body.update(Id=p.id, SyncToken=p.sync_token, sparse=sparse)
-        try:
-            data = await self._request("POST", "/payment", kind="update", json_body=body,
-                                       request_id=request_id)
-        except StaleObjectError:
-            fresh = await self.get(Payment, p.id)
-            body["SyncToken"] = fresh.sync_token
-            data = await self._request("POST", "/payment", kind="update", json_body=body,
-                                       request_id=f"{request_id[:MAX_REQUEST_ID - 2]}-r")
-        return Payment.model_validate(data["Payment"])
-
-    async def update(self, entity: E, *, request_id: str) -> E:
-        """Send the fields set on ``entity`` (``Id``, ``SyncToken``, ``sparse``) as they are: a
-        stale SyncToken (5010) raises ``StaleObjectError``, never re-applied on the fresh one."""
-        if not entity.id or entity.sync_token is None:
-            raise ValueError("update needs the object's Id and SyncToken")
-        body = entity.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
-        name = entity.entity_name
-        data = await self._request("POST", f"/{name.lower()}", kind="update", json_body=body,
-                                   request_id=request_id)
-        return type(entity).model_validate(data[name])
-
-    async def delete_payment(self, id: str, sync_token: str, *, request_id: str) -> None:
-        """Delete a payment (hard delete in QBO)."""
-        await self._request("POST", "/payment", kind="delete",
-                            params={"operation": "delete"},
-                            json_body={"Id": id, "SyncToken": sync_token},
-                            request_id=request_id)
 
     # ---- links ---------------------------------------------------------------------------
     def web_url(self, entity_type: str, id: str) -> str:

@@ -94,17 +94,20 @@ def start_consent(
 ) -> Consent:
     """A new attempt with a fresh ``state``."""
     state = secrets.token_urlsafe(24)
-    return Consent(state, redirect_uri,
-                   consent_url(client_id, redirect_uri, state, scope, auth_url=auth_url))
+    return Consent(
+        state, redirect_uri, consent_url(client_id, redirect_uri, state, scope, auth_url=auth_url)
+    )
 
 
 def redirect_params(query: dict[str, str], state: str) -> tuple[str, str]:
     """The ``code`` and ``realmId`` of Intuit's redirect, once its ``state`` is this
     attempt's; ``ConnectError`` otherwise (a refusal, a forged or stale link)."""
     if not secrets.compare_digest(query.get("state", ""), state):
-        raise ConnectError("this address does not belong to this connection attempt (its "
-                           "state does not match): start qbo-connect again and use the "
-                           "address it leads to")
+        raise ConnectError(
+            "this address does not belong to this connection attempt (its "
+            "state does not match): start qbo-connect again and use the "
+            "address it leads to"
+        )
     if "error" in query:
         raise ConnectError(f"QuickBooks consent refused: {query['error']}")
     code, realm = query.get("code", ""), query.get("realmId", "")
@@ -168,24 +171,27 @@ async def complete(
     the code for tokens and save them."""
     if expected_realm is not None and realm != expected_realm:
         raise WrongCompany(realm, expected_realm)
-    record = await exchange_code(session, token_url, client_id, client_secret, code,
-                                 consent.redirect_uri)
+    record = await exchange_code(
+        session, token_url, client_id, client_secret, code, consent.redirect_uri
+    )
     record = record.model_copy(update={"realm_id": realm})
     await store.save(record)
     log.info("connected QuickBooks company %s", realm)
     return ConnectResult(realm_id=realm, record=record)
 
 
-def callback_app(path: str, state: str, done: asyncio.Future[tuple[str, str]]
-                 ) -> web.Application:
+def callback_app(path: str, state: str, done: asyncio.Future[tuple[str, str]]) -> web.Application:
     """The local server's one page: Intuit's redirect to ``path``. A forged or stale one
     is refused and changes nothing; the first good one (or a refusal) settles ``done``."""
 
     async def callback(request: web.Request) -> web.Response:
         query = dict(request.query)
         if not secrets.compare_digest(query.get("state", ""), state):
-            return web.Response(status=400, text="This link does not belong to this connection "
-                                "attempt (state mismatch). Start `qbo-connect` again.")
+            return web.Response(
+                status=400,
+                text="This link does not belong to this connection "
+                "attempt (state mismatch). Start `qbo-connect` again.",
+            )
         try:
             code_realm = redirect_params(query, state)
         except ConnectError as exc:
@@ -194,8 +200,10 @@ def callback_app(path: str, state: str, done: asyncio.Future[tuple[str, str]]
             return web.Response(status=400, text=f"QuickBooks was not connected: {exc}")
         if not done.done():
             done.set_result(code_realm)
-        return web.Response(text="Consent received. Back to the terminal: qbo-connect says "
-                            "there whether the company is connected. You can close this tab.")
+        return web.Response(
+            text="Consent received. Back to the terminal: qbo-connect says "
+            "there whether the company is connected. You can close this tab."
+        )
 
     app = web.Application()
     app.router.add_get(path, callback)
@@ -233,16 +241,38 @@ async def run_connect(
         code, realm = read_redirect(await paste(), consent.state)
     else:
         consent, code, realm = await _local_redirect(
-            client_id, redirect_uri, scope=scope, auth_url=auth_url, listen_host=listen_host,
-            listen_port=listen_port, wait_seconds=wait_seconds, announce=announce)
-    return await complete(session, consent, code, realm, client_id=client_id,
-                          client_secret=client_secret, store=store,
-                          expected_realm=expected_realm, token_url=token_url)
+            client_id,
+            redirect_uri,
+            scope=scope,
+            auth_url=auth_url,
+            listen_host=listen_host,
+            listen_port=listen_port,
+            wait_seconds=wait_seconds,
+            announce=announce,
+        )
+    return await complete(
+        session,
+        consent,
+        code,
+        realm,
+        client_id=client_id,
+        client_secret=client_secret,
+        store=store,
+        expected_realm=expected_realm,
+        token_url=token_url,
+    )
 
 
 async def _local_redirect(
-    client_id: str, redirect_uri: str, *, scope: str, auth_url: str, listen_host: str,
-    listen_port: int | None, wait_seconds: float, announce: Callable[[str], None],
+    client_id: str,
+    redirect_uri: str,
+    *,
+    scope: str,
+    auth_url: str,
+    listen_host: str,
+    listen_port: int | None,
+    wait_seconds: float,
+    announce: Callable[[str], None],
 ) -> tuple[Consent, str, str]:
     """Serve :func:`callback_app` on the redirect's port, announce the consent URL and wait
     for Intuit's redirect: the attempt, the code and the realm."""
@@ -260,8 +290,9 @@ async def _local_redirect(
         raise
     if not port:
         redirect_uri = f"{parts.scheme}://{parts.hostname}:{runner.addresses[0][1]}{path}"
-    consent = Consent(state, redirect_uri,
-                      consent_url(client_id, redirect_uri, state, scope, auth_url=auth_url))
+    consent = Consent(
+        state, redirect_uri, consent_url(client_id, redirect_uri, state, scope, auth_url=auth_url)
+    )
     announce(consent.url)
     try:
         code, realm = await asyncio.wait_for(done, wait_seconds)

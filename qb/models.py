@@ -114,12 +114,7 @@ class Payment(Entity):
 
     def linked_ids(self, txn_type: str) -> list[str]:
         """Ids of the transactions of one type (``Invoice``, ``CreditMemo``) its lines link."""
-        return [
-            lt.txn_id
-            for ln in self.line
-            for lt in ln.linked_txn
-            if lt.txn_type == txn_type
-        ]
+        return [lt.txn_id for ln in self.line for lt in ln.linked_txn if lt.txn_type == txn_type]
 
 
 class CreditMemo(Entity):
@@ -193,6 +188,14 @@ class CompanyInfo(Entity):
 
 ENTITY_TYPES: dict[str, type[Entity]] = {
     cls.entity_name: cls
-    for cls in (Invoice, Payment, CreditMemo, Customer, Account, Preferences, CompanyInfo,
-                ExchangeRate)
+    for cls in (
+        Invoice,
+        Payment,
+        CreditMemo,
+        Customer,
+        Account,
+        Preferences,
+        CompanyInfo,
+        ExchangeRate,
+    )
 }

@@ -139,10 +139,17 @@ class RedisLimits:
         return f"{self._holder}:{self._count}"
 
     async def _ask(self, member: str, batch: bool) -> tuple[bool, str, float]:
-        answer: Any = await self._grant(keys=self.keys, args=[
-            member, self.max_in_flight, self.per_window,
-            self.batch_per_window if batch else 0, self.window_ms, self.lease_ms,
-        ])
+        answer: Any = await self._grant(
+            keys=self.keys,
+            args=[
+                member,
+                self.max_in_flight,
+                self.per_window,
+                self.batch_per_window if batch else 0,
+                self.window_ms,
+                self.lease_ms,
+            ],
+        )
         ok, why, wait_ms = answer
         why = why.decode() if isinstance(why, bytes) else str(why)
         return bool(int(ok)), why, float(wait_ms)
@@ -161,8 +168,11 @@ class RedisLimits:
                 now = time.monotonic()
                 if now - self._warned_at >= WARN_EVERY:
                     self._warned_at = now
-                    log.warning("QuickBooks limits shared by replicas not kept (Redis: %s); "
-                                "this process keeps its own", type(exc).__name__)
+                    log.warning(
+                        "QuickBooks limits shared by replicas not kept (Redis: %s); "
+                        "this process keeps its own",
+                        type(exc).__name__,
+                    )
                 return False
             if ok:
                 return True

@@ -62,8 +62,14 @@ async def serve_sandboxes(
     ConnectBooster's sync runs every ``sync_interval`` seconds (``None``: on demand only).
     Call :meth:`SandboxServers.close` to stop."""
     sandboxes = await start_sandboxes(
-        cb_api_key=SANDBOX_CB_KEY, scenario=scenario, seed=seed, rng_seed=seed,
-        sync_interval=sync_interval, host=host, qbo_port=qbo_port, cb_port=cb_port,
+        cb_api_key=SANDBOX_CB_KEY,
+        scenario=scenario,
+        seed=seed,
+        rng_seed=seed,
+        sync_interval=sync_interval,
+        host=host,
+        qbo_port=qbo_port,
+        cb_port=cb_port,
     )
     assert sandboxes.world is not None
     servers = SandboxServers(sandboxes, sandboxes.world, sandboxes.bot_env())

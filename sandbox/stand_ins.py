@@ -132,12 +132,12 @@ async def start_sandboxes(
         for runner in reversed(runners):
             await runner.cleanup()
         raise
-    return Sandboxes(qbo=qbo, cb=cb, world=world, qbo_url=qbo_url, cb_url=cb_url,
-                     runners=runners)
+    return Sandboxes(qbo=qbo, cb=cb, world=world, qbo_url=qbo_url, cb_url=cb_url, runners=runners)
 
 
-def _seed(scenario: str | Populate | None, qbo: QBOSandbox, cb: CBSandbox, seed: int
-          ) -> World | None:
+def _seed(
+    scenario: str | Populate | None, qbo: QBOSandbox, cb: CBSandbox, seed: int
+) -> World | None:
     """Build ``scenario`` (a name, or a :data:`Populate`) in both stand-ins, in process."""
     if scenario is None:
         return None
@@ -172,10 +172,12 @@ async def start_stand_ins(
     well-formed id). ``slack_app`` makes the Slack stand-in's web app when it needs more
     routes than ``slack.make_app()``: it is called once QBO and ConnectBooster serve and are
     seeded, before Slack serves."""
-    sandboxes = await start_sandboxes(cb_api_key=cb_api_key, realm_id=realm_id,
-                                      scenario=scenario, seed=seed, rng_seed=rng_seed)
-    slack = SlackSandbox(signing_secret=signing_secret, bot_token=bot_token,
-                         app_token=app_token, channels=channels)
+    sandboxes = await start_sandboxes(
+        cb_api_key=cb_api_key, realm_id=realm_id, scenario=scenario, seed=seed, rng_seed=rng_seed
+    )
+    slack = SlackSandbox(
+        signing_secret=signing_secret, bot_token=bot_token, app_token=app_token, channels=channels
+    )
     stand_ins = StandIns(**_fields(sandboxes), slack=slack)
     try:
         app = slack_app(stand_ins) if slack_app is not None else slack.make_app()

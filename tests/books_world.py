@@ -66,12 +66,18 @@ class Desk:
         self.customer_id = str(made["Id"])
         return self.customer_id
 
-    def invoice(self, label: str, amount: str, *, doc: str | None = None,
-                at: datetime | None = None) -> str:
+    def invoice(
+        self, label: str, amount: str, *, doc: str | None = None, at: datetime | None = None
+    ) -> str:
         body: dict[str, Any] = {
             "CustomerRef": {"value": self.customer_id},
-            "Line": [{"Amount": Decimal(amount), "DetailType": "SalesItemLineDetail",
-                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}],
+            "Line": [
+                {
+                    "Amount": Decimal(amount),
+                    "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
+                }
+            ],
         }
         if doc:
             body["DocNumber"] = doc
@@ -80,27 +86,52 @@ class Desk:
         return self.ids[label]
 
     def credit_memo(self, label: str, amount: str) -> str:
-        made = self.company.create("CreditMemo", {
-            "CustomerRef": {"value": self.customer_id},
-            "Line": [{"Amount": Decimal(amount), "DetailType": "SalesItemLineDetail",
-                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}],
-        }, at=self.paid_at - timedelta(days=2))
+        made = self.company.create(
+            "CreditMemo",
+            {
+                "CustomerRef": {"value": self.customer_id},
+                "Line": [
+                    {
+                        "Amount": Decimal(amount),
+                        "DetailType": "SalesItemLineDetail",
+                        "SalesItemLineDetail": {"ItemRef": {"value": "1"}},
+                    }
+                ],
+            },
+            at=self.paid_at - timedelta(days=2),
+        )
         self.ids[label] = str(made["Id"])
         return self.ids[label]
 
-    def qbo_payment(self, label: str, lines: list[tuple[str, str]], *, total: str,
-                    ref: str | None = "4401", after: timedelta = 20 * MIN,
-                    same_money: str | None = None, note: str | None = None) -> str:
+    def qbo_payment(
+        self,
+        label: str,
+        lines: list[tuple[str, str]],
+        *,
+        total: str,
+        ref: str | None = "4401",
+        after: timedelta = 20 * MIN,
+        same_money: str | None = None,
+        note: str | None = None,
+    ) -> str:
         """A QBO payment entered ``after`` the run (negative: before), its lines as
         ``(invoice or credit memo label, amount)``; ``same_money``: the part of it the test
         counts as this payment's money."""
         body: dict[str, Any] = {
             "CustomerRef": {"value": self.customer_id},
             "TotalAmt": Decimal(total),
-            "Line": [{"Amount": Decimal(a), "LinkedTxn": [{
-                "TxnId": self.ids[lbl],
-                "TxnType": "CreditMemo" if lbl.startswith("cm") else "Invoice"}]}
-                     for lbl, a in lines],
+            "Line": [
+                {
+                    "Amount": Decimal(a),
+                    "LinkedTxn": [
+                        {
+                            "TxnId": self.ids[lbl],
+                            "TxnType": "CreditMemo" if lbl.startswith("cm") else "Invoice",
+                        }
+                    ],
+                }
+                for lbl, a in lines
+            ],
         }
         if ref:
             body["PaymentRefNum"] = ref
@@ -125,35 +156,56 @@ class Desk:
             cur = self.company.get("Invoice", inv_id)
             assert cur is not None and amount is not None
             line = dict(cur["Line"][0], Amount=Decimal(amount))
-            self.company.update("Invoice", {"Id": inv_id, "SyncToken": cur["SyncToken"],
-                                            "Line": [line]}, at=at)
+            self.company.update(
+                "Invoice", {"Id": inv_id, "SyncToken": cur["SyncToken"], "Line": [line]}, at=at
+            )
         elif what == "recreate":
             cur = self.company.get("Invoice", inv_id)
             assert cur is not None
             self.company.delete("Invoice", inv_id, at=at)
-            return self.invoice(f"{label}-new", str(cur["TotalAmt"]), doc=cur["DocNumber"],
-                                at=at + 3 * MIN)
+            return self.invoice(
+                f"{label}-new", str(cur["TotalAmt"]), doc=cur["DocNumber"], at=at + 3 * MIN
+            )
         return None
 
     def deactivate(self) -> None:
         cur = self.company.get("Customer", self.customer_id)
         assert cur is not None
-        self.company.update("Customer", {"Id": self.customer_id, "SyncToken": cur["SyncToken"],
-                                         "Active": False}, at=self.paid_at + 10 * MIN)
+        self.company.update(
+            "Customer",
+            {"Id": self.customer_id, "SyncToken": cur["SyncToken"], "Active": False},
+            at=self.paid_at + 10 * MIN,
+        )
 
     # ---- ConnectBooster ------------------------------------------------------------------
-    def cb_payment(self, amount: str, apps: list[tuple[str, str]], *, ref: str = "CB10234",
-                   currency: str = "USD") -> Payment:
+    def cb_payment(
+        self,
+        amount: str,
+        apps: list[tuple[str, str]],
+        *,
+        ref: str = "CB10234",
+        currency: str = "USD",
+    ) -> Payment:
         """The portal payment, pending, applied to ``(invoice label, amount)``."""
         docs = {str(i["Id"]): str(i["DocNumber"]) for i in self.company.all("Invoice")}
         p = Payment(
-            id="pmt_books", reference=ref, amount=Decimal(amount), currency=currency,
+            id="pmt_books",
+            reference=ref,
+            amount=Decimal(amount),
+            currency=currency,
             customer=Customer(id="cus_1", name="Northwind", qb_customer_id=self.customer_id),
-            paid_at=self.paid_at, method="card",
-            applications=[Application(qb_invoice_id=self.ids[lbl],
-                                      invoice_number=docs.get(self.ids[lbl], lbl),
-                                      amount=Decimal(a)) for lbl, a in apps],
-            sync=SyncState(status=SyncStatus.PENDING), updated_at=self.paid_at,
+            paid_at=self.paid_at,
+            method="card",
+            applications=[
+                Application(
+                    qb_invoice_id=self.ids[lbl],
+                    invoice_number=docs.get(self.ids[lbl], lbl),
+                    amount=Decimal(a),
+                )
+                for lbl, a in apps
+            ],
+            sync=SyncState(status=SyncStatus.PENDING),
+            updated_at=self.paid_at,
         )
         self.payment = self.cb_sbx.add_payment(p)
         return p
@@ -163,8 +215,7 @@ class Desk:
         assert self.payment is not None
         if lose_response:
             self.cb_sbx.lose_response_for.add(self.payment.id)
-        self.cb_sbx.sync_local(self.company, at=self.paid_at + 60 * MIN,
-                               only=[self.payment.id])
+        self.cb_sbx.sync_local(self.company, at=self.paid_at + 60 * MIN, only=[self.payment.id])
 
     # ---- reading back --------------------------------------------------------------------
     async def fetch(self) -> tuple[Payment, QBOFacts, Diagnosis]:
@@ -180,8 +231,9 @@ class Desk:
         assert self.payment is not None
         total = Decimal(0)
         for p in self.company.all("Payment"):
-            own = norm(p.get("PaymentRefNum")) == norm(self.payment.reference) or \
-                f"[fp:{self.payment.id}]" in (p.get("PrivateNote") or "")
+            own = norm(p.get("PaymentRefNum")) == norm(
+                self.payment.reference
+            ) or f"[fp:{self.payment.id}]" in (p.get("PrivateNote") or "")
             if own:
                 total += Decimal(str(p["TotalAmt"]))
             elif str(p["Id"]) in self.same_money:
@@ -213,8 +265,7 @@ async def apply_plan(desk: Desk, plan: RemedyPlan) -> dict[str, Any]:
         elif w.kind == WriteKind.QBO_UPDATE_PAYMENT:
             await desk.qbo.update(QBPayment.model_validate(body), request_id=rid)
         elif w.kind == WriteKind.QBO_DELETE_PAYMENT:
-            await desk.qbo.delete_payment(str(w.target_id), str(body["SyncToken"]),
-                                          request_id=rid)
+            await desk.qbo.delete_payment(str(w.target_id), str(body["SyncToken"]), request_id=rid)
         elif w.kind == WriteKind.QBO_UPDATE_CUSTOMER:
             await desk.qbo.update(QBCustomer.model_validate(body), request_id=rid)
     return created
@@ -231,8 +282,13 @@ async def desk_at(paid_at: datetime) -> AsyncIterator[Desk]:
         cb_sbx = CBSandbox(api_key=CB_KEY)
         runner, url = await serve(cb_sbx.make_app())
         try:
-            cb = CBClient(env.session, base_url=url, api_key=SecretStr(CB_KEY),
-                          backoff_base=0.001, backoff_cap=0.01)
+            cb = CBClient(
+                env.session,
+                base_url=url,
+                api_key=SecretStr(CB_KEY),
+                backoff_base=0.001,
+                backoff_cap=0.01,
+            )
             yield Desk(env.company, cb_sbx, env.client, cb, paid_at)
         finally:
             await runner.cleanup()

@@ -53,8 +53,13 @@ async def main(spec: dict[str, Any]) -> int:
 
     store.put_failure = put_failure  # type: ignore[method-assign]
     store.put_failure_if_held = put_failure_if_held  # type: ignore[method-assign]
-    outcome = await run_remedy(services, spec["payment_id"], RemedyKind(spec["kind"]),
-                               spec["user"], params=spec.get("params") or None)
+    outcome = await run_remedy(
+        services,
+        spec["payment_id"],
+        RemedyKind(spec["kind"]),
+        spec["user"],
+        params=spec.get("params") or None,
+    )
     print(json.dumps({"saves": saves, "result": str(outcome.result)}))
     await services.aclose()
     return 0

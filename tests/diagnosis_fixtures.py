@@ -189,5 +189,3 @@ def _by_customer(rows: list[QBPayment]) -> dict[str, list[QBPayment]]:
     for p in rows:
         out.setdefault(p.customer_ref.value if p.customer_ref else CUST, []).append(p)
     return out
-
-

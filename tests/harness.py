@@ -149,7 +149,8 @@ class World:
                 socket = socket_mode_handler(bolt, services)
             probe = socket.client.is_connected if socket is not None else None
             runner, url = await serve(
-                app_module.build_web_app(bolt, services, socket_connected=probe))
+                app_module.build_web_app(bolt, services, socket_connected=probe)
+            )
             bot = Bot(services, bolt, runner, url, socket)
             if socket is not None:
                 try:
@@ -192,11 +193,20 @@ async def world(
 ) -> AsyncIterator[World]:
     """Start the stand-ins (seeded with ``scenario``) and ``bots`` bot processes (in Socket
     Mode with ``socket_mode``)."""
-    stand_ins = await start_stand_ins(cb_api_key=CB_KEY, signing_secret=SIGNING_SECRET,
-                                      bot_token=BOT_TOKEN, realm_id=REALM, scenario=scenario)
+    stand_ins = await start_stand_ins(
+        cb_api_key=CB_KEY,
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        realm_id=REALM,
+        scenario=scenario,
+    )
     stand_ins.slack.usergroups["S0FINANCE"] = [FINANCE_USER, FINANCE_USER_2]
-    w = World(stand_ins=stand_ins, redis_url=redis_url, prefix=prefix,
-              encryption_key=Fernet.generate_key().decode())
+    w = World(
+        stand_ins=stand_ins,
+        redis_url=redis_url,
+        prefix=prefix,
+        encryption_key=Fernet.generate_key().decode(),
+    )
     try:
         for _ in range(bots):
             await w.start_bot(socket_mode=socket_mode, **(bot_overrides or {}))

@@ -111,8 +111,13 @@ def seed_invoice(
     """One invoice with a single sales line of ``amount``."""
     body: dict[str, Any] = {
         "CustomerRef": {"value": customer_id},
-        "Line": [{"Amount": Decimal(amount), "DetailType": "SalesItemLineDetail",
-                  "SalesItemLineDetail": {"ItemRef": {"value": "1", "name": "Services"}}}],
+        "Line": [
+            {
+                "Amount": Decimal(amount),
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": "1", "name": "Services"}},
+            }
+        ],
     }
     if doc:
         body["DocNumber"] = doc

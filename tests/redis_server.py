@@ -58,8 +58,22 @@ class RedisServer:
                 "install it (apt-get install redis-server) or set REDIS_URL to a Redis that answers"
             )
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.workdir, "--logfile", "", *self.options],
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.workdir,
+                "--logfile",
+                "",
+                *self.options,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -100,8 +114,9 @@ if __name__ == "__main__":
     if url and answers(url):
         print("tests use the Redis at REDIS_URL")
     elif shutil.which("redis-server"):
-        print("tests start a throwaway redis-server on a free port "
-              "(REDIS_URL unset or not answering)")
+        print(
+            "tests start a throwaway redis-server on a free port (REDIS_URL unset or not answering)"
+        )
     else:
         print(
             "error: no Redis for the tests: REDIS_URL is unset or does not answer, "

@@ -23,8 +23,9 @@ def shift_clock(services: Services, by: timedelta) -> None:
 
 async def test_alert_crossing_no_repeat_recovery_and_re_alert(redis_url: str, redis_prefix: str):
     # all-causes: 9 of 248 payments failed (3.6%)
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={"alert_threshold": "0.03"}) as w:
+    async with world(
+        redis_url, redis_prefix, "all-causes", bot_overrides={"alert_threshold": "0.03"}
+    ) as w:
         s = w.services
         w.slack.rate_limit_enabled = False
         await poll_once(s, post_interval=0, check_alerts=False)  # the failures, diagnosed
@@ -58,8 +59,9 @@ async def test_alert_crossing_no_repeat_recovery_and_re_alert(redis_url: str, re
 
 
 async def test_several_workers_post_one_alert(redis_url: str, redis_prefix: str):
-    async with world(redis_url, redis_prefix, "all-causes", bots=3,
-                     bot_overrides={"alert_threshold": "0.03"}) as w:
+    async with world(
+        redis_url, redis_prefix, "all-causes", bots=3, bot_overrides={"alert_threshold": "0.03"}
+    ) as w:
         results = await asyncio.gather(*(check_alerts(b.services) for b in w.bots))
         assert sum(r is not None for r in results) == 1
         results = await asyncio.gather(*(check_alerts(b.services) for b in w.bots))
@@ -68,9 +70,12 @@ async def test_several_workers_post_one_alert(redis_url: str, redis_prefix: str)
 
 
 async def test_below_min_payments_or_threshold_no_alert(redis_url: str, redis_prefix: str):
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={"alert_threshold": "0.03",
-                                    "alert_min_payments": 1000}) as w:
+    async with world(
+        redis_url,
+        redis_prefix,
+        "all-causes",
+        bot_overrides={"alert_threshold": "0.03", "alert_min_payments": 1000},
+    ) as w:
         assert await check_alerts(w.services) is None
         w.services.settings.alert_min_payments = 20
         w.services.settings.alert_threshold = Decimal("0.10")

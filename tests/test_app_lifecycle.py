@@ -64,16 +64,25 @@ async def test_run_serves_health_and_metrics_polls_and_stops_on_sigterm(
     stand_ins: World, tmp_path: Any
 ) -> None:
     port = free_port()
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "QBO_", "CB_", "FINANCE_", "REDIS_", "TOKEN_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "QBO_", "CB_", "FINANCE_", "REDIS_", "TOKEN_"))
+    }
     env = {**base, **settings_env(stand_ins.settings(), PORT=str(port))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(ROOT / "app.py"),
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
+
             async def healthy() -> bool:
                 status, body = await get_text(http, f"{url}/healthz")
                 return status == 200 and '"ok": true' in body
@@ -108,9 +117,7 @@ async def test_run_serves_health_and_metrics_polls_and_stops_on_sigterm(
     assert stand_ins.settings().slack_bot_token.get_secret_value() not in err
 
 
-async def test_metrics_count_remedies_by_kind_and_result(
-    redis_url: str, redis_prefix: str
-) -> None:
+async def test_metrics_count_remedies_by_kind_and_result(redis_url: str, redis_prefix: str) -> None:
     async with world(redis_url, redis_prefix, "all-causes") as w:
         rec = (await seed(w, ["paid-manually"]))["paid-manually"]
         await click(w, rec, RemedyKind.DISMISS_SYNC)

@@ -507,18 +507,33 @@ def test_card_within_limits_for_any_data(customer: str, summary: str, n: int) ->
 
 
 def by_hand(amount: str, *, certain: bool = False, pid: str = "9001") -> RecordedMoney:
-    return RecordedMoney(qbo_payment_id=pid, kind=RecordedKind.BY_HAND, amount=Decimal(amount),
-                         invoice_amounts={"130": Decimal(amount)}, reference="CHK-77",
-                         certain=certain)
+    return RecordedMoney(
+        qbo_payment_id=pid,
+        kind=RecordedKind.BY_HAND,
+        amount=Decimal(amount),
+        invoice_amounts={"130": Decimal(amount)},
+        reference="CHK-77",
+        certain=certain,
+    )
 
 
 def needs(recorded_1043: str = "1000.00", *, target: str | None = "145") -> tuple[InvoiceNeed, ...]:
     return (
-        InvoiceNeed(invoice_id="130", invoice_number="1043", applied=Decimal("1000.00"),
-                    recorded=Decimal(recorded_1043), target_invoice_id="130",
-                    room=Decimal("1000.00") - Decimal(recorded_1043)),
-        InvoiceNeed(invoice_id="145", invoice_number="1051", applied=Decimal("250.00"),
-                    target_invoice_id=target, room=Decimal("250.00") if target else Decimal(0)),
+        InvoiceNeed(
+            invoice_id="130",
+            invoice_number="1043",
+            applied=Decimal("1000.00"),
+            recorded=Decimal(recorded_1043),
+            target_invoice_id="130",
+            room=Decimal("1000.00") - Decimal(recorded_1043),
+        ),
+        InvoiceNeed(
+            invoice_id="145",
+            invoice_number="1051",
+            applied=Decimal("250.00"),
+            target_invoice_id=target,
+            room=Decimal("250.00") if target else Decimal(0),
+        ),
     )
 
 
@@ -526,28 +541,40 @@ def books_card(books: Books | None) -> str:
     rec = make_record(cause=Cause.PAID_MANUALLY, remedies=[RemedyKind.RECREATE_PAYMENT])
     assert rec.diagnosis is not None
     rec.diagnosis.books = books
-    rec.diagnosis.findings[0].evidence.append(EvidenceObject(
-        type="Payment", id="9001", number="CHK-77", url=f"{QBO}/recvpayment?txnId=9001"))
+    rec.diagnosis.findings[0].evidence.append(
+        EvidenceObject(
+            type="Payment", id="9001", number="CHK-77", url=f"{QBO}/recvpayment?txnId=9001"
+        )
+    )
     _, blocks = failure_message(rec)
     assert_within_limits(blocks)
     return "\n".join(all_texts(blocks))
 
 
 def test_books_partly_recorded_say_how_much_is_missing_and_where() -> None:
-    shown = books_card(Books(amount=Decimal("1250.00"), recorded=(by_hand("1000.00"),),
-                             needs=needs()))
-    assert ("*In QuickBooks:* $1,000.00 of the $1,250.00 is recorded (likely, differs by "
-            "$250.00); *$250.00 is recorded nowhere*.") in shown
-    assert (f"• <{QBO}/recvpayment?txnId=9001|Payment CHK-77> (entered by hand, likely the same "
-            "money): $1,000.00 on invoice 1043 ($1,000.00)") in shown
+    shown = books_card(
+        Books(amount=Decimal("1250.00"), recorded=(by_hand("1000.00"),), needs=needs())
+    )
+    assert (
+        "*In QuickBooks:* $1,000.00 of the $1,250.00 is recorded (likely, differs by "
+        "$250.00); *$250.00 is recorded nowhere*."
+    ) in shown
+    assert (
+        f"• <{QBO}/recvpayment?txnId=9001|Payment CHK-77> (entered by hand, likely the same "
+        "money): $1,000.00 on invoice 1043 ($1,000.00)"
+    ) in shown
     assert "• Invoice 1051: $250.00 of $250.00 unrecorded\n" in shown  # on its own invoice
     assert "Invoice 1043:" not in shown  # fully recorded: not listed as missing
 
 
 def test_books_reconciled_are_certain_and_list_no_needs() -> None:
-    shown = books_card(Books(amount=Decimal("1250.00"),
-                             recorded=(by_hand("1250.00", certain=True),),
-                             needs=needs("1000.00")))
+    shown = books_card(
+        Books(
+            amount=Decimal("1250.00"),
+            recorded=(by_hand("1250.00", certain=True),),
+            needs=needs("1000.00"),
+        )
+    )
     assert "*In QuickBooks:* all $1,250.00 is recorded (certain)." in shown
     assert "unrecorded" not in shown
     judged = books_card(Books(amount=Decimal("1250.00"), recorded=(by_hand("1250.00"),)))
@@ -555,28 +582,53 @@ def test_books_reconciled_are_certain_and_list_no_needs() -> None:
 
 
 def test_books_recorded_twice_and_nothing_recorded() -> None:
-    twice = books_card(Books(amount=Decimal("1250.00"),
-                             recorded=(by_hand("1250.00", certain=True),
-                                       by_hand("500.00", certain=True, pid="9002"))))
-    assert ("$1,750.00 is recorded for this $1,250.00 payment: *$500.00 more than was paid* "
-            "(likely, differs by $500.00)") in twice
-    none = books_card(Books(amount=Decimal("1250.00"), needs=needs("0", target=None),
-                            overpaid=Decimal("0")))
+    twice = books_card(
+        Books(
+            amount=Decimal("1250.00"),
+            recorded=(
+                by_hand("1250.00", certain=True),
+                by_hand("500.00", certain=True, pid="9002"),
+            ),
+        )
+    )
+    assert (
+        "$1,750.00 is recorded for this $1,250.00 payment: *$500.00 more than was paid* "
+        "(likely, differs by $500.00)"
+    ) in twice
+    none = books_card(
+        Books(amount=Decimal("1250.00"), needs=needs("0", target=None), overpaid=Decimal("0"))
+    )
     assert "*In QuickBooks:* none of the $1,250.00 is recorded yet." in none
     assert "• Invoice 1043: $1,000.00 of $1,000.00 unrecorded\n" in none
     assert "• Invoice 1051: $250.00 of $250.00 unrecorded — you pick the invoice it goes to" in (
-        none)
+        none
+    )
 
 
 def test_books_show_their_currency_room_and_overpayment() -> None:
-    short_room = (InvoiceNeed(invoice_id="145", invoice_number="1051", applied=Decimal("250.00"),
-                              target_invoice_id="145", room=Decimal("100.00")),)
-    shown = books_card(Books(amount=Decimal("300.00"), currency="EUR", needs=short_room,
-                             overpaid=Decimal("50.00")))
+    short_room = (
+        InvoiceNeed(
+            invoice_id="145",
+            invoice_number="1051",
+            applied=Decimal("250.00"),
+            target_invoice_id="145",
+            room=Decimal("100.00"),
+        ),
+    )
+    shown = books_card(
+        Books(amount=Decimal("300.00"), currency="EUR", needs=short_room, overpaid=Decimal("50.00"))
+    )
     assert "none of the 300.00 EUR is recorded yet" in shown
     assert "250.00 EUR of 250.00 EUR unrecorded (invoice 1051, only 100.00 EUR open)" in shown
-    elsewhere = (InvoiceNeed(invoice_id="130", invoice_number="1043", applied=Decimal("300.00"),
-                             target_invoice_id="145", room=Decimal("300.00")),)
+    elsewhere = (
+        InvoiceNeed(
+            invoice_id="130",
+            invoice_number="1043",
+            applied=Decimal("300.00"),
+            target_invoice_id="145",
+            room=Decimal("300.00"),
+        ),
+    )
     moved = books_card(Books(amount=Decimal("300.00"), needs=elsewhere))
     assert "• Invoice 1043: $300.00 of $300.00 unrecorded → invoice 1051\n" in moved
     assert "50.00 EUR paid over the invoices (the client's overpayment)" in shown
@@ -588,8 +640,10 @@ def test_no_books_no_books_section() -> None:
 
 def test_books_with_many_payments_and_invoices_stay_within_limits() -> None:
     many = tuple(by_hand("1.00", pid=str(9100 + i)) for i in range(40))
-    lots = tuple(InvoiceNeed(invoice_id=str(i), invoice_number="<&>" * 20,
-                             applied=Decimal("30.00")) for i in range(40))
+    lots = tuple(
+        InvoiceNeed(invoice_id=str(i), invoice_number="<&>" * 20, applied=Decimal("30.00"))
+        for i in range(40)
+    )
     shown = books_card(Books(amount=Decimal("1250.00"), recorded=many, needs=lots))
     assert "• … and 34 more payments" in shown  # six payments shown
     rows = shown.count("unrecorded — you pick")

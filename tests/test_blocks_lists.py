@@ -279,7 +279,8 @@ def test_recovered_and_sync_not_running() -> None:
     assert "recovered: 7% over the last 7 days, under the 10% threshold" in texts(blocks)
     raised = int((NOW - timedelta(days=2)).timestamp())
     assert f"<!date^{raised}^{{date_short_pretty}} at {{time}}|12:00 UTC, 8 Nov 2026>" in texts(
-        blocks)
+        blocks
+    )
     text2, blocks2 = sync_not_running_message(
         pending=14,
         pending_amount=Decimal("3000"),
@@ -297,12 +298,18 @@ def test_recovered_and_sync_not_running() -> None:
 def test_list_times_are_slack_date_tokens_with_a_utc_fallback() -> None:
     """Each reader sees "As of" in their own time zone; clients that cannot render the token
     (and notifications) read the UTC time."""
-    _, blocks = list_page([summary(1)], page=1, pages=1, total=1, total_amount=Decimal("1251"),
-                          filters="", now=NOW)
+    _, blocks = list_page(
+        [summary(1)], page=1, pages=1, total=1, total_amount=Decimal("1251"), filters="", now=NOW
+    )
     ok(blocks)
     unix = 1_794_312_000  # 2026-11-10 12:00:00 UTC
     assert f"As of <!date^{unix}^{{date_short_pretty}} at {{time}}|12:00 UTC, 10 Nov 2026>." in (
-        texts(blocks))
-    _, stats = stats_message(StatsReport(window_days=7, payments=10, failures=1,
-                                         rate=Decimal("0.1"), threshold=Decimal("0.1")), now=NOW)
+        texts(blocks)
+    )
+    _, stats = stats_message(
+        StatsReport(
+            window_days=7, payments=10, failures=1, rate=Decimal("0.1"), threshold=Decimal("0.1")
+        ),
+        now=NOW,
+    )
     assert f"As of <!date^{unix}^" in texts(stats)

@@ -54,10 +54,12 @@ class Case:
 
 def one(amount: str = "1000", cb: str | None = None) -> Callable[[Desk], None]:
     """A customer, invoice ``a`` of ``amount`` and the portal payment of ``cb`` on it."""
+
     def build(d: Desk) -> None:
         d.customer()
         d.invoice("a", amount)
         d.cb_payment(cb or amount, [("a", amount)])
+
     return build
 
 
@@ -66,13 +68,27 @@ def then(*steps: Callable[[Desk], object]) -> Callable[[Desk], None]:
         for step in steps:
             step(d)
         d.sync()
+
     return build
 
 
-def hand(label: str, lines: list[tuple[str, str]], total: str, *, same: str | None = None,
-         ref: str = "4401", after: timedelta = 20 * MIN) -> Callable[[Desk], str]:
-    return lambda d: d.qbo_payment(label, lines, total=total, ref=ref, after=after,
-                                   same_money=same if same is not None else total)
+def hand(
+    label: str,
+    lines: list[tuple[str, str]],
+    total: str,
+    *,
+    same: str | None = None,
+    ref: str = "4401",
+    after: timedelta = 20 * MIN,
+) -> Callable[[Desk], str]:
+    return lambda d: d.qbo_payment(
+        label,
+        lines,
+        total=total,
+        ref=ref,
+        after=after,
+        same_money=same if same is not None else total,
+    )
 
 
 def two(d: Desk) -> None:
@@ -97,8 +113,9 @@ def shared_zero(d: Desk) -> None:
     d.cb_payment("1000", [("a", "1000")])
     d.credit_memo("cm1", "300")
     d.credit_memo("cm2", "200")
-    d.qbo_payment("z", [("a", "400"), ("c", "100"), ("cm1", "300"), ("cm2", "200")],
-                  total="0", ref=None)
+    d.qbo_payment(
+        "z", [("a", "400"), ("c", "100"), ("cm1", "300"), ("cm2", "200")], total="0", ref=None
+    )
 
 
 def lost_answer(d: Desk) -> None:
@@ -122,97 +139,225 @@ def euro(d: Desk) -> None:
 
 
 CASES = [
-    Case("paid by hand, whole", then(one(), hand("h", [("a", "1000")], "1000")),
-         K.DISMISS_SYNC, balances={"a": "0"}),
-    Case("paid by hand, deleted from the portal history",
-         then(one(), hand("h", [("a", "1000")], "1000")), K.DELETE_HISTORY,
-         balances={"a": "0"}),
-    Case("paid by hand, one invoice of two", then(two, hand("h", [("a", "1000")], "1000")),
-         K.RECREATE_PAYMENT, created="250", balances={"a": "0", "b": "0"}),
-    Case("partial hand payment ($50 check)", then(one(), hand("h", [("a", "50")], "50")),
-         K.RECREATE_PAYMENT, created="950", balances={"a": "0"}),
-    Case("hand payment covers the invoice, not the overpayment",
-         then(one("1000", cb="1100"), hand("h", [("a", "1000")], "1000")),
-         K.RECREATE_PAYMENT, created="100", balances={"a": "0"}),
-    Case("hand payment minutes before the run (stale balance)",
-         then(one(), hand("h", [("a", "1000")], "1000", after=-10 * MIN)),
-         K.DISMISS_SYNC, balances={"a": "0"}),
-    Case("partial hand payment before the run",
-         then(one(), hand("h", [("a", "400")], "400", after=-10 * MIN)),
-         K.RECREATE_PAYMENT, created="600", balances={"a": "0"}),
-    Case("reference variant entered by hand (CB-10234)",
-         then(one(), hand("h", [("a", "1000")], "1000", ref="CB-10234", same="0")),
-         K.DISMISS_SYNC, balances={"a": "0"}),
-    Case("CB payment in QuickBooks for part of the amount (cb 10234)",
-         then(one(), hand("h", [("a", "600")], "600", ref="cb 10234", same="0")),
-         K.RECREATE_PAYMENT, created="400", balances={"a": "0"}),
-    Case("already in QuickBooks (the sync's answer was lost)",
-         lost_answer,
-         K.DISMISS_SYNC, balances={"a": "0"}),
-    Case("credit memo applied ($0 payment)", then(one(), lambda d: credit(d, ("z", "a", "200"))),
-         K.UNAPPLY_CREDIT_MEMO, balances={"a": "0"}),
-    Case("two $0 credit applications on one invoice",
-         then(one(), lambda d: credit(d, ("z1", "a", "150"), ("z2", "a", "250"))),
-         K.UNAPPLY_CREDIT_MEMO, balances={"a": "0"}),
-    Case("shared $0 payment trimmed, still balanced", then(shared_zero),
-         K.UNAPPLY_CREDIT_MEMO, balances={"a": "0", "c": "400"}),
-    Case("credit mix: $300 money + $200 credit on a $500 invoice",
-         then(one("500"), lambda d: d.credit_memo("cm1", "200"),
-              hand("h", [("a", "500"), ("cm1", "200")], "300")),
-         K.RECREATE_PAYMENT, created="200", target=KEEP_AS_CREDIT, balances={"a": "0"}),
-    Case("invoice deleted, another invoice picked",
-         then(one(), lambda d: d.invoice("o", "1200"), lambda d: d.edit("delete", "a")),
-         K.RECREATE_PAYMENT, created="1000", target="o", balances={"o": "200"}),
-    Case("invoice deleted and recreated", then(one(), lambda d: d.edit("recreate", "a")),
-         K.RECREATE_PAYMENT, created="1000", balances={"a-new": "0"}),
-    Case("recreated invoice paid by hand",
-         then(one(), lambda d: d.edit("recreate", "a"),
-              hand("h", [("a-new", "1000")], "1000", after=30 * MIN)),
-         K.DISMISS_SYNC, balances={"a-new": "0"}),
-    Case("recreated invoice partly paid by hand",
-         then(one(), lambda d: d.edit("recreate", "a"),
-              hand("h", [("a-new", "300")], "300", after=30 * MIN)),
-         K.RECREATE_PAYMENT, created="700", balances={"a-new": "0"}),
-    Case("invoice voided, kept as credit", then(one(), lambda d: d.edit("void", "a")),
-         K.RECREATE_PAYMENT, created="1000", target=KEEP_AS_CREDIT),
-    Case("invoice lowered to $800, the rest kept as credit",
-         then(one(), lambda d: d.edit("lower", "a", "800")),
-         K.RECREATE_PAYMENT, created="1000", target=KEEP_AS_CREDIT, balances={"a": "0"}),
-    Case("customer made inactive", then(one(), lambda d: d.deactivate()),
-         K.REACTIVATE_CUSTOMER, balances={"a": "0"}),
-    Case("mixed: one invoice paid by hand, the other voided, kept as credit",
-         then(two, hand("h", [("a", "1000")], "1000"), lambda d: d.edit("void", "b")),
-         K.RECREATE_PAYMENT, created="250", target=KEEP_AS_CREDIT, balances={"a": "0"}),
-    Case("mixed: credit memo on one invoice, hand payment on the other",
-         then(mixed),
-         K.RECREATE_PAYMENT, created="600", target=KEEP_AS_CREDIT,
-         balances={"a": "0", "b": "0"}),
-    Case("overpayment on a deleted invoice, another picked",
-         then(one("1000", cb="1100"), lambda d: d.invoice("o", "1500"),
-              lambda d: d.edit("delete", "a")),
-         K.RECREATE_PAYMENT, created="1100", target="o", balances={"o": "500"}),
-    Case("year end, books in New York", then(two, hand("h", [("a", "1000")], "1000")),
-         K.RECREATE_PAYMENT, created="250", paid_at=YEAR_END, tz="America/New_York",
-         txn_date="2025-12-31"),
-    Case("year end, books in UTC", then(two, hand("h", [("a", "1000")], "1000")),
-         K.RECREATE_PAYMENT, created="250", paid_at=YEAR_END, tz="UTC",
-         txn_date="2026-01-01"),
-    Case("euro customer in a multi-currency company",
-         then(euro, hand("h", [("a", "400")], "400")),
-         K.RECREATE_PAYMENT, created="600", currency="EUR",
-         ctx={"multi_currency": True, "exchange_rate": Decimal("1.08")}),
+    Case(
+        "paid by hand, whole",
+        then(one(), hand("h", [("a", "1000")], "1000")),
+        K.DISMISS_SYNC,
+        balances={"a": "0"},
+    ),
+    Case(
+        "paid by hand, deleted from the portal history",
+        then(one(), hand("h", [("a", "1000")], "1000")),
+        K.DELETE_HISTORY,
+        balances={"a": "0"},
+    ),
+    Case(
+        "paid by hand, one invoice of two",
+        then(two, hand("h", [("a", "1000")], "1000")),
+        K.RECREATE_PAYMENT,
+        created="250",
+        balances={"a": "0", "b": "0"},
+    ),
+    Case(
+        "partial hand payment ($50 check)",
+        then(one(), hand("h", [("a", "50")], "50")),
+        K.RECREATE_PAYMENT,
+        created="950",
+        balances={"a": "0"},
+    ),
+    Case(
+        "hand payment covers the invoice, not the overpayment",
+        then(one("1000", cb="1100"), hand("h", [("a", "1000")], "1000")),
+        K.RECREATE_PAYMENT,
+        created="100",
+        balances={"a": "0"},
+    ),
+    Case(
+        "hand payment minutes before the run (stale balance)",
+        then(one(), hand("h", [("a", "1000")], "1000", after=-10 * MIN)),
+        K.DISMISS_SYNC,
+        balances={"a": "0"},
+    ),
+    Case(
+        "partial hand payment before the run",
+        then(one(), hand("h", [("a", "400")], "400", after=-10 * MIN)),
+        K.RECREATE_PAYMENT,
+        created="600",
+        balances={"a": "0"},
+    ),
+    Case(
+        "reference variant entered by hand (CB-10234)",
+        then(one(), hand("h", [("a", "1000")], "1000", ref="CB-10234", same="0")),
+        K.DISMISS_SYNC,
+        balances={"a": "0"},
+    ),
+    Case(
+        "CB payment in QuickBooks for part of the amount (cb 10234)",
+        then(one(), hand("h", [("a", "600")], "600", ref="cb 10234", same="0")),
+        K.RECREATE_PAYMENT,
+        created="400",
+        balances={"a": "0"},
+    ),
+    Case(
+        "already in QuickBooks (the sync's answer was lost)",
+        lost_answer,
+        K.DISMISS_SYNC,
+        balances={"a": "0"},
+    ),
+    Case(
+        "credit memo applied ($0 payment)",
+        then(one(), lambda d: credit(d, ("z", "a", "200"))),
+        K.UNAPPLY_CREDIT_MEMO,
+        balances={"a": "0"},
+    ),
+    Case(
+        "two $0 credit applications on one invoice",
+        then(one(), lambda d: credit(d, ("z1", "a", "150"), ("z2", "a", "250"))),
+        K.UNAPPLY_CREDIT_MEMO,
+        balances={"a": "0"},
+    ),
+    Case(
+        "shared $0 payment trimmed, still balanced",
+        then(shared_zero),
+        K.UNAPPLY_CREDIT_MEMO,
+        balances={"a": "0", "c": "400"},
+    ),
+    Case(
+        "credit mix: $300 money + $200 credit on a $500 invoice",
+        then(
+            one("500"),
+            lambda d: d.credit_memo("cm1", "200"),
+            hand("h", [("a", "500"), ("cm1", "200")], "300"),
+        ),
+        K.RECREATE_PAYMENT,
+        created="200",
+        target=KEEP_AS_CREDIT,
+        balances={"a": "0"},
+    ),
+    Case(
+        "invoice deleted, another invoice picked",
+        then(one(), lambda d: d.invoice("o", "1200"), lambda d: d.edit("delete", "a")),
+        K.RECREATE_PAYMENT,
+        created="1000",
+        target="o",
+        balances={"o": "200"},
+    ),
+    Case(
+        "invoice deleted and recreated",
+        then(one(), lambda d: d.edit("recreate", "a")),
+        K.RECREATE_PAYMENT,
+        created="1000",
+        balances={"a-new": "0"},
+    ),
+    Case(
+        "recreated invoice paid by hand",
+        then(
+            one(),
+            lambda d: d.edit("recreate", "a"),
+            hand("h", [("a-new", "1000")], "1000", after=30 * MIN),
+        ),
+        K.DISMISS_SYNC,
+        balances={"a-new": "0"},
+    ),
+    Case(
+        "recreated invoice partly paid by hand",
+        then(
+            one(),
+            lambda d: d.edit("recreate", "a"),
+            hand("h", [("a-new", "300")], "300", after=30 * MIN),
+        ),
+        K.RECREATE_PAYMENT,
+        created="700",
+        balances={"a-new": "0"},
+    ),
+    Case(
+        "invoice voided, kept as credit",
+        then(one(), lambda d: d.edit("void", "a")),
+        K.RECREATE_PAYMENT,
+        created="1000",
+        target=KEEP_AS_CREDIT,
+    ),
+    Case(
+        "invoice lowered to $800, the rest kept as credit",
+        then(one(), lambda d: d.edit("lower", "a", "800")),
+        K.RECREATE_PAYMENT,
+        created="1000",
+        target=KEEP_AS_CREDIT,
+        balances={"a": "0"},
+    ),
+    Case(
+        "customer made inactive",
+        then(one(), lambda d: d.deactivate()),
+        K.REACTIVATE_CUSTOMER,
+        balances={"a": "0"},
+    ),
+    Case(
+        "mixed: one invoice paid by hand, the other voided, kept as credit",
+        then(two, hand("h", [("a", "1000")], "1000"), lambda d: d.edit("void", "b")),
+        K.RECREATE_PAYMENT,
+        created="250",
+        target=KEEP_AS_CREDIT,
+        balances={"a": "0"},
+    ),
+    Case(
+        "mixed: credit memo on one invoice, hand payment on the other",
+        then(mixed),
+        K.RECREATE_PAYMENT,
+        created="600",
+        target=KEEP_AS_CREDIT,
+        balances={"a": "0", "b": "0"},
+    ),
+    Case(
+        "overpayment on a deleted invoice, another picked",
+        then(
+            one("1000", cb="1100"),
+            lambda d: d.invoice("o", "1500"),
+            lambda d: d.edit("delete", "a"),
+        ),
+        K.RECREATE_PAYMENT,
+        created="1100",
+        target="o",
+        balances={"o": "500"},
+    ),
+    Case(
+        "year end, books in New York",
+        then(two, hand("h", [("a", "1000")], "1000")),
+        K.RECREATE_PAYMENT,
+        created="250",
+        paid_at=YEAR_END,
+        tz="America/New_York",
+        txn_date="2025-12-31",
+    ),
+    Case(
+        "year end, books in UTC",
+        then(two, hand("h", [("a", "1000")], "1000")),
+        K.RECREATE_PAYMENT,
+        created="250",
+        paid_at=YEAR_END,
+        tz="UTC",
+        txn_date="2026-01-01",
+    ),
+    Case(
+        "euro customer in a multi-currency company",
+        then(euro, hand("h", [("a", "400")], "400")),
+        K.RECREATE_PAYMENT,
+        created="600",
+        currency="EUR",
+        ctx={"multi_currency": True, "exchange_rate": Decimal("1.08")},
+    ),
 ]
 
 
 def _ctx(d: Desk, case: Case) -> PlanContext:
-    return PlanContext(books_tz=ZoneInfo(case.tz),
-                       deposit_account_id=str(d.company.undeposited_funds["Id"]),
-                       user="U0EQUATION", **case.ctx)
+    return PlanContext(
+        books_tz=ZoneInfo(case.tz),
+        deposit_account_id=str(d.company.undeposited_funds["Id"]),
+        user="U0EQUATION",
+        **case.ctx,
+    )
 
 
-def _check_offered(
-    payment: Payment, facts: QBOFacts, diag: Diagnosis, ctx: PlanContext
-) -> None:
+def _check_offered(payment: Payment, facts: QBOFacts, diag: Diagnosis, ctx: PlanContext) -> None:
     """Every plan the bot would offer keeps the equation; Dismiss/Delete only when R = A."""
     rec = failure(payment, diag)
     books = diag.books
@@ -260,8 +405,9 @@ async def test_books_equation(case: Case) -> None:
         else:
             assert Decimal(str(created["TotalAmt"])) == Decimal(case.created)
             assert Decimal(case.created) == a - plan.recorded_before
-            applied = sum((Decimal(str(ln["Amount"])) for ln in created.get("Line", [])),
-                          Decimal(0))
+            applied = sum(
+                (Decimal(str(ln["Amount"])) for ln in created.get("Line", [])), Decimal(0)
+            )
             assert applied <= Decimal(case.created)
         if case.txn_date:
             assert str(created["TxnDate"]) == case.txn_date

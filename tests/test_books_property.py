@@ -51,13 +51,16 @@ def events(draw: st.DrawFn) -> list[dict[str, Any]]:
     """What happened to one invoice around the run: kind, share of the balance, timing."""
     out = []
     for _ in range(draw(st.integers(0, 2))):
-        out.append({
-            "kind": draw(st.sampled_from(["hand", "hand", "zero", "mixed"])),
-            "share": draw(st.sampled_from([Decimal(1), Decimal("0.5"), Decimal("0.05"),
-                                           Decimal("0.3")])),
-            "minutes": draw(st.sampled_from([20, 90, -10, -300])),
-            "ref": draw(st.sampled_from(REFS)),
-        })
+        out.append(
+            {
+                "kind": draw(st.sampled_from(["hand", "hand", "zero", "mixed"])),
+                "share": draw(
+                    st.sampled_from([Decimal(1), Decimal("0.5"), Decimal("0.05"), Decimal("0.3")])
+                ),
+                "minutes": draw(st.sampled_from([20, 90, -10, -300])),
+                "ref": draw(st.sampled_from(REFS)),
+            }
+        )
     return out
 
 
@@ -68,12 +71,18 @@ def worlds(draw: st.DrawFn) -> tuple[Payment, QBOFacts]:
     applied = [draw(st.sampled_from([t, (t / 2).quantize(CENT), t])) for t in totals]
     over = draw(st.sampled_from([Decimal(0), Decimal(0), Decimal("100.00"), Decimal("0.01")]))
     payment = Payment(
-        id="pmt_p", reference="CB10234", amount=sum(applied, Decimal(0)) + over,
-        customer=Customer(id="cus_1", name="Northwind", qb_customer_id=CUST), paid_at=PAID_AT,
-        applications=[Application(qb_invoice_id=str(10 + i), invoice_number=str(1001 + i),
-                                  amount=a) for i, a in enumerate(applied)],
+        id="pmt_p",
+        reference="CB10234",
+        amount=sum(applied, Decimal(0)) + over,
+        customer=Customer(id="cus_1", name="Northwind", qb_customer_id=CUST),
+        paid_at=PAID_AT,
+        applications=[
+            Application(qb_invoice_id=str(10 + i), invoice_number=str(1001 + i), amount=a)
+            for i, a in enumerate(applied)
+        ],
         sync=SyncState(status=SyncStatus.FAILED, error=SyncError(code="6000")),
-        updated_at=PAID_AT)
+        updated_at=PAID_AT,
+    )
     balances = list(totals)
     payments: list[QBPayment] = []
     memos: list[CreditMemo] = []
@@ -84,18 +93,35 @@ def worlds(draw: st.DrawFn) -> tuple[Payment, QBOFacts]:
                 continue
             balances[i] -= amount
             payments.append(_qbo_payment(len(payments), str(10 + i), amount, ev, memos))
-    invoices = [Invoice(id=str(10 + i), sync_token="0", doc_number=str(1001 + i),
-                        total_amt=t, balance=b, customer_ref=Ref(value=CUST))
-                for i, (t, b) in enumerate(zip(totals, balances, strict=True))]
+    invoices = [
+        Invoice(
+            id=str(10 + i),
+            sync_token="0",
+            doc_number=str(1001 + i),
+            total_amt=t,
+            balance=b,
+            customer_ref=Ref(value=CUST),
+        )
+        for i, (t, b) in enumerate(zip(totals, balances, strict=True))
+    ]
     other_total = draw(cents)
-    other = Invoice(id=OTHER, sync_token="0", doc_number="1900", total_amt=other_total,
-                    balance=other_total, customer_ref=Ref(value=CUST))
+    other = Invoice(
+        id=OTHER,
+        sync_token="0",
+        doc_number="1900",
+        total_amt=other_total,
+        balance=other_total,
+        customer_ref=Ref(value=CUST),
+    )
     by_ref = {"CB10234": [p for p in payments if p.payment_ref_num == "CB10234"]}
-    facts = QBOFacts(invoices={i.id or "": i for i in invoices},
-                     payments={p.id or "": p for p in payments},
-                     credit_memos={m.id or "": m for m in memos},
-                     invoices_by_customer={CUST: [other]}, existing_by_reference=by_ref,
-                     customer_payments={CUST: list(payments)})
+    facts = QBOFacts(
+        invoices={i.id or "": i for i in invoices},
+        payments={p.id or "": p for p in payments},
+        credit_memos={m.id or "": m for m in memos},
+        invoices_by_customer={CUST: [other]},
+        existing_by_reference=by_ref,
+        customer_payments={CUST: list(payments)},
+    )
     return payment, facts
 
 
@@ -109,16 +135,29 @@ def _qbo_payment(
     total, ref = amount, ev["ref"]
     if ev["kind"] in ("zero", "mixed"):
         credit = amount if ev["kind"] == "zero" else (amount / 2).quantize(CENT)
-        memo = CreditMemo(id=str(500 + len(memos)), doc_number=f"CM{len(memos)}",
-                          total_amt=credit, customer_ref=Ref(value=CUST))
+        memo = CreditMemo(
+            id=str(500 + len(memos)),
+            doc_number=f"CM{len(memos)}",
+            total_amt=credit,
+            customer_ref=Ref(value=CUST),
+        )
         memos.append(memo)
-        lines.append(PaymentLine(amount=credit, linked_txn=[
-            LinkedTxn(txn_id=memo.id or "", txn_type="CreditMemo")]))
+        lines.append(
+            PaymentLine(
+                amount=credit, linked_txn=[LinkedTxn(txn_id=memo.id or "", txn_type="CreditMemo")]
+            )
+        )
         total -= credit
         ref = None if ev["kind"] == "zero" else "4402"
-    return QBPayment(id=str(100 + n), sync_token="0", total_amt=total,
-                     customer_ref=Ref(value=CUST), payment_ref_num=ref,
-                     meta_data=MetaData(create_time=made), line=lines)
+    return QBPayment(
+        id=str(100 + n),
+        sync_token="0",
+        total_amt=total,
+        customer_ref=Ref(value=CUST),
+        payment_ref_num=ref,
+        meta_data=MetaData(create_time=made),
+        line=lines,
+    )
 
 
 def _choices(kind: RemedyKind) -> list[dict[str, Any]]:
@@ -127,8 +166,9 @@ def _choices(kind: RemedyKind) -> list[dict[str, Any]]:
     return [{}]
 
 
-def _check_create(plan: RemedyPlan, books: Books, facts: QBOFacts, params: dict[str, Any],
-                  payment: Payment) -> None:
+def _check_create(
+    plan: RemedyPlan, books: Books, facts: QBOFacts, params: dict[str, Any], payment: Payment
+) -> None:
     [create] = [w for w in plan.writes if w.kind == WriteKind.QBO_CREATE_PAYMENT]
     assert create.body is not None
     total = Decimal(create.body["TotalAmt"])
@@ -145,12 +185,24 @@ def _check_create(plan: RemedyPlan, books: Books, facts: QBOFacts, params: dict[
     if params.get("target") != KEEP_AS_CREDIT:
         assert credit <= books.overpaid, (credit, books)
     # applied to the books, the equation holds when they are read again
-    made = QBPayment.model_validate({**create.body, "Id": "999", "SyncToken": "0",
-                                     "MetaData": {"CreateTime": PAID_AT + timedelta(hours=2)}})
-    invoices = {i: inv.model_copy(update={"balance": inv.balance - on.get(i, Decimal(0))})
-                for i, inv in facts.invoices.items()}
-    after = replace(facts, invoices=invoices, payments={**facts.payments, "999": made},
-                    customer_payments={CUST: [*facts.customer_payments.get(CUST, []), made]})
+    made = QBPayment.model_validate(
+        {
+            **create.body,
+            "Id": "999",
+            "SyncToken": "0",
+            "MetaData": {"CreateTime": PAID_AT + timedelta(hours=2)},
+        }
+    )
+    invoices = {
+        i: inv.model_copy(update={"balance": inv.balance - on.get(i, Decimal(0))})
+        for i, inv in facts.invoices.items()
+    }
+    after = replace(
+        facts,
+        invoices=invoices,
+        payments={**facts.payments, "999": made},
+        customer_payments={CUST: [*facts.customer_payments.get(CUST, []), made]},
+    )
     assert account(payment, after).recorded_total == books.amount
 
 

@@ -244,7 +244,10 @@ async def test_transport_errors(session: aiohttp.ClientSession, sleeps: Sleeps) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     client = CBClient(
-        session, base_url=f"http://127.0.0.1:{port}", api_key=SecretStr(KEY), sleep=sleeps,
+        session,
+        base_url=f"http://127.0.0.1:{port}",
+        api_key=SecretStr(KEY),
+        sleep=sleeps,
         max_retries=2,
     )
     with pytest.raises(TransportError) as exc:

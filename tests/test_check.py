@@ -47,8 +47,9 @@ async def test_a_service_that_does_not_answer_is_named(
     assert code == 1
     lines = out.splitlines()
     assert any(line.startswith("FAIL") and "ConnectBooster" in line for line in lines), out
-    assert any(line.startswith("FAIL") and "Slack" in line and "SLACK_BOT_TOKEN" in line
-               for line in lines), out
+    assert any(
+        line.startswith("FAIL") and "Slack" in line and "SLACK_BOT_TOKEN" in line for line in lines
+    ), out
     assert any(line.startswith("OK") and "QuickBooks" in line for line in lines), out
     for secret in (BOT_TOKEN, CB_KEY, "xoxb-wrong-token-value"):
         assert secret not in out
@@ -117,8 +118,12 @@ async def test_an_answer_that_is_not_json_is_a_line_not_a_crash(
     stand_ins: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     slack = stand_ins.slack
-    slack.inject_unreadable("conversations.info", "<html>Bad Gateway</html>", status=502,
-                            content_type="application/json")
+    slack.inject_unreadable(
+        "conversations.info",
+        "<html>Bad Gateway</html>",
+        status=502,
+        content_type="application/json",
+    )
     slack.inject_unreadable("conversations.members", "upstream reset", status=503)
     await run_checks(stand_ins.settings(), app_module.build_services)
     failed, alerts = _channel_lines(capsys.readouterr().out)
@@ -129,11 +134,14 @@ async def test_an_answer_that_is_not_json_is_a_line_not_a_crash(
 async def test_auth_test_answering_html_is_a_failed_line(
     stand_ins: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stand_ins.slack.inject_unreadable("auth.test", "<html>oops</html>", status=503,
-                                      content_type="application/json")
+    stand_ins.slack.inject_unreadable(
+        "auth.test", "<html>oops</html>", status=503, content_type="application/json"
+    )
     code = await run_checks(stand_ins.settings(), app_module.build_services)
     out = capsys.readouterr().out
     assert code != 0
-    assert any(line.startswith("FAIL") and "auth.test answered HTTP 503" in line
-               for line in out.splitlines()), out
+    assert any(
+        line.startswith("FAIL") and "auth.test answered HTTP 503" in line
+        for line in out.splitlines()
+    ), out
     assert not _channel_lines(out)

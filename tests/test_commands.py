@@ -22,8 +22,9 @@ CMD = "/failed-payments"
 
 
 @pytest.fixture
-async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
-            ) -> AsyncIterator[World]:
+async def w(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[World]:
     async with world(redis_url, redis_prefix, "all-causes") as w:
         if w.slack._base_url is None:  # the harness serves it without telling it its URL
             w.slack.base_url = w.slack_url
@@ -38,16 +39,20 @@ def buttons(e: EphemeralMessage) -> dict[str, str]:
     return {el["action_id"]: el.get("value", "") for _b, el in e.action_elements()}
 
 
-async def command(w: World, text: str, *, user: str = FINANCE_USER, replies: int = 1
-                  ) -> EphemeralMessage:
+async def command(
+    w: World, text: str, *, user: str = FINANCE_USER, replies: int = 1
+) -> EphemeralMessage:
     """Send ``/failed-payments text`` as ``user``; the last of ``replies`` new ephemerals."""
     before = len(w.slack.ephemeral(user))
-    resp = await w.slack.send_command(w.bot.events_url, CMD, text, user_id=user,
-                                      channel_id=CHANNEL)
+    resp = await w.slack.send_command(w.bot.events_url, CMD, text, user_id=user, channel_id=CHANNEL)
     assert resp.status == 200  # acked
     await w.slack.wait_until(
-        lambda: len(w.slack.ephemeral(user)) >= before + replies
-        or any(not c.ok for c in w.slack.calls_to("response_url")), within=15)
+        lambda: (
+            len(w.slack.ephemeral(user)) >= before + replies
+            or any(not c.ok for c in w.slack.calls_to("response_url"))
+        ),
+        within=15,
+    )
     bad = [c for c in w.slack.calls_to("response_url") if not c.ok]
     assert not bad, bad[0].error
     e = w.slack.ephemeral(user)[before + replies - 1]
@@ -55,16 +60,29 @@ async def command(w: World, text: str, *, user: str = FINANCE_USER, replies: int
     return e
 
 
-async def click(w: World, e: EphemeralMessage, action: ActionId, *, user: str = FINANCE_USER,
-                value: str | None = None) -> EphemeralMessage:
+async def click(
+    w: World,
+    e: EphemeralMessage,
+    action: ActionId,
+    *,
+    user: str = FINANCE_USER,
+    value: str | None = None,
+) -> EphemeralMessage:
     """Click a paging button on ``e``; waits until ``e`` is replaced or a new reply shows."""
     replaced, count = e.replaced, len(w.slack.ephemeral(user))
-    resp = await w.slack.click(w.bot.events_url, message_ts=e.ts, channel=e.channel,
-                               action_id=action.value, user_id=user, value=value,
-                               strict=value is None)
+    resp = await w.slack.click(
+        w.bot.events_url,
+        message_ts=e.ts,
+        channel=e.channel,
+        action_id=action.value,
+        user_id=user,
+        value=value,
+        strict=value is None,
+    )
     assert resp.status == 200
-    await w.slack.wait_until(lambda: e.replaced > replaced
-                             or len(w.slack.ephemeral(user)) > count, within=10)
+    await w.slack.wait_until(
+        lambda: e.replaced > replaced or len(w.slack.ephemeral(user)) > count, within=10
+    )
     return e if e.replaced > replaced else w.slack.ephemeral(user)[-1]
 
 
@@ -73,8 +91,11 @@ async def seed(w: World, n: int, **kw: object) -> list[FailureRecord]:
     recs = []
     for i in range(n):
         rec = record(i, paid=now - timedelta(hours=i + 1), **kw)  # type: ignore[arg-type]
-        rec.slack = SlackRef(channel=CHANNEL, ts=f"1700000000.{i:06d}",
-                             permalink=f"https://sandbox.slack.local/archives/{CHANNEL}/p{i}")
+        rec.slack = SlackRef(
+            channel=CHANNEL,
+            ts=f"1700000000.{i:06d}",
+            permalink=f"https://sandbox.slack.local/archives/{CHANNEL}/p{i}",
+        )
         await w.services.store.put_failure(rec)
         recs.append(rec)
     return recs
@@ -102,25 +123,59 @@ async def test_list_pages_both_ways(w: World) -> None:
     assert "page 2 of 3" in text_of(e) and e.replaced == 3  # replaced in place each time
 
 
-@pytest.mark.parametrize(("text", "shown", "hidden"), [
-    ("cause:paid-manually", ["CB10001"], ["CB10000", "CB10002"]),
-    ("customer:acme", ["CB10002"], ["CB10000", "CB10001"]),
-    ("older:3d", ["CB10003"], ["CB10000", "CB10001"]),
-    ("min:500", ["CB10001", "CB10003"], ["CB10000", "CB10002"]),
-    ("list cause:credit-memo min:1000 customer:zür older:2d", ["CB10003"],
-     ["CB10000", "CB10001", "CB10002"]),
-])
+@pytest.mark.parametrize(
+    ("text", "shown", "hidden"),
+    [
+        ("cause:paid-manually", ["CB10001"], ["CB10000", "CB10002"]),
+        ("customer:acme", ["CB10002"], ["CB10000", "CB10001"]),
+        ("older:3d", ["CB10003"], ["CB10000", "CB10001"]),
+        ("min:500", ["CB10001", "CB10003"], ["CB10000", "CB10002"]),
+        (
+            "list cause:credit-memo min:1000 customer:zür older:2d",
+            ["CB10003"],
+            ["CB10000", "CB10001", "CB10002"],
+        ),
+    ],
+)
 async def test_each_filter(w: World, text: str, shown: list[str], hidden: list[str]) -> None:
     now = w.services.clock()
     store = w.services.store
-    await store.put_failure(record(0, cause=Cause.CREDIT_MEMO, amount="10.00",
-                                   customer="Northwind Dental", paid=now - timedelta(hours=1)))
-    await store.put_failure(record(1, cause=Cause.PAID_MANUALLY, amount="750.00",
-                                   customer="Northwind Dental", paid=now - timedelta(hours=2)))
-    await store.put_failure(record(2, cause=Cause.CREDIT_MEMO, amount="20.00",
-                                   customer="Acme & Sons", paid=now - timedelta(hours=3)))
-    await store.put_failure(record(3, cause=Cause.CREDIT_MEMO, amount="1250.00",
-                                   customer="Zürich Treuhand AG", paid=now - timedelta(days=4)))
+    await store.put_failure(
+        record(
+            0,
+            cause=Cause.CREDIT_MEMO,
+            amount="10.00",
+            customer="Northwind Dental",
+            paid=now - timedelta(hours=1),
+        )
+    )
+    await store.put_failure(
+        record(
+            1,
+            cause=Cause.PAID_MANUALLY,
+            amount="750.00",
+            customer="Northwind Dental",
+            paid=now - timedelta(hours=2),
+        )
+    )
+    await store.put_failure(
+        record(
+            2,
+            cause=Cause.CREDIT_MEMO,
+            amount="20.00",
+            customer="Acme & Sons",
+            paid=now - timedelta(hours=3),
+        )
+    )
+    await store.put_failure(
+        record(
+            3,
+            cause=Cause.CREDIT_MEMO,
+            amount="1250.00",
+            customer="Zürich Treuhand AG",
+            paid=now - timedelta(days=4),
+        )
+    )
     t = text_of(await command(w, text))
     for ref in shown:
         assert ref in t
@@ -189,10 +244,16 @@ async def test_show_by_reference_and_payment_id(w: World) -> None:
 async def test_stats(w: World) -> None:
     now = w.services.clock()
     store = w.services.store
-    await store.put_failure(record(0, cause=Cause.CREDIT_MEMO, amount="100.00",
-                                   paid=now - timedelta(days=1)))
-    done = record(1, cause=Cause.PAID_MANUALLY, amount="250.00", paid=now - timedelta(days=2),
-                  seen=now - timedelta(days=2))
+    await store.put_failure(
+        record(0, cause=Cause.CREDIT_MEMO, amount="100.00", paid=now - timedelta(days=1))
+    )
+    done = record(
+        1,
+        cause=Cause.PAID_MANUALLY,
+        amount="250.00",
+        paid=now - timedelta(days=2),
+        seen=now - timedelta(days=2),
+    )
     done.status = FailureStatus.RESOLVED
     done.resolution = Resolution(how="dismissed", by=FINANCE_USER, at=now - timedelta(days=1))
     await store.put_failure(done)
@@ -231,8 +292,9 @@ async def test_replies_stay_within_block_kit_limits(w: World) -> None:
 
 async def test_forged_command_is_refused(w: World) -> None:
     await seed(w, 1)
-    resp = await w.slack.send_command(w.bot.events_url, CMD, "", user_id=FINANCE_USER,
-                                      channel_id=CHANNEL, forge=True)
+    resp = await w.slack.send_command(
+        w.bot.events_url, CMD, "", user_id=FINANCE_USER, channel_id=CHANNEL, forge=True
+    )
     assert resp.status == 401
     assert w.slack.ephemeral(FINANCE_USER) == []
 

@@ -41,32 +41,51 @@ def test_each_filter() -> None:
 
 def test_filters_combine_in_any_order_and_case() -> None:
     got = parse_command("list MIN:$1,250.50 Older:12h CAUSE:Credit_Memo customer:North")
-    assert got == ListCommand(ListFilters(
-        cause=Cause.CREDIT_MEMO, customer="North", older_than=timedelta(hours=12),
-        min_amount=Decimal("1250.50"),
-    ))
+    assert got == ListCommand(
+        ListFilters(
+            cause=Cause.CREDIT_MEMO,
+            customer="North",
+            older_than=timedelta(hours=12),
+            min_amount=Decimal("1250.50"),
+        )
+    )
 
 
 def test_customer_takes_following_words_or_quotes() -> None:
     assert parse_command("customer:northwind dental min:5").filters == ListFilters(  # type: ignore[union-attr]
-        customer="northwind dental", min_amount=Decimal(5))
+        customer="northwind dental", min_amount=Decimal(5)
+    )
     assert parse_command('customer:"Acme  & Sons" older:1w').filters == ListFilters(  # type: ignore[union-attr]
-        customer="Acme & Sons", older_than=timedelta(weeks=1))
+        customer="Acme & Sons", older_than=timedelta(weeks=1)
+    )
     assert parse_command("customer:“Zürich AG”").filters.customer == "Zürich AG"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("age", "expected"), [
-    ("3d", timedelta(days=3)), ("3", timedelta(days=3)), ("12h", timedelta(hours=12)),
-    ("45m", timedelta(minutes=45)), ("2w", timedelta(weeks=2)), ("10days", timedelta(days=10)),
-])
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [
+        ("3d", timedelta(days=3)),
+        ("3", timedelta(days=3)),
+        ("12h", timedelta(hours=12)),
+        ("45m", timedelta(minutes=45)),
+        ("2w", timedelta(weeks=2)),
+        ("10days", timedelta(days=10)),
+    ],
+)
 def test_ages(age: str, expected: timedelta) -> None:
     assert parse_command(f"older:{age}").filters.older_than == expected  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("text", "amount"), [
-    ("min:500", Decimal(500)), ("min:$1,000", Decimal(1000)), ("min:2.5k", Decimal("2500.00")),
-    ("min:0", Decimal(0)), ("min:99.99", Decimal("99.99")),
-])
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("min:500", Decimal(500)),
+        ("min:$1,000", Decimal(1000)),
+        ("min:2.5k", Decimal("2500.00")),
+        ("min:0", Decimal(0)),
+        ("min:99.99", Decimal("99.99")),
+    ],
+)
 def test_amounts(text: str, amount: Decimal) -> None:
     assert parse_command(text).filters.min_amount == amount  # type: ignore[union-attr]
 
@@ -94,27 +113,30 @@ def test_unknown_subcommand_suggests() -> None:
     assert err("frobnicate") == "unknown command `frobnicate`"
 
 
-@pytest.mark.parametrize(("text", "part"), [
-    ("older:soon", "`older:` wants an age"),
-    ("older:9999w", "over ten years"),
-    ("min:lots", "`min:` wants an amount"),
-    ("min:-5", "zero or more"),
-    ("min:NaN", "`min:`"),
-    ("cause:", "`cause:` needs a value"),
-    ("cause:credit-memo cause:unknown", "given twice"),
-    ("list northwind", "unexpected `northwind`"),
-    ("list stats", "`stats` is a command of its own"),
-    ("list min 500", "`min` needs a value after a colon"),
-    ('customer:"open', "quote is not closed"),
-    ("show", "`show` needs a CB reference"),
-    ("show CB1 CB2", "`show` takes one reference"),
-    ("show <!channel>", "is not a CB reference"),
-    ("recheck now", "`recheck` takes nothing"),
-    ("stats 14d", "unknown window `14d`: use `7d`, `30d`, `90d` — did you mean `7d`?"),
-    ("stats week", "unknown window `week`"),
-    ("stats 7d 30d", "one window"),
-    ("x" * 600, "keep it under"),
-])
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("older:soon", "`older:` wants an age"),
+        ("older:9999w", "over ten years"),
+        ("min:lots", "`min:` wants an amount"),
+        ("min:-5", "zero or more"),
+        ("min:NaN", "`min:`"),
+        ("cause:", "`cause:` needs a value"),
+        ("cause:credit-memo cause:unknown", "given twice"),
+        ("list northwind", "unexpected `northwind`"),
+        ("list stats", "`stats` is a command of its own"),
+        ("list min 500", "`min` needs a value after a colon"),
+        ('customer:"open', "quote is not closed"),
+        ("show", "`show` needs a CB reference"),
+        ("show CB1 CB2", "`show` takes one reference"),
+        ("show <!channel>", "is not a CB reference"),
+        ("recheck now", "`recheck` takes nothing"),
+        ("stats 14d", "unknown window `14d`: use `7d`, `30d`, `90d` — did you mean `7d`?"),
+        ("stats week", "unknown window `week`"),
+        ("stats 7d 30d", "one window"),
+        ("x" * 600, "keep it under"),
+    ],
+)
 def test_errors_name_the_mistake(text: str, part: str) -> None:
     assert part in err(text)
 

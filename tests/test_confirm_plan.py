@@ -59,17 +59,38 @@ A = Decimal("1250.00")
 WRITING = [k for k in RemedyKind if k != RemedyKind.RECHECK]
 
 
-def write(step: str, kind: WriteKind, reads_as: str, target: str | None = PID,
-          body: dict[str, Any] | None = None) -> PlannedWrite:
+def write(
+    step: str,
+    kind: WriteKind,
+    reads_as: str,
+    target: str | None = PID,
+    body: dict[str, Any] | None = None,
+) -> PlannedWrite:
     return PlannedWrite(step=step, kind=kind, target_id=target, body=body, reads_as=reads_as)
 
 
-def plan(kind: RemedyKind, writes: list[PlannedWrite], *, notes: tuple[str, ...] = (),
-         before: Decimal = A, after: Decimal = A, refusal: str | None = None,
-         currency: str = "USD") -> RemedyPlan:
-    return RemedyPlan(kind=kind, payment_id=PID, reference=REF, amount=A, currency=currency,
-                      recorded_before=before, recorded_after=after, writes=tuple(writes),
-                      refusal=refusal, notes=notes)
+def plan(
+    kind: RemedyKind,
+    writes: list[PlannedWrite],
+    *,
+    notes: tuple[str, ...] = (),
+    before: Decimal = A,
+    after: Decimal = A,
+    refusal: str | None = None,
+    currency: str = "USD",
+) -> RemedyPlan:
+    return RemedyPlan(
+        kind=kind,
+        payment_id=PID,
+        reference=REF,
+        amount=A,
+        currency=currency,
+        recorded_before=before,
+        recorded_after=after,
+        writes=tuple(writes),
+        refusal=refusal,
+        notes=notes,
+    )
 
 
 DISMISS = write("cb_dismiss", WriteKind.CB_DISMISS, "Dismiss syncing of CB10234 in ConnectBooster")
@@ -78,40 +99,82 @@ DISMISS = write("cb_dismiss", WriteKind.CB_DISMISS, "Dismiss syncing of CB10234 
 def recreate_body(lines: list[tuple[str, str]]) -> dict[str, Any]:
     total = sum((Decimal(a) for _, a in lines), Decimal(0))
     return {
-        "CustomerRef": {"value": "58"}, "TotalAmt": str(total), "TxnDate": "2026-11-03",
-        "PaymentRefNum": REF, "PrivateNote": f"[fp:{PID}]",
-        "Line": [{"Amount": a, "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]}
-                 for i, a in lines],
+        "CustomerRef": {"value": "58"},
+        "TotalAmt": str(total),
+        "TxnDate": "2026-11-03",
+        "PaymentRefNum": REF,
+        "PrivateNote": f"[fp:{PID}]",
+        "Line": [
+            {"Amount": a, "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]} for i, a in lines
+        ],
     }
 
 
 def plans() -> dict[RemedyKind, RemedyPlan]:
     """One plan of every writing kind, each as the planner describes them."""
     return {
-        RemedyKind.DISMISS_SYNC: plan(RemedyKind.DISMISS_SYNC, [DISMISS],
-                                      notes=("Nothing changes in QuickBooks.",)),
-        RemedyKind.DELETE_HISTORY: plan(RemedyKind.DELETE_HISTORY, [
-            DISMISS,
-            write("cb_delete", WriteKind.CB_DELETE,
-                  "Delete CB10234 from ConnectBooster's payment history"),
-        ], notes=("Nothing changes in QuickBooks.",)),
-        RemedyKind.UNAPPLY_CREDIT_MEMO: plan(RemedyKind.UNAPPLY_CREDIT_MEMO, [
-            write("qbo_delete:812", WriteKind.QBO_DELETE_PAYMENT,
-                  "Delete the $0 payment 812 in QuickBooks (credit memo 1009, $200.00, on "
-                  "invoice 1043)", target="812", body={"Id": "812", "SyncToken": "0"}),
-            write("cb_resync", WriteKind.CB_RESYNC, "Ask ConnectBooster to resync CB10234"),
-        ], before=Decimal(0), after=A),
-        RemedyKind.RECREATE_PAYMENT: plan(RemedyKind.RECREATE_PAYMENT, [
-            DISMISS,
-            write("qbo_create_payment", WriteKind.QBO_CREATE_PAYMENT,
-                  "Create payment CB10234 in QuickBooks: $250.00 to invoice 1051 ($250.00), "
-                  "dated 2026-11-03", target=None, body=recreate_body([("145", "250.00")])),
-        ], before=Decimal("1000.00"), after=A),
-        RemedyKind.REACTIVATE_CUSTOMER: plan(RemedyKind.REACTIVATE_CUSTOMER, [
-            write("qbo_reactivate:58", WriteKind.QBO_UPDATE_CUSTOMER,
-                  "Make customer Northwind Dental (58) active again in QuickBooks", target="58",
-                  body={"Id": "58", "SyncToken": "3", "sparse": True, "Active": True}),
-        ], notes=("Then re-check CB10234.",), before=Decimal(0), after=Decimal(0)),
+        RemedyKind.DISMISS_SYNC: plan(
+            RemedyKind.DISMISS_SYNC, [DISMISS], notes=("Nothing changes in QuickBooks.",)
+        ),
+        RemedyKind.DELETE_HISTORY: plan(
+            RemedyKind.DELETE_HISTORY,
+            [
+                DISMISS,
+                write(
+                    "cb_delete",
+                    WriteKind.CB_DELETE,
+                    "Delete CB10234 from ConnectBooster's payment history",
+                ),
+            ],
+            notes=("Nothing changes in QuickBooks.",),
+        ),
+        RemedyKind.UNAPPLY_CREDIT_MEMO: plan(
+            RemedyKind.UNAPPLY_CREDIT_MEMO,
+            [
+                write(
+                    "qbo_delete:812",
+                    WriteKind.QBO_DELETE_PAYMENT,
+                    "Delete the $0 payment 812 in QuickBooks (credit memo 1009, $200.00, on "
+                    "invoice 1043)",
+                    target="812",
+                    body={"Id": "812", "SyncToken": "0"},
+                ),
+                write("cb_resync", WriteKind.CB_RESYNC, "Ask ConnectBooster to resync CB10234"),
+            ],
+            before=Decimal(0),
+            after=A,
+        ),
+        RemedyKind.RECREATE_PAYMENT: plan(
+            RemedyKind.RECREATE_PAYMENT,
+            [
+                DISMISS,
+                write(
+                    "qbo_create_payment",
+                    WriteKind.QBO_CREATE_PAYMENT,
+                    "Create payment CB10234 in QuickBooks: $250.00 to invoice 1051 ($250.00), "
+                    "dated 2026-11-03",
+                    target=None,
+                    body=recreate_body([("145", "250.00")]),
+                ),
+            ],
+            before=Decimal("1000.00"),
+            after=A,
+        ),
+        RemedyKind.REACTIVATE_CUSTOMER: plan(
+            RemedyKind.REACTIVATE_CUSTOMER,
+            [
+                write(
+                    "qbo_reactivate:58",
+                    WriteKind.QBO_UPDATE_CUSTOMER,
+                    "Make customer Northwind Dental (58) active again in QuickBooks",
+                    target="58",
+                    body={"Id": "58", "SyncToken": "3", "sparse": True, "Active": True},
+                ),
+            ],
+            notes=("Then re-check CB10234.",),
+            before=Decimal(0),
+            after=Decimal(0),
+        ),
     }
 
 
@@ -119,17 +182,26 @@ def long_recreate(n: int = 14) -> RemedyPlan:
     """A Recreate over ``n`` invoices: far more than a dialog's 300 characters."""
     lines = [(str(500 + i), "89.28") for i in range(n)]
     listed = ", ".join(f"invoice {2000 + i} ($89.28)" for i in range(n))
-    return plan(RemedyKind.RECREATE_PAYMENT, [
-        DISMISS,
-        write("qbo_create_payment", WriteKind.QBO_CREATE_PAYMENT,
-              f"Create payment CB10234 in QuickBooks: $1,249.92 to {listed}, dated 2026-11-03",
-              target=None, body=recreate_body(lines)),
-    ], notes=("$0.08 stays as credit on the customer (the client's overpayment).",),
-        before=Decimal(0))
+    return plan(
+        RemedyKind.RECREATE_PAYMENT,
+        [
+            DISMISS,
+            write(
+                "qbo_create_payment",
+                WriteKind.QBO_CREATE_PAYMENT,
+                f"Create payment CB10234 in QuickBooks: $1,249.92 to {listed}, dated 2026-11-03",
+                target=None,
+                body=recreate_body(lines),
+            ),
+        ],
+        notes=("$0.08 stays as credit on the customer (the client's overpayment).",),
+        before=Decimal(0),
+    )
 
 
-def card_for(kind_plans: dict[RemedyKind, RemedyPlan], *, kinds: list[RemedyKind] | None = None,
-             **kw: Any) -> FailureRecord:
+def card_for(
+    kind_plans: dict[RemedyKind, RemedyPlan], *, kinds: list[RemedyKind] | None = None, **kw: Any
+) -> FailureRecord:
     rec = make_record(remedies=kinds or list(kind_plans), remedy_attempts=2, **kw)
     rec.plans = dict(kind_plans)
     return rec
@@ -143,9 +215,12 @@ def button_of(rec: FailureRecord, kind: RemedyKind) -> dict[str, Any] | None:
 
 def modal_lines(view: dict[str, Any]) -> list[str]:
     """The lines the confirmation modal shows as written (its plain sections)."""
-    return [line for b in view["blocks"]
-            if b["type"] == "section" and b["text"]["type"] == "plain_text"
-            for line in b["text"]["text"].split("\n")]
+    return [
+        line
+        for b in view["blocks"]
+        if b["type"] == "section" and b["text"]["type"] == "plain_text"
+        for line in b["text"]["text"].split("\n")
+    ]
 
 
 # ---- the dialog is the plan -------------------------------------------------------------------
@@ -182,25 +257,40 @@ def test_every_plan_on_one_card_each_button_its_own_plan() -> None:
 
 
 def test_lines_are_shown_as_written_not_as_markup() -> None:
-    odd = plan(RemedyKind.DISMISS_SYNC, [
-        write("cb_dismiss", WriteKind.CB_DISMISS,
-              "Dismiss syncing of *CB_10234_X* <!channel> & co"),
-    ])
+    odd = plan(
+        RemedyKind.DISMISS_SYNC,
+        [
+            write(
+                "cb_dismiss",
+                WriteKind.CB_DISMISS,
+                "Dismiss syncing of *CB_10234_X* <!channel> & co",
+            ),
+        ],
+    )
     btn = button_of(card_for({RemedyKind.DISMISS_SYNC: odd}), RemedyKind.DISMISS_SYNC)
     assert btn is not None
     assert btn["confirm"]["text"] == {
-        "type": "plain_text", "emoji": False,
-        "text": "Dismiss syncing of *CB_10234_X* <!channel> & co"}
+        "type": "plain_text",
+        "emoji": False,
+        "text": "Dismiss syncing of *CB_10234_X* <!channel> & co",
+    }
 
 
 def test_the_digest_travels_and_changes_with_what_would_be_sent() -> None:
     p = plans()[RemedyKind.RECREATE_PAYMENT]
-    other_body = p.model_copy(update={"writes": (p.writes[0], p.writes[1].model_copy(
-        update={"body": recreate_body([("145", "250.01")])}))})
+    other_body = p.model_copy(
+        update={
+            "writes": (
+                p.writes[0],
+                p.writes[1].model_copy(update={"body": recreate_body([("145", "250.01")])}),
+            )
+        }
+    )
     assert other_body.lines() == p.lines() and other_body.digest() != p.digest()
     one = button_of(card_for({RemedyKind.RECREATE_PAYMENT: p}), RemedyKind.RECREATE_PAYMENT)
-    two = button_of(card_for({RemedyKind.RECREATE_PAYMENT: other_body}),
-                    RemedyKind.RECREATE_PAYMENT)
+    two = button_of(
+        card_for({RemedyKind.RECREATE_PAYMENT: other_body}), RemedyKind.RECREATE_PAYMENT
+    )
     assert one is not None and two is not None
     assert decode_value(one["value"]).digest == p.digest()
     assert decode_value(two["value"]).digest == other_body.digest()
@@ -240,47 +330,92 @@ def test_an_over_long_plan_is_confirmed_in_a_modal_with_every_line() -> None:
     assert modal_lines(view) == p.lines()  # every line, in order, as written
     assert view["submit"]["text"] == "Recreate payment"
     meta = decode_plan_confirm(view["private_metadata"])
-    assert meta == PlanConfirm(payment_id=PID, kind=RemedyKind.RECREATE_PAYMENT,
-                               digest=p.digest(), attempt=2, channel="C0FAILED")
+    assert meta == PlanConfirm(
+        payment_id=PID,
+        kind=RemedyKind.RECREATE_PAYMENT,
+        digest=p.digest(),
+        attempt=2,
+        channel="C0FAILED",
+    )
     shown = json.dumps(view)
     assert "QuickBooks records $0.00 of this $1,250.00 payment now, $1,250.00 once this runs" in (
-        shown)
+        shown
+    )
     assert "changed since" not in shown
     changed = plan_confirm_modal(rec, found, attempt=2, channel=None, changed=True)
     assert "changed since the message was drawn" in json.dumps(changed)
 
 
 def test_a_plan_too_long_even_for_the_modal_cannot_be_run_from_it() -> None:
-    huge = plan(RemedyKind.UNAPPLY_CREDIT_MEMO, [
-        write(f"qbo_update:{i}", WriteKind.QBO_UPDATE_PAYMENT, f"{i:04d} " + "x" * 1600,
-              target=str(i)) for i in range(120)])
-    view = plan_confirm_modal(card_for({RemedyKind.UNAPPLY_CREDIT_MEMO: huge}), huge,
-                              attempt=2, channel=None)
+    huge = plan(
+        RemedyKind.UNAPPLY_CREDIT_MEMO,
+        [
+            write(
+                f"qbo_update:{i}",
+                WriteKind.QBO_UPDATE_PAYMENT,
+                f"{i:04d} " + "x" * 1600,
+                target=str(i),
+            )
+            for i in range(120)
+        ],
+    )
+    view = plan_confirm_modal(
+        card_for({RemedyKind.UNAPPLY_CREDIT_MEMO: huge}), huge, attempt=2, channel=None
+    )
     assert validate_view(view) == []
     assert "submit" not in view
     assert "120 lines, too many to show here" in json.dumps(view)
 
 
 def test_a_long_line_list_fills_sections_without_losing_a_line() -> None:
-    many = plan(RemedyKind.UNAPPLY_CREDIT_MEMO, [
-        write(f"qbo_update:{i}", WriteKind.QBO_UPDATE_PAYMENT,
-              f"Remove the credit line {i} from $0 payment {900 + i} in QuickBooks " + "·" * 40,
-              target=str(900 + i)) for i in range(90)])
-    view = plan_confirm_modal(card_for({RemedyKind.UNAPPLY_CREDIT_MEMO: many}), many,
-                              attempt=2, channel=None)
+    many = plan(
+        RemedyKind.UNAPPLY_CREDIT_MEMO,
+        [
+            write(
+                f"qbo_update:{i}",
+                WriteKind.QBO_UPDATE_PAYMENT,
+                f"Remove the credit line {i} from $0 payment {900 + i} in QuickBooks " + "·" * 40,
+                target=str(900 + i),
+            )
+            for i in range(90)
+        ],
+    )
+    view = plan_confirm_modal(
+        card_for({RemedyKind.UNAPPLY_CREDIT_MEMO: many}), many, attempt=2, channel=None
+    )
     assert validate_view(view) == []
     assert modal_lines(view) == many.lines()
-    assert sum(1 for b in view["blocks"]
-               if b["type"] == "section" and b["text"]["type"] == "plain_text") > 1
+    assert (
+        sum(
+            1
+            for b in view["blocks"]
+            if b["type"] == "section" and b["text"]["type"] == "plain_text"
+        )
+        > 1
+    )
 
 
 def test_plan_confirm_metadata_round_trip_and_garbage() -> None:
-    pc = PlanConfirm(payment_id=PID, kind=RemedyKind.RECREATE_PAYMENT, digest="abc", attempt=3,
-                     channel="C1", params={"target": "201"})
+    pc = PlanConfirm(
+        payment_id=PID,
+        kind=RemedyKind.RECREATE_PAYMENT,
+        digest="abc",
+        attempt=3,
+        channel="C1",
+        params={"target": "201"},
+    )
     assert decode_plan_confirm(encode_plan_confirm(pc)) == pc
-    for bad in [None, "", "gone", "[1]", '{"p":"x","k":"nope","d":"a"}', '{"p":"x","k":"recheck"}',
-                '{"p":"x","k":"recheck","d":"a","a":"2"}', '{"p":"x","k":"recheck","d":"a","x":1}',
-                "{" * 3001]:
+    for bad in [
+        None,
+        "",
+        "gone",
+        "[1]",
+        '{"p":"x","k":"nope","d":"a"}',
+        '{"p":"x","k":"recheck"}',
+        '{"p":"x","k":"recheck","d":"a","a":"2"}',
+        '{"p":"x","k":"recheck","d":"a","x":1}',
+        "{" * 3001,
+    ]:
         with pytest.raises(BadActionValue):
             decode_plan_confirm(bad)
 
@@ -304,13 +439,16 @@ def test_a_refused_plan_has_no_button_and_the_card_says_why() -> None:
     why = "QuickBooks records $1,000.00 of $1,250.00: $250.00 is recorded nowhere."
     every = plans()
     every[RemedyKind.DISMISS_SYNC] = every[RemedyKind.DISMISS_SYNC].model_copy(
-        update={"refusal": why})
+        update={"refusal": why}
+    )
     rec = card_for({k: every[k] for k in (RemedyKind.DISMISS_SYNC, RemedyKind.RECREATE_PAYMENT)})
     _, blocks = failure_message(rec)
     assert_within_limits(blocks)
     btns = buttons(blocks)
-    assert [b["action_id"] for b in btns] == [REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT],
-                                              REMEDY_ACTIONS[RemedyKind.RECHECK]]
+    assert [b["action_id"] for b in btns] == [
+        REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT],
+        REMEDY_ACTIONS[RemedyKind.RECHECK],
+    ]
     assert btns[0]["style"] == "primary"  # the first remedy still offered is recommended
     said = json.dumps(blocks)
     assert f"*Dismiss Syncing* is not offered: {why}" in said
@@ -321,7 +459,8 @@ def test_a_refused_plan_has_no_button_and_the_card_says_why() -> None:
 
 def test_recreate_awaiting_a_pick_opens_the_picker_without_a_dialog() -> None:
     pick = plan(RemedyKind.RECREATE_PAYMENT, [], before=Decimal("1000.00")).model_copy(
-        update={"pick": "Pick the invoice for the $250.00 of invoice 1051 (deleted)."})
+        update={"pick": "Pick the invoice for the $250.00 of invoice 1051 (deleted)."}
+    )
     assert not pick.may_run and pick.offered
     rec = card_for({RemedyKind.RECREATE_PAYMENT: pick})
     btn = button_of(rec, RemedyKind.RECREATE_PAYMENT)
@@ -333,15 +472,28 @@ def test_recreate_awaiting_a_pick_opens_the_picker_without_a_dialog() -> None:
 
 
 def test_records_with_books_but_no_plan_say_the_pick_comes_first() -> None:
-    by_hand = RecordedMoney(qbo_payment_id="880", kind=RecordedKind.BY_HAND,
-                            amount=Decimal("1000.00"), invoice_amounts={"130": Decimal("1000.00")})
+    by_hand = RecordedMoney(
+        qbo_payment_id="880",
+        kind=RecordedKind.BY_HAND,
+        amount=Decimal("1000.00"),
+        invoice_amounts={"130": Decimal("1000.00")},
+    )
     rec = make_record(remedies=[RemedyKind.RECREATE_PAYMENT])
     assert rec.diagnosis is not None
-    rec.diagnosis.books = Books(amount=A, recorded=(by_hand,), needs=(
-        InvoiceNeed(invoice_id="130", invoice_number="1043", applied=Decimal("1000.00"),
-                    recorded=Decimal("1000.00"), target_invoice_id="130"),
-        InvoiceNeed(invoice_id="145", invoice_number="1051", applied=Decimal("250.00")),
-    ))
+    rec.diagnosis.books = Books(
+        amount=A,
+        recorded=(by_hand,),
+        needs=(
+            InvoiceNeed(
+                invoice_id="130",
+                invoice_number="1043",
+                applied=Decimal("1000.00"),
+                recorded=Decimal("1000.00"),
+                target_invoice_id="130",
+            ),
+            InvoiceNeed(invoice_id="145", invoice_number="1051", applied=Decimal("250.00")),
+        ),
+    )
     btn = button_of(rec, RemedyKind.RECREATE_PAYMENT)
     assert btn is not None
     text = btn["confirm"]["text"]["text"]
@@ -353,20 +505,36 @@ def test_records_with_books_but_no_plan_say_the_pick_comes_first() -> None:
 
 
 def open_invoice(i: int) -> Invoice:
-    return Invoice(id=str(i), doc_number=str(3000 + i), txn_date=date(2026, 10, 1),
-                   total_amt=Decimal("300.00"), balance=Decimal("300.00"),
-                   customer_ref=Ref(value="58"))
+    return Invoice(
+        id=str(i),
+        doc_number=str(3000 + i),
+        txn_date=date(2026, 10, 1),
+        total_amt=Decimal("300.00"),
+        balance=Decimal("300.00"),
+        customer_ref=Ref(value="58"),
+    )
 
 
 def choice_plan(target: str, amount: str = "250.00") -> RemedyPlan:
-    where = ("as credit on the customer" if target == KEEP_AS_CREDIT
-             else f"to invoice {target} (${amount})")
-    return plan(RemedyKind.RECREATE_PAYMENT, [
-        DISMISS,
-        write("qbo_create_payment", WriteKind.QBO_CREATE_PAYMENT,
-              f"Create payment CB10234 in QuickBooks: ${amount} {where}, dated 2026-11-03",
-              target=None, body=recreate_body([(target, amount)])),
-    ], before=Decimal("1000.00"))
+    where = (
+        "as credit on the customer"
+        if target == KEEP_AS_CREDIT
+        else f"to invoice {target} (${amount})"
+    )
+    return plan(
+        RemedyKind.RECREATE_PAYMENT,
+        [
+            DISMISS,
+            write(
+                "qbo_create_payment",
+                WriteKind.QBO_CREATE_PAYMENT,
+                f"Create payment CB10234 in QuickBooks: ${amount} {where}, dated 2026-11-03",
+                target=None,
+                body=recreate_body([(target, amount)]),
+            ),
+        ],
+        before=Decimal("1000.00"),
+    )
 
 
 def picker_choices(view: dict[str, Any]) -> dict[str, list[str]]:
@@ -387,9 +555,11 @@ def test_the_recreate_modal_shows_every_offered_choices_plan_line_for_line() -> 
     plans_by_choice = {inv.id: choice_plan(str(inv.id)) for inv in invoices if inv.id}
     plans_by_choice[KEEP_AS_CREDIT] = choice_plan(KEEP_AS_CREDIT)
     plans_by_choice["3"] = plans_by_choice["3"].model_copy(
-        update={"refusal": "Invoice 3003 has only $100.00 open."})
+        update={"refusal": "Invoice 3003 has only $100.00 open."}
+    )
     pick = plan(RemedyKind.RECREATE_PAYMENT, []).model_copy(
-        update={"pick": "pick where $250.00 goes (invoice 1051 was deleted)"})
+        update={"pick": "pick where $250.00 goes (invoice 1051 was deleted)"}
+    )
     rec = card_for({RemedyKind.RECREATE_PAYMENT: pick})
     view = recreate_modal(rec, invoices, context_id="ctx:1", plans=plans_by_choice)
     assert "pick where $250.00 goes (invoice 1051 was deleted)" in view["blocks"][0]["text"]["text"]
@@ -407,7 +577,8 @@ def test_the_recreate_modal_shows_every_offered_choices_plan_line_for_line() -> 
     for value in offered:
         assert shown[headings[value]] == plans_by_choice[value].lines()
     assert "Not offered: invoice 3003 — Invoice 3003 has only $100.00 open." in json.dumps(
-        view, ensure_ascii=False)
+        view, ensure_ascii=False
+    )
 
 
 def test_the_recreate_modal_offers_only_the_choices_whose_plans_fit() -> None:
@@ -435,11 +606,14 @@ def test_the_recreate_modal_with_no_runnable_choice_cannot_be_submitted() -> Non
 def test_records_without_plans_keep_todays_dialogs() -> None:
     rec = make_record(remedies=[RemedyKind.REACTIVATE_CUSTOMER, RemedyKind.DISMISS_SYNC])
     btns = buttons(failure_message(rec)[1])
-    assert [b["action_id"] for b in btns] == ["fp_reactivate_customer", "fp_dismiss_sync",
-                                              "fp_recheck"]
+    assert [b["action_id"] for b in btns] == [
+        "fp_reactivate_customer",
+        "fp_dismiss_sync",
+        "fp_recheck",
+    ]
     assert btns[0]["confirm"]["text"]["text"] == (
-        "Make customer Northwind Dental active again in QuickBooks, then re-check payment "
-        "CB10234.")
+        "Make customer Northwind Dental active again in QuickBooks, then re-check payment CB10234."
+    )
     assert btns[1]["confirm"]["text"]["type"] == "mrkdwn"
     assert all(decode_value(b["value"]).digest is None for b in btns)
     assert "confirm" not in btns[2]
@@ -450,12 +624,21 @@ def test_records_without_plans_keep_todays_dialogs() -> None:
 
 def test_changed_plan_text_says_nothing_was_written_and_what_changed() -> None:
     old = plans()[RemedyKind.RECREATE_PAYMENT]
-    new = plan(RemedyKind.RECREATE_PAYMENT, [
-        DISMISS,
-        write("qbo_create_payment", WriteKind.QBO_CREATE_PAYMENT,
-              "Create payment CB10234 in QuickBooks: $200.00 to invoice 1051 ($200.00), "
-              "dated 2026-11-03", target=None, body=recreate_body([("145", "200.00")])),
-    ], before=Decimal("1050.00"))
+    new = plan(
+        RemedyKind.RECREATE_PAYMENT,
+        [
+            DISMISS,
+            write(
+                "qbo_create_payment",
+                WriteKind.QBO_CREATE_PAYMENT,
+                "Create payment CB10234 in QuickBooks: $200.00 to invoice 1051 ($200.00), "
+                "dated 2026-11-03",
+                target=None,
+                body=recreate_body([("145", "200.00")]),
+            ),
+        ],
+        before=Decimal("1050.00"),
+    )
     text = changed_plan_text(old, new)
     assert text.startswith("*Recreate payment in QuickBooks* was not done")
     assert "nothing was written" in text
@@ -465,23 +648,36 @@ def test_changed_plan_text_says_nothing_was_written_and_what_changed() -> None:
     assert "Dismiss syncing" not in text  # unchanged lines are not repeated
     assert len(text) <= 3000
 
-    refused = old.model_copy(update={"refusal": "ConnectBooster already dismissed <it>.",
-                                     "writes": ()})
+    refused = old.model_copy(
+        update={"refusal": "ConnectBooster already dismissed <it>.", "writes": ()}
+    )
     said = changed_plan_text(old, refused)
     assert "It may not run now: ConnectBooster already dismissed &lt;it&gt;." in said
 
     fresh = changed_plan_text(None, new)
     assert "It would now write:\n• Dismiss syncing of CB10234 in ConnectBooster\n• Create" in fresh
 
-    same_words = old.model_copy(update={"writes": (old.writes[0], old.writes[1].model_copy(
-        update={"body": recreate_body([("145", "250.00")]) | {"SyncToken": "4"}}))})
+    same_words = old.model_copy(
+        update={
+            "writes": (
+                old.writes[0],
+                old.writes[1].model_copy(
+                    update={"body": recreate_body([("145", "250.00")]) | {"SyncToken": "4"}}
+                ),
+            )
+        }
+    )
     assert "read the same, but what would be sent changed" in changed_plan_text(old, same_words)
 
 
 def test_changed_plan_text_of_a_huge_plan_stays_short() -> None:
-    many = plan(RemedyKind.UNAPPLY_CREDIT_MEMO, [
-        write(f"s{i}", WriteKind.QBO_UPDATE_PAYMENT, f"line {i} " + "y" * 400, target=str(i))
-        for i in range(40)])
+    many = plan(
+        RemedyKind.UNAPPLY_CREDIT_MEMO,
+        [
+            write(f"s{i}", WriteKind.QBO_UPDATE_PAYMENT, f"line {i} " + "y" * 400, target=str(i))
+            for i in range(40)
+        ],
+    )
     text = changed_plan_text(None, many)
     assert len(text) <= 3000
     assert "more line" in text or text.endswith("…")
@@ -507,8 +703,9 @@ async def test_planner_plans_render_line_for_line(w: Any) -> None:
 
     payments = [w.cb.payments[pid] for pid in w.scenario.expected]
     facts = await fetch_facts(w.services.qbo, payments)
-    ctx = PlanContext(books_tz=ZoneInfo("America/New_York"), deposit_account_id="4",
-                      user="U0FINANCE1")
+    ctx = PlanContext(
+        books_tz=ZoneInfo("America/New_York"), deposit_account_id="4", user="U0FINANCE1"
+    )
     checked = 0
     for p in payments:
         try:

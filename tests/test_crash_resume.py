@@ -68,14 +68,22 @@ async def test_crash_between_cb_dismiss_and_qbo_create_then_restart(
     half = await w.services.store.get_failure(rec.payment_id)
     assert half is not None and half.remedy is not None and half.remedy.finished_at is None
     assert [(s.name, s.state) for s in half.remedy.steps] == [
-        ("cb_dismiss", "done"), ("qbo_create_payment", "started")]
+        ("cb_dismiss", "done"),
+        ("qbo_create_payment", "started"),
+    ]
     assert qbo_payments(w, rec.payment.reference) == []
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
     # meanwhile another click is told the payment is being handled, and does nothing
     assert await w.services.store.lease_holder(f"payment:{rec.payment_id}") == FINANCE_USER
     # (the message shows no buttons while in progress: a client that has not refreshed yet)
-    await click(w, rec, RemedyKind.RECREATE_PAYMENT, user=FINANCE_USER_2, strict=False,
-                value=encode_for(rec))
+    await click(
+        w,
+        rec,
+        RemedyKind.RECREATE_PAYMENT,
+        user=FINANCE_USER_2,
+        strict=False,
+        value=encode_for(rec),
+    )
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER_2)))
     assert "already being handled by <@U0FINANCE1>" in w.slack.ephemeral(FINANCE_USER_2)[-1].text
 
@@ -106,7 +114,9 @@ async def test_crash_after_qbo_answered_replays_the_same_requestid(
     half = await w.services.store.get_failure(rec.payment_id)
     assert half is not None and half.remedy is not None
     assert [(s.name, s.state) for s in half.remedy.steps] == [
-        ("cb_dismiss", "done"), ("qbo_create_payment", "started")]
+        ("cb_dismiss", "done"),
+        ("qbo_create_payment", "started"),
+    ]
     assert len(qbo_payments(w, rec.payment.reference)) == 1
 
     await _restart(w)
@@ -144,14 +154,16 @@ async def test_unknown_outcome_not_written_is_repeated_with_the_same_requestid(
     assert "Syncing is already dismissed" in (failed.remedy.error or "")
     first = failed.remedy.step("qbo_create_payment")
     assert first is not None and first.state == "started"
-    assert first.request_id == request_id(rec.payment_id, failed.remedy.plan.digest(),
-                                          "qbo_create_payment", 1)
+    assert first.request_id == request_id(
+        rec.payment_id, failed.remedy.plan.digest(), "qbo_create_payment", 1
+    )
     # dismissed by its own remedy: still failing as far as the plans go, and not resolved
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
     monkeypatch.setattr(w.services.qbo, "create_payment", real_create)
     rec = failed
     await w.slack.wait_until(  # the redrawn message offers the button again
-        lambda: REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, rec))
+        lambda: REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, rec)
+    )
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     assert len(qbo_payments(w, rec.payment.reference)) == 1
@@ -181,8 +193,14 @@ async def test_unknown_outcome_that_landed_is_never_created_twice(
     assert RemedyKind.RECREATE_PAYMENT not in {k for k, p in failed.plans.items() if p.offered}
     assert failed.plans[RemedyKind.DISMISS_SYNC].may_run
     # a click on the old Recreate button writes nothing
-    await click(w, rec, RemedyKind.RECREATE_PAYMENT, user=FINANCE_USER_2, strict=False,
-                value=encode_for(failed))
+    await click(
+        w,
+        rec,
+        RemedyKind.RECREATE_PAYMENT,
+        user=FINANCE_USER_2,
+        strict=False,
+        value=encode_for(failed),
+    )
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER_2)))
     assert len(qbo_payments(w, rec.payment.reference)) == 1
     await click(w, failed, RemedyKind.DISMISS_SYNC)

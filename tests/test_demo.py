@@ -98,8 +98,11 @@ def button(msg: dict[str, Any], action_id: str) -> dict[str, Any] | None:
 
 
 def zero_payments(books: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in books["qbo"]["payments"] if p["zero"]
-            and any(line["type"] == "CreditMemo" for line in p["lines"])]
+    return [
+        p
+        for p in books["qbo"]["payments"]
+        if p["zero"] and any(line["type"] == "CreditMemo" for line in p["lines"])
+    ]
 
 
 async def test_page_and_assets_are_served(demo: Demo, http: aiohttp.ClientSession) -> None:
@@ -130,7 +133,8 @@ async def test_state_lists_the_bots_messages(demo: Demo, http: aiohttp.ClientSes
     assert st["notice"] is None  # a real Redis answered
     # unchanged state: the page's poll gets a short answer
     status, again = await get_json(
-        http, f"{demo.url}/demo/api/state?user={FINANCE_USER}&version={st['version']}")
+        http, f"{demo.url}/demo/api/state?user={FINANCE_USER}&version={st['version']}"
+    )
     assert status == 200 and again == {"ok": True, "version": st["version"], "unchanged": True}
 
 
@@ -156,18 +160,22 @@ async def test_books_show_the_qbo_objects_of_the_payment(
 async def test_a_command_is_answered_to_its_user_only(
     demo: Demo, http: aiohttp.ClientSession
 ) -> None:
-    status, body = await post_json(http, f"{demo.url}/demo/api/command",
-                                   {"user": FINANCE_USER, "channel": FAILED_CHANNEL,
-                                    "text": "list"})
+    status, body = await post_json(
+        http,
+        f"{demo.url}/demo/api/command",
+        {"user": FINANCE_USER, "channel": FAILED_CHANNEL, "text": "list"},
+    )
     assert status == 200 and body == {"ok": True}
 
     async def answered() -> list[dict[str, Any]]:
         return list((await state(http, demo, FINANCE_USER))["ephemeral"])
 
     replies = await eventually(answered, what="the reply to /failed-payments list")
-    assert any(credit_memo_payment(demo) in str(r["blocks"]) or
-               demo.cb.payments[credit_memo_payment(demo)].reference in str(r["blocks"])
-               for r in replies)
+    assert any(
+        credit_memo_payment(demo) in str(r["blocks"])
+        or demo.cb.payments[credit_memo_payment(demo)].reference in str(r["blocks"])
+        for r in replies
+    )
     assert (await state(http, demo, OUTSIDER))["ephemeral"] == []
     # the stand-in received a signed slash command and the bot answered through response_url
     assert demo.slack.calls_to("response_url")
@@ -185,12 +193,14 @@ async def test_outsider_is_refused_then_finance_fixes_the_books_and_sync_resolve
     assert msg is not None
     btn = button(msg, UNAPPLY)
     assert btn is not None and "confirm" in btn
-    click = {"channel": FAILED_CHANNEL, "message_ts": msg["ts"],
-             "action": {"action_id": UNAPPLY, "value": btn["value"]}}
+    click = {
+        "channel": FAILED_CHANNEL,
+        "message_ts": msg["ts"],
+        "action": {"action_id": UNAPPLY, "value": btn["value"]},
+    }
 
     # an outsider: refused in an ephemeral reply; nothing changes in QBO
-    status, body = await post_json(http, f"{demo.url}/demo/api/click",
-                                   {**click, "user": OUTSIDER})
+    status, body = await post_json(http, f"{demo.url}/demo/api/click", {**click, "user": OUTSIDER})
     assert status == 200 and body == {"ok": True}
 
     async def refused() -> bool:
@@ -203,8 +213,9 @@ async def test_outsider_is_refused_then_finance_fixes_the_books_and_sync_resolve
     assert after_refusal["portal"]["status"] == "failed"
 
     # a finance user: the $0 payment applying the credit memo goes, the books change
-    status, body = await post_json(http, f"{demo.url}/demo/api/click",
-                                   {**click, "user": FINANCE_USER})
+    status, body = await post_json(
+        http, f"{demo.url}/demo/api/click", {**click, "user": FINANCE_USER}
+    )
     assert status == 200 and body == {"ok": True}
 
     async def books_changed() -> dict[str, Any] | None:
@@ -235,37 +246,59 @@ async def test_bad_requests_get_clear_answers(demo: Demo, http: aiohttp.ClientSe
     api = f"{demo.url}/demo/api"
     status, body = await get_json(http, f"{api}/state?user=U0NOBODY")
     assert status == 400 and "U0NOBODY" in body["error"]
-    status, body = await post_json(http, f"{api}/click", {"user": "U0NOBODY", "channel":
-                                                          FAILED_CHANNEL, "message_ts": "1.0",
-                                                          "action": {"action_id": UNAPPLY}})
+    status, body = await post_json(
+        http,
+        f"{api}/click",
+        {
+            "user": "U0NOBODY",
+            "channel": FAILED_CHANNEL,
+            "message_ts": "1.0",
+            "action": {"action_id": UNAPPLY},
+        },
+    )
     assert status == 400 and body["ok"] is False
-    status, body = await post_json(http, f"{api}/command", {"user": FINANCE_USER,
-                                                            "command": "/other", "text": ""})
+    status, body = await post_json(
+        http, f"{api}/command", {"user": FINANCE_USER, "command": "/other", "text": ""}
+    )
     assert status == 400 and "/failed-payments" in body["error"]
     pid = credit_memo_payment(demo)
     msg = find_message(await state(http, demo, FINANCE_USER), pid)
     assert msg is not None
-    status, body = await post_json(http, f"{api}/click", {
-        "user": FINANCE_USER, "channel": FAILED_CHANNEL, "message_ts": msg["ts"],
-        "action": {"action_id": "fp_no_such_button", "value": "x"}})
+    status, body = await post_json(
+        http,
+        f"{api}/click",
+        {
+            "user": FINANCE_USER,
+            "channel": FAILED_CHANNEL,
+            "message_ts": msg["ts"],
+            "action": {"action_id": "fp_no_such_button", "value": "x"},
+        },
+    )
     assert status == 409 and "no longer" in body["error"]
-    async with http.post(f"{api}/click", data=b"not json",
-                         headers={"Content-Type": "application/json"}) as r:
+    async with http.post(
+        f"{api}/click", data=b"not json", headers={"Content-Type": "application/json"}
+    ) as r:
         assert r.status == 400
-    status, body = await post_json(http, f"{api}/view-submit",
-                                   {"user": FINANCE_USER, "view_id": "V404", "values": {}})
+    status, body = await post_json(
+        http, f"{api}/view-submit", {"user": FINANCE_USER, "view_id": "V404", "values": {}}
+    )
     assert status == 409 and body["ok"] is False
     # nothing above reached QBO or ConnectBooster
     assert demo.cb.payments[pid].sync.status == "failed"
 
 
 def test_payment_of_reads_metadata_buttons_or_footer() -> None:
-    assert payment_of([], {"event_type": "failed_payment",
-                           "event_payload": {"payment_id": "pmt_1"}}) == "pmt_1"
-    assert payment_of([{"type": "actions", "block_id": "fp_actions:pmt_2", "elements": []}]) \
-        == "pmt_2"
-    footer = {"type": "context", "elements": [
-        {"type": "mrkdwn", "text": "ConnectBooster payment `pmt_3` · 1 sync attempt"}]}
+    assert (
+        payment_of([], {"event_type": "failed_payment", "event_payload": {"payment_id": "pmt_1"}})
+        == "pmt_1"
+    )
+    assert (
+        payment_of([{"type": "actions", "block_id": "fp_actions:pmt_2", "elements": []}]) == "pmt_2"
+    )
+    footer = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "ConnectBooster payment `pmt_3` · 1 sync attempt"}],
+    }
     assert payment_of([footer]) == "pmt_3"
     assert payment_of([{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]) is None
 
@@ -309,8 +342,17 @@ async def test_python_app_py_demo_prints_its_url_and_stops_on_sigint(
 ) -> None:
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "app.py", "demo", "--port", "0", "--scenario", "credit-memo",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "app.py",
+        "demo",
+        "--port",
+        "0",
+        "--scenario",
+        "credit-memo",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -350,9 +392,16 @@ async def test_a_modal_opens_for_its_user_and_its_submission_reaches_the_bot(
         assert msg is not None
         btn = button(msg, "fp_recreate_payment")
         assert btn is not None
-        status, body = await post_json(http, f"{d.url}/demo/api/click", {
-            "user": FINANCE_USER, "channel": FAILED_CHANNEL, "message_ts": msg["ts"],
-            "action": {"action_id": "fp_recreate_payment", "value": btn["value"]}})
+        status, body = await post_json(
+            http,
+            f"{d.url}/demo/api/click",
+            {
+                "user": FINANCE_USER,
+                "channel": FAILED_CHANNEL,
+                "message_ts": msg["ts"],
+                "action": {"action_id": "fp_recreate_payment", "value": btn["value"]},
+            },
+        )
         assert status == 200 and body == {"ok": True}
 
         async def opened() -> list[dict[str, Any]]:
@@ -366,14 +415,21 @@ async def test_a_modal_opens_for_its_user_and_its_submission_reaches_the_bot(
         assert select["type"] == "static_select"
         api = f"{d.url}/demo/api/view-submit"
         # nothing chosen: the page is told which field, the bot is not called
-        status, body = await post_json(http, api, {"user": FINANCE_USER, "view_id": view["id"],
-                                             "values": {inp["block_id"]: {}}})
+        status, body = await post_json(
+            http,
+            api,
+            {"user": FINANCE_USER, "view_id": view["id"], "values": {inp["block_id"]: {}}},
+        )
         assert status == 200 and body["ok"] is False and inp["block_id"] in body["errors"]
         keep = next(o for o in select["options"] if o["value"] == "__credit__")
-        values = {inp["block_id"]: {select["action_id"]: {"type": "static_select",
-                                                          "selected_option": keep}}}
-        status, body = await post_json(http, api, {"user": FINANCE_USER, "view_id": view["id"],
-                                             "values": values})
+        values = {
+            inp["block_id"]: {
+                select["action_id"]: {"type": "static_select", "selected_option": keep}
+            }
+        }
+        status, body = await post_json(
+            http, api, {"user": FINANCE_USER, "view_id": view["id"], "values": values}
+        )
         assert status == 200 and body == {"ok": True}, body
         assert (await state(http, d, FINANCE_USER))["views"] == []
 

@@ -39,9 +39,7 @@ class Env:
     auth: OAuthClient
 
 
-async def _env(
-    scenario: str, redis_client: aioredis.Redis, prefix: str
-) -> AsyncIterator[Env]:
+async def _env(scenario: str, redis_client: aioredis.Redis, prefix: str) -> AsyncIterator[Env]:
     qbo_sbx = QBOSandbox()
     cb_sbx = CBSandbox(api_key=CB_KEY)
     world = build(scenario, qbo_sbx, cb_sbx)

@@ -32,8 +32,15 @@ SECRET = "xoxb-1234-SECRET-token"
 
 
 def slack_response(data: object, status: int = 200) -> AsyncSlackResponse:
-    return AsyncSlackResponse(client=None, http_verb="POST", api_url="https://slack/api/x",
-                              req_args={}, data=data, headers={}, status_code=status)
+    return AsyncSlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url="https://slack/api/x",
+        req_args={},
+        data=data,
+        headers={},
+        status_code=status,
+    )
 
 
 # One instance of every class the table lists, built the way its code raises it.
@@ -55,8 +62,9 @@ SAMPLES: dict[type[BaseException], BaseException] = {
     cbe.ServerError: cbe.ServerError(),
     cbe.TransportError: cbe.TransportError(message="refused"),
     cbe.CBError: cbe.CBError(418, "teapot", "short and stout"),
-    SlackApiError: SlackApiError("failed", slack_response({"ok": False,
-                                                          "error": "channel_not_found"})),
+    SlackApiError: SlackApiError(
+        "failed", slack_response({"ok": False, "error": "channel_not_found"})
+    ),
     SlackClientError: SlackClientError("no session"),
     aiohttp.ClientError: aiohttp.ClientConnectionError("connection reset"),
     StoreUnavailable: StoreUnavailable("Redis is not answering"),
@@ -120,10 +128,12 @@ def test_a_subclass_takes_its_nearest_listed_base() -> None:
     assert words_for(qbe.ReconnectRequired()) is not words_for(qbe.AuthenticationError("x"))
     assert "RemedyRefused" not in describe_error(RemedyRefused("the invoice belongs elsewhere"))
     assert describe_error(RemedyRefused("the invoice belongs elsewhere")) == (
-        "the invoice belongs elsewhere")
+        "the invoice belongs elsewhere"
+    )
     assert describe_error(RemedyFailed("the balance did not move")) == "the balance did not move"
     assert error_text(PermissionCheckFailed("Slack did not list the group (x); try again")) == (
-        "Slack did not list the group (x); try again.")
+        "Slack did not list the group (x); try again."
+    )
     assert words_for(PickerUnavailable("x")) is ERRORS[ExplainedError]
     assert words_for(PagingExpired("y")) is UNKNOWN  # answered where it is raised
 
@@ -141,8 +151,10 @@ def test_an_unknown_error_gets_a_generic_safe_answer() -> None:
 def test_no_secret_in_the_words_of_any_typed_error() -> None:
     """The words show only what the services answered; a secret the bot holds (a token in
     a request, a Slack response's headers) never reaches them."""
-    api = SlackApiError(f"failed calling with {SECRET}", slack_response(
-        {"ok": False, "error": "invalid_auth", "token": SECRET}))
+    api = SlackApiError(
+        f"failed calling with {SECRET}",
+        slack_response({"ok": False, "error": "invalid_auth", "token": SECRET}),
+    )
     for exc in (*SAMPLES.values(), api):
         for text in (describe_error(exc), error_text(exc)):
             assert SECRET not in text, type(exc).__name__
@@ -167,15 +179,20 @@ def test_log_reason_names_the_service() -> None:
     assert log_reason(SAMPLES[qbe.ThrottledError]).startswith("QuickBooks: ")
     assert log_reason(SAMPLES[SlackApiError]) == "Slack: channel_not_found"
     assert log_reason(SAMPLES[aiohttp.ClientError]) == (
-        "Slack: ClientConnectionError: connection reset")
+        "Slack: ClientConnectionError: connection reset"
+    )
     assert log_reason(SAMPLES[StoreUnavailable]) == "Redis: Redis is not answering"
     assert log_reason(ValueError("odd")) == "ValueError: odd"
     assert log_reason(RemedyRefused("not this one")) == "not this one"
 
 
 def test_outages_and_refusals_are_expected_bugs_are_not() -> None:
-    for exc in (SAMPLES[StoreUnavailable], SAMPLES[ShuttingDown],
-                PermissionCheckFailed("x"), RemedyRefused("y")):
+    for exc in (
+        SAMPLES[StoreUnavailable],
+        SAMPLES[ShuttingDown],
+        PermissionCheckFailed("x"),
+        RemedyRefused("y"),
+    ):
         assert is_expected(exc)
     for exc in (SAMPLES[CorruptRecord], SAMPLES[qbe.QBOError], KeyError("k")):
         assert not is_expected(exc)

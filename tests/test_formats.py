@@ -148,8 +148,14 @@ def test_ages(delta: timedelta, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("rate", "text"),
-    [(D("0.125"), "12.5%"), (D("0.12"), "12%"), (D("0.12345"), "12.3%"), (D("0.00125"), "0.1%"),
-     (D("1"), "100%"), (D("0"), "0%")],
+    [
+        (D("0.125"), "12.5%"),
+        (D("0.12"), "12%"),
+        (D("0.12345"), "12.3%"),
+        (D("0.00125"), "0.1%"),
+        (D("1"), "100%"),
+        (D("0"), "0%"),
+    ],
 )
 def test_rates(rate: Decimal, text: str) -> None:
     assert fmt_rate(rate) == text

@@ -50,12 +50,22 @@ def _click_payload(rec: Any, action_id: str, value: str, user: str = FINANCE_USE
         "user": {"id": user},
         "api_app_id": "A0SANDBOX",
         "team": {"id": "T0SANDBOX"},
-        "container": {"type": "message", "message_ts": rec.slack.ts,
-                      "channel_id": rec.slack.channel},
+        "container": {
+            "type": "message",
+            "message_ts": rec.slack.ts,
+            "channel_id": rec.slack.channel,
+        },
         "channel": {"id": rec.slack.channel},
         "trigger_id": "1.T0SANDBOX.x",
-        "actions": [{"type": "button", "action_id": action_id, "value": value,
-                     "block_id": "b", "action_ts": "1"}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "value": value,
+                "block_id": "b",
+                "action_ts": "1",
+            }
+        ],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -77,14 +87,17 @@ async def test_forged_or_stale_signature_is_401_and_changes_nothing(w: World) ->
     await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
 
 
-@pytest.mark.parametrize("body", [
-    b"payload=%7Bnot+json",
-    b"payload=%5B1%2C2%5D",
-    b"payload=%7B%22no_type%22%3A1%7D",
-    b"\xff\xfe\x00garbage",
-    b"hello=world",
-    b"",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"payload=%7Bnot+json",
+        b"payload=%5B1%2C2%5D",
+        b"payload=%7B%22no_type%22%3A1%7D",
+        b"\xff\xfe\x00garbage",
+        b"hello=world",
+        b"",
+    ],
+)
 async def test_malformed_payload_is_400_and_app_keeps_serving(w: World, body: bytes) -> None:
     resp = await w.slack.post_raw(w.bot.events_url, body)
     assert resp.status == 400, resp.body
@@ -99,8 +112,9 @@ async def test_malformed_payload_is_400_and_app_keeps_serving(w: World, body: by
 async def test_unknown_payload_is_400(w: World) -> None:
     rec = (await seed(w, ["paid-manually"]))["paid-manually"]
     unknown_action = _click_payload(rec, "fp_not_a_button", json.dumps({"p": rec.payment_id}))
-    unknown_type = urlencode({"payload": json.dumps({"type": "nonsense_event",
-                                                     "user": {"id": FINANCE_USER}})}).encode()
+    unknown_type = urlencode(
+        {"payload": json.dumps({"type": "nonsense_event", "user": {"id": FINANCE_USER}})}
+    ).encode()
     for body in (unknown_action, unknown_type):
         resp = await w.slack.post_raw(w.bot.events_url, body)
         assert resp.status == 400, resp.body
@@ -110,10 +124,15 @@ async def test_unknown_payload_is_400(w: World) -> None:
 @pytest.mark.parametrize("value", ["garbage", '{"x":1}', '{"p":"pmt_nope","a":0}', ""])
 async def test_button_value_not_ours_gets_a_specific_answer(w: World, value: str) -> None:
     rec = (await seed(w, ["paid-manually"]))["paid-manually"]
-    resp = await w.slack.click(w.bot.events_url, message_ts=rec.slack.ts,  # type: ignore[union-attr]
-                               channel=rec.slack.channel,  # type: ignore[union-attr]
-                               action_id=ActionId.DISMISS_SYNC.value, value=value,
-                               user_id=FINANCE_USER, strict=False)
+    resp = await w.slack.click(
+        w.bot.events_url,
+        message_ts=rec.slack.ts,  # type: ignore[union-attr]
+        channel=rec.slack.channel,  # type: ignore[union-attr]
+        action_id=ActionId.DISMISS_SYNC.value,
+        value=value,
+        user_id=FINANCE_USER,
+        strict=False,
+    )
     assert resp.status == 200
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
     text = w.slack.ephemeral(FINANCE_USER)[-1].text
@@ -125,7 +144,8 @@ async def test_redis_down_gets_try_again_and_nothing_changes(w: World) -> None:
     rec = (await seed(w, ["paid-manually"]))["paid-manually"]
     good_pool = w.services.redis.connection_pool
     w.services.redis.connection_pool = aioredis.ConnectionPool.from_url(
-        "redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+        "redis://127.0.0.1:1/0", socket_connect_timeout=0.2
+    )
     try:
         await click(w, rec, RemedyKind.DISMISS_SYNC)
         await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
@@ -145,10 +165,19 @@ async def test_every_remedy_action_and_view_has_a_listener(w: World) -> None:
         resp = await w.slack.post_raw(w.bot.events_url, _click_payload(rec, action_id, "x"))
         assert resp.status == 200, action_id
     for view_id in sorted(ALL_VIEW_IDS):
-        payload = {"type": "view_submission", "user": {"id": FINANCE_USER},
-                   "team": {"id": "T0SANDBOX"}, "api_app_id": "A0SANDBOX",
-                   "view": {"id": "V1", "type": "modal", "callback_id": view_id,
-                            "private_metadata": "gone", "state": {"values": {}}}}
+        payload = {
+            "type": "view_submission",
+            "user": {"id": FINANCE_USER},
+            "team": {"id": "T0SANDBOX"},
+            "api_app_id": "A0SANDBOX",
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": view_id,
+                "private_metadata": "gone",
+                "state": {"values": {}},
+            },
+        }
         body = urlencode({"payload": json.dumps(payload)}).encode()
         resp = await w.slack.post_raw(w.bot.events_url, body)
         assert resp.status == 200, view_id
@@ -186,15 +215,24 @@ def test_payload_problem_and_error_text_are_specific() -> None:
 def dismiss_plan(rec: FailureRecord, *, notes: int = 0) -> RemedyPlan:
     """A Dismiss Syncing plan for ``rec``; ``notes`` long notes make it too long for a dialog."""
     return RemedyPlan(
-        kind=RemedyKind.DISMISS_SYNC, payment_id=rec.payment_id, reference=rec.payment.reference,
-        amount=rec.payment.amount, recorded_before=rec.payment.amount,
+        kind=RemedyKind.DISMISS_SYNC,
+        payment_id=rec.payment_id,
+        reference=rec.payment.reference,
+        amount=rec.payment.amount,
+        recorded_before=rec.payment.amount,
         recorded_after=rec.payment.amount,
-        writes=(PlannedWrite(step="cb_dismiss", kind=WriteKind.CB_DISMISS,
-                             target_id=rec.payment_id,
-                             reads_as=f"Dismiss syncing of {rec.payment.reference} in "
-                                      "ConnectBooster"),),
-        notes=("Nothing changes in QuickBooks.",
-               *(f"Note {i}: " + "the books stay as they are. " * 4 for i in range(notes))),
+        writes=(
+            PlannedWrite(
+                step="cb_dismiss",
+                kind=WriteKind.CB_DISMISS,
+                target_id=rec.payment_id,
+                reads_as=f"Dismiss syncing of {rec.payment.reference} in ConnectBooster",
+            ),
+        ),
+        notes=(
+            "Nothing changes in QuickBooks.",
+            *(f"Note {i}: " + "the books stay as they are. " * 4 for i in range(notes)),
+        ),
     )
 
 
@@ -216,16 +254,21 @@ class Runs:
         self.calls: list[dict[str, Any]] = []
         self.new_plan = new_plan
 
-    async def __call__(self, services: Any, payment_id: str, kind: RemedyKind, user: str,
-                       **kw: Any) -> RemedyOutcome:
+    async def __call__(
+        self, services: Any, payment_id: str, kind: RemedyKind, user: str, **kw: Any
+    ) -> RemedyOutcome:
         self.calls.append({"payment_id": payment_id, "kind": kind, "user": user, **kw})
-        return RemedyOutcome(kind, payment_id, RemedyResult.CHANGED,
-                             changed_plan_text(None, self.new_plan))
+        return RemedyOutcome(
+            kind, payment_id, RemedyResult.CHANGED, changed_plan_text(None, self.new_plan)
+        )
 
 
 def confirm_views(w: World) -> list[Any]:
-    return [v for v in w.slack.views.values()
-            if v.view.get("callback_id") == ViewId.CONFIRM_PLAN.value and not v.closed]
+    return [
+        v
+        for v in w.slack.views.values()
+        if v.view.get("callback_id") == ViewId.CONFIRM_PLAN.value and not v.closed
+    ]
 
 
 async def test_a_plan_button_hands_its_digest_to_the_remedy(
@@ -259,9 +302,12 @@ async def test_a_long_plan_is_confirmed_in_a_modal_then_run_with_its_digest(
     await click(w, rec, RemedyKind.DISMISS_SYNC)
     await w.slack.wait_until(lambda: bool(confirm_views(w)))
     [opened] = confirm_views(w)
-    shown = [line for b in opened.view["blocks"]
-             if b["type"] == "section" and b["text"]["type"] == "plain_text"
-             for line in b["text"]["text"].split("\n")]
+    shown = [
+        line
+        for b in opened.view["blocks"]
+        if b["type"] == "section" and b["text"]["type"] == "plain_text"
+        for line in b["text"]["text"].split("\n")
+    ]
     assert shown == plan.lines()
     assert runs.calls == []  # the click only opened the modal
 
@@ -281,7 +327,10 @@ async def test_a_long_plan_is_confirmed_in_a_modal_then_run_with_its_digest(
     await w.slack.wait_until(lambda: bool(runs.calls))
     [call] = runs.calls
     assert (call["payment_id"], call["kind"], call["user"]) == (
-        rec.payment_id, RemedyKind.DISMISS_SYNC, FINANCE_USER)
+        rec.payment_id,
+        RemedyKind.DISMISS_SYNC,
+        FINANCE_USER,
+    )
     assert call["expected_digest"] == plan.digest() and call["expected_attempt"] == 0
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
     assert "was not done" in w.slack.ephemeral(FINANCE_USER)[-1].text
@@ -312,9 +361,14 @@ async def test_a_modal_button_out_of_date_opens_nothing(w: World) -> None:
     await with_plan(w, rec, dismiss_plan(rec, notes=4))
     stored = await w.services.store.get_failure(rec.payment_id)
     assert stored is not None
-    stored.plans = {RemedyKind.DISMISS_SYNC: dismiss_plan(rec, notes=4).model_copy(
-        update={"refusal": "QuickBooks records $1.00 less than was paid.",
-                "recorded_before": rec.payment.amount - Decimal(1)})}
+    stored.plans = {
+        RemedyKind.DISMISS_SYNC: dismiss_plan(rec, notes=4).model_copy(
+            update={
+                "refusal": "QuickBooks records $1.00 less than was paid.",
+                "recorded_before": rec.payment.amount - Decimal(1),
+            }
+        )
+    }
     await w.services.store.put_failure(stored)  # the message still shows the old button
     await click(w, rec, RemedyKind.DISMISS_SYNC)
     await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))

@@ -36,8 +36,9 @@ async def get_json(bot: Bot, path: str) -> tuple[int, Any]:
 
 
 @pytest.fixture
-async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
-            ) -> AsyncIterator[World]:
+async def w(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[World]:
     async with world(redis_url, redis_prefix, None) as built:
         yield built
 
@@ -103,8 +104,10 @@ async def test_readyz_is_503_when_the_last_good_poll_is_too_old(w: World) -> Non
     assert await other.acquire()
     report = await poll_once(s, post_interval=0)
     assert report.skipped
-    assert await get_json(w.bot, "/readyz") == (200, {"ok": True, "not_ready": [],
-                                                     "redis": "ok", "poll": "ok"})
+    assert await get_json(w.bot, "/readyz") == (
+        200,
+        {"ok": True, "not_ready": [], "redis": "ok", "poll": "ok"},
+    )
     await other.release()
 
 
@@ -113,7 +116,8 @@ async def test_readyz_before_the_first_good_poll_counts_from_the_poller_start(
 ) -> None:
     s = w.services
     s.poller_started_at = s.clock() - timedelta(
-        seconds=POLL_STALE_INTERVALS * s.settings.poll_interval_seconds + 5)
+        seconds=POLL_STALE_INTERVALS * s.settings.poll_interval_seconds + 5
+    )
     status, body = await get_json(w.bot, "/readyz")
     assert status == 503 and body["not_ready"] == ["poll"]
     assert "no poll cycle succeeded" in body["poll"]
@@ -142,15 +146,24 @@ async def test_readyz_in_socket_mode_says_when_the_connection_is_down(
 
 
 def test_metrics_port_must_differ_from_port() -> None:
-    required = {"slack_bot_token": "xoxb-t", "slack_signing_secret": "s",
-                "failed_payments_channel": "C1", "alert_channel": "C2",
-                "finance_users": "U1", "qbo_client_id": "id", "qbo_client_secret": "s",
-                "qbo_realm_id": "1", "cb_base_url": "http://cb.test", "cb_api_key": "k"}
+    required = {
+        "slack_bot_token": "xoxb-t",
+        "slack_signing_secret": "s",
+        "failed_payments_channel": "C1",
+        "alert_channel": "C2",
+        "finance_users": "U1",
+        "qbo_client_id": "id",
+        "qbo_client_secret": "s",
+        "qbo_realm_id": "1",
+        "cb_base_url": "http://cb.test",
+        "cb_api_key": "k",
+    }
     with pytest.raises(SettingsError) as caught:
         load_settings(_env_file=None, port=3000, metrics_port=3000, **required)
     assert any("METRICS_PORT must differ from PORT" in line for line in caught.value.lines)
-    assert load_settings(_env_file=None, port=3000, metrics_port=9100, **required
-                         ).metrics_port == 9100
+    assert (
+        load_settings(_env_file=None, port=3000, metrics_port=9100, **required).metrics_port == 9100
+    )
 
 
 @pytest.fixture
@@ -168,18 +181,31 @@ async def test_run_in_socket_mode_serves_health_on_port_and_metrics_apart(
     over the socket answered, and a clean stop that does not reconnect."""
     w = stand_ins
     port, metrics_port = free_port(), free_port()
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "QBO_", "CB_", "FINANCE_", "REDIS_", "TOKEN_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "QBO_", "CB_", "FINANCE_", "REDIS_", "TOKEN_"))
+    }
     settings = w.settings(slack_app_token=w.slack.app_token)
-    env = {**base, **settings_env(settings, PORT=str(port), METRICS_PORT=str(metrics_port),
-                                  REDIS_DURABILITY_CHECK="off")}  # the tests' Redis keeps nothing
+    env = {
+        **base,
+        **settings_env(
+            settings, PORT=str(port), METRICS_PORT=str(metrics_port), REDIS_DURABILITY_CHECK="off"
+        ),
+    }  # the tests' Redis keeps nothing
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(ROOT / "app.py"),
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     url, metrics_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}"
     try:
         async with aiohttp.ClientSession() as http:
+
             async def live() -> bool:
                 if proc.returncode is not None:
                     assert proc.stderr is not None
@@ -193,8 +219,9 @@ async def test_run_in_socket_mode_serves_health_on_port_and_metrics_apart(
                 return status == 200 and '"socket_mode": "ok"' in body and '"poll": "ok"' in body
 
             await wait_for(ready, 30, "/readyz with the socket up and a first poll")
-            env_ = await w.slack.socket_command("/failed-payments", "list",
-                                                user_id=FINANCE_USER, channel_id=FAILED_CHANNEL)
+            env_ = await w.slack.socket_command(
+                "/failed-payments", "list", user_id=FINANCE_USER, channel_id=FAILED_CHANNEL
+            )
             assert env_.in_time
             await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)), within=15)
 

@@ -86,10 +86,18 @@ def running(redis_url: str) -> Iterator[Running]:
             async with world(redis_url, prefix, "all-causes") as w:
                 w.slack.rate_limit_enabled = False
                 await poll_once(w.services, post_interval=0)
-                urls = [w.slack.response_url_for("C0FAILED", u) for u in
-                        (FINANCE_USER, OUTSIDER) * 20]
-                box["running"] = Running(w, asyncio.get_running_loop(), w.bot.events_url,
-                                         prefix, redis_url, sorted(w.scenario.failed_ids), urls)
+                urls = [
+                    w.slack.response_url_for("C0FAILED", u) for u in (FINANCE_USER, OUTSIDER) * 20
+                ]
+                box["running"] = Running(
+                    w,
+                    asyncio.get_running_loop(),
+                    w.bot.events_url,
+                    prefix,
+                    redis_url,
+                    sorted(w.scenario.failed_ids),
+                    urls,
+                )
                 ready.set()
                 await asyncio.to_thread(stop.wait)
         except BaseException as exc:
@@ -120,7 +128,7 @@ def snapshot(run: Running) -> dict[str, Any]:
     state: dict[str, Any] = {}
     try:
         for key in sorted(k.decode() for k in r.scan_iter(match=f"{run.prefix}*", count=1000)):
-            rest = key[len(run.prefix):]
+            rest = key[len(run.prefix) :]
             if rest.startswith(VOLATILE) or "lease" in rest:
                 continue
             kind = r.type(key).decode()
@@ -203,9 +211,15 @@ def slash_commands(draw: st.DrawFn, response_urls: list[str]) -> Hostile:
         except CommandError:
             pass
     command = draw(st.sampled_from(["/failed-payments", "/failed-payments", "/other", ""]))
-    form = {"command": command, "text": text, "user_id": user, "channel_id": "C0FAILED",
-            "team_id": "T0SANDBOX", "response_url": draw(st.sampled_from(response_urls)),
-            "trigger_id": "1.2.3"}
+    form = {
+        "command": command,
+        "text": text,
+        "user_id": user,
+        "channel_id": "C0FAILED",
+        "team_id": "T0SANDBOX",
+        "response_url": draw(st.sampled_from(response_urls)),
+        "trigger_id": "1.2.3",
+    }
     return Hostile(urlencode(form).encode(), FORM, "good", f"command {command} {text[:40]!r}")
 
 
@@ -215,10 +229,18 @@ def button_values(draw: st.DrawFn, payment_ids: list[str]) -> str:
     if kind == "garbage":
         return draw(st.text(max_size=2100))
     if kind == "json":
-        return json.dumps(draw(st.recursive(
-            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-            lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c,
-                                                                max_size=4), max_leaves=10)))
+        return json.dumps(
+            draw(
+                st.recursive(
+                    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda c: (
+                        st.lists(c, max_size=4)
+                        | st.dictionaries(st.text(max_size=5), c, max_size=4)
+                    ),
+                    max_leaves=10,
+                )
+            )
+        )
     if kind == "fake":
         return json.dumps({"p": draw(st.text(min_size=1, max_size=60)), "a": 1})
     pid = draw(st.sampled_from(payment_ids))
@@ -226,8 +248,7 @@ def button_values(draw: st.DrawFn, payment_ids: list[str]) -> str:
 
 
 @st.composite
-def interactions(draw: st.DrawFn, payment_ids: list[str], response_urls: list[str]
-                 ) -> Hostile:
+def interactions(draw: st.DrawFn, payment_ids: list[str], response_urls: list[str]) -> Hostile:
     user = draw(users)
     action_id = draw(action_ids)
     value = draw(button_values(payment_ids))
@@ -237,19 +258,37 @@ def interactions(draw: st.DrawFn, payment_ids: list[str], response_urls: list[st
         # a finance user's real click legitimately acts (Re-check re-diagnoses whatever
         # attempt its button was drawn for): not hostile
         user = OUTSIDER
-    kind = draw(st.sampled_from(["block_actions", "block_actions", "view_submission",
-                                 "shortcut", "message_action", draw(st.text(max_size=15))]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "block_actions",
+                "block_actions",
+                "view_submission",
+                "shortcut",
+                "message_action",
+                draw(st.text(max_size=15)),
+            ]
+        )
+    )
     payload: dict[str, Any] = {
-        "type": kind, "user": {"id": user}, "team": {"id": "T0SANDBOX"},
+        "type": kind,
+        "user": {"id": user},
+        "team": {"id": "T0SANDBOX"},
         "channel": {"id": draw(st.sampled_from(["C0FAILED", "C0OTHER"]))},
-        "response_url": draw(st.sampled_from(response_urls)), "trigger_id": "1.2.3",
+        "response_url": draw(st.sampled_from(response_urls)),
+        "trigger_id": "1.2.3",
         "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}],
         "container": {"type": "message", "message_ts": "1.000001"},
     }
     if kind == "view_submission":
-        payload["view"] = {"id": "V0NONE", "callback_id": draw(st.one_of(
-            st.just(ViewId.RECREATE_PICK.value), st.text(max_size=20))),
-            "private_metadata": value, "state": {"values": {}}}
+        payload["view"] = {
+            "id": "V0NONE",
+            "callback_id": draw(
+                st.one_of(st.just(ViewId.RECREATE_PICK.value), st.text(max_size=20))
+            ),
+            "private_metadata": value,
+            "state": {"values": {}},
+        }
     if draw(st.booleans()):
         del payload[draw(st.sampled_from(sorted(payload)))]
     body = urlencode({"payload": json.dumps(payload)}).encode()
@@ -269,15 +308,30 @@ def malformed(draw: st.DrawFn) -> Hostile:
         body = b"payload=" + b"A" * draw(st.integers(1_100_000, 1_500_000))
     else:
         body = json.dumps({"type": draw(st.text(max_size=20)), "x": draw(texts)}).encode()
-    ctype = draw(st.sampled_from([FORM, "application/json", "text/plain", "multipart/form-data",
-                                  "application/octet-stream", ""]))
+    ctype = draw(
+        st.sampled_from(
+            [
+                FORM,
+                "application/json",
+                "text/plain",
+                "multipart/form-data",
+                "application/octet-stream",
+                "",
+            ]
+        )
+    )
     return Hostile(body, ctype, "good", f"malformed {kind} as {ctype or 'no type'}")
 
 
 @st.composite
 def hostile(draw: st.DrawFn, run: Running) -> Hostile:
-    h = draw(st.one_of(slash_commands(run.response_urls),
-                       interactions(run.payment_ids, run.response_urls), malformed()))
+    h = draw(
+        st.one_of(
+            slash_commands(run.response_urls),
+            interactions(run.payment_ids, run.response_urls),
+            malformed(),
+        )
+    )
     h.signing = draw(st.sampled_from(["good", "good", "good", "forged", "stale", "none"]))
     return h
 
@@ -311,8 +365,14 @@ def run_hostile(run: Running, examples: int) -> Counter[int]:
     seen: Counter[int] = Counter()
     before = snapshot(run)
     try:
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(h=hostile(run))
         def one(h: Hostile) -> None:
             status, body = send(run, h)
@@ -346,10 +406,15 @@ def test_hostile_requests_ten_thousand(running: Running) -> None:
 
 def test_a_genuine_request_still_works_after_the_storm(running: Running) -> None:
     """The hostile run must not have broken the bot: a signed ``help`` is answered."""
-    form = {"command": "/failed-payments", "text": "help", "user_id": FINANCE_USER,
-            "channel_id": "C0FAILED", "team_id": "T0SANDBOX",
-            "response_url": running.w.slack.response_url_for("C0FAILED", FINANCE_USER),
-            "trigger_id": running.w.slack.mint_trigger_id()}
+    form = {
+        "command": "/failed-payments",
+        "text": "help",
+        "user_id": FINANCE_USER,
+        "channel_id": "C0FAILED",
+        "team_id": "T0SANDBOX",
+        "response_url": running.w.slack.response_url_for("C0FAILED", FINANCE_USER),
+        "trigger_id": running.w.slack.mint_trigger_id(),
+    }
     body = urlencode(form).encode()
     before = len(running.w.slack.ephemeral(FINANCE_USER))
     status, _ = post(running.url, body, {"Content-Type": FORM, **sign(body, int(time.time()))})
@@ -366,13 +431,22 @@ def test_paging_click_without_response_url_is_answered_without_an_error(
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     try:
-        payload = {"type": "block_actions", "user": {"id": FINANCE_USER},
-                   "team": {"id": "T0SANDBOX"}, "channel": {"id": "C0FAILED"},
-                   "actions": [{"type": "button", "action_id": ActionId.LIST_NEXT.value,
-                                "block_id": "b", "value": '{"t":"list:nope","pg":2}'}]}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": FINANCE_USER},
+            "team": {"id": "T0SANDBOX"},
+            "channel": {"id": "C0FAILED"},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": ActionId.LIST_NEXT.value,
+                    "block_id": "b",
+                    "value": '{"t":"list:nope","pg":2}',
+                }
+            ],
+        }
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        status, _ = post(running.url, body, {"Content-Type": FORM,
-                                             **sign(body, int(time.time()))})
+        status, _ = post(running.url, body, {"Content-Type": FORM, **sign(body, int(time.time()))})
         assert status == 200
         quiesce(running)
     finally:

@@ -42,17 +42,24 @@ T0 = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 
 def payment(pid: str = "cbp-1", attempts: int = 1) -> Payment:
     return Payment(
-        id=pid, reference=f"CB{pid}", amount=Decimal("120.00"), paid_at=T0,
+        id=pid,
+        reference=f"CB{pid}",
+        amount=Decimal("120.00"),
+        paid_at=T0,
         customer=Customer(id="c1", name="Acme", qb_customer_id="58"),
-        sync=SyncState(status=SyncStatus.FAILED, attempts=attempts,
-                       last_attempt_at=T0 + timedelta(minutes=attempts)),
+        sync=SyncState(
+            status=SyncStatus.FAILED,
+            attempts=attempts,
+            last_attempt_at=T0 + timedelta(minutes=attempts),
+        ),
         updated_at=T0 + timedelta(minutes=attempts),
     )
 
 
 @pytest.fixture
-async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
-            ) -> AsyncIterator[World]:
+async def w(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[World]:
     async with world(redis_url, redis_prefix, scenario=None) as built:
         built.slack.rate_limit_enabled = False
         yield built
@@ -104,17 +111,20 @@ def record_at(status: FailureStatus) -> FailureRecord:
     return FailureRecord(payment_id="cbp-1", payment=payment(), status=status)
 
 
-@pytest.mark.parametrize(("event", "before", "after"), [
-    (Event.FAILED_AGAIN, IN_PROGRESS, OPEN),  # a remedy holds the payment
-    (Event.REMEDY_STARTED, RESOLVED, IN_PROGRESS),
-    (Event.REMEDY_FINISHED, OPEN, RESOLVED),  # it never started
-    (Event.RESOLVED_OUTSIDE, RESOLVED, RESOLVED),
-    (Event.RESOLVED_OUTSIDE, IN_PROGRESS, RESOLVED),  # the remedy records its own end
-    (Event.REOPENED, OPEN, OPEN),
-    (Event.RECHECKED, RESOLVED, OPEN),
-    (Event.RECHECKED, IN_PROGRESS, WAITING_SYNC),
-    (Event.OPENED, RESOLVED, OPEN),
-])
+@pytest.mark.parametrize(
+    ("event", "before", "after"),
+    [
+        (Event.FAILED_AGAIN, IN_PROGRESS, OPEN),  # a remedy holds the payment
+        (Event.REMEDY_STARTED, RESOLVED, IN_PROGRESS),
+        (Event.REMEDY_FINISHED, OPEN, RESOLVED),  # it never started
+        (Event.RESOLVED_OUTSIDE, RESOLVED, RESOLVED),
+        (Event.RESOLVED_OUTSIDE, IN_PROGRESS, RESOLVED),  # the remedy records its own end
+        (Event.REOPENED, OPEN, OPEN),
+        (Event.RECHECKED, RESOLVED, OPEN),
+        (Event.RECHECKED, IN_PROGRESS, WAITING_SYNC),
+        (Event.OPENED, RESOLVED, OPEN),
+    ],
+)
 def test_illegal_moves_raise(event: Event, before: FailureStatus, after: FailureStatus) -> None:
     rec = record_at(before)
     with pytest.raises(IllegalTransition) as err:
@@ -123,23 +133,27 @@ def test_illegal_moves_raise(event: Event, before: FailureStatus, after: Failure
     assert rec.status == before
 
 
-@pytest.mark.parametrize(("event", "before", "after"), [
-    (Event.FAILED_AGAIN, RESOLVED, OPEN),
-    (Event.FAILED_AGAIN, WAITING_SYNC, OPEN),
-    (Event.REMEDY_STARTED, IN_PROGRESS, IN_PROGRESS),  # continuing one a crash cut short
-    (Event.REMEDY_FINISHED, IN_PROGRESS, WAITING_SYNC),
-    (Event.RECHECKED, IN_PROGRESS, RESOLVED),
-    (Event.RESOLVED_OUTSIDE, WAITING_SYNC, RESOLVED),
-    (Event.REOPENED, RESOLVED, OPEN),
-])
+@pytest.mark.parametrize(
+    ("event", "before", "after"),
+    [
+        (Event.FAILED_AGAIN, RESOLVED, OPEN),
+        (Event.FAILED_AGAIN, WAITING_SYNC, OPEN),
+        (Event.REMEDY_STARTED, IN_PROGRESS, IN_PROGRESS),  # continuing one a crash cut short
+        (Event.REMEDY_FINISHED, IN_PROGRESS, WAITING_SYNC),
+        (Event.RECHECKED, IN_PROGRESS, RESOLVED),
+        (Event.RESOLVED_OUTSIDE, WAITING_SYNC, RESOLVED),
+        (Event.REOPENED, RESOLVED, OPEN),
+    ],
+)
 def test_legal_moves_pass(event: Event, before: FailureStatus, after: FailureStatus) -> None:
     lifecycle.check(event, record_at(before), after)
 
 
 def test_every_event_has_rules_and_nothing_leaves_resolved_but_a_new_failure() -> None:
     assert set(LEGAL) == set(Event)
-    from_resolved = {e for e, rules in LEGAL.items()
-                     if any(to != RESOLVED for to in rules.get(RESOLVED, ()))}
+    from_resolved = {
+        e for e, rules in LEGAL.items() if any(to != RESOLVED for to in rules.get(RESOLVED, ()))
+    }
     assert from_resolved == {Event.REOPENED, Event.FAILED_AGAIN}
 
 
@@ -147,8 +161,12 @@ def test_records_stored_with_plain_strings_load_as_enums() -> None:
     """Records saved before the enums existed hold the same strings, and still load."""
     raw = record_at(RESOLVED).model_dump(mode="json")
     raw["resolution"] = {"how": "unapplied", "by": "U1", "at": T0.isoformat()}
-    raw["remedy"] = {"kind": "unapply_credit_memo", "user": "U1", "outcome": "refused",
-                     "steps": [{"name": "cb_resync", "state": "done"}]}
+    raw["remedy"] = {
+        "kind": "unapply_credit_memo",
+        "user": "U1",
+        "outcome": "refused",
+        "steps": [{"name": "cb_resync", "state": "done"}],
+    }
     rec = FailureRecord.model_validate(raw)
     assert rec.resolution is not None and rec.resolution.how is ResolutionHow.UNAPPLIED
     assert rec.remedy is not None and rec.remedy.outcome is JournalOutcome.REFUSED
@@ -177,8 +195,7 @@ async def test_opened_then_posted_saves_notes_and_reopens_a_resolved_one(w: Worl
     unposted = await lifecycle.opened(s, payment("cbp-2"), None, None)
     await lifecycle.resolved_outside(s, unposted, Resolution(how=ResolutionHow.SYNCED, at=T0))
     assert (await stored(s, "cbp-2")).status == RESOLVED
-    again = await lifecycle.opened(s, payment("cbp-2", attempts=2), await stored(s, "cbp-2"),
-                                   None)
+    again = await lifecycle.opened(s, payment("cbp-2", attempts=2), await stored(s, "cbp-2"), None)
     saved = await stored(s, "cbp-2")
     assert again.status == saved.status == OPEN and saved.resolution is None
     assert saved.payment.sync.attempts == 2
@@ -214,8 +231,9 @@ async def test_a_remedy_started_and_finished(w: World) -> None:
 
     finish_journal(rec, JournalOutcome.OK)
     done = Resolution(how=ResolutionHow.DISMISSED, by=FINANCE_USER, at=T0)
-    await lifecycle.remedy_finished(s, rec, RESOLVED, resolution=done, notice="all done",
-                                    lease=lease)
+    await lifecycle.remedy_finished(
+        s, rec, RESOLVED, resolution=done, notice="all done", lease=lease
+    )
     saved = await stored(s, rec.payment_id)
     assert saved.status == RESOLVED
     assert saved.resolution is not None and saved.resolution.how == ResolutionHow.DISMISSED
@@ -276,11 +294,11 @@ async def test_rediagnosed_stores_the_new_facts_and_may_resolve(w: World) -> Non
     s = w.services
     rec = await posted_record(w)
     with pytest.raises(IllegalTransition):  # resolved, but not how
-        await lifecycle.rediagnosed(s, rec, FINANCE_USER, RemedyKind.UNAPPLY_CREDIT_MEMO,
-                                    RESOLVED)
+        await lifecycle.rediagnosed(s, rec, FINANCE_USER, RemedyKind.UNAPPLY_CREDIT_MEMO, RESOLVED)
     synced = Resolution(how=ResolutionHow.SYNCED, at=T0)
-    await lifecycle.rediagnosed(s, rec, FINANCE_USER, RemedyKind.UNAPPLY_CREDIT_MEMO, RESOLVED,
-                                resolution=synced)
+    await lifecycle.rediagnosed(
+        s, rec, FINANCE_USER, RemedyKind.UNAPPLY_CREDIT_MEMO, RESOLVED, resolution=synced
+    )
     saved = await stored(s, rec.payment_id)
     assert saved.status == RESOLVED and saved.resolution == synced
     assert saved.history[-1].who == FINANCE_USER
@@ -325,9 +343,14 @@ def assignments_to(attrs: set[str], path: Path) -> list[int]:
             targets = list(node.targets)
         elif isinstance(node, ast.AnnAssign | ast.AugAssign):
             targets = [node.target]
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id == "setattr" and len(node.args) >= 2
-              and isinstance(node.args[1], ast.Constant) and node.args[1].value in attrs):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "setattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value in attrs
+        ):
             lines.append(node.lineno)
         while targets:
             t = targets.pop()

@@ -25,25 +25,57 @@ from bot.store import Store
 from cb.models import Payment
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
-CUSTOMERS = ["Northwind Dental", "Acme & Sons", "Zürich Treuhand AG", "contoso ltd",
-             "NORTHWIND TRADERS", "Globex <b>", "ŁÓDŹ Systems", "ZÜRICH RE", 'Say "hi" \\ Co']
+CUSTOMERS = [
+    "Northwind Dental",
+    "Acme & Sons",
+    "Zürich Treuhand AG",
+    "contoso ltd",
+    "NORTHWIND TRADERS",
+    "Globex <b>",
+    "ŁÓDŹ Systems",
+    "ZÜRICH RE",
+    'Say "hi" \\ Co',
+]
 
 
-def record(i: int, *, cause: Cause = Cause.CREDIT_MEMO, amount: str = "100.00",
-           customer: str = "Northwind Dental", paid: datetime | None = None,
-           seen: datetime | None = None) -> FailureRecord:
+def record(
+    i: int,
+    *,
+    cause: Cause = Cause.CREDIT_MEMO,
+    amount: str = "100.00",
+    customer: str = "Northwind Dental",
+    paid: datetime | None = None,
+    seen: datetime | None = None,
+) -> FailureRecord:
     paid = paid or NOW - timedelta(hours=i)
-    p = Payment.model_validate({
-        "id": f"pmt_{i}", "reference": f"CB{10000 + i}",
-        "customer": {"id": f"cus_{i}", "name": customer}, "amount": amount,
-        "paid_at": paid.isoformat(), "applications": [],
-        "sync": {"status": "failed", "attempts": 1}, "updated_at": paid.isoformat(),
-    })
-    diag = Diagnosis(payment_id=p.id, reference=p.reference, cause=cause,
-                     certainty=Certainty.CERTAIN, findings=[], remedies=[RemedyKind.RECHECK],
-                     summary="s", next_step="n")
-    return FailureRecord(payment_id=p.id, payment=p, diagnosis=diag,
-                         first_seen_at=seen or paid + timedelta(minutes=5))
+    p = Payment.model_validate(
+        {
+            "id": f"pmt_{i}",
+            "reference": f"CB{10000 + i}",
+            "customer": {"id": f"cus_{i}", "name": customer},
+            "amount": amount,
+            "paid_at": paid.isoformat(),
+            "applications": [],
+            "sync": {"status": "failed", "attempts": 1},
+            "updated_at": paid.isoformat(),
+        }
+    )
+    diag = Diagnosis(
+        payment_id=p.id,
+        reference=p.reference,
+        cause=cause,
+        certainty=Certainty.CERTAIN,
+        findings=[],
+        remedies=[RemedyKind.RECHECK],
+        summary="s",
+        next_step="n",
+    )
+    return FailureRecord(
+        payment_id=p.id,
+        payment=p,
+        diagnosis=diag,
+        first_seen_at=seen or paid + timedelta(minutes=5),
+    )
 
 
 @pytest.fixture
@@ -56,11 +88,16 @@ async def seed_random(store: Store, n: int, seed: int = 7) -> None:
     causes = [c for c in Cause if c != Cause.NONE]
     for i in range(n):
         paid = NOW - timedelta(minutes=rnd.randint(0, 60 * 24 * 20))
-        await store.put_failure(record(
-            i, cause=rnd.choice(causes), customer=rnd.choice(CUSTOMERS),
-            amount=f"{rnd.randint(0, 300000) / 100:.2f}", paid=paid,
-            seen=paid + timedelta(seconds=rnd.randint(0, 7200)),
-        ))
+        await store.put_failure(
+            record(
+                i,
+                cause=rnd.choice(causes),
+                customer=rnd.choice(CUSTOMERS),
+                amount=f"{rnd.randint(0, 300000) / 100:.2f}",
+                paid=paid,
+                seen=paid + timedelta(seconds=rnd.randint(0, 7200)),
+            )
+        )
 
 
 FILTER_CASES = [
@@ -71,8 +108,12 @@ FILTER_CASES = [
     ListFilters(older_than=timedelta(days=3)),
     ListFilters(min_amount=Decimal("1500.00")),
     ListFilters(min_amount=Decimal("1500.005")),
-    ListFilters(cause=Cause.PAID_MANUALLY, customer="NORTH", older_than=timedelta(days=1),
-                min_amount=Decimal(100)),
+    ListFilters(
+        cause=Cause.PAID_MANUALLY,
+        customer="NORTH",
+        older_than=timedelta(days=1),
+        min_amount=Decimal(100),
+    ),
     ListFilters(customer="zürich"),  # Latin-1 letters: lowercased in Redis too
     ListFilters(customer="łódź"),  # beyond Latin-1: filtered in Python
     ListFilters(customer='"hi" \\'),  # JSON-escaped characters in names
@@ -88,8 +129,12 @@ async def test_in_redis_filter_agrees_with_python(store: Store, f: ListFilters) 
         want = listing.filter_page(everything, f, NOW, offset=(page - 1) * 10, limit=10)
         got = await listing.query(store, f, NOW, page=page)
         assert got == want
-    fast = await store.open_page(cause=f.cause, customer=f.customer, min_amount=f.min_amount,
-                                 seen_before=NOW - f.older_than if f.older_than else None)
+    fast = await store.open_page(
+        cause=f.cause,
+        customer=f.customer,
+        min_amount=f.min_amount,
+        seen_before=NOW - f.older_than if f.older_than else None,
+    )
     if f.customer == "łódź":
         assert fast is None  # Redis lowercases ASCII and Latin-1 only: the caller falls back
     else:
@@ -97,13 +142,23 @@ async def test_in_redis_filter_agrees_with_python(store: Store, f: ListFilters) 
 
 
 async def test_filters_by_hand(store: Store) -> None:
-    await store.put_failure(record(1, cause=Cause.CREDIT_MEMO, amount="499.99",
-                                   customer="Northwind Dental"))
-    await store.put_failure(record(2, cause=Cause.PAID_MANUALLY, amount="500.00",
-                                   customer="Acme & Sons"))
+    await store.put_failure(
+        record(1, cause=Cause.CREDIT_MEMO, amount="499.99", customer="Northwind Dental")
+    )
+    await store.put_failure(
+        record(2, cause=Cause.PAID_MANUALLY, amount="500.00", customer="Acme & Sons")
+    )
     old = NOW - timedelta(days=4)
-    await store.put_failure(record(3, cause=Cause.CREDIT_MEMO, amount="1200.50",
-                                   customer="Zürich Treuhand AG", paid=old, seen=old))
+    await store.put_failure(
+        record(
+            3,
+            cause=Cause.CREDIT_MEMO,
+            amount="1200.50",
+            customer="Zürich Treuhand AG",
+            paid=old,
+            seen=old,
+        )
+    )
 
     async def refs(f: ListFilters) -> list[str]:
         _, _, rows = await listing.query(store, f, NOW)
@@ -115,8 +170,7 @@ async def test_filters_by_hand(store: Store) -> None:
     assert await refs(ListFilters(customer="ZÜRICH")) == ["CB10003"]
     assert await refs(ListFilters(older_than=timedelta(days=3))) == ["CB10003"]
     assert await refs(ListFilters(min_amount=Decimal(500))) == ["CB10002", "CB10003"]
-    assert await refs(ListFilters(cause=Cause.CREDIT_MEMO, min_amount=Decimal(500))) == [
-        "CB10003"]
+    assert await refs(ListFilters(cause=Cause.CREDIT_MEMO, min_amount=Decimal(500))) == ["CB10003"]
     total, amount, _ = await listing.query(store, ListFilters(), NOW)
     assert (total, amount) == (3, Decimal("2200.49"))
 
@@ -140,8 +194,12 @@ async def test_paging_both_ways_and_state(store: Store) -> None:
     for i in range(23):
         await store.put_failure(record(i, amount="10.00"))
     first = await listing.first_page(store, ListFilters(), NOW, user="U1")
-    assert (first.page, first.pages, first.total, first.total_amount) == (1, 3, 23,
-                                                                          Decimal("230.00"))
+    assert (first.page, first.pages, first.total, first.total_amount) == (
+        1,
+        3,
+        23,
+        Decimal("230.00"),
+    )
     assert [r.reference for r in first.rows][:2] == ["CB10000", "CB10001"]
     assert first.token
     third = await listing.page_at(store, first.token, 3, NOW, user="U1")

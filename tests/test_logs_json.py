@@ -42,10 +42,17 @@ def test_json_lines_carry_the_ids_as_fields(
 ) -> None:
     configure_logging("INFO", fmt="json")
     log = logging.getLogger("bot.poll.cycle")
-    log.info("posted %s", "CB1001", extra={
-        "payment_id": "p-1001", "reference": "CB1001", "channel": "C0FAILED",
-        "ts": "1714567890.000100", "user": "U0FINANCE1",
-    })
+    log.info(
+        "posted %s",
+        "CB1001",
+        extra={
+            "payment_id": "p-1001",
+            "reference": "CB1001",
+            "channel": "C0FAILED",
+            "ts": "1714567890.000100",
+            "user": "U0FINANCE1",
+        },
+    )
     log.debug("not shown at INFO")
     log.warning('a "quoted"\nmultiline message')
     lines = _lines(capsys.readouterr().err)
@@ -54,8 +61,11 @@ def test_json_lines_carry_the_ids_as_fields(
     assert first["level"] == "INFO" and first["logger"] == "bot.poll.cycle"
     assert first["message"] == "posted CB1001"
     assert {k: first[k] for k in ("payment_id", "reference", "channel", "ts", "user")} == {
-        "payment_id": "p-1001", "reference": "CB1001", "channel": "C0FAILED",
-        "ts": "1714567890.000100", "user": "U0FINANCE1",
+        "payment_id": "p-1001",
+        "reference": "CB1001",
+        "channel": "C0FAILED",
+        "ts": "1714567890.000100",
+        "user": "U0FINANCE1",
     }
     assert str(first["time"]).endswith("Z") and "T" in str(first["time"])
     assert second["message"] == 'a "quoted"\nmultiline message'
@@ -69,8 +79,12 @@ def test_json_lines_mask_secrets_in_message_fields_and_traceback(
 ) -> None:
     configure_logging("INFO", [KNOWN], fmt="json")
     log = logging.getLogger("qb.auth")
-    log.info("token %s and key %s", SECRET, KNOWN, extra={"user": f"Bearer {SECRET}",
-                                                          "detail": {"key": KNOWN}})
+    log.info(
+        "token %s and key %s",
+        SECRET,
+        KNOWN,
+        extra={"user": f"Bearer {SECRET}", "detail": {"key": KNOWN}},
+    )
     try:
         raise RuntimeError(f"refresh failed with {SECRET}")
     except RuntimeError:
@@ -94,17 +108,16 @@ def test_plain_stays_the_default(root_handlers: None, capsys: pytest.CaptureFixt
         json.loads(err)
 
 
-def test_log_format_json_reaches_the_app(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_log_format_json_reaches_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """``python app.py check`` with ``LOG_FORMAT=json`` configures JSON lines."""
     import app as app_module
     from tests.test_settings import REQUIRED
 
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "QBO_", "CB_", "ALERT_", "FINANCE_", "REDIS_", "TOKEN_",
-                            "LOG_")):
+        if name.startswith(
+            ("SLACK_", "QBO_", "CB_", "ALERT_", "FINANCE_", "REDIS_", "TOKEN_", "LOG_")
+        ):
             monkeypatch.delenv(name)
     for k, v in {**REQUIRED, "LOG_FORMAT": "json"}.items():
         monkeypatch.setenv(k, v)

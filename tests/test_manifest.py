@@ -45,8 +45,14 @@ def test_scopes_are_only_what_the_bot_uses(manifest: dict[str, Any]) -> None:
     # channels:read / groups:read: `check` says whether the channels are private, and who in
     # them is outside finance (conversations.info, conversations.members)
     assert sorted(scopes["bot"]) == [
-        "channels:history", "channels:read", "chat:write", "commands", "groups:history",
-        "groups:read", "usergroups:read"]
+        "channels:history",
+        "channels:read",
+        "chat:write",
+        "commands",
+        "groups:history",
+        "groups:read",
+        "usergroups:read",
+    ]
 
 
 def test_settings(manifest: dict[str, Any]) -> None:

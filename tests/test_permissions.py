@@ -65,12 +65,22 @@ async def test_who_may_lists_users(
 
 async def submit_recreate(w: World, user: str) -> Any:
     """A recreate modal submission by ``user`` whose form context is long gone."""
-    payload = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0SANDBOX"},
-               "api_app_id": "A0SANDBOX",
-               "view": {"id": "V1", "type": "modal", "callback_id": ViewId.RECREATE_PICK.value,
-                        "private_metadata": "gone", "state": {"values": {}}}}
-    resp = await w.slack.post_raw(w.bot.events_url,
-                                  urlencode({"payload": json.dumps(payload)}).encode())
+    payload = {
+        "type": "view_submission",
+        "user": {"id": user},
+        "team": {"id": "T0SANDBOX"},
+        "api_app_id": "A0SANDBOX",
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": ViewId.RECREATE_PICK.value,
+            "private_metadata": "gone",
+            "state": {"values": {}},
+        },
+    }
+    resp = await w.slack.post_raw(
+        w.bot.events_url, urlencode({"payload": json.dumps(payload)}).encode()
+    )
     assert resp.status == 200
     answer = resp.json()
     assert answer["response_action"] == "errors"  # the form stays open

@@ -49,23 +49,27 @@ def _create_body(plan: RemedyPlan) -> dict[str, Any]:
 
 # ---- Recreate: A − R ------------------------------------------------------------------
 
+
 def test_recreate_carries_only_what_the_hand_payment_left() -> None:
     """$1,250 over invoices of $1,000 (paid by hand) and $250 → a $250 payment."""
     p = cb_payment("1250", [("11", "1001", "1000"), ("12", "1002", "250")])
-    b = books("1250", [need("11", "1001", "1000", "1000", room="0"),
-                       need("12", "1002", "250")],
-              [recorded("70", "1000", i11="1000")])
+    b = books(
+        "1250",
+        [need("11", "1001", "1000", "1000", room="0"), need("12", "1002", "250")],
+        [recorded("70", "1000", i11="1000")],
+    )
     plan = plan_remedy(R.RECREATE_PAYMENT, record(p, b), facts(), ctx())
     body = _create_body(plan)
     assert body["TotalAmt"] == D("250.00")
-    assert body["Line"] == [{"Amount": D("250.00"),
-                             "LinkedTxn": [{"TxnId": "12", "TxnType": "Invoice"}]}]
+    assert body["Line"] == [
+        {"Amount": D("250.00"), "LinkedTxn": [{"TxnId": "12", "TxnType": "Invoice"}]}
+    ]
     assert [w.kind for w in plan.writes] == [WriteKind.CB_DISMISS, WriteKind.QBO_CREATE_PAYMENT]
     assert plan.recorded_before == D("1000.00")
     assert plan.recorded_after == plan.amount == D("1250.00")
     assert plan.writes[1].reads_as == (
-        "Create payment CB10234 in QuickBooks: $250.00 to invoice 12 ($250.00), dated "
-        "2026-11-03")
+        "Create payment CB10234 in QuickBooks: $250.00 to invoice 12 ($250.00), dated 2026-11-03"
+    )
     assert plan.writes[0].reads_as == "Dismiss syncing of CB10234 in ConnectBooster"
     assert any("already records $1,000.00" in n for n in plan.notes)
 
@@ -82,10 +86,9 @@ def test_recreate_body_is_exactly_what_quickbooks_gets() -> None:
         "PaymentRefNum": "CB10234",
         "DepositToAccountRef": {"value": "35"},
         "PrivateNote": "Recreated from ConnectBooster payment pmt_1 (CB10234) by the "
-                       "failed-payments bot at the request of Slack user U0FINANCE. "
-                       "[fp:pmt_1]",
-        "Line": [{"Amount": D("400.00"),
-                  "LinkedTxn": [{"TxnId": "11", "TxnType": "Invoice"}]}],
+        "failed-payments bot at the request of Slack user U0FINANCE. "
+        "[fp:pmt_1]",
+        "Line": [{"Amount": D("400.00"), "LinkedTxn": [{"TxnId": "11", "TxnType": "Invoice"}]}],
     }
 
 
@@ -106,8 +109,12 @@ def test_partial_hand_payment_is_no_dismiss_and_recreate_records_the_rest() -> N
 
 def test_hand_payment_covering_invoices_but_not_the_overpayment() -> None:
     p = cb_payment("1100", [("11", "1001", "1000")])
-    b = books("1100", [need("11", "1001", "1000", "1000", room="0")],
-              [recorded("70", "1000", i11="1000")], overpaid="100")
+    b = books(
+        "1100",
+        [need("11", "1001", "1000", "1000", room="0")],
+        [recorded("70", "1000", i11="1000")],
+        overpaid="100",
+    )
     rec = record(p, b)
     dismiss = plan_remedy(R.DISMISS_SYNC, rec, facts(), ctx())
     assert dismiss.refusal is not None and "$100.00 of the client's overpayment" in dismiss.refusal
@@ -120,18 +127,25 @@ def test_hand_payment_covering_invoices_but_not_the_overpayment() -> None:
 
 def test_partial_cb_payment_in_quickbooks_is_no_dismiss() -> None:
     p = cb_payment("1000", [("11", "1001", "1000")])
-    b = books("1000", [need("11", "1001", "1000", "600")],
-              [recorded("71", "600", RecordedKind.SYNCED, "CB-10234", i11="600")])
+    b = books(
+        "1000",
+        [need("11", "1001", "1000", "600")],
+        [recorded("71", "600", RecordedKind.SYNCED, "CB-10234", i11="600")],
+    )
     rec = record(p, b, cause=Cause.ALREADY_IN_QBO)
     assert not plan_remedy(R.DISMISS_SYNC, rec, facts(), ctx()).may_run
-    assert _create_body(plan_remedy(R.RECREATE_PAYMENT, rec, facts(), ctx()))["TotalAmt"] == \
-        D("400.00")
+    assert _create_body(plan_remedy(R.RECREATE_PAYMENT, rec, facts(), ctx()))["TotalAmt"] == D(
+        "400.00"
+    )
 
 
 def test_reconciled_books_refuse_recreate_and_offer_dismiss_and_delete() -> None:
     p = cb_payment("1000", [("11", "1001", "1000")])
-    b = books("1000", [need("11", "1001", "1000", "1000", room="0")],
-              [recorded("70", "1000", reference="4401", i11="1000")])
+    b = books(
+        "1000",
+        [need("11", "1001", "1000", "1000", room="0")],
+        [recorded("70", "1000", reference="4401", i11="1000")],
+    )
     rec = record(p, b)
     recreate = plan_remedy(R.RECREATE_PAYMENT, rec, facts(), ctx())
     assert recreate.refusal is not None and "Dismiss Syncing" in recreate.refusal
@@ -147,19 +161,26 @@ def test_reconciled_books_refuse_recreate_and_offer_dismiss_and_delete() -> None
 
 def test_delete_of_a_dismissed_payment_only_deletes() -> None:
     p = cb_payment("1000", [("11", "1001", "1000")], status=SyncStatus.DISMISSED)
-    b = books("1000", [need("11", "1001", "1000", "1000", room="0")],
-              [recorded("70", "1000", i11="1000")])
+    b = books(
+        "1000", [need("11", "1001", "1000", "1000", room="0")], [recorded("70", "1000", i11="1000")]
+    )
     rec = record(p, b)
-    assert [w.step for w in plan_remedy(R.DELETE_HISTORY, rec, facts(), ctx()).writes] == \
-        ["cb_delete"]
+    assert [w.step for w in plan_remedy(R.DELETE_HISTORY, rec, facts(), ctx()).writes] == [
+        "cb_delete"
+    ]
     assert not plan_remedy(R.DISMISS_SYNC, rec, facts(), ctx()).may_run
 
 
 def test_recorded_twice_is_refused_naming_the_payments() -> None:
     p = cb_payment("1000", [("11", "1001", "1000")])
-    b = books("1000", [need("11", "1001", "1000", "1000", room="0")],
-              [recorded("70", "1000", i11="1000"),
-               recorded("71", "1000", RecordedKind.SYNCED, "CB10234", i11="0")])
+    b = books(
+        "1000",
+        [need("11", "1001", "1000", "1000", room="0")],
+        [
+            recorded("70", "1000", i11="1000"),
+            recorded("71", "1000", RecordedKind.SYNCED, "CB10234", i11="0"),
+        ],
+    )
     rec = record(p, b)
     for kind in (R.RECREATE_PAYMENT, R.DISMISS_SYNC, R.DELETE_HISTORY):
         plan = plan_remedy(kind, rec, facts(), ctx())
@@ -168,8 +189,7 @@ def test_recorded_twice_is_refused_naming_the_payments() -> None:
         assert plan.writes == () and plan.recorded_after == D("2000.00")
 
 
-@pytest.mark.parametrize(("tz", "day"), [("America/New_York", "2026-12-31"),
-                                         ("UTC", "2027-01-01")])
+@pytest.mark.parametrize(("tz", "day"), [("America/New_York", "2026-12-31"), ("UTC", "2027-01-01")])
 def test_txn_date_is_the_local_date_in_the_books_time_zone(tz: str, day: str) -> None:
     """22:30 in New York on 31 December is 03:30 UTC on 1 January."""
     paid = datetime(2026, 12, 31, 22, 30, tzinfo=ZoneInfo("America/New_York"))
@@ -182,15 +202,19 @@ def test_txn_date_is_the_local_date_in_the_books_time_zone(tz: str, day: str) ->
 
 # ---- currency -------------------------------------------------------------------------
 
+
 def _eur_record(currency: str = "EUR") -> FailureRecord:
     p = cb_payment("1250", [("11", "1001", "1250")], currency=currency)
     return record(p, books("1250", [need("11", "1001", "1250")], currency=currency))
 
 
 def test_multi_currency_body_carries_currency_and_rate() -> None:
-    plan = plan_remedy(R.RECREATE_PAYMENT, _eur_record(), facts(),
-                       ctx(multi_currency=True, customer_currency="EUR",
-                           exchange_rate=D("1.0850")))
+    plan = plan_remedy(
+        R.RECREATE_PAYMENT,
+        _eur_record(),
+        facts(),
+        ctx(multi_currency=True, customer_currency="EUR", exchange_rate=D("1.0850")),
+    )
     body = _create_body(plan)
     assert body["CurrencyRef"] == {"value": "EUR"} and body["ExchangeRate"] == D("1.0850")
     assert "1,250.00 EUR" in plan.writes[1].reads_as and "$" not in plan.writes[1].reads_as
@@ -199,18 +223,28 @@ def test_multi_currency_body_carries_currency_and_rate() -> None:
 
 def test_multi_currency_home_currency_rate_is_one() -> None:
     p = cb_payment("10", [("11", "1001", "10")])
-    body = _create_body(plan_remedy(R.RECREATE_PAYMENT,
-                                    record(p, books("10", [need("11", "1001", "10")])),
-                                    facts(), ctx(multi_currency=True, customer_currency="USD")))
+    body = _create_body(
+        plan_remedy(
+            R.RECREATE_PAYMENT,
+            record(p, books("10", [need("11", "1001", "10")])),
+            facts(),
+            ctx(multi_currency=True, customer_currency="USD"),
+        )
+    )
     assert body["CurrencyRef"] == {"value": "USD"} and body["ExchangeRate"] == Decimal(1)
 
 
-@pytest.mark.parametrize(("kw", "words"), [
-    ({"multi_currency": True, "customer_currency": "USD", "exchange_rate": D("1.1")},
-     "works in USD in QuickBooks but paid in EUR"),
-    ({"multi_currency": False}, "works in USD only"),
-    ({"multi_currency": True, "customer_currency": "EUR"}, "no exchange rate"),
-])
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        (
+            {"multi_currency": True, "customer_currency": "USD", "exchange_rate": D("1.1")},
+            "works in USD in QuickBooks but paid in EUR",
+        ),
+        ({"multi_currency": False}, "works in USD only"),
+        ({"multi_currency": True, "customer_currency": "EUR"}, "no exchange rate"),
+    ],
+)
 def test_currency_mismatch_is_refused_and_explained(kw: dict[str, Any], words: str) -> None:
     plan = plan_remedy(R.RECREATE_PAYMENT, _eur_record(), facts(), ctx(**kw))
     assert plan.refusal is not None and words in plan.refusal and plan.writes == ()
@@ -218,18 +252,25 @@ def test_currency_mismatch_is_refused_and_explained(kw: dict[str, Any], words: s
 
 def test_single_currency_body_has_no_currency_fields() -> None:
     p = cb_payment("10", [("11", "1001", "10")])
-    body = _create_body(plan_remedy(R.RECREATE_PAYMENT,
-                                    record(p, books("10", [need("11", "1001", "10")])),
-                                    facts(), ctx()))
+    body = _create_body(
+        plan_remedy(
+            R.RECREATE_PAYMENT, record(p, books("10", [need("11", "1001", "10")])), facts(), ctx()
+        )
+    )
     assert "CurrencyRef" not in body and "ExchangeRate" not in body
 
 
 # ---- where the money goes: targets, picks, credit -------------------------------------
 
+
 def _deleted_record() -> FailureRecord:
     p = cb_payment("1000", [("11", "1001", "1000")])
-    return record(p, books("1000", [need("11", "1001", "1000", target=None)]),
-                  [finding("11", "1001", "1000", Cause.DELETED)], cause=Cause.DELETED)
+    return record(
+        p,
+        books("1000", [need("11", "1001", "1000", target=None)]),
+        [finding("11", "1001", "1000", Cause.DELETED)],
+        cause=Cause.DELETED,
+    )
 
 
 def test_a_need_without_target_awaits_a_pick() -> None:
@@ -244,27 +285,33 @@ def test_a_need_without_target_awaits_a_pick() -> None:
 def test_the_picked_invoice_takes_it_within_its_room() -> None:
     rec = _deleted_record()
     open_inv = invoice("21", "1101", "1500", "1200")
-    plan = plan_remedy(R.RECREATE_PAYMENT, rec, facts(open_invoices=[open_inv]), ctx(),
-                       {"target": "21"})
+    plan = plan_remedy(
+        R.RECREATE_PAYMENT, rec, facts(open_invoices=[open_inv]), ctx(), {"target": "21"}
+    )
     body = _create_body(plan)
-    assert body["Line"] == [{"Amount": D("1000.00"),
-                             "LinkedTxn": [{"TxnId": "21", "TxnType": "Invoice"}]}]
+    assert body["Line"] == [
+        {"Amount": D("1000.00"), "LinkedTxn": [{"TxnId": "21", "TxnType": "Invoice"}]}
+    ]
     assert "to invoice 1101 ($1,000.00)" in plan.writes[1].reads_as
 
 
 def test_keep_as_credit_only_when_picked() -> None:
-    plan = plan_remedy(R.RECREATE_PAYMENT, _deleted_record(), facts(), ctx(),
-                       {"target": KEEP_AS_CREDIT})
+    plan = plan_remedy(
+        R.RECREATE_PAYMENT, _deleted_record(), facts(), ctx(), {"target": KEEP_AS_CREDIT}
+    )
     body = _create_body(plan)
     assert body["TotalAmt"] == D("1000.00") and body["Line"] == []
     assert "(kept as credit, as picked)" in plan.writes[1].reads_as
 
 
-@pytest.mark.parametrize(("inv", "words"), [
-    (invoice("21", "1101", "1500", "300"), "has only $300.00 open"),
-    (invoice("21", "1101", "1500", "1500", customer="77"), "belongs to another customer"),
-    (None, "is not an open invoice"),
-])
+@pytest.mark.parametrize(
+    ("inv", "words"),
+    [
+        (invoice("21", "1101", "1500", "300"), "has only $300.00 open"),
+        (invoice("21", "1101", "1500", "1500", customer="77"), "belongs to another customer"),
+        (None, "is not an open invoice"),
+    ],
+)
 def test_a_pick_that_does_not_fit_is_refused(inv: Invoice | None, words: str) -> None:
     f = facts(open_invoices=[inv] if inv is not None else [])
     plan = plan_remedy(R.RECREATE_PAYMENT, _deleted_record(), f, ctx(), {"target": "21"})
@@ -294,13 +341,20 @@ def test_a_pick_is_ignored_when_every_need_has_room() -> None:
 
 # ---- ConnectBooster's state and the customer ------------------------------------------
 
+
 def test_a_synced_payment_refuses_every_remedy_but_recheck() -> None:
     p = cb_payment("1000", [("11", "1001", "1000")], status=SyncStatus.SYNCED)
-    b = books("1000", [need("11", "1001", "1000", "1000", room="0")],
-              [recorded("70", "1000", i11="1000")])
+    b = books(
+        "1000", [need("11", "1001", "1000", "1000", room="0")], [recorded("70", "1000", i11="1000")]
+    )
     rec = record(p, b)
-    for kind in (R.RECREATE_PAYMENT, R.DISMISS_SYNC, R.DELETE_HISTORY, R.UNAPPLY_CREDIT_MEMO,
-                 R.REACTIVATE_CUSTOMER):
+    for kind in (
+        R.RECREATE_PAYMENT,
+        R.DISMISS_SYNC,
+        R.DELETE_HISTORY,
+        R.UNAPPLY_CREDIT_MEMO,
+        R.REACTIVATE_CUSTOMER,
+    ):
         plan = plan_remedy(kind, rec, facts(), ctx())
         assert plan.refusal is not None and "synced" in plan.refusal, kind
     recheck = plan_remedy(R.RECHECK, rec, facts(), ctx())
@@ -309,16 +363,18 @@ def test_a_synced_payment_refuses_every_remedy_but_recheck() -> None:
 
 def test_recreate_on_a_dismissed_payment_does_not_dismiss_again() -> None:
     p = cb_payment("250", [("12", "1002", "250")], status=SyncStatus.DISMISSED)
-    plan = plan_remedy(R.RECREATE_PAYMENT, record(p, books("250", [need("12", "1002", "250")])),
-                       facts(), ctx())
+    plan = plan_remedy(
+        R.RECREATE_PAYMENT, record(p, books("250", [need("12", "1002", "250")])), facts(), ctx()
+    )
     assert [w.step for w in plan.writes] == ["qbo_create_payment"]
     assert "dismissed in ConnectBooster already" in plan.notes[0]
 
 
 def test_recreate_while_queued_for_resync_is_refused() -> None:
     p = cb_payment("250", [("12", "1002", "250")], status=SyncStatus.PENDING)
-    plan = plan_remedy(R.RECREATE_PAYMENT, record(p, books("250", [need("12", "1002", "250")])),
-                       facts(), ctx())
+    plan = plan_remedy(
+        R.RECREATE_PAYMENT, record(p, books("250", [need("12", "1002", "250")])), facts(), ctx()
+    )
     assert plan.refusal is not None and "queued" in plan.refusal
 
 
@@ -328,8 +384,9 @@ def test_recreate_for_an_inactive_or_unknown_customer_is_refused() -> None:
     plan = plan_remedy(R.RECREATE_PAYMENT, rec, facts(inactive=["58"]), ctx())
     assert plan.refusal is not None and "Reactivate customer" in plan.refusal
     p2 = cb_payment("250", [("12", "1002", "250")], qb_customer_id=None)
-    plan2 = plan_remedy(R.RECREATE_PAYMENT, record(p2, books("250", [need("12", "1002", "250")])),
-                        facts(), ctx())
+    plan2 = plan_remedy(
+        R.RECREATE_PAYMENT, record(p2, books("250", [need("12", "1002", "250")])), facts(), ctx()
+    )
     assert plan2.refusal is not None and "by hand" in plan2.refusal
 
 
@@ -342,16 +399,17 @@ def test_no_books_no_plan() -> None:
 
 # ---- Unapply credit memo --------------------------------------------------------------
 
+
 def _credit_record(
     *, status: SyncStatus = SyncStatus.FAILED, rec_amount: str = "0"
 ) -> FailureRecord:
     p = cb_payment("1000", [("11", "1001", "1000")], status=status)
     rcd = [recorded("70", rec_amount, i11=rec_amount)] if rec_amount != "0" else []
     b = books("1000", [need("11", "1001", "1000", rec_amount, room="600")], rcd)
-    f = finding("11", "1001", "1000", Cause.CREDIT_MEMO, credit_memo_payment_id="40",
-                credit_memo_id="30")
-    return record(p, b, [f], cause=Cause.CREDIT_MEMO,
-                  remedies=[R.UNAPPLY_CREDIT_MEMO, R.RECHECK])
+    f = finding(
+        "11", "1001", "1000", Cause.CREDIT_MEMO, credit_memo_payment_id="40", credit_memo_id="30"
+    )
+    return record(p, b, [f], cause=Cause.CREDIT_MEMO, remedies=[R.UNAPPLY_CREDIT_MEMO, R.RECHECK])
 
 
 def test_unapply_removes_every_zero_application_on_the_invoice() -> None:
@@ -370,15 +428,19 @@ def test_unapply_removes_every_zero_application_on_the_invoice() -> None:
     assert plan.writes[0].body == {"Id": "40", "SyncToken": "0"}
     assert plan.writes[0].reads_as == (
         "Delete QuickBooks payment 40 ($0.00), which applies credit memo CM1 ($150.00) to "
-        "invoice 1001 ($150.00)")
+        "invoice 1001 ($150.00)"
+    )
     assert plan.recorded_after == plan.amount
 
 
 def test_a_zero_application_made_before_the_run_is_left_alone() -> None:
     inv = invoice("11", "1001", "1000", "600")
     z1 = zero_payment("40", [("Invoice", "11", "400"), ("CreditMemo", "30", "400")])
-    z0 = zero_payment("39", [("Invoice", "11", "100"), ("CreditMemo", "29", "100")],
-                      created=datetime(2026, 10, 1, tzinfo=ZoneInfo("UTC")))
+    z0 = zero_payment(
+        "39",
+        [("Invoice", "11", "100"), ("CreditMemo", "29", "100")],
+        created=datetime(2026, 10, 1, tzinfo=ZoneInfo("UTC")),
+    )
     plan = plan_remedy(R.UNAPPLY_CREDIT_MEMO, _credit_record(), facts([inv], [z0, z1]), ctx())
     assert [w.step for w in plan.writes] == ["qbo_unapply:40", "cb_resync"]
 
@@ -386,11 +448,21 @@ def test_a_zero_application_made_before_the_run_is_left_alone() -> None:
 def test_a_shared_zero_payment_is_trimmed_and_stays_balanced() -> None:
     """The $0 payment also applies CM2 to invoice 1005: it keeps that pair, balanced."""
     inv = invoice("11", "1001", "1000", "600")
-    z = zero_payment("40", [("Invoice", "11", "400"), ("Invoice", "15", "100"),
-                            ("CreditMemo", "30", "300"), ("CreditMemo", "31", "200")],
-                     sync_token="3")
-    f = facts([inv, invoice("15", "1005", "500", "400")], [z],
-              [credit_memo("30", "CM1", "300"), credit_memo("31", "CM2", "200")])
+    z = zero_payment(
+        "40",
+        [
+            ("Invoice", "11", "400"),
+            ("Invoice", "15", "100"),
+            ("CreditMemo", "30", "300"),
+            ("CreditMemo", "31", "200"),
+        ],
+        sync_token="3",
+    )
+    f = facts(
+        [inv, invoice("15", "1005", "500", "400")],
+        [z],
+        [credit_memo("30", "CM1", "300"), credit_memo("31", "CM2", "200")],
+    )
     plan = plan_remedy(R.UNAPPLY_CREDIT_MEMO, _credit_record(), f, ctx())
     assert plan.may_run, plan.refusal
     upd = plan.writes[0]
@@ -403,22 +475,34 @@ def test_a_shared_zero_payment_is_trimmed_and_stays_balanced() -> None:
     assert inv_total == cm_total == D("100.00")
     assert all(ln["LinkedTxn"][0]["TxnId"] != "11" for ln in lines)
     # the named credit memo (30) gives back first: 300 of it, then 100 of CM2
-    assert {ln["LinkedTxn"][0]["TxnId"]: ln["Amount"] for ln in lines} == \
-        {"15": D("100.00"), "31": D("100.00")}
-    assert "no longer applies credit memo CM1 ($300.00), credit memo CM2 ($100.00) to " \
-           "invoice 1001 ($400.00)" in upd.reads_as
+    assert {ln["LinkedTxn"][0]["TxnId"]: ln["Amount"] for ln in lines} == {
+        "15": D("100.00"),
+        "31": D("100.00"),
+    }
+    assert (
+        "no longer applies credit memo CM1 ($300.00), credit memo CM2 ($100.00) to "
+        "invoice 1001 ($400.00)" in upd.reads_as
+    )
     assert upd.reads_as.endswith("it keeps invoice 1005 ($100.00), credit memo CM2 ($100.00)")
 
 
-@pytest.mark.parametrize(("zero", "words"), [
-    (zero_payment("40", [("Invoice", "11", "400"), ("Invoice", "15", "100"),
-                         ("CreditMemo", "30", "450")]), "does not balance"),
-    (zero_payment("40", [("Invoice", "11", "400"), ("CreditMemo", "30", "400")], total="5"),
-     "not a $0 credit memo application"),
-])
-def test_a_zero_payment_that_cannot_stay_balanced_is_refused(
-    zero: QBPayment, words: str
-) -> None:
+@pytest.mark.parametrize(
+    ("zero", "words"),
+    [
+        (
+            zero_payment(
+                "40",
+                [("Invoice", "11", "400"), ("Invoice", "15", "100"), ("CreditMemo", "30", "450")],
+            ),
+            "does not balance",
+        ),
+        (
+            zero_payment("40", [("Invoice", "11", "400"), ("CreditMemo", "30", "400")], total="5"),
+            "not a $0 credit memo application",
+        ),
+    ],
+)
+def test_a_zero_payment_that_cannot_stay_balanced_is_refused(zero: QBPayment, words: str) -> None:
     f = facts([invoice("11", "1001", "1000", "600")], [zero])
     plan = plan_remedy(R.UNAPPLY_CREDIT_MEMO, _credit_record(), f, ctx())
     assert plan.refusal is not None and words in plan.refusal and plan.writes == ()
@@ -428,8 +512,9 @@ def test_unapply_refused_when_dismissed_synced_partly_recorded_or_gone() -> None
     inv = invoice("11", "1001", "1000", "600")
     z = zero_payment("40", [("Invoice", "11", "400"), ("CreditMemo", "30", "400")])
     f = facts([inv], [z])
-    dismissed = plan_remedy(R.UNAPPLY_CREDIT_MEMO,
-                            _credit_record(status=SyncStatus.DISMISSED), f, ctx())
+    dismissed = plan_remedy(
+        R.UNAPPLY_CREDIT_MEMO, _credit_record(status=SyncStatus.DISMISSED), f, ctx()
+    )
     assert dismissed.refusal is not None and "dismissed" in dismissed.refusal
     partly = plan_remedy(R.UNAPPLY_CREDIT_MEMO, _credit_record(rec_amount="100"), f, ctx())
     assert partly.refusal is not None and "record it twice" in partly.refusal
@@ -446,11 +531,16 @@ def test_unapply_refused_when_the_invoice_would_still_be_short() -> None:
 
 # ---- Reactivate customer --------------------------------------------------------------
 
+
 def _inactive_record() -> FailureRecord:
     p = cb_payment("1000", [("11", "1001", "1000")])
-    return record(p, books("1000", [need("11", "1001", "1000")]),
-                  [finding("11", "1001", "1000")], cause=Cause.INACTIVE_CUSTOMER,
-                  remedies=[R.REACTIVATE_CUSTOMER, R.RECHECK])
+    return record(
+        p,
+        books("1000", [need("11", "1001", "1000")]),
+        [finding("11", "1001", "1000")],
+        cause=Cause.INACTIVE_CUSTOMER,
+        remedies=[R.REACTIVATE_CUSTOMER, R.RECHECK],
+    )
 
 
 def test_reactivate_is_a_sparse_update_then_a_resync() -> None:
@@ -458,8 +548,11 @@ def test_reactivate_is_a_sparse_update_then_a_resync() -> None:
     plan = plan_remedy(R.REACTIVATE_CUSTOMER, _inactive_record(), facts(customers=[cust]), ctx())
     assert plan.may_run, plan.refusal
     w = plan.writes[0]
-    assert (w.step, w.kind, w.target_id) == ("qbo_reactivate_customer",
-                                             WriteKind.QBO_UPDATE_CUSTOMER, "58")
+    assert (w.step, w.kind, w.target_id) == (
+        "qbo_reactivate_customer",
+        WriteKind.QBO_UPDATE_CUSTOMER,
+        "58",
+    )
     assert w.body == {"Id": "58", "SyncToken": "4", "sparse": True, "Active": True}
     assert w.reads_as == "Reactivate customer Northwind Ltd in QuickBooks (customer 58)"
     assert plan.writes[1].kind == WriteKind.CB_RESYNC
@@ -470,17 +563,20 @@ def test_reactivate_without_the_customer_or_when_active_is_refused() -> None:
     plan = plan_remedy(R.REACTIVATE_CUSTOMER, _inactive_record(), facts(), ctx())
     assert plan.refusal is not None and "could not be read" in plan.refusal
     active = QBCustomer(id="58", sync_token="4", active=True)
-    plan = plan_remedy(R.REACTIVATE_CUSTOMER, _inactive_record(), facts(customers=[active]),
-                       ctx())
+    plan = plan_remedy(R.REACTIVATE_CUSTOMER, _inactive_record(), facts(customers=[active]), ctx())
     assert plan.refusal is not None and "active in QuickBooks already" in plan.refusal
 
 
 # ---- the digest -----------------------------------------------------------------------
 
+
 def _plan(**kw: Any) -> RemedyPlan:
     p = cb_payment("1250", [("11", "1001", "1000"), ("12", "1002", "250")])
-    b = books("1250", [need("11", "1001", "1000", "1000", room="0"), need("12", "1002", "250")],
-              [recorded("70", "1000", i11="1000")])
+    b = books(
+        "1250",
+        [need("11", "1001", "1000", "1000", room="0"), need("12", "1002", "250")],
+        [recorded("70", "1000", i11="1000")],
+    )
     return plan_remedy(R.RECREATE_PAYMENT, record(p, b), facts(), ctx(**kw))
 
 

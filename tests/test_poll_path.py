@@ -65,8 +65,9 @@ def _into_cycle(edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
 async def test_a_failure_never_comes_back_to_the_cycle(
     redis_url: str, redis_prefix: str, digest_after: int
 ) -> None:
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={"digest_after": digest_after}) as w:
+    async with world(
+        redis_url, redis_prefix, "all-causes", bot_overrides={"digest_after": digest_after}
+    ) as w:
         w.slack.rate_limit_enabled = False
         with call_edges() as edges:
             report = await poll_once(w.services, post_interval=0)
@@ -88,8 +89,9 @@ def _call_back() -> float:
 def test_the_tracer_sees_a_call_back_into_the_cycle() -> None:
     """The check above could fail: a call from another module into the cycle is recorded."""
     # the same code, run with bot.poll.digest's globals: a digest calling back into the cycle
-    as_digest = type(_call_back)(_call_back.__code__,
-                                 vars(poll_digest) | {"poll_cycle": poll_cycle}, "call_back")
+    as_digest = type(_call_back)(
+        _call_back.__code__, vars(poll_digest) | {"poll_cycle": poll_cycle}, "call_back"
+    )
     with call_edges() as edges:
         as_digest()
     assert _into_cycle(edges) == {("bot.poll.digest", "bot.poll.cycle")}

@@ -22,8 +22,11 @@ FAST: dict[str, Any] = {"post_interval": 0}
 
 def posted_ids(w: World, *, thread_ts: str | None = None) -> list[str]:
     """Payment ids of every failure message in the channel (or in one thread)."""
-    msgs = (w.slack.thread(FAILED_CHANNEL, thread_ts) if thread_ts
-            else w.slack.all_messages(FAILED_CHANNEL))
+    msgs = (
+        w.slack.thread(FAILED_CHANNEL, thread_ts)
+        if thread_ts
+        else w.slack.all_messages(FAILED_CHANNEL)
+    )
     return [
         m.metadata["event_payload"]["payment_id"]
         for m in msgs
@@ -75,9 +78,7 @@ async def test_two_pollers_at_once_post_each_failure_once(redis_url: str, redis_
         assert w.services.metrics.poll_cycles.labels("ok")._value.get() >= 1
 
 
-async def test_crash_between_slack_and_store_posts_nothing_twice(
-    redis_url: str, redis_prefix: str
-):
+async def test_crash_between_slack_and_store_posts_nothing_twice(redis_url: str, redis_prefix: str):
     async with world(redis_url, redis_prefix, "all-causes", bots=2) as w:
         w.slack.rate_limit_enabled = False
         expected = w.scenario.failed_ids
@@ -155,8 +156,9 @@ async def test_resolved_when_synced_after_the_credit_memo_is_unapplied(
 ):
     async with world(redis_url, redis_prefix, "credit-memo") as w:
         pid, rec = await _credit_memo_failure(w)
-        zero_id = next(f.credit_memo_payment_id for f in rec.diagnosis.findings
-                       if f.credit_memo_payment_id)
+        zero_id = next(
+            f.credit_memo_payment_id for f in rec.diagnosis.findings if f.credit_memo_payment_id
+        )
         qbo = w.services.qbo
         zero = await qbo.get(QBPayment, zero_id)
         await qbo.delete_payment(zero_id, zero.sync_token or "0", request_id=f"t-{zero_id}")
@@ -219,7 +221,10 @@ async def test_dismissed_or_deleted_in_the_portal_resolves_the_message(
             rec = await w.services.store.get_failure(pid)
             assert rec is not None and rec.resolution is not None and rec.slack is not None
             assert (rec.status, rec.resolution.how, rec.resolution.by) == (
-                FailureStatus.RESOLVED, how, None)
+                FailureStatus.RESOLVED,
+                how,
+                None,
+            )
             msg = w.slack.message(FAILED_CHANNEL, rec.slack.ts)
             assert msg is not None and not has_buttons(msg.blocks)
         assert len(report.still_open) == len(w.scenario.failed_ids) - 2
@@ -231,8 +236,7 @@ async def test_dismissed_or_deleted_in_the_portal_resolves_the_message(
 async def test_a_burst_gets_one_digest_and_replies_in_its_thread_paced(
     redis_url: str, redis_prefix: str
 ):
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={"digest_after": 3}) as w:
+    async with world(redis_url, redis_prefix, "all-causes", bot_overrides={"digest_after": 3}) as w:
         expected = w.scenario.failed_ids
         # Slack's pace, scaled up: 8/s with a burst of 1; the poller posts at 5/s
         w.slack.channel_rate_per_second, w.slack.burst = 8.0, 1
@@ -257,8 +261,9 @@ async def test_a_burst_gets_one_digest_and_replies_in_its_thread_paced(
 async def test_a_restart_mid_burst_finishes_the_same_digest_thread(
     redis_url: str, redis_prefix: str
 ):
-    async with world(redis_url, redis_prefix, "all-causes", bots=2,
-                     bot_overrides={"digest_after": 3}) as w:
+    async with world(
+        redis_url, redis_prefix, "all-causes", bots=2, bot_overrides={"digest_after": 3}
+    ) as w:
         w.slack.rate_limit_enabled = False
         expected = w.scenario.failed_ids
         crash_after_posts(w.bots[0].services.store, 4)
@@ -282,8 +287,12 @@ async def test_cursor_overlap_rereads_without_reposting(redis_url: str, redis_pr
         assert cursor == w.cb.payments[pid].updated_at
         # a payment that failed earlier but shows up late (its update within the overlap)
         late = w.cb.payments[pid].model_copy(
-            update={"id": "pmt_late", "reference": "CB99999",
-                    "updated_at": cursor - timedelta(minutes=5)})
+            update={
+                "id": "pmt_late",
+                "reference": "CB99999",
+                "updated_at": cursor - timedelta(minutes=5),
+            }
+        )
         w.cb.add_payment(late)
         report = await poll_once(w.services, **FAST)
         assert report.new == ["pmt_late"]

@@ -33,8 +33,12 @@ async def env() -> AsyncIterator[QBOEnv]:
 
 
 def redis_store(client: aioredis.Redis, prefix: str, key: str | None = KEY) -> RedisTokenStore:
-    return RedisTokenStore(client, f"{prefix}qbo:tokens", f"{prefix}qbo:refresh-lock",
-                           encryption_key=SecretStr(key) if key else None)
+    return RedisTokenStore(
+        client,
+        f"{prefix}qbo:tokens",
+        f"{prefix}qbo:refresh-lock",
+        encryption_key=SecretStr(key) if key else None,
+    )
 
 
 def expired_record(env: QBOEnv) -> TokenRecord:
@@ -51,9 +55,11 @@ def expired_record(env: QBOEnv) -> TokenRecord:
 
 async def test_access_token_reused_until_shortly_before_expiry(env: QBOEnv) -> None:
     now = [datetime.now(UTC)]
-    rec = TokenRecord(access_token=SecretStr(env.sandbox.issue_access_token(REALM)),
-                      access_expires_at=now[0] + timedelta(seconds=3600),
-                      refresh_token=SecretStr(env.sandbox.issue_refresh_token(REALM)))
+    rec = TokenRecord(
+        access_token=SecretStr(env.sandbox.issue_access_token(REALM)),
+        access_expires_at=now[0] + timedelta(seconds=3600),
+        refresh_token=SecretStr(env.sandbox.issue_refresh_token(REALM)),
+    )
     auth = env.new_auth(MemoryTokenStore(rec), early_seconds=300, clock=lambda: now[0])
     first = await auth.access_token()
     now[0] += timedelta(seconds=3000)  # 600 s left: still reused
@@ -71,8 +77,9 @@ async def test_50_concurrent_calls_with_expired_token_refresh_once(
     original = expired_record(env)
     await store.save(original)
     client = env.new_client(auth=env.new_auth(store))
-    inv = seed_invoice(env.company, env.company.create("Customer", {"DisplayName": "A"})["Id"],
-                       "5.00")
+    inv = seed_invoice(
+        env.company, env.company.create("Customer", {"DisplayName": "A"})["Id"], "5.00"
+    )
     results = await asyncio.gather(*(client.get(Invoice, inv["Id"]) for _ in range(50)))
     assert len(results) == 50
     assert env.sandbox.stats.refreshes == 1
@@ -81,8 +88,11 @@ async def test_50_concurrent_calls_with_expired_token_refresh_once(
     newest = stored.refresh_token.get_secret_value()
     assert newest != original.refresh_token.get_secret_value()  # rotated and kept
     # the old refresh token is dead now
-    stale = env.new_auth(MemoryTokenStore(expired_record(env).model_copy(
-        update={"refresh_token": original.refresh_token})))
+    stale = env.new_auth(
+        MemoryTokenStore(
+            expired_record(env).model_copy(update={"refresh_token": original.refresh_token})
+        )
+    )
     with pytest.raises(ReconnectRequired):
         await stale.access_token()
     # a fresh "process": new Redis connection, new store, new OAuthClient
@@ -93,8 +103,11 @@ async def test_50_concurrent_calls_with_expired_token_refresh_once(
         assert stored.access_token is not None
         assert await fresh.access_token() == stored.access_token.get_secret_value()
         env.sandbox.expire_access_tokens()
-        await fresh_store.save(stored.model_copy(
-            update={"access_expires_at": datetime.now(UTC) - timedelta(seconds=1)}))
+        await fresh_store.save(
+            stored.model_copy(
+                update={"access_expires_at": datetime.now(UTC) - timedelta(seconds=1)}
+            )
+        )
         fresh2 = env.new_auth(fresh_store)
         await fresh2.access_token()  # refreshes with the newest refresh token: works
         assert env.sandbox.stats.refreshes == 2
@@ -130,12 +143,27 @@ async def test_processes_sharing_redis_refresh_exactly_once(
 ) -> None:
     store = redis_store(redis_client, redis_prefix)
     await store.save(expired_record(env))
-    child_env = {**os.environ, "T_REDIS": redis_url, "T_KEY": f"{redis_prefix}qbo:tokens",
-                 "T_LOCK": f"{redis_prefix}qbo:refresh-lock", "T_FERNET": KEY,
-                 "T_URL": env.token_url, "PYTHONPATH": str(ROOT)}
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, cwd=str(ROOT), env=child_env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for _ in range(3)]
+    child_env = {
+        **os.environ,
+        "T_REDIS": redis_url,
+        "T_KEY": f"{redis_prefix}qbo:tokens",
+        "T_LOCK": f"{redis_prefix}qbo:refresh-lock",
+        "T_FERNET": KEY,
+        "T_URL": env.token_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD,
+            cwd=str(ROOT),
+            env=child_env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
     outs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 60)
     lines = []
     for p, (out, err) in zip(procs, outs, strict=True):
@@ -189,9 +217,11 @@ async def test_no_token_in_logs(env: QBOEnv, caplog: pytest.LogCaptureFixture) -
     env.sandbox.expire_access_tokens()
     await client.company_info()  # 401 -> refresh -> retry
     assert store.rec is not None
-    secrets_seen = [rec.refresh_token.get_secret_value(),
-                    store.rec.refresh_token.get_secret_value(),
-                    store.rec.access_token.get_secret_value()]  # type: ignore[union-attr]
+    secrets_seen = [
+        rec.refresh_token.get_secret_value(),
+        store.rec.refresh_token.get_secret_value(),
+        store.rec.access_token.get_secret_value(),
+    ]  # type: ignore[union-attr]
     assert "3200" in caplog.text or "AuthenticationError" in caplog.text
     for s in secrets_seen:
         assert s not in caplog.text
@@ -201,8 +231,11 @@ async def test_no_token_in_logs(env: QBOEnv, caplog: pytest.LogCaptureFixture) -
 async def test_redis_store_encrypts_at_rest_and_guards_plaintext(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    rec = TokenRecord(access_token=SecretStr("acc-SECRET"), refresh_token=SecretStr("ref-SECRET"),
-                      access_expires_at=datetime.now(UTC))
+    rec = TokenRecord(
+        access_token=SecretStr("acc-SECRET"),
+        refresh_token=SecretStr("ref-SECRET"),
+        access_expires_at=datetime.now(UTC),
+    )
     store = redis_store(redis_client, redis_prefix)
     await store.save(rec)
     raw = await redis_client.get(f"{redis_prefix}qbo:tokens")
@@ -218,8 +251,13 @@ async def test_redis_store_encrypts_at_rest_and_guards_plaintext(
         await redis_store(redis_client, redis_prefix, key=None).load()
     with pytest.raises(TokenStoreError, match="cannot decrypt"):
         await redis_store(redis_client, redis_prefix, key=Fernet.generate_key().decode()).load()
-    plain = RedisTokenStore(redis_client, f"{redis_prefix}plain", f"{redis_prefix}lock",
-                            encryption_key=None, allow_plaintext=True)
+    plain = RedisTokenStore(
+        redis_client,
+        f"{redis_prefix}plain",
+        f"{redis_prefix}lock",
+        encryption_key=None,
+        allow_plaintext=True,
+    )
     await plain.save(rec)
     assert (await plain.load()) == rec
     passphrase = redis_store(redis_client, redis_prefix + "pp:", key="not a fernet key")
@@ -249,21 +287,32 @@ async def test_seeded_store_refreshes_on_first_use(
 def test_consent_url() -> None:
     url = consent_url("cid", "http://localhost:8765/callback", "st8")
     assert url.startswith("https://appcenter.intuit.com/connect/oauth2?")
-    for part in ("client_id=cid", "response_type=code", "state=st8",
-                 "scope=com.intuit.quickbooks.accounting",
-                 "redirect_uri=http%3A%2F%2Flocalhost%3A8765%2Fcallback"):
+    for part in (
+        "client_id=cid",
+        "response_type=code",
+        "state=st8",
+        "scope=com.intuit.quickbooks.accounting",
+        "redirect_uri=http%3A%2F%2Flocalhost%3A8765%2Fcallback",
+    ):
         assert part in url
 
 
 async def test_run_connect_end_to_end(env: QBOEnv) -> None:
     announced: asyncio.Queue[str] = asyncio.Queue()
     store = MemoryTokenStore()
-    task = asyncio.create_task(run_connect(
-        env.session, client_id=env.sandbox.client_id,
-        client_secret=SecretStr(env.sandbox.client_secret), store=store,
-        redirect_uri="http://127.0.0.1:0/callback", token_url=env.token_url,
-        auth_url=env.base_url + "/connect/oauth2", wait_seconds=20,
-        announce=announced.put_nowait))
+    task = asyncio.create_task(
+        run_connect(
+            env.session,
+            client_id=env.sandbox.client_id,
+            client_secret=SecretStr(env.sandbox.client_secret),
+            store=store,
+            redirect_uri="http://127.0.0.1:0/callback",
+            token_url=env.token_url,
+            auth_url=env.base_url + "/connect/oauth2",
+            wait_seconds=20,
+            announce=announced.put_nowait,
+        )
+    )
     url = await asyncio.wait_for(announced.get(), 10)
     # a forged redirect (wrong state) is refused and changes nothing
     cb = url.split("redirect_uri=")[1].split("&")[0].replace("%3A", ":").replace("%2F", "/")
@@ -281,11 +330,15 @@ async def test_run_connect_end_to_end(env: QBOEnv) -> None:
 
 
 async def test_token_endpoint_refusals(env: QBOEnv) -> None:
-    bad_client = OAuthClient(env.session, client_id="nope", client_secret=SecretStr("x"),
-                             token_url=env.token_url, store=MemoryTokenStore(expired_record(env)))
+    bad_client = OAuthClient(
+        env.session,
+        client_id="nope",
+        client_secret=SecretStr("x"),
+        token_url=env.token_url,
+        store=MemoryTokenStore(expired_record(env)),
+    )
     with pytest.raises(QBOError) as exc:
         await bad_client.access_token()
     assert exc.value.code == "invalid_client" and not isinstance(exc.value, ReconnectRequired)
     with pytest.raises(ReconnectRequired):
         await env.new_auth(MemoryTokenStore()).access_token()  # never connected
-

@@ -40,9 +40,14 @@ async def env() -> AsyncIterator[QBOEnv]:
 
 def _payment(cust: str, inv: str, amount: str) -> Payment:
     return Payment(
-        customer_ref=Ref(value=cust), total_amt=Decimal(amount), payment_ref_num="CB1001",
-        line=[PaymentLine(amount=Decimal(amount),
-                          linked_txn=[LinkedTxn(txn_id=inv, txn_type="Invoice")])],
+        customer_ref=Ref(value=cust),
+        total_amt=Decimal(amount),
+        payment_ref_num="CB1001",
+        line=[
+            PaymentLine(
+                amount=Decimal(amount), linked_txn=[LinkedTxn(txn_id=inv, txn_type="Invoice")]
+            )
+        ],
     )
 
 
@@ -79,7 +84,8 @@ async def test_read_query_count_and_links(env: QBOEnv) -> None:
     info = await env.client.company_info()
     assert info.company_name == "Sandbox MSP LLC"
     assert env.client.web_url("Invoice", "42") == (
-        "https://app.sandbox.qbo.intuit.com/app/invoice?txnId=42")
+        "https://app.sandbox.qbo.intuit.com/app/invoice?txnId=42"
+    )
     assert env.client.web_url("payment", "7").endswith("/app/recvpayment?txnId=7")
     assert env.client.web_url("CreditMemo", "9").endswith("/app/creditmemo?txnId=9")
     assert env.client.stats.requests == 9
@@ -102,11 +108,16 @@ async def test_every_call_sends_minorversion_accept_bearer_and_post_requestid() 
     await server.start_server()
     async with aiohttp.ClientSession() as session:
         store = MemoryTokenStore(connected_record(sbx))
-        auth = OAuthClient(session, client_id=sbx.client_id,
-                           client_secret=SecretStr(sbx.client_secret),
-                           token_url=str(server.make_url("/oauth2/v1/tokens/bearer")), store=store)
-        client = QBOClient(session, realm_id=co.realm_id, base_url=str(server.make_url("")),
-                           auth=auth)
+        auth = OAuthClient(
+            session,
+            client_id=sbx.client_id,
+            client_secret=SecretStr(sbx.client_secret),
+            token_url=str(server.make_url("/oauth2/v1/tokens/bearer")),
+            store=store,
+        )
+        client = QBOClient(
+            session, realm_id=co.realm_id, base_url=str(server.make_url("")), auth=auth
+        )
         cust = co.create("Customer", {"DisplayName": "A"})["Id"]
         inv = seed_invoice(co, cust, "10.00")
         p = await client.create_payment(_payment(cust, inv["Id"], "10.00"), request_id="cb-1")
@@ -151,12 +162,18 @@ async def test_create_update_delete_payment(env: QBOEnv) -> None:
     p = await env.client.create_payment(_payment(cust, a["Id"], "40.00"), request_id="cb-p-1")
     assert p.id and p.sync_token == "0" and p.total_amt == Decimal("40.00")
     assert (await env.client.get(Invoice, a["Id"])).balance == Decimal("60.00")
-    again = await env.client.create_payment(_payment(cust, a["Id"], "40.00"),
-                                            request_id="cb-p-1")
+    again = await env.client.create_payment(_payment(cust, a["Id"], "40.00"), request_id="cb-p-1")
     assert again.id == p.id and len(env.company.all("Payment")) == 1  # requestid replay
 
-    moved = Payment(id=p.id, sync_token=p.sync_token, line=[PaymentLine(
-        amount=Decimal("40.00"), linked_txn=[LinkedTxn(txn_id=b["Id"], txn_type="Invoice")])])
+    moved = Payment(
+        id=p.id,
+        sync_token=p.sync_token,
+        line=[
+            PaymentLine(
+                amount=Decimal("40.00"), linked_txn=[LinkedTxn(txn_id=b["Id"], txn_type="Invoice")]
+            )
+        ],
+    )
     updated = await env.client.update_payment(moved, request_id="cb-u-1")
     assert updated.sync_token == "1" and updated.linked_ids("Invoice") == [b["Id"]]
     assert updated.payment_ref_num == "CB1001"  # sparse: untouched fields kept
@@ -202,7 +219,8 @@ async def test_stale_update_is_retried_only_once() -> None:
         env.company.update("Payment", {"Id": p["Id"], "SyncToken": "0"})
         with pytest.raises(StaleObjectError):
             await env.client.update_payment(
-                Payment(id=p["Id"], sync_token="0", private_note="x"), request_id="s-9")
+                Payment(id=p["Id"], sync_token="0", private_note="x"), request_id="s-9"
+            )
         assert env.sandbox.stats.by_kind["write"] == 2
         assert env.sandbox.stats.by_kind["read"] == 1
 
@@ -212,12 +230,16 @@ async def test_batch_splits_into_30s_and_keeps_item_faults(env: QBOEnv) -> None:
     invs = [seed_invoice(env.company, cust, "10.00") for _ in range(33)]
     gone = seed_invoice(env.company, cust, "10.00")
     env.company.delete("Invoice", gone["Id"])
-    items = [BatchItem(f"q{i}", query=f"select * from Invoice where Id = '{inv['Id']}'")
-             for i, inv in enumerate(invs)]
-    items.append(BatchItem("pay-ok", operation="create", entity=_payment(cust, invs[0]["Id"],
-                                                                          "5.00")))
-    items.append(BatchItem("pay-gone", operation="create",
-                           entity=_payment(cust, gone["Id"], "5.00")))
+    items = [
+        BatchItem(f"q{i}", query=f"select * from Invoice where Id = '{inv['Id']}'")
+        for i, inv in enumerate(invs)
+    ]
+    items.append(
+        BatchItem("pay-ok", operation="create", entity=_payment(cust, invs[0]["Id"], "5.00"))
+    )
+    items.append(
+        BatchItem("pay-gone", operation="create", entity=_payment(cust, gone["Id"], "5.00"))
+    )
     items.append(BatchItem("bad-query", query="select * from Nothing"))
     results = await env.client.batch(items)
     assert env.sandbox.stats.by_kind["batch"] == 2
@@ -237,8 +259,9 @@ async def test_cdc_includes_deletions(env: QBOEnv) -> None:
     keep = seed_invoice(env.company, cust, "10.00")
     drop = seed_invoice(env.company, cust, "20.00")
     env.company.delete("Invoice", drop["Id"])
-    cm = env.company.create("CreditMemo", {"CustomerRef": {"value": cust},
-                                           "TotalAmt": Decimal("5")})
+    cm = env.company.create(
+        "CreditMemo", {"CustomerRef": {"value": cust}, "TotalAmt": Decimal("5")}
+    )
     out = await env.client.cdc(["Invoice", "Payment", "CreditMemo"], since)
     inv = {e.id: e for e in out["Invoice"]}
     assert set(inv) == {keep["Id"], drop["Id"]}
@@ -289,8 +312,9 @@ async def test_invalid_grant_raises_reconnect_required(env: QBOEnv) -> None:
 
 async def test_wrong_company_is_authorization_error(env: QBOEnv) -> None:
     other = env.sandbox.add_company("4620816365000000", "Other Co")
-    client = QBOClient(env.session, realm_id=other.realm_id, base_url=env.base_url,
-                       auth=env.auth, max_retries=0)
+    client = QBOClient(
+        env.session, realm_id=other.realm_id, base_url=env.base_url, auth=env.auth, max_retries=0
+    )
     with pytest.raises(AuthorizationError) as exc:
         await client.company_info()
     assert exc.value.code == "3100" and exc.value.status == 403
@@ -336,9 +360,15 @@ async def test_refused_connection_is_transport_error(env: QBOEnv) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    client = QBOClient(env.session, realm_id=env.company.realm_id,
-                       base_url=f"http://127.0.0.1:{port}", auth=env.auth, max_retries=1,
-                       backoff_base=0.001, backoff_cap=0.001)
+    client = QBOClient(
+        env.session,
+        realm_id=env.company.realm_id,
+        base_url=f"http://127.0.0.1:{port}",
+        auth=env.auth,
+        max_retries=1,
+        backoff_base=0.001,
+        backoff_cap=0.001,
+    )
     with pytest.raises(TransportError) as exc:
         await client.company_info()
     assert isinstance(exc.value.__cause__, aiohttp.ClientError)
@@ -371,14 +401,14 @@ async def test_burst_of_2000_reads_stays_inside_limits() -> None:
     sbx.limit_per_window = 400
     sbx.window_seconds = 0.25
     sbx.retry_after = 0.05
-    async with start_qbo(sandbox=sbx, max_in_flight=10, per_minute=400,
-                         rate_window_seconds=0.25, max_retries=6) as env:
+    async with start_qbo(
+        sandbox=sbx, max_in_flight=10, per_minute=400, rate_window_seconds=0.25, max_retries=6
+    ) as env:
         cust = _customer(env)
         ids = [seed_invoice(env.company, cust, "1.00")["Id"] for _ in range(50)]
         sbx.throttle(3)
         sbx.storm(3, status=503)
-        results = await asyncio.gather(
-            *(env.client.get(Invoice, ids[i % 50]) for i in range(2000)))
+        results = await asyncio.gather(*(env.client.get(Invoice, ids[i % 50]) for i in range(2000)))
     assert len(results) == 2000 and all(r.total_amt == Decimal("1.00") for r in results)
     assert sbx.stats.max_in_flight <= 10
     assert env.client.stats.max_in_flight <= 10

@@ -29,13 +29,29 @@ FAULT_SAMPLES = {
     "fault_4001_invalid_query.json": (400, ValidationError, "4001", "invalid context declaration"),
     "fault_401_3200_token_expired.json": (401, AuthenticationError, "3200", "Token expired"),
     "fault_403_3100_authorization_failed_oauth_jsclient_issue2.json": (
-        403, AuthorizationError, "3100", None),
+        403,
+        AuthorizationError,
+        "3100",
+        None,
+    ),
     "fault_429_3001_throttle_exceeded_php_sdk_issue54.xml": (
-        429, ThrottledError, "3001", "The request limit was reached"),
+        429,
+        ThrottledError,
+        "3001",
+        "The request limit was reached",
+    ),
     "fault_validation_2010_unsupported_property.json": (
-        400, ValidationError, "2010", 'Unrecognized field "BadJson"'),
+        400,
+        ValidationError,
+        "2010",
+        'Unrecognized field "BadJson"',
+    ),
     "fault_validation_6240_duplicate_name.json": (
-        400, ValidationError, "6240", "The name supplied already exists"),
+        400,
+        ValidationError,
+        "6240",
+        "The name supplied already exists",
+    ),
 }
 SUCCESS_SAMPLES = [
     "batch_response_with_610_and_5010_faults.json",
@@ -100,8 +116,10 @@ def test_batch_sample_item_faults() -> None:
 
 
 def test_not_found_deleted_vs_inactive() -> None:
-    body = (b'{"Fault":{"Error":[{"Message":"Object Not Found","Detail":"Object Not Found : '
-            b'Another user has deleted this transaction.","code":"610","element":"Line"}]}}')
+    body = (
+        b'{"Fault":{"Error":[{"Message":"Object Not Found","Detail":"Object Not Found : '
+        b'Another user has deleted this transaction.","code":"610","element":"Line"}]}}'
+    )
     err = parse_fault(400, body, {})
     assert isinstance(err, NotFoundError) and err.deleted and not err.inactive
     assert err.element == "Line"
@@ -118,8 +136,11 @@ def test_not_found_deleted_vs_inactive() -> None:
         (400, b'{"Fault":{"Error":[{"Message":"x","code":"6000"}]}}', ValidationError),
         (400, b'{"Fault":{"Error":[{"Message":"x","code":"6210"}]}}', ValidationError),
         (400, b'{"Fault":{"Error":[{"Message":"x","code":"2030"}]}}', ValidationError),
-        (500, b'{"Fault":{"Error":[{"Message":"x","code":"10000"}],"type":"SystemFault"}}',
-         ServerError),
+        (
+            500,
+            b'{"Fault":{"Error":[{"Message":"x","code":"10000"}],"type":"SystemFault"}}',
+            ServerError,
+        ),
         (418, b"odd", ValidationError),
     ],
 )
@@ -135,27 +156,32 @@ def test_retry_after_header_is_read() -> None:
 
 def test_entity_samples_parse_exact_decimals() -> None:
     inv = Invoice.model_validate(
-        loads((QBO_SAMPLES / "invoice_create_response.json").read_bytes())["Invoice"])
+        loads((QBO_SAMPLES / "invoice_create_response.json").read_bytes())["Invoice"]
+    )
     assert inv.total_amt == Decimal("100.00") and inv.balance == Decimal("100.00")
     assert inv.customer_ref is not None and inv.customer_ref.value == "1"
     assert inv.created_at is not None and inv.created_at.utcoffset() is not None
 
     voided = Invoice.model_validate(
-        loads((QBO_SAMPLES / "invoice_void_response.json").read_bytes())["Invoice"])
+        loads((QBO_SAMPLES / "invoice_void_response.json").read_bytes())["Invoice"]
+    )
     assert voided.is_voided and voided.sync_token == "1"
 
     deleted = Invoice.model_validate(
-        loads((QBO_SAMPLES / "invoice_delete_response.json").read_bytes())["Invoice"])
+        loads((QBO_SAMPLES / "invoice_delete_response.json").read_bytes())["Invoice"]
+    )
     assert deleted.is_deleted and deleted.id == "266"
 
     pay = Payment.model_validate(
-        loads((QBO_SAMPLES / "payment_read_response_ledgersync.json").read_bytes())["Payment"])
+        loads((QBO_SAMPLES / "payment_read_response_ledgersync.json").read_bytes())["Payment"]
+    )
     assert pay.total_amt == Decimal("100.00") and pay.unapplied_amt == Decimal("0")
     assert pay.linked_ids("Invoice") == ["123"]
     assert pay.line[0].amount == Decimal("100.00")
 
     cm = CreditMemo.model_validate(
-        loads((QBO_SAMPLES / "creditmemo_object_intuit_docs_sample.json").read_bytes()))
+        loads((QBO_SAMPLES / "creditmemo_object_intuit_docs_sample.json").read_bytes())
+    )
     assert cm.total_amt == Decimal("100.0") and cm.remaining_credit == Decimal("0")
     assert cm.doc_number == "1026"
 

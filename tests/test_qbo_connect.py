@@ -40,12 +40,19 @@ async def env() -> AsyncIterator[QBOEnv]:
 
 def settings_for(env: QBOEnv, redis_url: str, prefix: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "slack_bot_token": "xoxb-connect-test", "slack_signing_secret": "connect-signing",
-        "failed_payments_channel": "C0FAILED", "alert_channel": "C0ALERTS",
-        "finance_users": ["U0FINANCE1"], "qbo_client_id": env.sandbox.client_id,
-        "qbo_client_secret": env.sandbox.client_secret, "qbo_realm_id": REALM,
-        "qbo_token_url": env.token_url, "cb_base_url": "http://127.0.0.1:9/",
-        "cb_api_key": "cb-connect-key", "redis_url": redis_url, "redis_prefix": prefix,
+        "slack_bot_token": "xoxb-connect-test",
+        "slack_signing_secret": "connect-signing",
+        "failed_payments_channel": "C0FAILED",
+        "alert_channel": "C0ALERTS",
+        "finance_users": ["U0FINANCE1"],
+        "qbo_client_id": env.sandbox.client_id,
+        "qbo_client_secret": env.sandbox.client_secret,
+        "qbo_realm_id": REALM,
+        "qbo_token_url": env.token_url,
+        "cb_base_url": "http://127.0.0.1:9/",
+        "cb_api_key": "cb-connect-key",
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
         "token_encryption_key": Fernet.generate_key().decode(),
     }
     return Settings(_env_file=None, **{**values, **overrides})
@@ -61,8 +68,14 @@ class Browser:
     stand-in (as company ``realm``), and pastes where Intuit sent the browser (``edit``
     may tamper with it first)."""
 
-    def __init__(self, env: QBOEnv, capsys: pytest.CaptureFixture[str], *,
-                 realm: str = REALM, edit: Callable[[str], str] = lambda url: url) -> None:
+    def __init__(
+        self,
+        env: QBOEnv,
+        capsys: pytest.CaptureFixture[str],
+        *,
+        realm: str = REALM,
+        edit: Callable[[str], str] = lambda url: url,
+    ) -> None:
         self.env, self.capsys, self.realm, self.edit = env, capsys, realm, edit
         self.consent: str | None = None
 
@@ -71,16 +84,18 @@ class Browser:
         [url] = [w for w in out.split() if w.startswith(DEFAULT_AUTH_URL)]
         self.consent = url
         stand_in = url.replace(DEFAULT_AUTH_URL, self.env.base_url + "/connect/oauth2")
-        async with self.env.session.get(stand_in + "&" + urlencode({"realm": self.realm}),
-                                        allow_redirects=False) as resp:
+        async with self.env.session.get(
+            stand_in + "&" + urlencode({"realm": self.realm}), allow_redirects=False
+        ) as resp:
             assert resp.status == 302
             location = resp.headers["Location"]
         return self.edit(location) + "\n"
 
 
 async def connect(settings: Settings, redis_url: str, browser: Browser, **kw: Any) -> int:
-    return await connect_quickbooks(settings, port=0, redis=aioredis.Redis.from_url(redis_url),
-                                    read_line=browser.paste, **kw)
+    return await connect_quickbooks(
+        settings, port=0, redis=aioredis.Redis.from_url(redis_url), read_line=browser.paste, **kw
+    )
 
 
 def token_calls(env: QBOEnv) -> int:
@@ -88,7 +103,10 @@ def token_calls(env: QBOEnv) -> int:
 
 
 async def test_https_redirect_and_a_pasted_address_connect(
-    env: QBOEnv, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis,
+    env: QBOEnv,
+    redis_url: str,
+    redis_prefix: str,
+    redis_client: aioredis.Redis,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = settings_for(env, redis_url, redis_prefix, qbo_redirect_uri=HTTPS_REDIRECT)
@@ -107,7 +125,10 @@ async def test_https_redirect_and_a_pasted_address_connect(
 
 
 async def test_another_company_is_refused_before_anything_is_stored(
-    env: QBOEnv, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis,
+    env: QBOEnv,
+    redis_url: str,
+    redis_prefix: str,
+    redis_client: aioredis.Redis,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = settings_for(env, redis_url, redis_prefix)
@@ -125,8 +146,12 @@ async def test_another_company_is_refused_before_anything_is_stored(
     assert kept is not None and kept.realm_id == REALM
     assert kept.refresh_token.get_secret_value() == working.refresh_token.get_secret_value()
     # nothing under the other company's key either
-    assert await store_for(settings_for(env, redis_url, redis_prefix,
-                                        qbo_realm_id=OTHER_REALM), redis_client).load() is None
+    assert (
+        await store_for(
+            settings_for(env, redis_url, redis_prefix, qbo_realm_id=OTHER_REALM), redis_client
+        ).load()
+        is None
+    )
     # the working connection still works
     client = env.new_client(auth=env.new_auth(store))
     assert (await client.company_info()).company_name == "Sandbox MSP LLC"
@@ -143,17 +168,26 @@ def _with(url: str, **changes: str | None) -> str:
     return parts._replace(query=urlencode(query)).geturl()
 
 
-@pytest.mark.parametrize(("edit", "says"), [
-    (lambda u: _with(u, state="forged-state"), "state does not match"),
-    (lambda u: _with(u, code=None, error="access_denied"), "consent refused: access_denied"),
-    (lambda u: _with(u, code=None), "lacks the code or the realmId"),
-    (lambda u: _with(u, realmId=None), "lacks the code or the realmId"),
-    (lambda u: _with(u, realmId="not-a-realm"), "not a QuickBooks company id"),
-    (lambda u: "", "nothing was pasted"),
-], ids=["forged-state", "refused", "no-code", "no-realm", "bad-realm", "empty"])
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda u: _with(u, state="forged-state"), "state does not match"),
+        (lambda u: _with(u, code=None, error="access_denied"), "consent refused: access_denied"),
+        (lambda u: _with(u, code=None), "lacks the code or the realmId"),
+        (lambda u: _with(u, realmId=None), "lacks the code or the realmId"),
+        (lambda u: _with(u, realmId="not-a-realm"), "not a QuickBooks company id"),
+        (lambda u: "", "nothing was pasted"),
+    ],
+    ids=["forged-state", "refused", "no-code", "no-realm", "bad-realm", "empty"],
+)
 async def test_a_bad_paste_is_refused_and_stores_nothing(
-    env: QBOEnv, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis,
-    capsys: pytest.CaptureFixture[str], edit: Callable[[str], str], says: str,
+    env: QBOEnv,
+    redis_url: str,
+    redis_prefix: str,
+    redis_client: aioredis.Redis,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[str], str],
+    says: str,
 ) -> None:
     settings = settings_for(env, redis_url, redis_prefix, qbo_redirect_uri=HTTPS_REDIRECT)
     before = token_calls(env)
@@ -175,12 +209,20 @@ async def test_local_server_refuses_another_company_too(env: QBOEnv) -> None:
     working = connected_record(env.sandbox)
     store = MemoryTokenStore(working)
     announced: asyncio.Queue[str] = asyncio.Queue()
-    task = asyncio.create_task(run_connect(
-        env.session, client_id=env.sandbox.client_id,
-        client_secret=SecretStr(env.sandbox.client_secret), store=store,
-        redirect_uri="http://127.0.0.1:0/callback", expected_realm=REALM,
-        token_url=env.token_url, auth_url=env.base_url + "/connect/oauth2", wait_seconds=20,
-        announce=announced.put_nowait))
+    task = asyncio.create_task(
+        run_connect(
+            env.session,
+            client_id=env.sandbox.client_id,
+            client_secret=SecretStr(env.sandbox.client_secret),
+            store=store,
+            redirect_uri="http://127.0.0.1:0/callback",
+            expected_realm=REALM,
+            token_url=env.token_url,
+            auth_url=env.base_url + "/connect/oauth2",
+            wait_seconds=20,
+            announce=announced.put_nowait,
+        )
+    )
     url = await asyncio.wait_for(announced.get(), 10)
     async with env.session.get(url + "&" + urlencode({"realm": OTHER_REALM})) as resp:
         assert resp.status == 200  # the browser's page; the terminal says the rest
@@ -199,10 +241,17 @@ async def test_paste_flow_at_the_library_level(env: QBOEnv) -> None:
             return resp.headers["Location"]
 
     result = await run_connect(
-        env.session, client_id=env.sandbox.client_id,
-        client_secret=SecretStr(env.sandbox.client_secret), store=store,
-        redirect_uri=HTTPS_REDIRECT, expected_realm=REALM, token_url=env.token_url,
-        auth_url=env.base_url + "/connect/oauth2", paste=paste, announce=seen.append)
+        env.session,
+        client_id=env.sandbox.client_id,
+        client_secret=SecretStr(env.sandbox.client_secret),
+        store=store,
+        redirect_uri=HTTPS_REDIRECT,
+        expected_realm=REALM,
+        token_url=env.token_url,
+        auth_url=env.base_url + "/connect/oauth2",
+        paste=paste,
+        announce=seen.append,
+    )
     assert result.realm_id == REALM and isinstance(store.rec, TokenRecord)
 
 

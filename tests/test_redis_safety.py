@@ -40,12 +40,18 @@ from tests.test_secrets_guard import no_secrets_in_logs  # noqa: F401 (the autou
 # name -> (redis-server options, keeps the state, words the verdict must say)
 SERVERS: dict[str, tuple[tuple[str, ...], bool, str]] = {
     "no-persistence": ((), False, "persistence is off"),
-    "evicting": (("--appendonly", "yes", "--maxmemory-policy", "allkeys-lru"), False,
-                 "maxmemory-policy is allkeys-lru"),
+    "evicting": (
+        ("--appendonly", "yes", "--maxmemory-policy", "allkeys-lru"),
+        False,
+        "maxmemory-policy is allkeys-lru",
+    ),
     "aof": (("--appendonly", "yes"), True, "append-only file"),
     "rdb": (("--save", "900 1"), True, "RDB snapshots only"),
-    "config-refused": (("--appendonly", "yes", "--rename-command", "CONFIG", ""), False,
-                       "REDIS_DURABILITY_CHECK=off"),
+    "config-refused": (
+        ("--appendonly", "yes", "--rename-command", "CONFIG", ""),
+        False,
+        "REDIS_DURABILITY_CHECK=off",
+    ),
 }
 
 
@@ -94,16 +100,25 @@ async def test_the_durability_verdict_of_each_redis(
 def _env(monkeypatch: pytest.MonkeyPatch, url: str, **extra: str) -> None:
     """The environment of ``python app.py run`` against ``url`` (and no ``.env``)."""
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "QBO_", "CB_", "ALERT_", "FINANCE_", "REDIS_", "TOKEN_",
-                            "LOG_", "METRICS_")):
+        if name.startswith(
+            ("SLACK_", "QBO_", "CB_", "ALERT_", "FINANCE_", "REDIS_", "TOKEN_", "LOG_", "METRICS_")
+        ):
             monkeypatch.delenv(name)
     values = {
-        "SLACK_BOT_TOKEN": "xoxb-safety-test", "SLACK_SIGNING_SECRET": "safety-secret",
-        "FAILED_PAYMENTS_CHANNEL": "C0FAILED", "ALERT_CHANNEL": "C0ALERTS",
-        "FINANCE_USERS": "U0FINANCE1", "QBO_CLIENT_ID": "id", "QBO_CLIENT_SECRET": "secret",
-        "QBO_REALM_ID": "9341453000000001", "CB_BASE_URL": "http://127.0.0.1:9/cb",
-        "CB_API_KEY": "cb-key", "REDIS_URL": url, "REDIS_PREFIX": "fpsafety:",
-        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "PORT": "9",
+        "SLACK_BOT_TOKEN": "xoxb-safety-test",
+        "SLACK_SIGNING_SECRET": "safety-secret",
+        "FAILED_PAYMENTS_CHANNEL": "C0FAILED",
+        "ALERT_CHANNEL": "C0ALERTS",
+        "FINANCE_USERS": "U0FINANCE1",
+        "QBO_CLIENT_ID": "id",
+        "QBO_CLIENT_SECRET": "secret",
+        "QBO_REALM_ID": "9341453000000001",
+        "CB_BASE_URL": "http://127.0.0.1:9/cb",
+        "CB_API_KEY": "cb-key",
+        "REDIS_URL": url,
+        "REDIS_PREFIX": "fpsafety:",
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PORT": "9",
         **extra,
     }
     for k, v in values.items():
@@ -111,11 +126,13 @@ def _env(monkeypatch: pytest.MonkeyPatch, url: str, **extra: str) -> None:
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
 
 
-@pytest.mark.parametrize("server", ["no-persistence", "evicting", "config-refused"],
-                         indirect=True)
+@pytest.mark.parametrize("server", ["no-persistence", "evicting", "config-refused"], indirect=True)
 def test_run_refuses_a_redis_that_could_lose_the_state(
-    server: RedisServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    request: pytest.FixtureRequest, tmp_path: Path,
+    server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
     """``python app.py run``: exit status 4 and one line saying what to change; nothing
     served, nothing polled."""
@@ -138,16 +155,19 @@ async def test_the_override_starts_on_a_redis_whose_config_cannot_be_read(
         try:
             with caplog.at_level(logging.INFO):
                 await app_module.check_redis_at_start(services)
-            assert any("not checked" in r.getMessage() and r.levelno == logging.WARNING
-                       for r in caplog.records)
+            assert any(
+                "not checked" in r.getMessage() and r.levelno == logging.WARNING
+                for r in caplog.records
+            )
             marker = await services.store.state_marker()
             assert marker is not None and marker.recovery == "unknown"  # first start
         finally:
             await services.aclose()
 
 
-@pytest.mark.parametrize(("server", "code"), [("aof", 0), ("no-persistence", 4)],
-                         indirect=["server"])
+@pytest.mark.parametrize(
+    ("server", "code"), [("aof", 0), ("no-persistence", 4)], indirect=["server"]
+)
 async def test_check_names_the_redis_durability(
     server: RedisServer, code: int, redis_prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,8 +216,12 @@ async def _short_sleep(seconds: float) -> None:
 async def test_a_flush_while_the_bot_runs_posts_nothing_twice_and_says_so(
     redis_url: str, redis_prefix: str, burst: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with world(redis_url, redis_prefix, "all-causes" if not burst else None,
-                     bot_overrides={"alert_min_payments": 100_000}) as w:
+    async with world(
+        redis_url,
+        redis_prefix,
+        "all-causes" if not burst else None,
+        bot_overrides={"alert_min_payments": 100_000},
+    ) as w:
         w.slack.rate_limit_enabled = False
         if burst:
             expected = set(generate(burst, w.qbo, w.cb, failure_share=1.0, days=6).failed_ids)
@@ -208,8 +232,11 @@ async def test_a_flush_while_the_bot_runs_posts_nothing_twice_and_says_so(
         s.start_background(run_poller(s, sleep=_short_sleep, post_interval=0), name="poller")
         await w.slack.wait_until(lambda: len(posted_ids(w)) >= len(expected), within=60)
         await eventually(lambda: all_recorded(w, expected), within=30)
-        where = {r.payment_id: r.slack.ts for r in await s.store.get_failures(sorted(expected))
-                 if r.slack is not None}
+        where = {
+            r.payment_id: r.slack.ts
+            for r in await s.store.get_failures(sorted(expected))
+            if r.slack is not None
+        }
         assert alerts(w) == []  # a first start is no loss
 
         with caplog.at_level(logging.INFO):
@@ -217,8 +244,9 @@ async def test_a_flush_while_the_bot_runs_posts_nothing_twice_and_says_so(
             await w.slack.wait_until(lambda: len(alerts(w)) >= 1, within=30)
             await eventually(lambda: all_recorded(w, expected), within=60)
             cycles = s.metrics.poll_cycles.labels("ok")._value.get()
-            await eventually(lambda: _after(s.metrics.poll_cycles.labels("ok")._value.get,
-                                            cycles + 2), within=30)
+            await eventually(
+                lambda: _after(s.metrics.poll_cycles.labels("ok")._value.get, cycles + 2), within=30
+            )
 
         # no failure posted twice; each record points at its first message again
         assert Counter(posted_ids(w)) == Counter(dict.fromkeys(expected, 1))
@@ -228,8 +256,12 @@ async def test_a_flush_while_the_bot_runs_posts_nothing_twice_and_says_so(
         (line,) = alerts(w)
         assert "Redis lost" in line and "none is posted twice" in line
         assert "QuickBooks must be reconnected" in line and "python app.py qbo-connect" in line
-        assert any(r.levelno == logging.ERROR and "Redis lost" in r.getMessage()
-                   and "qbo-connect" in r.getMessage() for r in caplog.records)
+        assert any(
+            r.levelno == logging.ERROR
+            and "Redis lost" in r.getMessage()
+            and "qbo-connect" in r.getMessage()
+            for r in caplog.records
+        )
         marker = await s.store.state_marker()
         assert marker is not None and marker.recovery is None  # recovered
 

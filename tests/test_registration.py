@@ -28,34 +28,52 @@ def _interaction(payload: dict[str, object]) -> bytes:
 
 
 async def test_an_unregistered_action_is_refused(bare: World) -> None:
-    body = _interaction({
-        "type": "block_actions", "user": {"id": OUTSIDER}, "team": {"id": "T0SANDBOX"},
-        "channel": {"id": FAILED_CHANNEL},
-        "actions": [{"type": "button", "action_id": "nobody_handles_this", "block_id": "b"}],
-    })
+    body = _interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": OUTSIDER},
+            "team": {"id": "T0SANDBOX"},
+            "channel": {"id": FAILED_CHANNEL},
+            "actions": [{"type": "button", "action_id": "nobody_handles_this", "block_id": "b"}],
+        }
+    )
     resp = await bare.slack.post_raw(bare.bot.events_url, body, content_type=FORM)
     assert resp.status == 400 and "nothing handles it" in resp.body
 
 
 @pytest.mark.parametrize("action_id", sorted(ALL_ACTION_IDS))
 async def test_every_action_id_has_a_handler(bare: World, action_id: str) -> None:
-    body = _interaction({
-        "type": "block_actions", "user": {"id": OUTSIDER}, "team": {"id": "T0SANDBOX"},
-        "channel": {"id": FAILED_CHANNEL}, "trigger_id": "1.2.3",
-        "response_url": bare.slack.response_url_for(FAILED_CHANNEL, OUTSIDER),
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": "x"}],
-    })
+    body = _interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": OUTSIDER},
+            "team": {"id": "T0SANDBOX"},
+            "channel": {"id": FAILED_CHANNEL},
+            "trigger_id": "1.2.3",
+            "response_url": bare.slack.response_url_for(FAILED_CHANNEL, OUTSIDER),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": "x"}],
+        }
+    )
     resp = await bare.slack.post_raw(bare.bot.events_url, body, content_type=FORM)
     assert resp.status == 200, (action_id, resp.status, resp.body)
 
 
 @pytest.mark.parametrize("view_id", sorted(ALL_VIEW_IDS))
 async def test_every_view_id_has_a_handler(bare: World, view_id: str) -> None:
-    body = _interaction({
-        "type": "view_submission", "user": {"id": OUTSIDER}, "team": {"id": "T0SANDBOX"},
-        "view": {"id": "V1", "type": "modal", "callback_id": view_id, "private_metadata": "nope",
-                 "state": {"values": {}}},
-    })
+    body = _interaction(
+        {
+            "type": "view_submission",
+            "user": {"id": OUTSIDER},
+            "team": {"id": "T0SANDBOX"},
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": view_id,
+                "private_metadata": "nope",
+                "state": {"values": {}},
+            },
+        }
+    )
     resp = await bare.slack.post_raw(bare.bot.events_url, body, content_type=FORM)
     assert resp.status == 200, (view_id, resp.status, resp.body)
 

@@ -50,13 +50,25 @@ def plain_settings(w: World) -> dict[str, Any]:
 
 
 async def run_worker(w: World, tmp: Path, pid: str, kind: RemedyKind, kill: int) -> tuple[int, str]:
-    spec = {"settings": plain_settings(w), "payment_id": pid, "kind": kind.value,
-            "user": FINANCE_USER, "params": {}, "kill_before_save": kill}
+    spec = {
+        "settings": plain_settings(w),
+        "payment_id": pid,
+        "kind": kind.value,
+        "user": FINANCE_USER,
+        "params": {},
+        "kill_before_save": kill,
+    }
     path = tmp / f"spec-{kind.value}-{kill}.json"
     path.write_text(json.dumps(spec), encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.crash_worker", str(path), cwd=str(ROOT),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tests.crash_worker",
+        str(path),
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode in (0, -9), err.decode()[-2000:]
     return int(proc.returncode or 0), out.decode()
@@ -94,8 +106,9 @@ def truth(w: World, cause: str, kind: RemedyKind, rec: Any) -> None:
             assert len(qbo_payments(w, ref)) <= 1
 
 
-async def crash_and_resume(redis_url: str, prefix: str, tmp: Path, cause: str,
-                           kind: RemedyKind, kill: int, run: int = 0) -> bool:
+async def crash_and_resume(
+    redis_url: str, prefix: str, tmp: Path, cause: str, kind: RemedyKind, kill: int, run: int = 0
+) -> bool:
     """One run; False when the remedy finished before the ``kill``-th boundary."""
     async with world(redis_url, prefix + f"{kind.value}:{kill}:{run}:", "all-causes") as w:
         rec = (await seed(w, [cause]))[cause]
@@ -110,18 +123,23 @@ async def crash_and_resume(redis_url: str, prefix: str, tmp: Path, cause: str,
             assert fresh.remedy is None and fresh.status == FailureStatus.OPEN
             assert qbo_payments(w, rec.payment.reference) == []
             return True
-        await w.slack.wait_until(lambda: "in progress" not in message_text(w, fresh).lower(),
-                                 within=10)
+        await w.slack.wait_until(
+            lambda: "in progress" not in message_text(w, fresh).lower(), within=10
+        )
         fresh = await w.services.store.get_failure(rec.payment_id)
         truth(w, cause, kind, fresh)
-        audits = [a for a in await w.services.store.audit_entries(50)
-                  if a.payment_id == rec.payment_id and a.action == kind.value]
+        audits = [
+            a
+            for a in await w.services.store.audit_entries(50)
+            if a.payment_id == rec.payment_id and a.action == kind.value
+        ]
         assert len(audits) == 1, f"reported {len(audits)} times after a kill at save {kill}"
         return True
 
 
-async def crash_every_boundary(redis_url: str, prefix: str, tmp: Path, runs: int,
-                               remedies: list[tuple[str, RemedyKind]]) -> dict[str, int]:
+async def crash_every_boundary(
+    redis_url: str, prefix: str, tmp: Path, runs: int, remedies: list[tuple[str, RemedyKind]]
+) -> dict[str, int]:
     killed: dict[str, int] = {}
     for cause, kind in remedies:
         for kill in range(1, MAX_BOUNDARIES):
@@ -172,6 +190,7 @@ async def test_crash_after_the_audit_before_the_final_save_reports_once(
         assert code == -9
         await expire_lease(w, rec.payment_id)
         await resume_unfinished(w.services)
-        audits = [a for a in await w.services.store.audit_entries(50)
-                  if a.payment_id == rec.payment_id]
+        audits = [
+            a for a in await w.services.store.audit_entries(50) if a.payment_id == rec.payment_id
+        ]
         assert len(audits) == 1, [a.detail for a in audits]

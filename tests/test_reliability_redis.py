@@ -38,10 +38,25 @@ class DurableRedis(RedisServer):
         if exe is None:
             pytest.skip("redis-server is not installed")
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.workdir,
-             "--logfile", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                self.workdir,
+                "--logfile",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -74,15 +89,25 @@ class Stream:
     async def one(self, i: int) -> None:
         w = self.w
         if i % 2:
-            resp = await w.slack.send_command(w.bot.events_url, "/failed-payments", "list",
-                                              user_id=FINANCE_USER, channel_id="C0FAILED")
+            resp = await w.slack.send_command(
+                w.bot.events_url,
+                "/failed-payments",
+                "list",
+                user_id=FINANCE_USER,
+                channel_id="C0FAILED",
+            )
         else:
             rec = self.records[i // 2 % len(self.records)]
             assert rec.slack is not None
             resp = await w.slack.click(
-                w.bot.events_url, message_ts=rec.slack.ts, channel=rec.slack.channel,
-                action_id="fp_recheck", user_id=FINANCE_USER, strict=False,
-                value=self.values[rec.payment_id])
+                w.bot.events_url,
+                message_ts=rec.slack.ts,
+                channel=rec.slack.channel,
+                action_id="fp_recheck",
+                user_id=FINANCE_USER,
+                strict=False,
+                value=self.values[rec.payment_id],
+            )
         self.sent += 1
         self.statuses[resp.status] += 1
 
@@ -110,8 +135,9 @@ async def healthz(w: World) -> int:
         return resp.status
 
 
-async def test_redis_restart_under_clicks_and_commands(own_redis: DurableRedis,
-                                                       redis_prefix: str) -> None:
+async def test_redis_restart_under_clicks_and_commands(
+    own_redis: DurableRedis, redis_prefix: str
+) -> None:
     async with world(own_redis.url, redis_prefix, "all-causes") as w:
         w.slack.rate_limit_enabled = False
         expected = w.scenario.failed_ids
@@ -126,7 +152,8 @@ async def test_redis_restart_under_clicks_and_commands(own_redis: DurableRedis,
             msg = w.slack.message(r.slack.channel, r.slack.ts)
             assert msg is not None
             stream.values[r.payment_id] = next(
-                el["value"] for _, el in msg.action_elements() if el["action_id"] == "fp_recheck")
+                el["value"] for _, el in msg.action_elements() if el["action_id"] == "fp_recheck"
+            )
 
         # phase 1: Redis up, a steady stream
         task = asyncio.create_task(stream.run())
@@ -158,10 +185,10 @@ async def test_redis_restart_under_clicks_and_commands(own_redis: DurableRedis,
         texts = answers_to(w)
         assert stream.statuses == Counter({200: stream.sent}), stream.statuses
         assert not [t for t in texts if any(b in t for b in BROKEN)]
-        outage = texts[down_from + 2:before_click]  # clear of the requests in flight at stop
+        outage = texts[down_from + 2 : before_click]  # clear of the requests in flight at stop
         assert outage and all(any(t in x for t in TRY_AGAIN) for x in outage), outage[:3]
         assert "nothing was changed" in " ".join(outage).lower()
-        after = texts[up_from + 2:]
+        after = texts[up_from + 2 :]
         assert after and not [x for x in after if "not answering" in x], after[:3]
 
         # no failure lost, none posted twice; and remedies work again

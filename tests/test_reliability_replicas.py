@@ -60,11 +60,18 @@ def scale_qbo_batch_limit(services: Any) -> None:
     s = services.settings
     old = services.qbo.limits
     services.qbo.limits = Limits(
-        max_in_flight=s.qbo_max_in_flight, per_window=REQUESTS_PER_MINUTE,
-        batch_per_window=BATCH_CALLS_PER_MINUTE, window_seconds=60.0, stats=old.stats,
-        shared=RedisLimits(services.redis, limits_key(s.redis_prefix, s.qbo_realm_id),
-                           max_in_flight=s.qbo_max_in_flight, per_window=REQUESTS_PER_MINUTE,
-                           batch_per_window=BATCH_CALLS_PER_MINUTE),
+        max_in_flight=s.qbo_max_in_flight,
+        per_window=REQUESTS_PER_MINUTE,
+        batch_per_window=BATCH_CALLS_PER_MINUTE,
+        window_seconds=60.0,
+        stats=old.stats,
+        shared=RedisLimits(
+            services.redis,
+            limits_key(s.redis_prefix, s.qbo_realm_id),
+            max_in_flight=s.qbo_max_in_flight,
+            per_window=REQUESTS_PER_MINUTE,
+            batch_per_window=BATCH_CALLS_PER_MINUTE,
+        ),
     )
 
 
@@ -116,8 +123,11 @@ class Replicas:
 
 
 def failure_messages(w: World) -> list[Any]:
-    return [m for m in w.slack.all_messages(FAILED_CHANNEL)
-            if m.metadata and m.metadata.get("event_type") == "failed_payment"]
+    return [
+        m
+        for m in w.slack.all_messages(FAILED_CHANNEL)
+        if m.metadata and m.metadata.get("event_type") == "failed_payment"
+    ]
 
 
 async def _burst_with_restarts(
@@ -135,6 +145,7 @@ async def _burst_with_restarts(
 
         progress = restart_every
         restarts: list[tuple[int, str]] = []
+
         def posted_at_least(n: int) -> Callable[[], bool]:
             return lambda: len(posted_ids(w)) >= n
 
@@ -160,9 +171,13 @@ async def _burst_with_restarts(
         # each failure exactly once, in the channel and the digest's thread together
         counts = Counter(posted_ids(w))
         assert counts == Counter(dict.fromkeys(expected, 1)), {
-            pid: n for pid, n in counts.items() if n != 1}
-        digests = [m for m in w.slack.messages(FAILED_CHANNEL)
-                   if m.metadata and m.metadata.get("event_type") == DIGEST_EVENT]
+            pid: n for pid, n in counts.items() if n != 1
+        }
+        digests = [
+            m
+            for m in w.slack.messages(FAILED_CHANNEL)
+            if m.metadata and m.metadata.get("event_type") == DIGEST_EVENT
+        ]
         assert len(digests) == 1 and len(w.slack.messages(FAILED_CHANNEL)) == 1
         assert {m.thread_ts for m in failure_messages(w)} == {digests[0].ts}
         assert w.slack.rate_limited_count() == 0
@@ -301,8 +316,9 @@ async def test_a_stop_at_any_await_point_never_leaves_a_lease_held(
     """The poller cancelled at each await of a cycle, and with the answer to each of its
     Redis commands unread, gives every lease back before it stops; cycles stopped at every
     point of a burst still post each failure exactly once."""
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={**REPLICA_SETTINGS, "digest_after": 3}) as w:
+    async with world(
+        redis_url, redis_prefix, "all-causes", bot_overrides={**REPLICA_SETTINGS, "digest_after": 3}
+    ) as w:
         w.slack.rate_limit_enabled = False
         assert w.scenario is not None
         expected = w.scenario.failed_ids
@@ -338,11 +354,18 @@ async def test_a_stop_at_any_await_point_never_leaves_a_lease_held(
 
 async def _click_in_both(w: World, rec: Any, kind: RemedyKind, users: tuple[str, str]) -> None:
     assert rec.slack is not None
-    resps = await asyncio.gather(*(
-        w.slack.click(bot.events_url, message_ts=rec.slack.ts, channel=rec.slack.channel,
-                      action_id=REMEDY_ACTIONS[kind].value, user_id=user)
-        for bot, user in zip(w.bots, users, strict=True)
-    ))
+    resps = await asyncio.gather(
+        *(
+            w.slack.click(
+                bot.events_url,
+                message_ts=rec.slack.ts,
+                channel=rec.slack.channel,
+                action_id=REMEDY_ACTIONS[kind].value,
+                user_id=user,
+            )
+            for bot, user in zip(w.bots, users, strict=True)
+        )
+    )
     assert [r.status for r in resps] == [200, 200]
 
 
@@ -354,8 +377,11 @@ CLICKS: list[tuple[str, RemedyKind, tuple[str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("cause", "kind", "users"), CLICKS,
-                         ids=["recreate-two-users", "recreate-double-click", "dismiss-two-users"])
+@pytest.mark.parametrize(
+    ("cause", "kind", "users"),
+    CLICKS,
+    ids=["recreate-two-users", "recreate-double-click", "dismiss-two-users"],
+)
 async def test_one_button_clicked_in_two_processes_runs_one_remedy(
     redis_url: str, redis_prefix: str, cause: str, kind: RemedyKind, users: tuple[str, str]
 ) -> None:
@@ -365,14 +391,21 @@ async def test_one_button_clicked_in_two_processes_runs_one_remedy(
         await _click_in_both(w, rec, kind, users)
         done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
         # the losing click is answered too (ephemeral), whichever process took it
-        await w.slack.wait_until(lambda: any(
-            any(phrase in e.text for phrase in LOSER_PHRASES)
-            for u in set(users) for e in w.slack.ephemeral(u)))
+        await w.slack.wait_until(
+            lambda: any(
+                any(phrase in e.text for phrase in LOSER_PHRASES)
+                for u in set(users)
+                for e in w.slack.ephemeral(u)
+            )
+        )
 
         assert done.remedy_attempts == 1
         assert done.remedy is not None and done.remedy.kind == kind
-        oks = [a for a in await w.services.store.audit_entries(50)
-               if a.action == kind.value and a.result == "ok"]
+        oks = [
+            a
+            for a in await w.services.store.audit_entries(50)
+            if a.action == kind.value and a.result == "ok"
+        ]
         assert len(oks) == 1
         if kind == RemedyKind.RECREATE_PAYMENT:
             assert len(qbo_payments(w, rec.payment.reference)) == 1
@@ -384,8 +417,16 @@ async def test_one_button_clicked_in_two_processes_runs_one_remedy(
         await eventually(lambda: _no_work_left(w), within=10)
         after = await w.services.store.get_failure(rec.payment_id)
         assert after is not None and after.remedy_attempts == 1
-        assert len([a for a in await w.services.store.audit_entries(50)
-                    if a.action == kind.value and a.result == "ok"]) == 1
+        assert (
+            len(
+                [
+                    a
+                    for a in await w.services.store.audit_entries(50)
+                    if a.action == kind.value and a.result == "ok"
+                ]
+            )
+            == 1
+        )
 
 
 async def _no_work_left(w: World) -> bool:

@@ -85,8 +85,9 @@ async def test_qbo_answer_lost_on_a_write_is_replayed_not_repeated(w: World) -> 
     """QBO processes a create, then the connection drops before the answer: the client
     retries with the same requestid and QuickBooks replays the first answer: one payment."""
     cust = w.company.all("Customer")[0]["Id"]
-    body = QBPayment(customer_ref=Ref(value=str(cust)), total_amt=Decimal("12.34"),
-                     payment_ref_num="CBSTORM1")
+    body = QBPayment(
+        customer_ref=Ref(value=str(cust)), total_amt=Decimal("12.34"), payment_ref_num="CBSTORM1"
+    )
     w.qbo.drop_responses = 1
     made = await w.services.qbo.create_payment(body, request_id="fp-storm-replay-1")
     assert made.id
@@ -198,9 +199,12 @@ async def test_remedy_under_a_qbo_storm_finishes_or_reports(w: World) -> None:
     # pressing again (the button drawn for the failed attempt) finishes it, once
     fresh = await w.services.store.get_failure(rec.payment_id)
     assert fresh is not None and fresh.slack is not None
-    await w.slack.wait_until(lambda: any(
-        el.get("action_id") == "fp_recreate_payment"
-        for _, el in w.slack.message(fresh.slack.channel, fresh.slack.ts).action_elements()))
+    await w.slack.wait_until(
+        lambda: any(
+            el.get("action_id") == "fp_recreate_payment"
+            for _, el in w.slack.message(fresh.slack.channel, fresh.slack.ts).action_elements()
+        )
+    )
     await click(w, fresh, RemedyKind.RECREATE_PAYMENT, user=FINANCE_USER)
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     assert done.remedy is not None and done.remedy.outcome == "ok"

@@ -86,26 +86,36 @@ async def until_status(
     return await record(w, pid)
 
 
-async def click(w: World, rec: FailureRecord, kind: RemedyKind, user: str = FINANCE_USER,
-                **kw: Any) -> Any:
+async def click(
+    w: World, rec: FailureRecord, kind: RemedyKind, user: str = FINANCE_USER, **kw: Any
+) -> Any:
     assert rec.slack is not None
-    resp = await w.slack.click(w.bot.events_url, message_ts=rec.slack.ts,
-                               channel=rec.slack.channel, action_id=REMEDY_ACTIONS[kind].value,
-                               user_id=user, **kw)
+    resp = await w.slack.click(
+        w.bot.events_url,
+        message_ts=rec.slack.ts,
+        channel=rec.slack.channel,
+        action_id=REMEDY_ACTIONS[kind].value,
+        user_id=user,
+        **kw,
+    )
     assert resp.status == 200, resp.body
     return resp
 
 
-async def click_and_confirm(w: World, rec: FailureRecord, kind: RemedyKind,
-                            user: str = FINANCE_USER) -> None:
+async def click_and_confirm(
+    w: World, rec: FailureRecord, kind: RemedyKind, user: str = FINANCE_USER
+) -> None:
     """Click ``kind``'s button; a plan too long for Slack's confirm dialog opens the
     confirmation modal (``ViewId.CONFIRM_PLAN``), which is then submitted as is."""
     before = set(w.slack.views)
     await click(w, rec, kind, user)
 
     def opened() -> list[str]:
-        return [i for i, v in w.slack.views.items() if i not in before
-                and v.view.get("callback_id") == ViewId.CONFIRM_PLAN.value]
+        return [
+            i
+            for i, v in w.slack.views.items()
+            if i not in before and v.view.get("callback_id") == ViewId.CONFIRM_PLAN.value
+        ]
 
     await w.slack.wait_until(lambda: bool(opened()))
     resp = await w.slack.submit_view(w.bot.events_url, opened()[0], {}, user)
@@ -173,7 +183,8 @@ async def test_dismiss_on_paid_manually_updates_message_thread_and_audit(w: Worl
     assert "Dismiss Syncing" in thread_texts(w, rec)[0]
     audit = await w.services.store.audit_entries(5)
     assert [(a.action, a.result, a.user) for a in audit[:1]] == [
-        ("dismiss_sync", "ok", FINANCE_USER)]
+        ("dismiss_sync", "ok", FINANCE_USER)
+    ]
     metrics = w.services.metrics.render().decode()
     assert 'failed_payments_remedies_total{kind="dismiss_sync",result="ok"} 1.0' in metrics
 
@@ -253,22 +264,25 @@ async def test_unapply_rewrites_lines_when_the_zero_payment_links_another_invoic
     assert zero is not None
     # the same credit memo also pays part of another open invoice of the customer
     cust = zero["CustomerRef"]["value"]
-    other = w.company.create("Invoice", {"CustomerRef": {"value": cust}, "TotalAmt": "50.00",
-                                         "Line": [{"Amount": "50.00"}]})
+    other = w.company.create(
+        "Invoice",
+        {"CustomerRef": {"value": cust}, "TotalAmt": "50.00", "Line": [{"Amount": "50.00"}]},
+    )
     memo = w.company.get("CreditMemo", f.credit_memo_id or "")
     assert memo is not None and memo["Balance"] >= 0
     extra = min(Decimal("10.00"), memo["Balance"]) if memo["Balance"] > 0 else Decimal(0)
     lines = zero["Line"]
     if extra == 0:  # memo fully used: widen it so it can cover the other invoice too
-        memo = w.company.update("CreditMemo", {"Id": memo["Id"], "SyncToken": memo["SyncToken"],
-                                               "TotalAmt": memo["TotalAmt"] + 10})
+        memo = w.company.update(
+            "CreditMemo",
+            {"Id": memo["Id"], "SyncToken": memo["SyncToken"], "TotalAmt": memo["TotalAmt"] + 10},
+        )
         extra = Decimal("10.00")
     for ln in lines:
         if ln["LinkedTxn"][0]["TxnType"] == "CreditMemo":
             ln["Amount"] = ln["Amount"] + extra
     lines.append({"Amount": extra, "LinkedTxn": [{"TxnId": other["Id"], "TxnType": "Invoice"}]})
-    w.company.update("Payment", {"Id": zero["Id"], "SyncToken": zero["SyncToken"],
-                                 "Line": lines})
+    w.company.update("Payment", {"Id": zero["Id"], "SyncToken": zero["SyncToken"], "Line": lines})
 
     # the message was drawn before that edit: the click writes nothing and shows the new plan
     await click(w, rec, RemedyKind.UNAPPLY_CREDIT_MEMO)
@@ -282,8 +296,9 @@ async def test_unapply_rewrites_lines_when_the_zero_payment_links_another_invoic
     await until_status(w, rec.payment_id, FailureStatus.WAITING_SYNC)
     kept = w.company.get("Payment", zero["Id"])
     assert kept is not None  # rewritten, not deleted
-    links = {(lt["TxnType"], lt["TxnId"]): ln["Amount"] for ln in kept["Line"]
-             for lt in ln["LinkedTxn"]}
+    links = {
+        (lt["TxnType"], lt["TxnId"]): ln["Amount"] for ln in kept["Line"] for lt in ln["LinkedTxn"]
+    }
     assert links == {("Invoice", other["Id"]): extra, ("CreditMemo", f.credit_memo_id): extra}
     invoice = w.company.get("Invoice", f.invoice_id)
     assert invoice is not None and invoice["Balance"] >= f.applied
@@ -313,7 +328,8 @@ async def test_recreate_on_recreated_invoice_applies_to_replacement(w: World) ->
     assert created["DepositToAccountRef"]["value"] == w.company.undeposited_funds["Id"]
     assert rec.payment_id in created["PrivateNote"] and FINANCE_USER in created["PrivateNote"]
     assert [lt["TxnId"] for ln in created["Line"] for lt in ln["LinkedTxn"]] == [
-        f.replacement_invoice_id]
+        f.replacement_invoice_id
+    ]
     repl = w.company.get("Invoice", f.replacement_invoice_id)
     assert repl is not None and repl["Balance"] == repl_before["Balance"] - f.applied
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
@@ -322,7 +338,8 @@ async def test_recreate_on_recreated_invoice_applies_to_replacement(w: World) ->
     assert [s.name for s in done.remedy.steps] == ["cb_dismiss", "qbo_create_payment"]
     step = done.remedy.step("qbo_create_payment")
     assert step is not None and step.request_id == request_id(
-        rec.payment_id, done.remedy.plan.digest(), "qbo_create_payment", 1)
+        rec.payment_id, done.remedy.plan.digest(), "qbo_create_payment", 1
+    )
 
 
 @pytest.mark.parametrize("cause", ["deleted", "voided"])
@@ -332,15 +349,21 @@ async def test_recreate_with_missing_replacement_asks_then_keeps_as_credit(
     rec = (await seed(w, [cause]))[cause]
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
     await w.slack.wait_until(
-        lambda: any(v.view.get("callback_id") == ViewId.RECREATE_PICK.value
-                    for v in w.slack.views.values()))
-    view = next(v for v in w.slack.views.values()
-                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+        lambda: any(
+            v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()
+        )
+    )
+    view = next(
+        v for v in w.slack.views.values() if v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+    )
     assert qbo_payments(w, rec.payment.reference) == []  # nothing until the user picks
 
     resp = await w.slack.submit_view(
-        w.bot.events_url, view.id,
-        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
+        w.bot.events_url,
+        view.id,
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}},
+        FINANCE_USER,
+    )
     assert resp.status == 200
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     [created] = qbo_payments(w, rec.payment.reference)
@@ -352,28 +375,44 @@ async def test_recreate_with_missing_replacement_asks_then_keeps_as_credit(
 async def test_recreate_modal_picks_an_open_invoice(w: World) -> None:
     rec = (await seed(w, ["deleted"]))["deleted"]
     cust = rec.payment.customer.qb_customer_id
-    target = w.company.create("Invoice", {"CustomerRef": {"value": cust},
-                                          "TotalAmt": str(rec.payment.amount + 100),
-                                          "Line": [{"Amount": str(rec.payment.amount + 100)}]})
+    target = w.company.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": cust},
+            "TotalAmt": str(rec.payment.amount + 100),
+            "Line": [{"Amount": str(rec.payment.amount + 100)}],
+        },
+    )
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
-    await w.slack.wait_until(lambda: any(
-        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
-    view = next(v for v in w.slack.views.values()
-                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    await w.slack.wait_until(
+        lambda: any(
+            v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()
+        )
+    )
+    view = next(
+        v for v in w.slack.views.values() if v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+    )
     # a value that was not offered keeps the modal open with an error, and changes nothing
-    bad = await w.slack.submit_view(w.bot.events_url, view.id,
-                                    {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: "99999"}},
-                                    FINANCE_USER)
+    bad = await w.slack.submit_view(
+        w.bot.events_url,
+        view.id,
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: "99999"}},
+        FINANCE_USER,
+    )
     assert bad.status == 200 and bad.json()["response_action"] == "errors"
     assert qbo_payments(w, rec.payment.reference) == []
 
-    await w.slack.submit_view(w.bot.events_url, view.id,
-                              {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: target["Id"]}},
-                              FINANCE_USER)
+    await w.slack.submit_view(
+        w.bot.events_url,
+        view.id,
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: target["Id"]}},
+        FINANCE_USER,
+    )
     await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     [created] = qbo_payments(w, rec.payment.reference)
     assert [(lt["TxnId"], ln["Amount"]) for ln in created["Line"] for lt in ln["LinkedTxn"]] == [
-        (target["Id"], rec.payment.amount)]
+        (target["Id"], rec.payment.amount)
+    ]
     inv = w.company.get("Invoice", target["Id"])
     assert inv is not None and inv["Balance"] == Decimal(100)
 
@@ -386,14 +425,21 @@ async def test_recreate_on_amount_changed_asks_where_the_rest_goes(w: World) -> 
     assert inv is not None and 0 < inv["Balance"] < f.applied
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
     # the shortfall is never turned into credit silently: the picker asks
-    await w.slack.wait_until(lambda: any(
-        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
+    await w.slack.wait_until(
+        lambda: any(
+            v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()
+        )
+    )
     assert qbo_payments(w, rec.payment.reference) == []
-    view = next(v for v in w.slack.views.values()
-                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    view = next(
+        v for v in w.slack.views.values() if v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+    )
     await w.slack.submit_view(
-        w.bot.events_url, view.id,
-        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
+        w.bot.events_url,
+        view.id,
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}},
+        FINANCE_USER,
+    )
     await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     [created] = qbo_payments(w, rec.payment.reference)
     assert [ln["Amount"] for ln in created["Line"]] == [inv["Balance"]]
@@ -447,10 +493,17 @@ async def test_qbo_fault_at_write_time_shows_in_message_and_says_what_was_done(
     # meanwhile someone pays the invoice by hand: QuickBooks refuses the planned create
     inv = w.company.get("Invoice", target)
     assert inv is not None
-    w.company.create("Payment", {
-        "CustomerRef": inv["CustomerRef"], "TotalAmt": inv["Balance"], "PaymentRefNum": "CHK 9",
-        "Line": [{"Amount": inv["Balance"], "LinkedTxn": [{"TxnId": target,
-                                                           "TxnType": "Invoice"}]}]})
+    w.company.create(
+        "Payment",
+        {
+            "CustomerRef": inv["CustomerRef"],
+            "TotalAmt": inv["Balance"],
+            "PaymentRefNum": "CHK 9",
+            "Line": [
+                {"Amount": inv["Balance"], "LinkedTxn": [{"TxnId": target, "TxnType": "Invoice"}]}
+            ],
+        },
+    )
     done = await until_status(w, rec.payment_id, FailureStatus.OPEN)
     w.cb.latency = 0.0
     assert done.remedy is not None and done.remedy.outcome == "failed"
@@ -535,23 +588,32 @@ async def test_two_users_clicking_at_once_run_one_remedy(w: World) -> None:
         click(w, rec, RemedyKind.RECREATE_PAYMENT, user=FINANCE_USER_2),
     )
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
-    await w.slack.wait_until(lambda: bool(
-        w.slack.ephemeral(FINANCE_USER) or w.slack.ephemeral(FINANCE_USER_2)))
+    await w.slack.wait_until(
+        lambda: bool(w.slack.ephemeral(FINANCE_USER) or w.slack.ephemeral(FINANCE_USER_2))
+    )
     assert len(qbo_payments(w, rec.payment.reference)) == 1
     assert done.remedy_attempts == 1
     loser = FINANCE_USER_2 if done.remedy and done.remedy.user == FINANCE_USER else FINANCE_USER
     told = w.slack.ephemeral(loser)[-1].text
     assert "already being handled by" in told or "out of date" in told or "Already resolved" in told
-    oks = [a for a in await w.services.store.audit_entries(20)
-           if a.action == "recreate_payment" and a.result == "ok"]
+    oks = [
+        a
+        for a in await w.services.store.audit_entries(20)
+        if a.action == "recreate_payment" and a.result == "ok"
+    ]
     assert len(oks) == 1
 
 
-async def test_usergroup_member_may_act(redis_url: str, redis_prefix: str,
-                                        redis_client: aioredis.Redis) -> None:
+async def test_usergroup_member_may_act(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
     member = "U0GROUPMEM"
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={"finance_users": [], "finance_usergroup": "S0FINANCE"}) as w:
+    async with world(
+        redis_url,
+        redis_prefix,
+        "all-causes",
+        bot_overrides={"finance_users": [], "finance_usergroup": "S0FINANCE"},
+    ) as w:
         w.slack.usergroups["S0FINANCE"].append(member)
         rec = (await seed(w, ["paid-manually"]))["paid-manually"]
         await click(w, rec, RemedyKind.DISMISS_SYNC, user=member)
@@ -567,18 +629,27 @@ async def test_recreate_modal_submitted_while_redis_is_away_stays_open(w: World)
 
     rec = (await seed(w, ["deleted"]))["deleted"]
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
-    await w.slack.wait_until(lambda: any(
-        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
-    view = next(v for v in w.slack.views.values()
-                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    await w.slack.wait_until(
+        lambda: any(
+            v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()
+        )
+    )
+    view = next(
+        v for v in w.slack.views.values() if v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+    )
     store = w.services.store
-    live, away = store.redis, aioredis.Redis.from_url(
-        f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    live, away = (
+        store.redis,
+        aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5),
+    )
     store.redis = away
     try:
         resp = await w.slack.submit_view(
-            w.bot.events_url, view.id,
-            {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
+            w.bot.events_url,
+            view.id,
+            {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}},
+            FINANCE_USER,
+        )
     finally:
         store.redis = live
         await away.aclose()

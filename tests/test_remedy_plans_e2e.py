@@ -60,8 +60,9 @@ LEASE = RemedyTimings(lease_ttl=0.6, remedy_timeout=30.0, resume_poll=0.05)
 
 
 @pytest.fixture
-async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
-            ) -> AsyncIterator[World]:
+async def w(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[World]:
     async with world(redis_url, redis_prefix, "all-causes") as built:
         yield built
 
@@ -114,11 +115,20 @@ async def test_recreate_after_the_payment_was_entered_by_hand_writes_nothing_and
     assert inv is not None
     # someone records it by hand meanwhile, with the reference spelled another way
     variant = rec.payment.reference[:2].lower() + "-" + rec.payment.reference[2:]
-    w.company.create("Payment", {
-        "CustomerRef": inv["CustomerRef"], "TotalAmt": rec.payment.amount,
-        "PaymentRefNum": variant,
-        "Line": [{"Amount": rec.payment.amount,
-                  "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]})
+    w.company.create(
+        "Payment",
+        {
+            "CustomerRef": inv["CustomerRef"],
+            "TotalAmt": rec.payment.amount,
+            "PaymentRefNum": variant,
+            "Line": [
+                {
+                    "Amount": rec.payment.amount,
+                    "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}],
+                }
+            ],
+        },
+    )
 
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
     text = await answered(w)
@@ -132,14 +142,17 @@ async def test_recreate_after_the_payment_was_entered_by_hand_writes_nothing_and
     assert recreate is None or not recreate.offered
     assert after.plans[RemedyKind.DISMISS_SYNC].may_run
     await w.slack.wait_until(
-        lambda: REMEDY_ACTIONS[RemedyKind.DISMISS_SYNC].value in shown_actions(w, rec))
+        lambda: REMEDY_ACTIONS[RemedyKind.DISMISS_SYNC].value in shown_actions(w, rec)
+    )
     assert REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value not in shown_actions(w, rec)
 
 
 @pytest.mark.parametrize("meanwhile", ["dismissed", "queued"])
 @pytest.mark.parametrize("kind", [RemedyKind.RECREATE_PAYMENT, RemedyKind.UNAPPLY_CREDIT_MEMO])
 async def test_a_payment_dismissed_or_queued_in_connectbooster_meanwhile_is_not_written(
-    w: World, meanwhile: str, kind: RemedyKind,
+    w: World,
+    meanwhile: str,
+    kind: RemedyKind,
 ) -> None:
     cause = "recreated" if kind == RemedyKind.RECREATE_PAYMENT else "credit-memo"
     rec = (await seed(w, [cause]))[cause]
@@ -163,20 +176,29 @@ async def test_a_payment_dismissed_or_queued_in_connectbooster_meanwhile_is_not_
 
 
 def picker_view(w: World, seen: set[str]) -> str:
-    return next(i for i, v in w.slack.views.items()
-                if i not in seen and v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    return next(
+        i
+        for i, v in w.slack.views.items()
+        if i not in seen and v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+    )
 
 
 async def pick(w: World, rec: Any, choice: str) -> None:
     """Click Recreate, wait for the picker, choose ``choice``."""
     seen = set(w.slack.views)
     await click(w, rec, RemedyKind.RECREATE_PAYMENT)
-    await w.slack.wait_until(lambda: any(
-        i not in seen and v.view.get("callback_id") == ViewId.RECREATE_PICK.value
-        for i, v in w.slack.views.items()))
-    resp = await w.slack.submit_view(w.bot.events_url, picker_view(w, seen),
-                                     {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: choice}},
-                                     FINANCE_USER)
+    await w.slack.wait_until(
+        lambda: any(
+            i not in seen and v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+            for i, v in w.slack.views.items()
+        )
+    )
+    resp = await w.slack.submit_view(
+        w.bot.events_url,
+        picker_view(w, seen),
+        {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: choice}},
+        FINANCE_USER,
+    )
     assert resp.status == 200, resp.body
 
 
@@ -186,10 +208,13 @@ async def test_a_retried_recreate_on_another_invoice_is_a_new_plan_never_the_old
     rec = (await seed(w, ["deleted"]))["deleted"]
     cust = rec.payment.customer.qb_customer_id
     amount = rec.payment.amount + 100
-    first, second = (w.company.create("Invoice", {"CustomerRef": {"value": cust},
-                                                  "TotalAmt": amount,
-                                                  "Line": [{"Amount": amount}]})
-                     for _ in range(2))
+    first, second = (
+        w.company.create(
+            "Invoice",
+            {"CustomerRef": {"value": cust}, "TotalAmt": amount, "Line": [{"Amount": amount}]},
+        )
+        for _ in range(2)
+    )
     w.services.qbo.backoff_base = 0.001  # its retries of a 503 come quickly
     w.cb.latency = 0.3
     await pick(w, rec, first["Id"])
@@ -206,15 +231,17 @@ async def test_a_retried_recreate_on_another_invoice_is_a_new_plan_never_the_old
 
     # the user picks the other invoice: a new plan, new request ids
     await w.slack.wait_until(
-        lambda: REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, failed))
+        lambda: REMEDY_ACTIONS[RemedyKind.RECREATE_PAYMENT].value in shown_actions(w, failed)
+    )
     await pick(w, failed, second["Id"])
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     assert done.remedy is not None and done.remedy.attempt == 2 and done.remedy.plan is not None
     assert done.remedy.plan.digest() != old_digest
     new = done.remedy.step("qbo_create_payment")
     assert new is not None and new.request_id != old.request_id
-    assert new.request_id == request_id(rec.payment_id, done.remedy.plan.digest(),
-                                        "qbo_create_payment", 2)
+    assert new.request_id == request_id(
+        rec.payment_id, done.remedy.plan.digest(), "qbo_create_payment", 2
+    )
     [created] = qbo_payments(w, rec.payment.reference)
     assert [lt["TxnId"] for ln in created["Line"] for lt in ln["LinkedTxn"]] == [second["Id"]]
     untouched = w.company.get("Invoice", first["Id"])
@@ -229,17 +256,25 @@ async def test_a_recreate_that_failed_after_dismissing_is_not_resolved_by_the_sw
     w.cb.latency = 0.3
     await pick(w, rec, KEEP_AS_CREDIT)
     await step_reaches(w, rec.payment_id, "cb_dismiss", "started")
-    w.company.update("Customer", {"Id": rec.payment.customer.qb_customer_id,
-                                  "SyncToken": w.company.get(
-                                      "Customer", rec.payment.customer.qb_customer_id or "")[
-                                      "SyncToken"], "Active": False}, sparse=True)
+    w.company.update(
+        "Customer",
+        {
+            "Id": rec.payment.customer.qb_customer_id,
+            "SyncToken": w.company.get("Customer", rec.payment.customer.qb_customer_id or "")[
+                "SyncToken"
+            ],
+            "Active": False,
+        },
+        sparse=True,
+    )
     failed = await until_status(w, rec.payment_id, FailureStatus.OPEN)
     w.cb.latency = 0.0
     assert failed.remedy is not None and failed.remedy.outcome == "failed"
     assert w.cb.payments[rec.payment_id].sync.status == SyncStatus.DISMISSED
     # ConnectBooster shows it dismissed, by the bot's own remedy: the sweep leaves it open
-    await sweep_resolved(w.services, PollReport(started_at=w.services.clock()), None, set(),
-                         page=50)
+    await sweep_resolved(
+        w.services, PollReport(started_at=w.services.clock()), None, set(), page=50
+    )
     still = await record(w, rec.payment_id)
     assert still.status == FailureStatus.OPEN and still.resolution is None
 
@@ -258,8 +293,9 @@ async def slow_create_started(w: World, pid: str, latency: float) -> None:
 
 
 @pytest.fixture
-async def two_bots(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
-                   ) -> AsyncIterator[World]:
+async def two_bots(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[World]:
     async with world(redis_url, redis_prefix, "all-causes", bots=2) as built:
         for bot in built.bots:
             bot.services.remedy_timings = LEASE
@@ -296,8 +332,11 @@ async def test_a_qbo_call_longer_than_the_lease_keeps_it_and_the_second_bot_wait
     assert done.remedy is not None and done.remedy.attempt == 1 and done.remedy.outcome == "ok"
     assert not any("after a restart" in h.what for h in done.history)
     assert len(qbo_payments(w, rec.payment.reference)) == 1
-    oks = [a for a in await w.services.store.audit_entries(20)
-           if a.payment_id == rec.payment_id and a.action == "recreate_payment"]
+    oks = [
+        a
+        for a in await w.services.store.audit_entries(20)
+        if a.payment_id == rec.payment_id and a.action == "recreate_payment"
+    ]
     assert [a.result for a in oks] == ["ok"]
 
 
@@ -320,8 +359,11 @@ async def test_a_lost_lease_never_overwrites_the_new_holders_result(two_bots: Wo
     w.qbo.latency = 0.0
     assert (await record(w, rec.payment_id)).model_dump() == finished.model_dump()
     assert len(qbo_payments(w, rec.payment.reference)) == 1  # the create was replayed
-    audits = [a for a in await w.services.store.audit_entries(20)
-              if a.payment_id == rec.payment_id and a.action == "recreate_payment"]
+    audits = [
+        a
+        for a in await w.services.store.audit_entries(20)
+        if a.payment_id == rec.payment_id and a.action == "recreate_payment"
+    ]
     assert [a.result for a in audits] == ["ok"]
 
 
@@ -339,8 +381,11 @@ async def test_a_stale_synctoken_stops_and_plans_again_without_resending(w: Worl
     await step_reaches(w, rec.payment_id, step, "started")
     zero = w.company.get("Payment", zero_id)
     assert zero is not None
-    w.company.update("Payment", {"Id": zero_id, "SyncToken": zero["SyncToken"],
-                                 "PrivateNote": "edited by hand"}, sparse=True)
+    w.company.update(
+        "Payment",
+        {"Id": zero_id, "SyncToken": zero["SyncToken"], "PrivateNote": "edited by hand"},
+        sparse=True,
+    )
     edited = w.company.get("Payment", zero_id)
     failed = await until_status(w, rec.payment_id, FailureStatus.OPEN)
     w.qbo.latency = 0.0
@@ -366,7 +411,8 @@ async def click_or_confirm(w: World, rec: Any, kind: RemedyKind) -> None:
     async def drawn() -> bool:
         msg = w.slack.message(rec.slack.channel, rec.slack.ts) if rec.slack else None
         return msg is not None and any(
-            el.get("action_id") == action_id for _, el in msg.action_elements())
+            el.get("action_id") == action_id for _, el in msg.action_elements()
+        )
 
     await eventually(drawn)
     plan = (await record(w, rec.payment_id)).plans[kind]
@@ -404,17 +450,28 @@ async def test_check_warns_while_books_timezone_is_unset(
         assert await run_checks(w.settings(), app_module.build_services) == 0
         out = capsys.readouterr().out
         assert BOOKS_TIMEZONE_WARNING in out.splitlines()
-        assert await run_checks(w.settings(books_timezone="America/New_York"),
-                                app_module.build_services) == 0
+        assert (
+            await run_checks(
+                w.settings(books_timezone="America/New_York"), app_module.build_services
+            )
+            == 0
+        )
         assert "BOOKS_TIMEZONE" not in capsys.readouterr().out
 
 
 def test_books_timezone_must_be_an_iana_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in (("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_SIGNING_SECRET", "s"),
-                        ("FAILED_PAYMENTS_CHANNEL", "C1"), ("ALERT_CHANNEL", "C2"),
-                        ("FINANCE_USERS", "U1"), ("QBO_CLIENT_ID", "c"),
-                        ("QBO_CLIENT_SECRET", "s"), ("QBO_REALM_ID", "1"),
-                        ("CB_BASE_URL", "https://cb.example"), ("CB_API_KEY", "k")):
+    for name, value in (
+        ("SLACK_BOT_TOKEN", "xoxb-1"),
+        ("SLACK_SIGNING_SECRET", "s"),
+        ("FAILED_PAYMENTS_CHANNEL", "C1"),
+        ("ALERT_CHANNEL", "C2"),
+        ("FINANCE_USERS", "U1"),
+        ("QBO_CLIENT_ID", "c"),
+        ("QBO_CLIENT_SECRET", "s"),
+        ("QBO_REALM_ID", "1"),
+        ("CB_BASE_URL", "https://cb.example"),
+        ("CB_API_KEY", "k"),
+    ):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("BOOKS_TIMEZONE", "Mars/Olympus_Mons")
     with pytest.raises(SettingsError) as bad:
@@ -450,8 +507,10 @@ async def test_the_recreated_payment_is_dated_in_the_books_time_zone(
 async def test_a_multi_currency_company_gets_currency_and_rate_on_the_payment(
     w: World,
 ) -> None:
-    w.company.preferences["CurrencyPrefs"] = {"MultiCurrencyEnabled": True,
-                                              "HomeCurrency": {"value": "USD"}}
+    w.company.preferences["CurrencyPrefs"] = {
+        "MultiCurrencyEnabled": True,
+        "HomeCurrency": {"value": "USD"},
+    }
     rec = (await seed(w, ["recreated"]))["recreated"]
     plan = rec.plans[RemedyKind.RECREATE_PAYMENT]
     [create] = [x for x in plan.writes if x.kind == WriteKind.QBO_CREATE_PAYMENT]
@@ -460,7 +519,6 @@ async def test_a_multi_currency_company_gets_currency_and_rate_on_the_payment(
     await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     [created] = qbo_payments(w, rec.payment.reference)
     assert created["CurrencyRef"]["value"] == "USD" and created["ExchangeRate"] == 1
-
 
 
 # ---- Reactivate customer ------------------------------------------------------------------------

@@ -20,8 +20,9 @@ NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(days=7)
 
 
-def resolved(i: int, *, cause: Cause, amount: str, paid: datetime, took: timedelta,
-             how: str, by: str | None) -> FailureRecord:
+def resolved(
+    i: int, *, cause: Cause, amount: str, paid: datetime, took: timedelta, how: str, by: str | None
+) -> FailureRecord:
     rec = record(i, cause=cause, amount=amount, paid=paid, seen=paid)
     rec.status = FailureStatus.RESOLVED
     rec.resolution = Resolution(how=how, by=by, at=paid + took)
@@ -35,18 +36,48 @@ def test_summarise_counts_the_window_only() -> None:
         (Cause.UNKNOWN, Decimal("999.00"), NOW - timedelta(days=30)),  # before the window
     ]
     done = [
-        resolved(1, cause=Cause.PAID_MANUALLY, amount="200.00", paid=NOW - timedelta(days=3),
-                 took=timedelta(hours=2), how="dismissed", by="U1"),
-        resolved(2, cause=Cause.CREDIT_MEMO, amount="10.00", paid=NOW - timedelta(days=4),
-                 took=timedelta(hours=6), how="unapplied", by="U2"),
-        resolved(3, cause=Cause.RECREATED, amount="70.00", paid=NOW - timedelta(days=20),
-                 took=timedelta(days=15), how="synced", by=None),  # paid before the window
+        resolved(
+            1,
+            cause=Cause.PAID_MANUALLY,
+            amount="200.00",
+            paid=NOW - timedelta(days=3),
+            took=timedelta(hours=2),
+            how="dismissed",
+            by="U1",
+        ),
+        resolved(
+            2,
+            cause=Cause.CREDIT_MEMO,
+            amount="10.00",
+            paid=NOW - timedelta(days=4),
+            took=timedelta(hours=6),
+            how="unapplied",
+            by="U2",
+        ),
+        resolved(
+            3,
+            cause=Cause.RECREATED,
+            amount="70.00",
+            paid=NOW - timedelta(days=20),
+            took=timedelta(days=15),
+            how="synced",
+            by=None,
+        ),  # paid before the window
     ]
-    r = summarise(window_days=7, payments=200, failures=5, rate=Decimal("0.025"),
-                  threshold=Decimal("0.10"), since=SINCE, open_rows=open_rows, resolved=done)
+    r = summarise(
+        window_days=7,
+        payments=200,
+        failures=5,
+        rate=Decimal("0.025"),
+        threshold=Decimal("0.10"),
+        since=SINCE,
+        open_rows=open_rows,
+        resolved=done,
+    )
     by = {c.cause: c for c in r.by_cause}
-    assert by[Cause.CREDIT_MEMO] == CauseCount(cause=Cause.CREDIT_MEMO, count=3,
-                                               amount=Decimal("160.50"))
+    assert by[Cause.CREDIT_MEMO] == CauseCount(
+        cause=Cause.CREDIT_MEMO, count=3, amount=Decimal("160.50")
+    )
     assert by[Cause.PAID_MANUALLY].amount == Decimal("200.00")
     assert Cause.UNKNOWN not in by and Cause.RECREATED not in by
     assert r.resolved_by_remedy == {"dismissed": 1, "unapplied": 1, "synced": 1}
@@ -56,8 +87,16 @@ def test_summarise_counts_the_window_only() -> None:
 
 
 def test_summarise_with_nothing() -> None:
-    r = summarise(window_days=90, payments=0, failures=0, rate=Decimal(0),
-                  threshold=Decimal("0.1"), since=SINCE, open_rows=[], resolved=[])
+    r = summarise(
+        window_days=90,
+        payments=0,
+        failures=0,
+        rate=Decimal(0),
+        threshold=Decimal("0.1"),
+        since=SINCE,
+        open_rows=[],
+        resolved=[],
+    )
     assert r.by_cause == [] and r.median_time_to_resolve is None
 
 
@@ -96,9 +135,9 @@ def test_recheck_message() -> None:
     text, blocks = recheck_message(new=[], resolved=[], still_open=3, now=NOW)
     assert "nothing changed" in str(blocks)
     many = [f"CB{i}" for i in range(20)]
-    text, blocks = recheck_message(new=many, resolved=[], still_open=5000, new_count=5000,
-                                   now=NOW)
+    text, blocks = recheck_message(new=many, resolved=[], still_open=5000, new_count=5000, now=NOW)
     assert "and 4,980 more" in str(blocks) and validate_blocks(blocks) == []
-    text, blocks = recheck_message(new=[], resolved=[], still_open=0, now=NOW,
-                                   skipped="another poll holds the lease")
+    text, blocks = recheck_message(
+        new=[], resolved=[], still_open=0, now=NOW, skipped="another poll holds the lease"
+    )
     assert "already running" in text

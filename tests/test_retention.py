@@ -45,8 +45,9 @@ async def index_entries(store: Store, pid: str, reference: str) -> dict[str, boo
 async def test_resolved_failures_and_old_audit_go_after_the_retention_period(
     redis_url: str, redis_prefix: str
 ) -> None:
-    async with world(redis_url, redis_prefix, "all-causes",
-                     bot_overrides={"retention_days": 120}) as w:
+    async with world(
+        redis_url, redis_prefix, "all-causes", bot_overrides={"retention_days": 120}
+    ) as w:
         w.slack.rate_limit_enabled = False
         clock = Clock()
         s = w.services
@@ -57,12 +58,18 @@ async def test_resolved_failures_and_old_audit_go_after_the_retention_period(
         w.cb.dismiss(dismissed)
         report = await poll_once(s, post_interval=0, check_alerts=False)
         assert sorted(report.resolved) == sorted([gone, dismissed])
-        refs = {pid: (await s.store.get_failure(pid)).payment.reference  # type: ignore[union-attr]
-                for pid in w.scenario.failed_ids}
-        await s.store.audit(AuditEntry(user="U0FINANCE1", action="dismiss_sync",
-                                       payment_id=dismissed, result="ok"))
-        await s.store.audit_refused_click(AuditEntry(
-            user="U0OUTSIDER", action="dismiss_sync", payment_id=dismissed, result="refused"))
+        refs = {
+            pid: (await s.store.get_failure(pid)).payment.reference  # type: ignore[union-attr]
+            for pid in w.scenario.failed_ids
+        }
+        await s.store.audit(
+            AuditEntry(user="U0FINANCE1", action="dismiss_sync", payment_id=dismissed, result="ok")
+        )
+        await s.store.audit_refused_click(
+            AuditEntry(
+                user="U0OUTSIDER", action="dismiss_sync", payment_id=dismissed, result="refused"
+            )
+        )
 
         clock.now += 119 * DAY  # within the period: everything stays
         report = await poll_once(s, post_interval=0, check_alerts=False)
@@ -76,18 +83,25 @@ async def test_resolved_failures_and_old_audit_go_after_the_retention_period(
         assert sorted(report.expired) == sorted([gone, dismissed])
         for pid in (gone, dismissed):
             assert await index_entries(s.store, pid, refs[pid]) == dict.fromkeys(
-                ("record", "resolved", "ref", "summary", "open"), False)
+                ("record", "resolved", "ref", "summary", "open"), False
+            )
             assert await s.store.find_by_reference(refs[pid]) is None
         assert await s.store.audit_entries(10) == []  # trimmed by time, refusals too
         # open failures are kept however old, with every index entry
         for pid in still:
             entries = await index_entries(s.store, pid, refs[pid])
-            assert entries == {"record": True, "resolved": False, "ref": True,
-                               "summary": True, "open": True}
+            assert entries == {
+                "record": True,
+                "resolved": False,
+                "ref": True,
+                "summary": True,
+                "open": True,
+            }
         assert sorted(await s.store.open_ids()) == sorted(still)
         # a new audit entry (now) survives the next sweep; nothing else goes
-        await s.store.audit(AuditEntry(user="U0FINANCE1", action="recheck", payment_id=still[0],
-                                       result="ok"))
+        await s.store.audit(
+            AuditEntry(user="U0FINANCE1", action="recheck", payment_id=still[0], result="ok")
+        )
         clock.now = datetime.now(UTC)
         report = await poll_once(s, post_interval=0, check_alerts=False)
         assert report.expired == [] and len(await s.store.audit_entries(10)) == 1
@@ -179,10 +193,18 @@ async def test_a_record_changed_between_read_and_delete_is_not_deleted(store: St
 
 
 def test_retention_must_outlast_every_window_the_bot_reads() -> None:
-    base = {"slack_bot_token": "xoxb-x", "slack_signing_secret": "s",
-            "failed_payments_channel": "C1", "alert_channel": "C2", "qbo_client_id": "id",
-            "qbo_client_secret": "sec", "qbo_realm_id": "1", "cb_base_url": "http://cb",
-            "cb_api_key": "k", "finance_users": "U1"}
+    base = {
+        "slack_bot_token": "xoxb-x",
+        "slack_signing_secret": "s",
+        "failed_payments_channel": "C1",
+        "alert_channel": "C2",
+        "qbo_client_id": "id",
+        "qbo_client_secret": "sec",
+        "qbo_realm_id": "1",
+        "cb_base_url": "http://cb",
+        "cb_api_key": "k",
+        "finance_users": "U1",
+    }
     assert load_settings(_env_file=None, **base).retention_days == 400
     with pytest.raises(SettingsError) as err:
         load_settings(_env_file=None, retention_days=90, **base)  # the 90-day stats window

@@ -40,15 +40,21 @@ class Stack:
         return CBClient(self.session, base_url=self.cb_url, api_key=SecretStr(KEY))
 
     def qb_client(self) -> QBOClient:
-        store = MemoryTokenStore(TokenRecord(
-            refresh_token=SecretStr(self.qbo.issue_refresh_token(REALM)), realm_id=REALM))
-        auth = OAuthClient(
-            self.session, client_id=self.qbo.client_id,
-            client_secret=SecretStr(self.qbo.client_secret),
-            token_url=f"{self.qbo_url}/oauth2/v1/tokens/bearer", store=store,
+        store = MemoryTokenStore(
+            TokenRecord(
+                refresh_token=SecretStr(self.qbo.issue_refresh_token(REALM)), realm_id=REALM
+            )
         )
-        return QBOClient(self.session, realm_id=REALM, base_url=self.qbo_url, auth=auth,
-                         environment="sandbox")
+        auth = OAuthClient(
+            self.session,
+            client_id=self.qbo.client_id,
+            client_secret=SecretStr(self.qbo.client_secret),
+            token_url=f"{self.qbo_url}/oauth2/v1/tokens/bearer",
+            store=store,
+        )
+        return QBOClient(
+            self.session, realm_id=REALM, base_url=self.qbo_url, auth=auth, environment="sandbox"
+        )
 
     async def sync_over_http(self) -> dict[str, Any]:
         async with self.session.post(f"{self.cb_url}/sandbox/sync-run") as resp:
@@ -62,8 +68,12 @@ async def stack() -> AsyncIterator[Stack]:
     qbo = QBOSandbox(seed=1)
     qbo.add_company(REALM, "Brightpath IT Services LLC")
     qbo_runner, qbo_url = await serve(qbo.make_app())
-    cb = CBSandbox(api_key=KEY, qbo_url=qbo_url, qbo_realm=REALM,
-                   qbo_access_token=lambda: qbo.issue_access_token(REALM))
+    cb = CBSandbox(
+        api_key=KEY,
+        qbo_url=qbo_url,
+        qbo_realm=REALM,
+        qbo_access_token=lambda: qbo.issue_access_token(REALM),
+    )
     cb_runner, cb_url = await serve(cb.make_app())
     async with aiohttp.ClientSession() as session:
         yield Stack(qbo, cb, qbo_url, cb_url, session)
@@ -176,8 +186,12 @@ async def test_lost_answer_leaves_cb_payment_in_qbo(stack: Stack) -> None:
 async def test_periodic_sync_runs_after_resync(stack: Stack) -> None:
     world = scenarios.build("credit-memo", stack.qbo, stack.cb)
     [pid] = world.expected
-    cb = CBSandbox(api_key=KEY, qbo_url=stack.qbo_url, qbo_realm=REALM,
-                   qbo_access_token=lambda: stack.qbo.issue_access_token(REALM))
+    cb = CBSandbox(
+        api_key=KEY,
+        qbo_url=stack.qbo_url,
+        qbo_realm=REALM,
+        qbo_access_token=lambda: stack.qbo.issue_access_token(REALM),
+    )
     for p in stack.cb.payments.values():
         cb.add_payment(p)
     cb.sync_interval = 3600  # only a resync wakes it within the test
@@ -203,14 +217,13 @@ async def test_state_and_knobs_routes(stack: Stack) -> None:
     failed = [p for p in state["payments"] if p["sync"]["status"] == "failed"]
     assert failed[0]["sync"]["error"]["code"] == "6000"
 
-    async with stack.session.post(f"{stack.cb_url}/sandbox/knobs",
-                                  json={"rate_limit": 2, "rate_window": 60}) as resp:
+    async with stack.session.post(
+        f"{stack.cb_url}/sandbox/knobs", json={"rate_limit": 2, "rate_window": 60}
+    ) as resp:
         assert resp.status == 200
-    async with stack.session.post(f"{stack.cb_url}/sandbox/knobs",
-                                  json={"error_rate": 3}) as resp:
+    async with stack.session.post(f"{stack.cb_url}/sandbox/knobs", json={"error_rate": 3}) as resp:
         assert resp.status == 422
-    client = CBClient(stack.session, base_url=stack.cb_url, api_key=SecretStr(KEY),
-                      max_retries=0)
+    client = CBClient(stack.session, base_url=stack.cb_url, api_key=SecretStr(KEY), max_retries=0)
     await client.list_page()
     await client.list_page()
     from cb import RateLimited
@@ -223,8 +236,9 @@ async def test_state_and_knobs_routes(stack: Stack) -> None:
 async def test_wrong_key_is_401_and_changes_nothing(stack: Stack) -> None:
     world = scenarios.build("credit-memo", stack.qbo, stack.cb)
     [pid] = world.expected
-    async with stack.session.post(f"{stack.cb_url}/v1/payments/{pid}/dismiss-sync",
-                                  headers={"Authorization": "Bearer nope"}) as resp:
+    async with stack.session.post(
+        f"{stack.cb_url}/v1/payments/{pid}/dismiss-sync", headers={"Authorization": "Bearer nope"}
+    ) as resp:
         assert resp.status == 401
         body = await resp.json()
     assert body["error"]["code"] == "unauthorized"

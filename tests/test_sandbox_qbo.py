@@ -20,12 +20,17 @@ def co() -> SandboxCompany:
 
 
 def _pay(co: SandboxCompany, cust: str, lines: list[tuple[str, str, str]], total: str) -> dict:
-    return co.create("Payment", {
-        "CustomerRef": {"value": cust},
-        "TotalAmt": Decimal(total),
-        "Line": [{"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": t}]}
-                 for t, i, a in lines],
-    })
+    return co.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": cust},
+            "TotalAmt": Decimal(total),
+            "Line": [
+                {"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": t}]}
+                for t, i, a in lines
+            ],
+        },
+    )
 
 
 def test_payment_reduces_invoice_balance_and_bumps_synctoken(co: SandboxCompany) -> None:
@@ -47,8 +52,7 @@ def test_zero_dollar_credit_memo_payment(co: SandboxCompany) -> None:
     inv = seed_invoice(co, cust, "300.00")
     cm = co.create("CreditMemo", {"CustomerRef": {"value": cust}, "TotalAmt": Decimal("50.00")})
     assert cm["RemainingCredit"] == Decimal("50.00")
-    pay = _pay(co, cust, [("Invoice", inv["Id"], "50.00"), ("CreditMemo", cm["Id"], "50.00")],
-               "0")
+    pay = _pay(co, cust, [("Invoice", inv["Id"], "50.00"), ("CreditMemo", cm["Id"], "50.00")], "0")
     assert pay["TotalAmt"] == Decimal("0")
     assert co.get("Invoice", inv["Id"])["Balance"] == Decimal("250.00")  # type: ignore[index]
     cm_now = co.get("CreditMemo", cm["Id"])
@@ -85,8 +89,19 @@ def test_update_checks_synctoken_and_replaces_lines(co: SandboxCompany) -> None:
     with pytest.raises(SandboxFault) as stale:
         co.update("Payment", {"Id": pay["Id"], "SyncToken": "7", "PrivateNote": "x"})
     assert stale.value.code == "5010"
-    moved = co.update("Payment", {"Id": pay["Id"], "SyncToken": "0", "Line": [
-        {"Amount": Decimal("60.00"), "LinkedTxn": [{"TxnId": b["Id"], "TxnType": "Invoice"}]}]})
+    moved = co.update(
+        "Payment",
+        {
+            "Id": pay["Id"],
+            "SyncToken": "0",
+            "Line": [
+                {
+                    "Amount": Decimal("60.00"),
+                    "LinkedTxn": [{"TxnId": b["Id"], "TxnType": "Invoice"}],
+                }
+            ],
+        },
+    )
     assert moved["SyncToken"] == "1" and len(moved["Line"]) == 1
     assert co.get("Invoice", a["Id"])["Balance"] == Decimal("100.00")  # type: ignore[index]
     assert co.get("Invoice", b["Id"])["Balance"] == Decimal("40.00")  # type: ignore[index]
@@ -104,33 +119,49 @@ def test_void_and_delete_log(co: SandboxCompany) -> None:
     assert co.deletions("Invoice") == [(inv["Id"], t)]
     cdc = co.cdc(["Invoice"], t - timedelta(seconds=1))
     rows = cdc["QueryResponse"][0]["Invoice"]
-    assert {"domain": "QBO", "status": "Deleted", "Id": inv["Id"],
-            "MetaData": {"LastUpdatedTime": t.isoformat()}} in rows
+    assert {
+        "domain": "QBO",
+        "status": "Deleted",
+        "Id": inv["Id"],
+        "MetaData": {"LastUpdatedTime": t.isoformat()},
+    } in rows
 
 
 def test_query_subset(co: SandboxCompany) -> None:
     cust = co.create("Customer", {"DisplayName": "O'Brien \\ Co"})["Id"]
     ids = [seed_invoice(co, cust, str(10 * i), doc=f"D-{i}")["Id"] for i in range(1, 6)]
-    res = co.query(f"select * from Invoice where Id in ('{ids[0]}','{ids[2]}') "
-                   "and TotalAmt >= '10' orderby TotalAmt desc")
+    res = co.query(
+        f"select * from Invoice where Id in ('{ids[0]}','{ids[2]}') "
+        "and TotalAmt >= '10' orderby TotalAmt desc"
+    )
     assert [r["Id"] for r in res["Invoice"]] == [ids[2], ids[0]]
     assert co.query("select count(*) from Invoice where Balance > '25'") == {"totalCount": 3}
     assert co.query("select count(*) from Invoice where DocNumber like 'D-%'")["totalCount"] == 5
-    assert co.query("select * from Customer where DisplayName = 'O\\'Brien \\\\ Co'")[
-        "Customer"][0]["Id"] == cust
+    assert (
+        co.query("select * from Customer where DisplayName = 'O\\'Brien \\\\ Co'")["Customer"][0][
+            "Id"
+        ]
+        == cust
+    )
     page = co.query("select * from Invoice startposition 3 maxresults 2")
     assert [r["Id"] for r in page["Invoice"]] == ids[2:4] and page["startPosition"] == 3
     assert co.query("select * from Invoice startposition 99") == {}
-    for bad in ("select * from Custmoer", "select * from Invoice where a = 'x' or b = 'y'",
-                "select * from Payment where UnappliedAmt > '0'", "delete Invoice"):
+    for bad in (
+        "select * from Custmoer",
+        "select * from Invoice where a = 'x' or b = 'y'",
+        "select * from Payment where UnappliedAmt > '0'",
+        "delete Invoice",
+    ):
         with pytest.raises(SandboxFault) as f:
             co.query(bad)
         assert f.value.code == "4001"
 
 
 def test_parse_query_parts() -> None:
-    q = parse_query("SELECT count(*) FROM Payment WHERE MetaData.LastUpdatedTime > "
-                    "'2026-01-01T00:00:00Z' ORDERBY Id MAXRESULTS 5")
+    q = parse_query(
+        "SELECT count(*) FROM Payment WHERE MetaData.LastUpdatedTime > "
+        "'2026-01-01T00:00:00Z' ORDERBY Id MAXRESULTS 5"
+    )
     assert q.count and q.entity == "Payment" and q.max_results == 5
     assert q.where[0].field == "MetaData.LastUpdatedTime" and q.where[0].op == ">"
 
@@ -149,8 +180,7 @@ async def test_sandbox_enforces_qbo_limits_with_the_xml_throttle_body() -> None:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
         async def hit() -> tuple[int, str]:
-            async with env.session.get(url, headers=headers,
-                                       params={"minorversion": "75"}) as r:
+            async with env.session.get(url, headers=headers, params={"minorversion": "75"}) as r:
                 return r.status, await r.text()
 
         sbx.limit_in_flight = 2
@@ -173,8 +203,9 @@ async def test_sandbox_token_endpoint_rotates_and_rejects_used_tokens() -> None:
 
     async with start_qbo() as env:
         rt = env.sandbox.issue_refresh_token(env.company.realm_id)
-        auth = {"Authorization": basic_auth(env.sandbox.client_id,
-                                            SecretStr(env.sandbox.client_secret))}
+        auth = {
+            "Authorization": basic_auth(env.sandbox.client_id, SecretStr(env.sandbox.client_secret))
+        }
         form = {"grant_type": "refresh_token", "refresh_token": rt}
         async with env.session.post(env.token_url, data=form, headers=auth) as r:
             first = await r.json()

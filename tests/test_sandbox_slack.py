@@ -209,8 +209,11 @@ async def test_conversations_replies_parent_first_then_the_thread(
     sandbox.rate_limit_enabled = False
     parent = (await client.chat_postMessage(channel=CH, text="digest"))["ts"]
     replies = [
-        (await client.chat_postMessage(
-            channel=CH, text=f"r{i}", thread_ts=parent, metadata=_event(f"p{i}")))["ts"]
+        (
+            await client.chat_postMessage(
+                channel=CH, text=f"r{i}", thread_ts=parent, metadata=_event(f"p{i}")
+            )
+        )["ts"]
         for i in range(3)
     ]
     await client.chat_postMessage(channel=CH, text="not in the thread")
@@ -219,7 +222,10 @@ async def test_conversations_replies_parent_first_then_the_thread(
     assert [m["ts"] for m in got["messages"]] == [parent, *replies]
     assert got["messages"][0]["reply_count"] == 3 and got["messages"][0]["thread_ts"] == parent
     assert [m["metadata"]["event_payload"]["payment_id"] for m in got["messages"][1:]] == [
-        "p0", "p1", "p2"]
+        "p0",
+        "p1",
+        "p2",
+    ]
     assert got["has_more"] is False
     # a reply's ts names its thread too
     via_reply = await client.conversations_replies(channel=CH, ts=replies[1])
@@ -247,13 +253,17 @@ async def test_history_and_replies_errors(sandbox: SlackSandbox, client: AsyncWe
     ts = (await client.chat_postMessage(channel=CH, text="x"))["ts"]
     assert await error_of(client.conversations_history(channel="#nope")) == "channel_not_found"
     assert await error_of(client.conversations_replies(channel="#nope", ts=ts)) == (
-        "channel_not_found")
+        "channel_not_found"
+    )
     assert await error_of(client.conversations_replies(channel=CH, ts="1.000001")) == (
-        "thread_not_found")
+        "thread_not_found"
+    )
     assert await error_of(client.conversations_history(channel=CH, cursor="garbage!")) == (
-        "invalid_cursor")
+        "invalid_cursor"
+    )
     assert await error_of(client.conversations_history(channel=CH, oldest="soon")) == (
-        "invalid_ts_oldest")
+        "invalid_ts_oldest"
+    )
     alone = await client.conversations_replies(channel=CH, ts=ts)  # no replies: just itself
     assert [m["ts"] for m in alone["messages"]] == [ts]
 

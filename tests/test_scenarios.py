@@ -35,9 +35,13 @@ def _build(name: str, **kw: Any) -> tuple[scenarios.World, QBOSandbox, CBSandbox
 
 def _qbo_payments_for(co: SandboxCompany, invoice_id: str) -> list[dict[str, Any]]:
     return [
-        p for p in co.all("Payment")
-        if any(lt["TxnId"] == invoice_id and lt["TxnType"] == "Invoice"
-               for ln in p.get("Line", []) for lt in ln.get("LinkedTxn", []))
+        p
+        for p in co.all("Payment")
+        if any(
+            lt["TxnId"] == invoice_id and lt["TxnType"] == "Invoice"
+            for ln in p.get("Line", [])
+            for lt in ln.get("LinkedTxn", [])
+        )
     ]
 
 
@@ -94,15 +98,22 @@ def _check_cause(world: scenarios.World, p: Payment, inv_id: str, cause: str) ->
         assert Decimal(str(inv["TotalAmt"])) < app.amount
         assert _dt(inv["MetaData"]["LastUpdatedTime"]) > p.paid_at
     elif cause == scenarios.PAID_MANUALLY:
-        manual = [q for q in _qbo_payments_for(co, inv_id)
-                  if not str(q.get("PaymentRefNum", "")).startswith("CB")]
+        manual = [
+            q
+            for q in _qbo_payments_for(co, inv_id)
+            if not str(q.get("PaymentRefNum", "")).startswith("CB")
+        ]
         assert manual and all(_dt(q["MetaData"]["CreateTime"]) > p.paid_at for q in manual)
         assert Decimal(str(inv["Balance"])) == 0
     elif cause == scenarios.CREDIT_MEMO:
         zero = [q for q in _qbo_payments_for(co, inv_id) if Decimal(str(q["TotalAmt"])) == 0]
         assert len(zero) == 1
-        memo_ids = [lt["TxnId"] for ln in zero[0]["Line"] for lt in ln["LinkedTxn"]
-                    if lt["TxnType"] == "CreditMemo"]
+        memo_ids = [
+            lt["TxnId"]
+            for ln in zero[0]["Line"]
+            for lt in ln["LinkedTxn"]
+            if lt["TxnType"] == "CreditMemo"
+        ]
         assert len(memo_ids) == 1 and co.get("CreditMemo", memo_ids[0]) is not None
         assert _dt(zero[0]["MetaData"]["CreateTime"]) > p.paid_at
         assert Decimal(str(inv["Balance"])) < app.amount
@@ -165,7 +176,8 @@ def test_credit_memo_is_small_and_deterministic() -> None:
     again, _, cb2 = _build("credit-memo")
     assert again.expected == world.expected
     assert [p.to_wire() for p in cb2.payments.values()] == [
-        p.to_wire() for p in cb.payments.values()]
+        p.to_wire() for p in cb.payments.values()
+    ]
 
 
 def test_run_sync_false_leaves_everything_pending() -> None:
@@ -185,8 +197,14 @@ def test_generate_makes_a_realistic_benchmark_world() -> None:
     assert len(cb.payments) == 3000
     _assert_consistent(world, cb)
     assert set(world.expected.values()) >= {
-        scenarios.PAID_MANUALLY, scenarios.CREDIT_MEMO, scenarios.RECREATED,
-        scenarios.DELETED, scenarios.VOIDED, scenarios.AMOUNT_CHANGED, scenarios.INACTIVE_CUSTOMER}
+        scenarios.PAID_MANUALLY,
+        scenarios.CREDIT_MEMO,
+        scenarios.RECREATED,
+        scenarios.DELETED,
+        scenarios.VOIDED,
+        scenarios.AMOUNT_CHANGED,
+        scenarios.INACTIVE_CUSTOMER,
+    }
     assert Decimal("0.015") <= world.failure_rate() <= Decimal("0.05")
 
 
@@ -201,8 +219,9 @@ def test_build_uses_the_company_cb_syncs_into() -> None:
 
 async def test_runner_serves_both_and_prints_the_settings() -> None:
     out = io.StringIO()
-    servers = await serve_sandboxes("credit-memo", qbo_port=0, cb_port=0, out=out,
-                                    sync_interval=None)
+    servers = await serve_sandboxes(
+        "credit-memo", qbo_port=0, cb_port=0, out=out, sync_interval=None
+    )
     try:
         text = out.getvalue()
         assert servers.cb_url in text and servers.qbo_url in text
@@ -210,15 +229,19 @@ async def test_runner_serves_both_and_prints_the_settings() -> None:
         assert f"QBO_REALM_ID={servers.world.realm_id}" in text
         env = servers.env
         async with aiohttp.ClientSession() as session:
-            client = CBClient(session, base_url=env["CB_BASE_URL"],
-                              api_key=SecretStr(env["CB_API_KEY"]))
+            client = CBClient(
+                session, base_url=env["CB_BASE_URL"], api_key=SecretStr(env["CB_API_KEY"])
+            )
             failed = [p.id async for p in client.list_payments("failed")]
             assert failed == list(servers.world.expected)
             async with session.post(
                 env["QBO_TOKEN_URL"],
                 data={"grant_type": "refresh_token", "refresh_token": env["QBO_REFRESH_TOKEN"]},
-                headers={"Authorization": basic_auth(
-                    env["QBO_CLIENT_ID"], SecretStr(env["QBO_CLIENT_SECRET"]))},
+                headers={
+                    "Authorization": basic_auth(
+                        env["QBO_CLIENT_ID"], SecretStr(env["QBO_CLIENT_SECRET"])
+                    )
+                },
             ) as resp:
                 assert resp.status == 200 and "access_token" in await resp.json()
     finally:

@@ -29,11 +29,11 @@ from tests.harness import BOT_TOKEN, CB_KEY, SIGNING_SECRET
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 KNOWN_SECRETS = (BOT_TOKEN, SIGNING_SECRET, CB_KEY, SANDBOX_CLIENT_SECRET)
 SECRET_SHAPES = re.compile(
-    r"RT1-[A-Za-z0-9_-]{8,}"                # QBO sandbox refresh token
-    r"|eyJsandbox\.[A-Za-z0-9_-]{8,}"       # QBO sandbox access token
-    r"|xox[abpr]-[A-Za-z0-9-]{6,}"          # Slack bot/user tokens
-    r"|xapp-[A-Za-z0-9-]{6,}"               # Slack app-level token
-    r"|Bearer\s+[A-Za-z0-9._~+/=-]{8,}"     # an Authorization header
+    r"RT1-[A-Za-z0-9_-]{8,}"  # QBO sandbox refresh token
+    r"|eyJsandbox\.[A-Za-z0-9_-]{8,}"  # QBO sandbox access token
+    r"|xox[abpr]-[A-Za-z0-9-]{6,}"  # Slack bot/user tokens
+    r"|xapp-[A-Za-z0-9-]{6,}"  # Slack app-level token
+    r"|Bearer\s+[A-Za-z0-9._~+/=-]{8,}"  # an Authorization header
     r"|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}=(?![A-Za-z0-9_=-])"  # a Fernet key
 )
 
@@ -94,30 +94,37 @@ def no_secrets_in_logs(request: pytest.FixtureRequest) -> Iterator[SecretScanner
 # ---- the scanner itself: it must catch what it is for ----------------------------------------
 
 
-@pytest.mark.parametrize("line", [
-    f"posting with token {BOT_TOKEN}",
-    "refresh RT1-abcdefghijklmnopqrstuvwx failed",
-    "GET with eyJsandbox.abcdefghijklmnopqrstuvwxyz0123456789",
-    "xapp-1-A0123-456-abcdef",
-    f"signing with {SIGNING_SECRET}",
-    "Authorization: Bearer abcdefghijklmnop",
-    "key is mGJ4sgV2SVzQfFCnLtCG4z1dTHd0xpJPQnPi8w6eY3o=",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"posting with token {BOT_TOKEN}",
+        "refresh RT1-abcdefghijklmnopqrstuvwx failed",
+        "GET with eyJsandbox.abcdefghijklmnopqrstuvwxyz0123456789",
+        "xapp-1-A0123-456-abcdef",
+        f"signing with {SIGNING_SECRET}",
+        "Authorization: Bearer abcdefghijklmnop",
+        "key is mGJ4sgV2SVzQfFCnLtCG4z1dTHd0xpJPQnPi8w6eY3o=",
+    ],
+)
 def test_scanner_catches_each_secret_shape(line: str) -> None:
     assert leaks(line)
 
 
-@pytest.mark.parametrize("line", [
-    "QBO GET /query failed: ThrottledError (code 003001, HTTP 429, intuit_tid 1-abc)",
-    "SLACK_BOT_TOKEN: is not set; expects the bot token (xoxb-…) from the Slack app",
-    "resuming dismiss_sync on CB1001 (attempt 2) after a restart",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "QBO GET /query failed: ThrottledError (code 003001, HTTP 429, intuit_tid 1-abc)",
+        "SLACK_BOT_TOKEN: is not set; expects the bot token (xoxb-…) from the Slack app",
+        "resuming dismiss_sync on CB1001 (attempt 2) after a restart",
+    ],
+)
 def test_scanner_lets_ordinary_lines_through(line: str) -> None:
     assert not leaks(line)
 
 
-def test_scanner_fails_a_test_that_logs_a_token(no_secrets_in_logs: SecretScanner,
-                                                secrets_may_be_logged: None) -> None:
+def test_scanner_fails_a_test_that_logs_a_token(
+    no_secrets_in_logs: SecretScanner, secrets_may_be_logged: None
+) -> None:
     logging.getLogger("bot.somewhere").debug("token %s", BOT_TOKEN)
     try:
         raise RuntimeError("refresh failed for RT1-abcdefghijklmnop")

@@ -32,10 +32,16 @@ from tests.test_secrets_guard import (  # noqa: F401 (the autouse scan)
 async def test_store_without_a_key_refuses_to_keep_tokens(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    store = RedisTokenStore(redis_client, f"{redis_prefix}tok", f"{redis_prefix}lock",
-                            encryption_key=None, allow_plaintext=False)
-    rec = TokenRecord(refresh_token=SecretStr("RT1-neverstoredplain0000"),
-                      updated_at=datetime.now(UTC))
+    store = RedisTokenStore(
+        redis_client,
+        f"{redis_prefix}tok",
+        f"{redis_prefix}lock",
+        encryption_key=None,
+        allow_plaintext=False,
+    )
+    rec = TokenRecord(
+        refresh_token=SecretStr("RT1-neverstoredplain0000"), updated_at=datetime.now(UTC)
+    )
     with pytest.raises(TokenStoreError, match="TOKEN_ENCRYPTION_KEY"):
         await store.save(rec)
     with pytest.raises(TokenStoreError, match="TOKEN_ENCRYPTION_KEY"):
@@ -49,32 +55,44 @@ async def test_tokens_at_rest_are_fernet_encrypted_and_need_the_key(
     from cryptography.fernet import Fernet
 
     key = SecretStr(Fernet.generate_key().decode())
-    store = RedisTokenStore(redis_client, f"{redis_prefix}tok", f"{redis_prefix}lock",
-                            encryption_key=key)
-    await store.save(TokenRecord(
-        refresh_token=SecretStr("RT1-secretrefresh0000000"),
-        access_token=SecretStr("eyJsandbox.secretaccess0000000"),
-        access_expires_at=datetime.now(UTC) + timedelta(hours=1),
-        updated_at=datetime.now(UTC)))
+    store = RedisTokenStore(
+        redis_client, f"{redis_prefix}tok", f"{redis_prefix}lock", encryption_key=key
+    )
+    await store.save(
+        TokenRecord(
+            refresh_token=SecretStr("RT1-secretrefresh0000000"),
+            access_token=SecretStr("eyJsandbox.secretaccess0000000"),
+            access_expires_at=datetime.now(UTC) + timedelta(hours=1),
+            updated_at=datetime.now(UTC),
+        )
+    )
     raw = await redis_client.get(f"{redis_prefix}tok")
     assert raw is not None and raw.startswith(b"fernet:")
     assert b"RT1-" not in raw and b"eyJsandbox" not in raw
     loaded = await store.load()
     assert loaded is not None
     assert loaded.refresh_token.get_secret_value() == "RT1-secretrefresh0000000"
-    keyless = RedisTokenStore(redis_client, f"{redis_prefix}tok", f"{redis_prefix}lock",
-                              encryption_key=None)
+    keyless = RedisTokenStore(
+        redis_client, f"{redis_prefix}tok", f"{redis_prefix}lock", encryption_key=None
+    )
     with pytest.raises(TokenStoreError, match="TOKEN_ENCRYPTION_KEY"):
         await keyless.load()
-    other = RedisTokenStore(redis_client, f"{redis_prefix}tok", f"{redis_prefix}lock",
-                            encryption_key=SecretStr(Fernet.generate_key().decode()))
+    other = RedisTokenStore(
+        redis_client,
+        f"{redis_prefix}tok",
+        f"{redis_prefix}lock",
+        encryption_key=SecretStr(Fernet.generate_key().decode()),
+    )
     with pytest.raises(TokenStoreError, match="TOKEN_ENCRYPTION_KEY"):
         await other.load()
 
 
 def _env_without_key(redis_url: str, redis_prefix: str, refresh: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items()
-            if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")
+    }
     return {
         **keep,
         "PYTHONPATH": str(ROOT),
@@ -100,9 +118,13 @@ async def test_app_run_without_a_key_exits_naming_token_encryption_key(
 ) -> None:
     refresh = "RT1-configuredrefreshtoken000"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "app.py"), "run",
-        cwd=str(tmp_path), env=_env_without_key(redis_url, redis_prefix, refresh),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        str(ROOT / "app.py"),
+        "run",
+        cwd=str(tmp_path),
+        env=_env_without_key(redis_url, redis_prefix, refresh),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
@@ -119,7 +141,9 @@ async def test_app_run_without_a_key_exits_naming_token_encryption_key(
 
 
 async def test_a_whole_run_logs_no_secret_and_keeps_tokens_encrypted(
-    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis,
+    redis_url: str,
+    redis_prefix: str,
+    redis_client: aioredis.Redis,
     request: pytest.FixtureRequest,
 ) -> None:
     """OAuth refresh (expired access tokens), a poll that posts every failure, a QBO fault

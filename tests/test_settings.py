@@ -26,7 +26,10 @@ REQUIRED = {
     "CB_API_KEY": "cb-api-key-value",
 }
 SECRETS = [
-    "xoxb-test-secret-token", "signing-secret-value", "client-secret-value", "cb-api-key-value"
+    "xoxb-test-secret-token",
+    "signing-secret-value",
+    "client-secret-value",
+    "cb-api-key-value",
 ]
 
 
@@ -75,8 +78,14 @@ def test_malformed_settings_name_the_variable_not_the_value(env: pytest.MonkeyPa
     with pytest.raises(SettingsError) as info:
         load_settings()
     text = "\n".join(info.value.lines)
-    for var in ("ALERT_THRESHOLD", "PORT", "FINANCE_USERS", "REDIS_URL", "QBO_ENVIRONMENT",
-                "TOKEN_ENCRYPTION_KEY"):
+    for var in (
+        "ALERT_THRESHOLD",
+        "PORT",
+        "FINANCE_USERS",
+        "REDIS_URL",
+        "QBO_ENVIRONMENT",
+        "TOKEN_ENCRYPTION_KEY",
+    ):
         assert any(line.startswith(var + ":") for line in info.value.lines), var
     assert len(info.value.lines) == 6
     for value in ("lots", "jane@example.com", "not-a-fernet-key-secret", "staging", *SECRETS):
@@ -93,14 +102,35 @@ def test_someone_must_be_allowed_to_act(env: pytest.MonkeyPatch) -> None:
 
 def test_settings_class_declares_every_public_name() -> None:
     names = {n.upper() for n in Settings.model_fields}
-    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "PORT",
-                "SLACK_API_URL",
-                "FAILED_PAYMENTS_CHANNEL", "ALERT_CHANNEL", "ALERT_THRESHOLD", "ALERT_WINDOW_DAYS",
-                "ALERT_MIN_PAYMENTS", "POLL_INTERVAL_SECONDS", "DIGEST_AFTER", "FINANCE_USERS",
-                "FINANCE_USERGROUP", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID",
-                "QBO_REFRESH_TOKEN", "QBO_ENVIRONMENT", "QBO_BASE_URL", "QBO_TOKEN_URL",
-                "QBO_DEPOSIT_ACCOUNT_ID", "CB_BASE_URL", "CB_API_KEY", "CB_PORTAL_URL",
-                "REDIS_URL", "REDIS_PREFIX"):
+    for var in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "PORT",
+        "SLACK_API_URL",
+        "FAILED_PAYMENTS_CHANNEL",
+        "ALERT_CHANNEL",
+        "ALERT_THRESHOLD",
+        "ALERT_WINDOW_DAYS",
+        "ALERT_MIN_PAYMENTS",
+        "POLL_INTERVAL_SECONDS",
+        "DIGEST_AFTER",
+        "FINANCE_USERS",
+        "FINANCE_USERGROUP",
+        "QBO_CLIENT_ID",
+        "QBO_CLIENT_SECRET",
+        "QBO_REALM_ID",
+        "QBO_REFRESH_TOKEN",
+        "QBO_ENVIRONMENT",
+        "QBO_BASE_URL",
+        "QBO_TOKEN_URL",
+        "QBO_DEPOSIT_ACCOUNT_ID",
+        "CB_BASE_URL",
+        "CB_API_KEY",
+        "CB_PORTAL_URL",
+        "REDIS_URL",
+        "REDIS_PREFIX",
+    ):
         assert var in names
 
 
@@ -109,7 +139,11 @@ def _run_app(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comp
     base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     return subprocess.run(
         [sys.executable, str(ROOT / "app.py"), *args],
-        env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=60,
+        env={**base, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -118,17 +152,28 @@ def test_app_with_an_empty_environment_names_every_missing_setting(tmp_path: Pat
     assert proc.returncode != 0
     out = proc.stderr
     assert "Traceback" not in out
-    for var in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "FAILED_PAYMENTS_CHANNEL",
-                "ALERT_CHANNEL", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID",
-                "CB_BASE_URL", "CB_API_KEY"):
+    for var in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "FAILED_PAYMENTS_CHANNEL",
+        "ALERT_CHANNEL",
+        "QBO_CLIENT_ID",
+        "QBO_CLIENT_SECRET",
+        "QBO_REALM_ID",
+        "CB_BASE_URL",
+        "CB_API_KEY",
+    ):
         assert f"{var}: is not set" in out, var
 
 
 def test_app_with_unreachable_redis_names_redis_url(tmp_path: Path) -> None:
     from tests.redis_server import free_port
 
-    env = {**REQUIRED, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-           "TOKEN_ENCRYPTION_KEY": "x9eKwBC8b0YoVqP5bS5Yt1Yp3f9u8mWc3V2kQm4rL0E="}
+    env = {
+        **REQUIRED,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "TOKEN_ENCRYPTION_KEY": "x9eKwBC8b0YoVqP5bS5Yt1Yp3f9u8mWc3V2kQm4rL0E=",
+    }
     proc = _run_app(["run"], env, tmp_path)
     assert proc.returncode != 0
     assert "REDIS_URL" in proc.stderr and "Traceback" not in proc.stderr
@@ -162,14 +207,17 @@ def test_an_empty_value_means_unset(env: pytest.MonkeyPatch, tmp_path: Path) -> 
     with pytest.raises(SettingsError) as info:
         load_settings()
     assert info.value.lines == [
-        "SLACK_BOT_TOKEN: is not set; expects the bot token (xoxb-…) from the Slack app"]
+        "SLACK_BOT_TOKEN: is not set; expects the bot token (xoxb-…) from the Slack app"
+    ]
 
 
 def test_log_format_and_redirect_uri(env: pytest.MonkeyPatch) -> None:
     env.setenv("LOG_FORMAT", "JSON")
     env.setenv("QBO_REDIRECT_URI", "https://finance.example.com/qbo/callback")
     s = load_settings()
-    assert s.log_format == "json" and s.qbo_redirect_uri == "https://finance.example.com/qbo/callback"
+    assert (
+        s.log_format == "json" and s.qbo_redirect_uri == "https://finance.example.com/qbo/callback"
+    )
     env.setenv("LOG_FORMAT", "xml")
     with pytest.raises(SettingsError) as info:
         load_settings()

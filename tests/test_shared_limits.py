@@ -65,15 +65,31 @@ class Replica:
     def __init__(self, env: QBOEnv, redis_url: str, prefix: str, *, shared: bool) -> None:
         self.session = aiohttp.ClientSession()
         self.redis = aioredis.Redis.from_url(redis_url)
-        self.limits = RedisLimits(
-            self.redis, limits_key(prefix, REALM), max_in_flight=IN_FLIGHT,
-            per_window=PER_WINDOW, batch_per_window=2, window_seconds=WINDOW,
-        ) if shared else None
+        self.limits = (
+            RedisLimits(
+                self.redis,
+                limits_key(prefix, REALM),
+                max_in_flight=IN_FLIGHT,
+                per_window=PER_WINDOW,
+                batch_per_window=2,
+                window_seconds=WINDOW,
+            )
+            if shared
+            else None
+        )
         self.client = QBOClient(
-            self.session, realm_id=REALM, base_url=env.base_url, auth=env.auth,
-            environment="sandbox", max_in_flight=IN_FLIGHT, per_minute=PER_WINDOW,
-            rate_window_seconds=WINDOW, shared_limits=self.limits, max_retries=20,
-            throttle_wait=FAST["throttle_wait"], backoff_base=FAST["backoff_base"],
+            self.session,
+            realm_id=REALM,
+            base_url=env.base_url,
+            auth=env.auth,
+            environment="sandbox",
+            max_in_flight=IN_FLIGHT,
+            per_minute=PER_WINDOW,
+            rate_window_seconds=WINDOW,
+            shared_limits=self.limits,
+            max_retries=20,
+            throttle_wait=FAST["throttle_wait"],
+            backoff_base=FAST["backoff_base"],
             backoff_cap=FAST["backoff_cap"],
         )
 
@@ -98,7 +114,10 @@ async def run_two(env: QBOEnv, redis_url: str, prefix: str, *, shared: bool) -> 
 
 
 async def test_two_replicas_together_stay_inside_the_limits(
-    env: QBOEnv, arrivals: list[float], redis_url: str, redis_prefix: str,
+    env: QBOEnv,
+    arrivals: list[float],
+    redis_url: str,
+    redis_prefix: str,
     redis_client: aioredis.Redis,
 ) -> None:
     replicas = await run_two(env, redis_url, redis_prefix, shared=True)
@@ -127,11 +146,9 @@ async def test_a_dead_holder_does_not_keep_its_slots(
     key = limits_key(redis_prefix, REALM)
     keys = [f"{key}:inflight", f"{key}:window", f"{key}:batch"]
     for n in range(2):  # a process takes both slots and dies without handing them back
-        granted = await redis_client.eval(
-            GRANT, 3, *keys, f"dead:{n}", 2, 500, 0, 60_000, 300)
+        granted = await redis_client.eval(GRANT, 3, *keys, f"dead:{n}", 2, 500, 0, 60_000, 300)
         assert int(granted[0]) == 1
-    alive = RedisLimits(redis_client, key, max_in_flight=2, lease_seconds=0.3,
-                        poll_seconds=0.02)
+    alive = RedisLimits(redis_client, key, max_in_flight=2, lease_seconds=0.3, poll_seconds=0.02)
     started = time.monotonic()
     async with alive.slot():
         waited = time.monotonic() - started
@@ -143,8 +160,17 @@ async def test_batch_calls_have_their_own_window(
     redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
     key = limits_key(redis_prefix, REALM)
-    a, b = (RedisLimits(redis_client, key, max_in_flight=10, per_window=100,
-                        batch_per_window=2, window_seconds=0.3) for _ in range(2))
+    a, b = (
+        RedisLimits(
+            redis_client,
+            key,
+            max_in_flight=10,
+            per_window=100,
+            batch_per_window=2,
+            window_seconds=0.3,
+        )
+        for _ in range(2)
+    )
     batches: list[float] = []
     reads: list[float] = []
 
@@ -153,8 +179,9 @@ async def test_batch_calls_have_their_own_window(
             (batches if batch else reads).append(time.monotonic())
 
     started = time.monotonic()
-    await asyncio.gather(*(call(x, True) for x in (a, b, a, b, a)),
-                         *(call(x, False) for x in (a, b) * 5))
+    await asyncio.gather(
+        *(call(x, True) for x in (a, b, a, b, a)), *(call(x, False) for x in (a, b) * 5)
+    )
     await a.aclose()
     await b.aclose()
     assert most_in_any_window(batches, 0.3) <= 2
@@ -164,8 +191,7 @@ async def test_batch_calls_have_their_own_window(
 async def test_redis_out_of_reach_does_not_stop_quickbooks_calls(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    gone = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0",
-                                   socket_connect_timeout=1)
+    gone = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
     limits = RedisLimits(gone, "fp:qbo:limits:{1}")
     try:
         with caplog.at_level(logging.WARNING, logger="qb.shared_limits"):

@@ -55,8 +55,7 @@ async def slack() -> AsyncIterator[SlackSandbox]:
 async def test_every_unreadable_answer_reads_as_its_status(
     slack: SlackSandbox, status: int, body: str, content_type: str
 ) -> None:
-    slack.inject_unreadable("chat.getPermalink", body, status=status,
-                            content_type=content_type)
+    slack.inject_unreadable("chat.getPermalink", body, status=status, content_type=content_type)
     async with aiohttp.ClientSession() as session:
         client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, session=session)
         with pytest.raises(SlackApiError) as info:
@@ -68,24 +67,24 @@ async def test_every_unreadable_answer_reads_as_its_status(
     assert f"HTTP {status}" in error_text(exc)
 
 
-async def test_a_permalink_never_raises(slack: SlackSandbox,
-                                        caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_permalink_never_raises(
+    slack: SlackSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     def only(client: AsyncWebClient) -> Services:
         return cast(Services, SimpleNamespace(slack=client))  # permalink needs only .slack
 
     async with aiohttp.ClientSession() as session:
-        services = only(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url,
-                                       session=session))
+        services = only(AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, session=session))
         for status, body, ctype in UNREADABLE:
-            slack.inject_unreadable("chat.getPermalink", body, status=status,
-                                    content_type=ctype)
+            slack.inject_unreadable("chat.getPermalink", body, status=status, content_type=ctype)
         slack.inject_unreadable("chat.getPermalink", "ok", status=200)  # 200, not JSON
         slack.inject_error("chat.getPermalink", "message_not_found")
         with caplog.at_level(logging.WARNING, logger="bot.slack.messages"):
             for _ in range(len(UNREADABLE) + 2):
                 assert await permalink(services, FAILED_CHANNEL, "1.000001") is None
-            dead = only(AsyncWebClient(token=BOT_TOKEN, base_url="http://127.0.0.1:9/api/",
-                                       session=session))
+            dead = only(
+                AsyncWebClient(token=BOT_TOKEN, base_url="http://127.0.0.1:9/api/", session=session)
+            )
             assert await permalink(dead, FAILED_CHANNEL, "1.000001") is None  # no answer
     lines = [r for r in caplog.records if r.name == "bot.slack.messages"]
     assert len(lines) == len(UNREADABLE) + 3
@@ -102,8 +101,7 @@ async def test_a_poll_cycle_posts_every_failure_once_when_permalinks_answer_html
         assert len(expected) > 1
         for n in range(len(expected) * 2):
             status, body, ctype = UNREADABLE[n % len(UNREADABLE)]
-            w.slack.inject_unreadable("chat.getPermalink", body, status=status,
-                                      content_type=ctype)
+            w.slack.inject_unreadable("chat.getPermalink", body, status=status, content_type=ctype)
         with caplog.at_level(logging.WARNING, logger="bot.slack.messages"):
             report = await poll_once(w.services, **FAST)
         assert set(report.new) == expected
@@ -113,8 +111,7 @@ async def test_a_poll_cycle_posts_every_failure_once_when_permalinks_answer_html
             assert rec is not None and rec.slack is not None and rec.slack.permalink is None
         warned = [r for r in caplog.records if r.name == "bot.slack.messages"]
         assert len(warned) == len(expected)  # one line per permalink that did not come
-        assert all("HTTP 503" in r.getMessage() or "HTTP 405" in r.getMessage()
-                   for r in warned)
+        assert all("HTTP 503" in r.getMessage() or "HTTP 405" in r.getMessage() for r in warned)
 
         again = await poll_once(w.services, **FAST)
         assert not again.new

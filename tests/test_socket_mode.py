@@ -38,18 +38,24 @@ CMD = "/failed-payments"
 
 
 @pytest.fixture
-async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
-            ) -> AsyncIterator[World]:
+async def w(
+    redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[World]:
     async with world(redis_url, redis_prefix, "all-causes", socket_mode=True) as built:
         built.slack.rate_limit_enabled = False
         yield built
 
 
-async def socket_click(w: World, rec: FailureRecord, kind: RemedyKind,
-                       user: str = FINANCE_USER) -> Envelope:
+async def socket_click(
+    w: World, rec: FailureRecord, kind: RemedyKind, user: str = FINANCE_USER
+) -> Envelope:
     assert rec.slack is not None
-    env = await w.slack.socket_click(message_ts=rec.slack.ts, channel=rec.slack.channel,
-                                     action_id=REMEDY_ACTIONS[kind].value, user_id=user)
+    env = await w.slack.socket_click(
+        message_ts=rec.slack.ts,
+        channel=rec.slack.channel,
+        action_id=REMEDY_ACTIONS[kind].value,
+        user_id=user,
+    )
     assert env.in_time, w.slack.ack_problems()
     return env
 
@@ -74,8 +80,10 @@ async def test_a_token_slack_refuses_stops_the_start_with_a_clear_message(
     redis_url: str, redis_prefix: str
 ) -> None:
     async with world(redis_url, redis_prefix, None, bots=0) as w:
-        for token, error in (("xapp-1-A0SANDBOX-not-the-one", "invalid_auth"),
-                             (BOT_TOKEN, "not_allowed_token_type")):
+        for token, error in (
+            ("xapp-1-A0SANDBOX-not-the-one", "invalid_auth"),
+            (BOT_TOKEN, "not_allowed_token_type"),
+        ):
             with pytest.raises(SocketModeRefused) as caught:
                 await w.start_bot(socket_mode=True, slack_app_token=token)
             assert error in str(caught.value) and "SLACK_APP_TOKEN" in str(caught.value)
@@ -85,8 +93,7 @@ async def test_a_token_slack_refuses_stops_the_start_with_a_clear_message(
 
 async def test_a_command_is_acked_in_time_and_answered(w: World) -> None:
     recs = await seed(w, ["paid-manually", "recreated"])
-    env = await w.slack.socket_command(CMD, "list", user_id=FINANCE_USER,
-                                       channel_id=FAILED_CHANNEL)
+    env = await w.slack.socket_command(CMD, "list", user_id=FINANCE_USER, channel_id=FAILED_CHANNEL)
     assert env.in_time and env.type == EnvelopeType.SLASH_COMMANDS
     await answers(w, 1)
     [shown] = w.slack.ephemeral(FINANCE_USER)
@@ -114,20 +121,26 @@ async def test_a_remedy_click_changes_the_books(w: World) -> None:
 async def test_the_recreate_modal_is_submitted_over_the_socket(w: World) -> None:
     rec = (await seed(w, ["deleted"]))["deleted"]
     await socket_click(w, rec, RemedyKind.RECREATE_PAYMENT)
-    await w.slack.wait_until(lambda: any(
-        v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()))
-    view = next(v for v in w.slack.views.values()
-                if v.view.get("callback_id") == ViewId.RECREATE_PICK.value)
+    await w.slack.wait_until(
+        lambda: any(
+            v.view.get("callback_id") == ViewId.RECREATE_PICK.value for v in w.slack.views.values()
+        )
+    )
+    view = next(
+        v for v in w.slack.views.values() if v.view.get("callback_id") == ViewId.RECREATE_PICK.value
+    )
     # a value that was not offered: the ack carries the errors and the modal stays open
     bad = await w.slack.socket_submit_view(
-        view.id, {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: "99999"}}, FINANCE_USER)
+        view.id, {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: "99999"}}, FINANCE_USER
+    )
     assert bad.in_time
     answer = bad.json()
     assert answer is not None and answer["response_action"] == "errors"
     assert not view.closed and qbo_payments(w, rec.payment.reference) == []
 
     good = await w.slack.socket_submit_view(
-        view.id, {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER)
+        view.id, {RECREATE_TARGET_BLOCK: {RECREATE_TARGET_ACTION: KEEP_AS_CREDIT}}, FINANCE_USER
+    )
     assert good.in_time and view.closed
     done = await until_status(w, rec.payment_id, FailureStatus.RESOLVED)
     [created] = qbo_payments(w, rec.payment.reference)
@@ -151,12 +164,18 @@ async def test_a_refresh_in_the_middle_of_a_burst_loses_nothing_and_repeats_noth
     for cause, (kind, _) in BURST.items():
         rec = recs[cause]
         assert rec.slack is not None
-        clicks.append(w.slack.click_interaction(
-            message_ts=rec.slack.ts, channel=rec.slack.channel,
-            action_id=REMEDY_ACTIONS[kind].value, user_id=FINANCE_USER))
-    commands = [w.slack.command_interaction(CMD, text, user_id=FINANCE_USER,
-                                            channel_id=FAILED_CHANNEL)
-                for text in ("list", "stats", "list")]
+        clicks.append(
+            w.slack.click_interaction(
+                message_ts=rec.slack.ts,
+                channel=rec.slack.channel,
+                action_id=REMEDY_ACTIONS[kind].value,
+                user_id=FINANCE_USER,
+            )
+        )
+    commands = [
+        w.slack.command_interaction(CMD, text, user_id=FINANCE_USER, channel_id=FAILED_CHANNEL)
+        for text in ("list", "stats", "list")
+    ]
     # interleaved: click, command, click, command, ...; the first half goes out, then Slack
     # asks for a refresh while those are still being handled, then the second half
     burst = [(EnvelopeType.INTERACTIVE, c) for c in clicks]
@@ -187,8 +206,11 @@ async def test_a_refresh_in_the_middle_of_a_burst_loses_nothing_and_repeats_noth
         assert done.remedy_attempts == 1, cause
         assert done.remedy is not None and done.remedy.kind == kind
     assert len(qbo_payments(w, recs["recreated"].payment.reference)) == 1
-    ok = Counter((a.payment_id, a.action) for a in await w.services.store.audit_entries(100)
-                 if a.result == "ok")
+    ok = Counter(
+        (a.payment_id, a.action)
+        for a in await w.services.store.audit_entries(100)
+        if a.result == "ok"
+    )
     assert ok == Counter({(recs[c].payment_id, k.value): 1 for c, (k, _) in BURST.items()})
     await answers(w, len(commands))
     replies = [e for e in w.slack.ephemeral(FINANCE_USER) if e.source == "response_url"]
@@ -203,14 +225,17 @@ async def test_the_stand_in_catches_missing_repeated_and_stray_acks() -> None:
     try:
         async with aiohttp.ClientSession() as http:
             headers = {"Authorization": f"Bearer {slack.app_token}"}
-            async with http.post(f"{slack.api_url}apps.connections.open",
-                                 headers=headers) as resp:
+            async with http.post(f"{slack.api_url}apps.connections.open", headers=headers) as resp:
                 url = (await resp.json())["url"]
             assert url.startswith("ws://127.0.0.1:")
             async with http.ws_connect(url) as ws:
                 assert (await ws.receive_json())["type"] == "hello"
-                done = [slack.command_interaction(CMD, "list", user_id=FINANCE_USER,
-                                                  channel_id=FAILED_CHANNEL) for _ in range(2)]
+                done = [
+                    slack.command_interaction(
+                        CMD, "list", user_id=FINANCE_USER, channel_id=FAILED_CHANNEL
+                    )
+                    for _ in range(2)
+                ]
                 unanswered = await slack.send_envelope(EnvelopeType.SLASH_COMMANDS, done[0])
                 twice = await slack.send_envelope(EnvelopeType.SLASH_COMMANDS, done[1])
                 for _ in range(2):

@@ -44,9 +44,7 @@ def make_payment(i: int, *, amount: str = "1250.00", customer: str = "Northwind 
             "customer": {"id": "cus_311", "name": customer, "qb_customer_id": "58"},
             "amount": amount,
             "paid_at": (T0 + timedelta(minutes=i)).isoformat(),
-            "applications": [
-                {"invoice_number": "1043", "qb_invoice_id": "130", "amount": amount}
-            ],
+            "applications": [{"invoice_number": "1043", "qb_invoice_id": "130", "amount": amount}],
             "sync": {"status": "failed", "attempts": 1, "error": {"code": "6000", "message": "x"}},
             "updated_at": T0.isoformat(),
         }
@@ -215,14 +213,23 @@ async def test_an_outsider_clicking_10000_times_pushes_no_audit_entry_out(store:
     """Refused clicks go to their own stream, at most REFUSALS_KEPT_PER_MINUTE a person a
     minute; every one is counted; the real audit entries all stay."""
     for i in range(19):
-        await store.audit(AuditEntry(user="U1", action="dismiss_sync", payment_id=f"pmt_{i}",
-                                     result="ok"))
+        await store.audit(
+            AuditEntry(user="U1", action="dismiss_sync", payment_id=f"pmt_{i}", result="ok")
+        )
     # a remedy refused to a finance user (it did not fit) is a real audit entry
-    await store.audit(AuditEntry(user="U1", action="recreate_payment", payment_id="pmt_19",
-                                 result="refused", detail="the invoice was paid meanwhile"))
+    await store.audit(
+        AuditEntry(
+            user="U1",
+            action="recreate_payment",
+            payment_id="pmt_19",
+            result="refused",
+            detail="the invoice was paid meanwhile",
+        )
+    )
     at = datetime.now(UTC)
-    click = AuditEntry(at=at, user="U0OUTSIDER", action="dismiss_sync", payment_id="pmt_0",
-                       result="refused")
+    click = AuditEntry(
+        at=at, user="U0OUTSIDER", action="dismiss_sync", payment_id="pmt_0", result="refused"
+    )
     for _ in range(200):  # 10,000 clicks, 50 at a time
         await asyncio.gather(*(store.audit_refused_click(click) for _ in range(50)))
     real = await store.audit_entries(100, refused=False)
@@ -233,12 +240,18 @@ async def test_an_outsider_clicking_10000_times_pushes_no_audit_entry_out(store:
     # both read together, newest first: the refusals came last
     mixed = await store.audit_entries(REFUSALS_KEPT_PER_MINUTE + 2)
     assert [(e.user, e.result) for e in mixed] == (
-        [("U0OUTSIDER", "refused")] * REFUSALS_KEPT_PER_MINUTE
-        + [("U1", "refused"), ("U1", "ok")])
+        [("U0OUTSIDER", "refused")] * REFUSALS_KEPT_PER_MINUTE + [("U1", "refused"), ("U1", "ok")]
+    )
     # a new minute keeps a few again
-    await store.audit_refused_click(AuditEntry(
-        at=at + timedelta(minutes=1), user="U0OUTSIDER", action="dismiss_sync",
-        payment_id="pmt_0", result="refused"))
+    await store.audit_refused_click(
+        AuditEntry(
+            at=at + timedelta(minutes=1),
+            user="U0OUTSIDER",
+            action="dismiss_sync",
+            payment_id="pmt_0",
+            result="refused",
+        )
+    )
     assert await store.redis.xlen(store.key("audit", "refused")) == REFUSALS_KEPT_PER_MINUTE + 1
 
 

@@ -127,8 +127,11 @@ async def _check_rate(s: Services, stats: SyncStats | None) -> AlertReport | Non
         if rate < cfg.alert_threshold * RECOVER_RATIO:
             if await s.store.once(f"alert:recovered:{state.episode}", ttl=30 * 86400):
                 text, blocks = recovered_message(
-                    rate=rate, threshold=cfg.alert_threshold, window_days=cfg.alert_window_days,
-                    now=now, alerted_at=state.alerted_at,
+                    rate=rate,
+                    threshold=cfg.alert_threshold,
+                    window_days=cfg.alert_window_days,
+                    now=now,
+                    alerted_at=state.alerted_at,
                 )
                 await messages.post(s, cfg.alert_channel, text, blocks)
             state.active, state.recovered_at = False, now
@@ -136,8 +139,11 @@ async def _check_rate(s: Services, stats: SyncStats | None) -> AlertReport | Non
     elif over:
         if state.last_alert_at is not None and now - state.last_alert_at < MIN_ALERT_GAP:
             state.suppressed_at = now
-            log.info("failure rate %s over the threshold again within a day of the last "
-                     "alert; not alerting again yet", rate)
+            log.info(
+                "failure rate %s over the threshold again within a day of the last "
+                "alert; not alerting again yet",
+                rate,
+            )
         else:
             episode = state.episode + 1
             if await s.store.once(f"alert:rate:{episode}", ttl=30 * 86400):
@@ -172,29 +178,38 @@ async def build_report(
             previous_rate, previous_failures = _rate(p_failed, p_total), max(0, p_failed)
     checks = await _checks(s, by_cause, in_window)
     return AlertReport(
-        rate=cur.failure_rate, threshold=cfg.alert_threshold, window_days=cfg.alert_window_days,
-        payments=cur.total, failures=cur.failed, by_cause=by_cause,
-        top_customers=_top_customers(in_window), previous_rate=previous_rate,
-        previous_failures=previous_failures, checks=checks, at=now,
+        rate=cur.failure_rate,
+        threshold=cfg.alert_threshold,
+        window_days=cfg.alert_window_days,
+        payments=cur.total,
+        failures=cur.failed,
+        by_cause=by_cause,
+        top_customers=_top_customers(in_window),
+        previous_rate=previous_rate,
+        previous_failures=previous_failures,
+        checks=checks,
+        at=now,
     )
 
 
 def _by_cause(rows: list[FailureSummary]) -> list[CauseCount]:
-    out = [CauseCount(cause=c, count=n, amount=a)
-           for c, (n, a) in tally((r.cause, r.amount) for r in rows).items()]
+    out = [
+        CauseCount(cause=c, count=n, amount=a)
+        for c, (n, a) in tally((r.cause, r.amount) for r in rows).items()
+    ]
     return sorted(out, key=lambda c: (-c.count, -c.amount, c.cause.value))
 
 
 def _top_customers(rows: list[FailureSummary]) -> list[CustomerCount]:
-    out = [CustomerCount(name=name, count=n, amount=a)
-           for name, (n, a) in tally((r.customer, r.amount) for r in rows).items()]
+    out = [
+        CustomerCount(name=name, count=n, amount=a)
+        for name, (n, a) in tally((r.customer, r.amount) for r in rows).items()
+    ]
     out.sort(key=lambda c: (-c.count, -c.amount, c.name))
     return out[:TOP_CUSTOMERS]
 
 
-async def _checks(
-    s: Services, by_cause: list[CauseCount], rows: list[FailureSummary]
-) -> list[str]:
+async def _checks(s: Services, by_cause: list[CauseCount], rows: list[FailureSummary]) -> list[str]:
     cause = dominant_cause(by_cause)
     credit: bool | None = None
     payments: bool | None = None
@@ -214,8 +229,9 @@ async def _checks(
             if rec.payment.sync.error and rec.payment.sync.error.message
         )
         sample = errors.most_common(1)[0][0] if errors else None
-    return what_to_check(by_cause, auto_apply_credit=credit, auto_apply_payments=payments,
-                         sample_sync_error=sample)
+    return what_to_check(
+        by_cause, auto_apply_credit=credit, auto_apply_payments=payments, sample_sync_error=sample
+    )
 
 
 # ---- sync not running --------------------------------------------------------------------
@@ -238,7 +254,9 @@ async def _check_sync(s: Services) -> None:
         episode = state.episode + 1
         if await s.store.once(f"alert:sync:{episode}", ttl=30 * 86400):
             text, blocks = sync_not_running_message(
-                pending=len(pending), now=now, hours=int(SYNC_STALL.total_seconds() // 3600),
+                pending=len(pending),
+                now=now,
+                hours=int(SYNC_STALL.total_seconds() // 3600),
                 pending_amount=sum((p.amount for p in pending), Decimal(0)),
             )
             await messages.post(s, s.settings.alert_channel, text, blocks)

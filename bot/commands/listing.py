@@ -84,8 +84,12 @@ async def query(
     offset = (max(1, page) - 1) * page_size
     seen_before = now - f.older_than if f.older_than is not None else None
     got = await store.open_page(
-        cause=f.cause, customer=f.customer, min_amount=f.min_amount,
-        seen_before=seen_before, offset=offset, limit=page_size,
+        cause=f.cause,
+        customer=f.customer,
+        min_amount=f.min_amount,
+        seen_before=seen_before,
+        offset=offset,
+        limit=page_size,
     )
     if got is not None:
         return got.total, got.total_amount, got.rows
@@ -105,7 +109,8 @@ async def first_page(
     token = ""
     if pages > 1:
         token = await store.put_conversation(
-            PAGING_KIND, {"filters": f.to_dict(), "user": user, "size": page_size},
+            PAGING_KIND,
+            {"filters": f.to_dict(), "user": user, "size": page_size},
             ttl=PAGING_TTL,
         )
     return ListResult(rows, 1, pages, total, amount, f, token)
@@ -121,8 +126,9 @@ async def page_at(store: Store, token: str, page: int, now: datetime, *, user: s
         f = ListFilters.from_dict(state.get("filters") or {})
         size = int(state.get("size") or PAGE_SIZE)
     except (ValueError, TypeError) as exc:
-        raise PagingExpired("this list can no longer be read; run `/failed-payments` again"
-                            ) from exc
+        raise PagingExpired(
+            "this list can no longer be read; run `/failed-payments` again"
+        ) from exc
     total, amount, rows = await query(store, f, now, page=page, page_size=size)
     pages = _pages(total, size)
     if page > pages:  # failures resolved meanwhile: show the last page there is

@@ -195,7 +195,7 @@ def _tokens(text: str) -> list[str]:
     try:
         return list(lex)
     except ValueError:
-        raise CommandError("a quote is not closed — check the `\"` marks") from None
+        raise CommandError('a quote is not closed — check the `"` marks') from None
 
 
 def parse_command(text: str | None) -> Command:
@@ -225,8 +225,9 @@ def parse_command(text: str | None) -> Command:
         return HelpCommand()
     if _REF.match(words[0]) and words[0].upper().startswith("CB") and words[0][2:3].isdigit():
         raise CommandError(f"unknown command {_code(words[0])} — did you mean `show {words[0]}`?")
-    raise CommandError(f"unknown command {_code(words[0])}" + _did_you_mean(
-        _suggest(head, SUBCOMMANDS)))
+    raise CommandError(
+        f"unknown command {_code(words[0])}" + _did_you_mean(_suggest(head, SUBCOMMANDS))
+    )
 
 
 def parse_window(words: list[str]) -> int:
@@ -235,7 +236,8 @@ def parse_window(words: list[str]) -> int:
         return 7
     if len(words) > 1:
         raise CommandError(
-            f"`stats` takes one window, e.g. `stats 30d` (got {_code(' '.join(words))})")
+            f"`stats` takes one window, e.g. `stats 30d` (got {_code(' '.join(words))})"
+        )
     w = words[0].lower()
     m = re.fullmatch(r"(\d{1,4})\s*(d|day|days)?", w)
     if m and int(m.group(1)) in STATS_WINDOWS:
@@ -253,8 +255,9 @@ def parse_target(words: list[str]) -> str:
     if not words:
         raise CommandError("`show` needs a CB reference or payment id, e.g. `show CB10234`")
     if len(words) > 1:
-        raise CommandError(f"`show` takes one reference, e.g. `show CB10234` "
-                           f"(got {_code(' '.join(words))})")
+        raise CommandError(
+            f"`show` takes one reference, e.g. `show CB10234` (got {_code(' '.join(words))})"
+        )
     target = words[0].strip()
     if not _REF.match(target):
         raise CommandError(f"{_code(target)} is not a CB reference or payment id")
@@ -276,8 +279,9 @@ def parse_filters(words: list[str]) -> ListFilters:
                 continue
             if word.lower() in FILTERS or word.lower() in _FILTER_ALIASES:
                 name = _FILTER_ALIASES.get(word.lower(), word.lower())
-                raise CommandError(f"{_code(word)} needs a value after a colon, e.g. "
-                                   f"`{_example(name)}`")
+                raise CommandError(
+                    f"{_code(word)} needs a value after a colon, e.g. `{_example(name)}`"
+                )
             hint = _suggest(word.lower(), SUBCOMMANDS)
             msg = f"unexpected {_code(word)}: filters look like `cause:credit-memo`"
             if hint and hint != "list":
@@ -287,8 +291,9 @@ def parse_filters(words: list[str]) -> ListFilters:
         k = key.lower()
         name = _FILTER_ALIASES.get(k, k)
         if name not in FILTERS:
-            raise CommandError(f"unknown filter {_code(key + ':')}"
-                               + _did_you_mean(_suggest(k, FILTERS), "`{}:`"))
+            raise CommandError(
+                f"unknown filter {_code(key + ':')}" + _did_you_mean(_suggest(k, FILTERS), "`{}:`")
+            )
         if name in values:
             raise CommandError(f"`{name}:` is given twice; give it once")
         values[name] = value.strip()
@@ -305,8 +310,12 @@ def parse_filters(words: list[str]) -> ListFilters:
 
 
 def _example(name: str) -> str:
-    return {"cause": "cause:credit-memo", "customer": "customer:northwind",
-            "older": "older:3d", "min": "min:500"}[name]
+    return {
+        "cause": "cause:credit-memo",
+        "customer": "customer:northwind",
+        "older": "older:3d",
+        "min": "min:500",
+    }[name]
 
 
 def parse_cause(value: str) -> Cause:
@@ -317,16 +326,18 @@ def parse_cause(value: str) -> Cause:
             return c
     names = [c.value for c in _CAUSES]
     hint = _suggest(v, names)
-    return _raise(f"unknown cause {_code(value)}" + _did_you_mean(hint, "`cause:{}`")
-                  + ("" if hint else f"; causes are {', '.join(f'`{n}`' for n in names)}"))
+    return _raise(
+        f"unknown cause {_code(value)}"
+        + _did_you_mean(hint, "`cause:{}`")
+        + ("" if hint else f"; causes are {', '.join(f'`{n}`' for n in names)}")
+    )
 
 
 def parse_customer(value: str) -> str:
     """Customer text: matched case-insensitively anywhere in the customer's name."""
     v = " ".join(value.split())
     if len(v) > MAX_CUSTOMER:
-        raise CommandError(f"`customer:` text is {len(v)} characters; keep it under "
-                           f"{MAX_CUSTOMER}")
+        raise CommandError(f"`customer:` text is {len(v)} characters; keep it under {MAX_CUSTOMER}")
     return v
 
 

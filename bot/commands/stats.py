@@ -63,13 +63,19 @@ def summarise(
         by_person[res.by or OUTSIDE_SLACK] += 1
         durations.append(max(timedelta(0), res.at - rec.first_seen_at))
     median = statistics.median_low(durations) if durations else None
-    by_cause = [CauseCount(cause=c, count=n, amount=a)
-                for c, (n, a) in tally(in_window).items()]
+    by_cause = [CauseCount(cause=c, count=n, amount=a) for c, (n, a) in tally(in_window).items()]
     return StatsReport(
-        window_days=window_days, payments=payments, failures=failures, rate=rate,
-        threshold=threshold, by_cause=by_cause, resolved_by_remedy=dict(by_remedy),
-        resolved_by_person=dict(by_person), median_time_to_resolve=median,
-        open_now=open_now, open_amount=open_amount,
+        window_days=window_days,
+        payments=payments,
+        failures=failures,
+        rate=rate,
+        threshold=threshold,
+        by_cause=by_cause,
+        resolved_by_remedy=dict(by_remedy),
+        resolved_by_person=dict(by_person),
+        median_time_to_resolve=median,
+        open_now=open_now,
+        open_amount=open_amount,
     )
 
 
@@ -82,8 +88,9 @@ async def resolved_since(store: Store, since: datetime, until: datetime) -> list
     return out
 
 
-async def build_stats(services: Services, window_days: int, now: datetime | None = None
-                      ) -> StatsReport:
+async def build_stats(
+    services: Services, window_days: int, now: datetime | None = None
+) -> StatsReport:
     """``stats [7d|30d|90d]``: ConnectBooster's payment counts and failure rate against
     ``ALERT_THRESHOLD``, and the bot's breakdowns over the same window."""
     now = now or services.clock()
@@ -94,9 +101,15 @@ async def build_stats(services: Services, window_days: int, now: datetime | None
     open_rows = [(s.cause, s.amount, s.paid_at) for s in summaries]
     resolved = await resolved_since(store, since, now)
     return summarise(
-        window_days=window_days, payments=sync.total, failures=sync.failed,
-        rate=sync.failure_rate, threshold=services.settings.alert_threshold, since=since,
-        open_rows=open_rows, resolved=resolved, open_now=len(summaries),
+        window_days=window_days,
+        payments=sync.total,
+        failures=sync.failed,
+        rate=sync.failure_rate,
+        threshold=services.settings.alert_threshold,
+        since=since,
+        open_rows=open_rows,
+        resolved=resolved,
+        open_now=len(summaries),
         open_amount=sum((s.amount for s in summaries), Decimal(0)),
     )
 
@@ -107,7 +120,6 @@ async def refresh_gauges(services: Services) -> None:
         services.metrics.open_failures.labels(cause.value).set(
             await services.store.open_count(cause)
         )
-
 
 
 def recheck_message(
@@ -124,17 +136,23 @@ def recheck_message(
     name, at most ``MAX_REFS`` each shown; ``*_count`` give the totals when the lists were
     cut short. ``skipped`` (a poll already running elsewhere) is said instead."""
     if skipped:
-        text = ("A check is already running (" + truncate(skipped, 200) + "); its results "
-                "appear in the channel as usual. Try `recheck` again in a minute.")
+        text = (
+            "A check is already running (" + truncate(skipped, 200) + "); its results "
+            "appear in the channel as usual. Try `recheck` again in a minute."
+        )
         return fallback(text), [section(f":hourglass_flowing_sand: {escape(text)}")]
     new_n = len(new) if new_count is None else new_count
     res_n = len(resolved) if resolved_count is None else resolved_count
     if new_n == 0 and res_n == 0:
-        headline = (":white_check_mark: Checked ConnectBooster: nothing changed. "
-                    f"{plural(still_open, 'failure')} still open.")
+        headline = (
+            ":white_check_mark: Checked ConnectBooster: nothing changed. "
+            f"{plural(still_open, 'failure')} still open."
+        )
     else:
-        headline = (f":arrows_counterclockwise: Checked ConnectBooster: {new_n:,} new, "
-                    f"{res_n:,} resolved, {still_open:,} still open.")
+        headline = (
+            f":arrows_counterclockwise: Checked ConnectBooster: {new_n:,} new, "
+            f"{res_n:,} resolved, {still_open:,} still open."
+        )
     blocks: list[Block] = [section(headline)]
     for label, n, refs in (("New", new_n, new), ("Resolved", res_n, resolved)):
         if n and refs:

@@ -95,8 +95,9 @@ class RemedyPlan(BaseModel):
             "payment": self.payment_id,
             "refusal": self.refusal,
             "pick": self.pick,
-            "writes": [[w.step, w.kind.value, w.target_id, self._masked(w.body)]
-                       for w in self.writes],
+            "writes": [
+                [w.step, w.kind.value, w.target_id, self._masked(w.body)] for w in self.writes
+            ],
         }
         text = json.dumps(core, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -105,8 +106,9 @@ class RemedyPlan(BaseModel):
         """``body`` with the requesting user's mention in its private note masked."""
         if body is None or "PrivateNote" not in body:
             return body
-        note = str(body["PrivateNote"]).replace(requester_phrase(self.requested_by),
-                                                requester_phrase("*"))
+        note = str(body["PrivateNote"]).replace(
+            requester_phrase(self.requested_by), requester_phrase("*")
+        )
         return {**body, "PrivateNote": note}
 
 

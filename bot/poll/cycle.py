@@ -220,8 +220,15 @@ class _Cycle:
 
         try:
             self.report.alert = await check_alerts(self.s, stats=self.stats)
-        except (CBError, QBOError, SlackApiError, SlackClientError, StoreError,
-                aiohttp.ClientError, TimeoutError) as exc:
+        except (
+            CBError,
+            QBOError,
+            SlackApiError,
+            SlackClientError,
+            StoreError,
+            aiohttp.ClientError,
+            TimeoutError,
+        ) as exc:
             self.report.alert_error = _reason(exc)
             log.warning("failure-rate alert check failed: %s", self.report.alert_error)
 
@@ -272,8 +279,16 @@ async def run_poller(
             report = await poll_once(services, post_interval=post_interval)
         except asyncio.CancelledError:
             raise
-        except (CBError, QBOError, SlackApiError, SlackClientError, StoreError, LeaseLost,
-                aiohttp.ClientError, TimeoutError) as exc:
+        except (
+            CBError,
+            QBOError,
+            SlackApiError,
+            SlackClientError,
+            StoreError,
+            LeaseLost,
+            aiohttp.ClientError,
+            TimeoutError,
+        ) as exc:
             failures += 1
             delay = backoff_delay(failures, interval)
             log.warning("poll cycle failed (%s); retrying in %.0fs", _reason(exc), delay)
@@ -287,9 +302,13 @@ async def run_poller(
             if report.skipped:
                 log.debug("poll skipped: %s", report.skipped)
             elif report.new or report.updated or report.resolved:
-                log.info("poll: %d new, %d failed again, %d resolved, %d open",
-                         len(report.new), len(report.updated), len(report.resolved),
-                         len(report.still_open))
+                log.info(
+                    "poll: %d new, %d failed again, %d resolved, %d open",
+                    len(report.new),
+                    len(report.updated),
+                    len(report.resolved),
+                    len(report.still_open),
+                )
         await sleep(delay)
 
 

@@ -38,6 +38,7 @@ DIAGNOSE_BATCH = 25
 DIGEST_OLDEST = 5
 """Oldest failures listed in a digest (diagnosed before the digest is posted)."""
 
+
 class DigestPlan(BaseModel):
     """A burst being posted: its digest message and the failures that go in its thread."""
 
@@ -67,7 +68,9 @@ class DigestPoster:
         if plan.ts is None:
             ref = await self.poster.find_posted(
                 {"channel": plan.channel, "at": plan.claimed_at.timestamp()},
-                EVENT_DIGEST, "plan_id", plan.plan_id,
+                EVENT_DIGEST,
+                "plan_id",
+                plan.plan_id,
             )
             if ref is None:  # the digest never reached Slack: the burst starts over
                 plan.done = True
@@ -78,8 +81,7 @@ class DigestPoster:
         in_plan = set(plan.payment_ids)
         mine = [f for f in fresh if f.payment.id in in_plan]
         rest = [f for f in fresh if f.payment.id not in in_plan]
-        log.info("resuming digest %s: %d failures left to post in its thread", plan.ts,
-                 len(mine))
+        log.info("resuming digest %s: %d failures left to post in its thread", plan.ts, len(mine))
         self.poster.report.digest_ts = plan.ts
         await self._post_thread(plan, mine)
         return rest
@@ -92,19 +94,28 @@ class DigestPoster:
         now = s.clock()
         oldest = await self.intake.records(fresh[:DIGEST_OLDEST])
         plan = DigestPlan(
-            plan_id=secrets.token_hex(8), channel=poster.channel, claimed_at=now,
+            plan_id=secrets.token_hex(8),
+            channel=poster.channel,
+            claimed_at=now,
             payment_ids=[f.payment.id for f in fresh],
             total_amount=sum((f.payment.amount for f in fresh), Decimal(0)),
         )
         await s.store.put_model(plan, "poll", "digest")
         text, blocks = digest_message(
-            oldest, total_count=len(fresh), total_amount=plan.total_amount, counts_by_cause={},
-            oldest=oldest, now=now,
+            oldest,
+            total_count=len(fresh),
+            total_amount=plan.total_amount,
+            counts_by_cause={},
+            oldest=oldest,
+            now=now,
         )
         poster.check_lease()
         await poster.pacer.wait(poster.channel)
         _, plan.ts = await messages.post(
-            s, poster.channel, text, blocks,
+            s,
+            poster.channel,
+            text,
+            blocks,
             metadata={"event_type": EVENT_DIGEST, "event_payload": {"plan_id": plan.plan_id}},
         )
         poster.mark_first()
@@ -125,7 +136,7 @@ class DigestPoster:
             cancelled = False
             try:
                 for i in range(0, len(found), DIAGNOSE_BATCH):
-                    for rec in await self.intake.records(found[i:i + DIAGNOSE_BATCH]):
+                    for rec in await self.intake.records(found[i : i + DIAGNOSE_BATCH]):
                         await queue.put(rec)
             except asyncio.CancelledError:
                 # the consumer is gone (the cycle is being cancelled): waiting for room in a
@@ -162,8 +173,12 @@ class DigestPoster:
         by_cause = Counter(r.cause for r in recs)
         oldest = sorted(recs, key=lambda r: (r.payment.paid_at, r.payment_id))[:DIGEST_OLDEST]
         text, blocks = digest_message(
-            recs, total_count=len(plan.payment_ids), total_amount=plan.total_amount,
-            counts_by_cause=by_cause, oldest=oldest, now=self.s.clock(),
+            recs,
+            total_count=len(plan.payment_ids),
+            total_amount=plan.total_amount,
+            counts_by_cause=by_cause,
+            oldest=oldest,
+            now=self.s.clock(),
         )
         try:
             await messages.update(self.s, plan.channel, plan.ts, text, blocks)

@@ -30,8 +30,9 @@ def failed_again(rec: FailureRecord, p: Payment) -> bool:
         return False
     if new.attempts > old.attempts:
         return True
-    return bool(new.last_attempt_at and old.last_attempt_at
-                and new.last_attempt_at > old.last_attempt_at)
+    return bool(
+        new.last_attempt_at and old.last_attempt_at and new.last_attempt_at > old.last_attempt_at
+    )
 
 
 async def update_again(
@@ -54,11 +55,18 @@ async def update_again(
             if not failed_again(rec, f.payment):
                 continue
             at = f.payment.sync.last_attempt_at or f.payment.updated_at
-            notice = (f"ConnectBooster's sync failed again at {at:%H:%M} UTC "
-                      f"(attempt {f.payment.sync.attempts}); the diagnosis below is new.")
-            await lifecycle.failed_again(s, rec, f.payment, diagnosed.get(f.payment.id),
-                                         notice=notice,
-                                         plans=await diagnosed.plans(s, rec, f.payment))
+            notice = (
+                f"ConnectBooster's sync failed again at {at:%H:%M} UTC "
+                f"(attempt {f.payment.sync.attempts}); the diagnosis below is new."
+            )
+            await lifecycle.failed_again(
+                s,
+                rec,
+                f.payment,
+                diagnosed.get(f.payment.id),
+                notice=notice,
+                plans=await diagnosed.plans(s, rec, f.payment),
+            )
             report.updated.append(rec.payment_id)
     return held
 

@@ -55,8 +55,11 @@ class Diagnosed:
         diagnosis = self.diagnoses.get(payment.id)
         if diagnosis is None:
             return None
-        view = (rec.model_copy() if rec is not None
-                else FailureRecord(payment_id=payment.id, payment=payment))
+        view = (
+            rec.model_copy()
+            if rec is not None
+            else FailureRecord(payment_id=payment.id, payment=payment)
+        )
         view.payment, view.diagnosis = payment, diagnosis
         return await plans_for(services, view, self.facts)
 
@@ -75,21 +78,33 @@ class Intake:
             return Diagnosed()
         facts = await fetch_facts(self.s.qbo, payments)
         threshold = self.s.settings.alert_threshold
-        return Diagnosed({p.id: diagnose(p, facts, failure_rate=self.failure_rate,
-                                         threshold=threshold) for p in payments}, facts)
+        return Diagnosed(
+            {
+                p.id: diagnose(p, facts, failure_rate=self.failure_rate, threshold=threshold)
+                for p in payments
+            },
+            facts,
+        )
 
     async def records(self, found: Sequence[Found]) -> list[FailureRecord]:
         """Records for new failures, diagnosed (reusing a stored diagnosis), planned and
         stored, in the order given."""
         todo = [
-            f.payment for f in found
-            if f.record is None or f.record.diagnosis is None
+            f.payment
+            for f in found
+            if f.record is None
+            or f.record.diagnosis is None
             or f.record.payment.sync.attempts != f.payment.sync.attempts
         ]
         diagnosed = await self.diagnose(todo)
         return [
-            await lifecycle.opened(self.s, f.payment, f.record, diagnosed.get(f.payment.id),
-                                   plans=await diagnosed.plans(self.s, f.record, f.payment))
+            await lifecycle.opened(
+                self.s,
+                f.payment,
+                f.record,
+                diagnosed.get(f.payment.id),
+                plans=await diagnosed.plans(self.s, f.record, f.payment),
+            )
             for f in found
         ]
 

@@ -104,17 +104,21 @@ class Poster:
         store where it is."""
         s = self.s
         name = f"post:{rec.payment_id}"
-        claim = json.dumps({
-            "holder": s.instance, "nonce": secrets.token_hex(4), "channel": self.channel,
-            "thread_ts": thread_ts, "at": s.clock().timestamp(),
-        })
+        claim = json.dumps(
+            {
+                "holder": s.instance,
+                "nonce": secrets.token_hex(4),
+                "channel": self.channel,
+                "thread_ts": thread_ts,
+                "at": s.clock().timestamp(),
+            }
+        )
         ref: SlackRef | None = None
         if not await s.store.once(name, claim, ttl=CLAIM_TTL):
             prior = _load_claim(await s.store.once_value(name))
             ref = await self.find_posted(prior, EVENT_FAILURE, "payment_id", rec.payment_id)
             if ref is not None:
-                log.info("found %s already posted (%s); adopting it", rec.payment.reference,
-                         ref.ts)
+                log.info("found %s already posted (%s); adopting it", rec.payment.reference, ref.ts)
                 self.report.adopted.append(rec.payment_id)
             else:
                 await s.store.set_once_value(name, claim, ttl=CLAIM_TTL)
@@ -124,9 +128,14 @@ class Poster:
             self.check_lease()
             try:
                 ref = await post_failure(
-                    s, rec, channel=self.channel, thread_ts=thread_ts,
-                    metadata={"event_type": EVENT_FAILURE,
-                              "event_payload": {"payment_id": rec.payment_id}},
+                    s,
+                    rec,
+                    channel=self.channel,
+                    thread_ts=thread_ts,
+                    metadata={
+                        "event_type": EVENT_FAILURE,
+                        "event_payload": {"payment_id": rec.payment_id},
+                    },
                 )
             except SlackApiError:
                 # Slack answered "no": nothing was posted, so the claim can go.
@@ -156,21 +165,31 @@ class Poster:
         for _ in range(50):  # at most 50 pages of history
             if thread_ts:
                 resp = await self.s.slack.conversations_replies(
-                    channel=channel, ts=str(thread_ts), oldest=oldest, cursor=cursor,
-                    include_all_metadata=True, limit=200,
+                    channel=channel,
+                    ts=str(thread_ts),
+                    oldest=oldest,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                    limit=200,
                 )
             else:
                 resp = await self.s.slack.conversations_history(
-                    channel=channel, oldest=oldest, cursor=cursor, include_all_metadata=True,
+                    channel=channel,
+                    oldest=oldest,
+                    cursor=cursor,
+                    include_all_metadata=True,
                     limit=200,
                 )
             for msg in resp.get("messages") or []:
                 meta = msg.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == event and str(payload.get(key)) == value:
-                    return SlackRef(channel=channel, ts=str(msg["ts"]),
-                                    thread_ts=str(thread_ts) if thread_ts else None,
-                                    permalink=await permalink(self.s, channel, str(msg["ts"])))
+                    return SlackRef(
+                        channel=channel,
+                        ts=str(msg["ts"]),
+                        thread_ts=str(thread_ts) if thread_ts else None,
+                        permalink=await permalink(self.s, channel, str(msg["ts"])),
+                    )
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return None
@@ -196,8 +215,9 @@ class Poster:
                 meta = msg.get("metadata") or {}
                 pid = str((meta.get("event_payload") or {}).get("payment_id") or "")
                 if meta.get("event_type") == EVENT_FAILURE and pid:
-                    found.setdefault(pid, SlackRef(channel=self.channel, ts=str(msg["ts"]),
-                                                   thread_ts=thread_ts))
+                    found.setdefault(
+                        pid, SlackRef(channel=self.channel, ts=str(msg["ts"]), thread_ts=thread_ts)
+                    )
         return found
 
     async def _pages(self, oldest: float, thread_ts: str | None) -> AsyncIterator[Any]:
@@ -206,21 +226,31 @@ class Poster:
         for _ in range(HISTORY_PAGES):
             if thread_ts:
                 resp = await self.s.slack.conversations_replies(
-                    channel=self.channel, ts=thread_ts, oldest=f"{oldest:.6f}", cursor=cursor,
-                    include_all_metadata=True, limit=200,
+                    channel=self.channel,
+                    ts=thread_ts,
+                    oldest=f"{oldest:.6f}",
+                    cursor=cursor,
+                    include_all_metadata=True,
+                    limit=200,
                 )
             else:
                 resp = await self.s.slack.conversations_history(
-                    channel=self.channel, oldest=f"{oldest:.6f}", cursor=cursor,
-                    include_all_metadata=True, limit=200,
+                    channel=self.channel,
+                    oldest=f"{oldest:.6f}",
+                    cursor=cursor,
+                    include_all_metadata=True,
+                    limit=200,
                 )
             for msg in resp.get("messages") or []:
                 yield msg
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return
-        log.warning("stopped reading %s after %d pages; older messages were not searched",
-                    thread_ts or self.channel, HISTORY_PAGES)
+        log.warning(
+            "stopped reading %s after %d pages; older messages were not searched",
+            thread_ts or self.channel,
+            HISTORY_PAGES,
+        )
 
 
 def _load_claim(raw: str | None) -> dict[str, Any] | None:

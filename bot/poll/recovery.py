@@ -84,8 +84,10 @@ async def check_state(services: Services) -> StateCheck:
     if marker.recovery == Recovery.LOST:
         await announce_loss(services, state)
     elif written:
-        log.info("no state marker in Redis (first start, or the state was lost): looking in "
-                 "Slack for messages already posted before posting any")
+        log.info(
+            "no state marker in Redis (first start, or the state was lost): looking in "
+            "Slack for messages already posted before posting any"
+        )
     return state
 
 
@@ -99,16 +101,18 @@ async def adopt_posted(
     oldest = min(f.payment.paid_at for f in fresh) - PAID_BEFORE_POSTED
     posted = await poster.posted_in_channel(oldest.timestamp())
     state.found_before_marker = sum(
-        1 for ref in posted.values() if float(ref.ts) < state.marker.born_ts - CLOCK_MARGIN)
+        1 for ref in posted.values() if float(ref.ts) < state.marker.born_ts - CLOCK_MARGIN
+    )
     if state.lost:
         await announce_loss(poster.s, state)
     mine = [f for f in fresh if f.payment.id in posted]
     for i in range(0, len(mine), ADOPT_BATCH):
-        for rec in await intake.records(mine[i:i + ADOPT_BATCH]):
+        for rec in await intake.records(mine[i : i + ADOPT_BATCH]):
             found = posted[rec.payment_id]
             link = await messages.permalink(poster.s, found.channel, found.ts)
-            ref = SlackRef(channel=found.channel, ts=found.ts, thread_ts=found.thread_ts,
-                           permalink=link)
+            ref = SlackRef(
+                channel=found.channel, ts=found.ts, thread_ts=found.thread_ts, permalink=link
+            )
             await lifecycle.posted(poster.s, rec, ref)
             state.adopted.append(rec.payment_id)
             poster.report.adopted.append(rec.payment_id)
@@ -134,20 +138,24 @@ async def announce_loss(services: Services, state: StateCheck) -> None:
     if not await s.store.once(f"state-lost:{state.marker.stamp}", ttl=ANNOUNCED_TTL):
         return
     if await s.store.tokens_stored(s.settings.qbo_realm_id):
-        tokens = ("QuickBooks tokens are stored again since; if QuickBooks refuses them "
-                  f"(invalid_grant), reconnect it: `{RECONNECT}`.")
+        tokens = (
+            "QuickBooks tokens are stored again since; if QuickBooks refuses them "
+            f"(invalid_grant), reconnect it: `{RECONNECT}`."
+        )
     else:
-        tokens = ("QuickBooks must be reconnected: its tokens were lost too — run "
-                  f"`{RECONNECT}`.")
-    line = ("Redis lost the failed-payments bot's state (flushed, evicted, or restarted "
-            "without persistence). The bot recovers from Slack: the failure messages already "
-            f"posted are adopted, none is posted twice. {tokens}")
+        tokens = f"QuickBooks must be reconnected: its tokens were lost too — run `{RECONNECT}`."
+    line = (
+        "Redis lost the failed-payments bot's state (flushed, evicted, or restarted "
+        "without persistence). The bot recovers from Slack: the failure messages already "
+        f"posted are adopted, none is posted twice. {tokens}"
+    )
     log.error("%s", line)
     try:
         await messages.post(s, s.settings.alert_channel, f":warning: {line}")
     except (SlackApiError, SlackClientError) as exc:
-        log.warning("could not post the state-loss notice to the alert channel: %s",
-                    log_reason(exc))
+        log.warning(
+            "could not post the state-loss notice to the alert channel: %s", log_reason(exc)
+        )
 
 
 __all__ = ["StateCheck", "adopt_posted", "announce_loss", "check_state", "finish_recovery"]

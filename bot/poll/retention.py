@@ -37,8 +37,12 @@ async def sweep_expired(services: Services, report: PollReport) -> None:
             break
     trimmed = await s.store.trim_audit(before)
     if report.expired or trimmed:
-        log.info("retention: %d resolved failures and %d audit entries older than %d days "
-                 "deleted", len(report.expired), trimmed, s.settings.retention_days)
+        log.info(
+            "retention: %d resolved failures and %d audit entries older than %d days deleted",
+            len(report.expired),
+            trimmed,
+            s.settings.retention_days,
+        )
 
 
 __all__ = ["BATCH", "BATCHES", "sweep_expired"]

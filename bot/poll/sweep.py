@@ -99,9 +99,13 @@ async def _resolve(
             return  # its own unfinished Recreate dismissed it: not resolved until it creates
         by: str | None = None
         j = rec.remedy
-        if (how == ResolutionHow.SYNCED and rec.status == FailureStatus.WAITING_SYNC
-                and j is not None and j.kind == RemedyKind.UNAPPLY_CREDIT_MEMO
-                and j.outcome == JournalOutcome.OK):
+        if (
+            how == ResolutionHow.SYNCED
+            and rec.status == FailureStatus.WAITING_SYNC
+            and j is not None
+            and j.kind == RemedyKind.UNAPPLY_CREDIT_MEMO
+            and j.outcome == JournalOutcome.OK
+        ):
             how, by = ResolutionHow.UNAPPLIED, j.user
         resolution = Resolution(how=how, by=by, at=s.clock(), detail=_DETAIL.get(how, ""))
         await lifecycle.resolved_outside(s, rec, resolution, payment=payment)

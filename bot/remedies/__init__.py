@@ -78,6 +78,7 @@ its services shorter ones.
 
 from __future__ import annotations
 
+from bot.remedies.execute import BOOKS_WRITES, JOURNALED, execute
 from bot.remedies.fresh import UNDEPOSITED_FUNDS, fresh_plan, plan_context, planning
 from bot.remedies.journal import MAX_REQUEST_ID, RemedyRun, request_id
 from bot.remedies.outcome import (
@@ -89,7 +90,7 @@ from bot.remedies.outcome import (
 )
 from bot.remedies.recreate import PICK_CAUSES, needs_pick, recreate_candidates
 from bot.remedies.resume import resume_one, resume_unfinished
-from bot.remedies.runner import BOOKS_WRITES, JOURNALED, execute, run_remedy
+from bot.remedies.runner import run_remedy
 from bot.remedies.texts import CENT, already_resolved_text, describe_error
 from bot.runtime.services import RemedyTimings
 

@@ -17,11 +17,12 @@ async def dismiss(run: RemedyRun) -> RemedyDone:
     stop = await apply_writes(run, run.plan.writes)
     if stop is not None:
         return stop
-    return RemedyDone(FailureStatus.RESOLVED,
-                      f"Syncing dismissed: ConnectBooster no longer sends "
-                      f"{run.rec.payment.reference} to QuickBooks.",
-                      Resolution(how=ResolutionHow.DISMISSED, by=run.user,
-                                 at=run.services.clock()))
+    return RemedyDone(
+        FailureStatus.RESOLVED,
+        f"Syncing dismissed: ConnectBooster no longer sends "
+        f"{run.rec.payment.reference} to QuickBooks.",
+        Resolution(how=ResolutionHow.DISMISSED, by=run.user, at=run.services.clock()),
+    )
 
 
 async def delete(run: RemedyRun) -> RemedyDone:
@@ -30,11 +31,12 @@ async def delete(run: RemedyRun) -> RemedyDone:
     stop = await apply_writes(run, run.plan.writes)
     if stop is not None:
         return stop
-    return RemedyDone(FailureStatus.RESOLVED,
-                      f"Syncing dismissed and {run.rec.payment.reference} deleted from "
-                      "ConnectBooster's payment history.",
-                      Resolution(how=ResolutionHow.DELETED, by=run.user,
-                                 at=run.services.clock()))
+    return RemedyDone(
+        FailureStatus.RESOLVED,
+        f"Syncing dismissed and {run.rec.payment.reference} deleted from "
+        "ConnectBooster's payment history.",
+        Resolution(how=ResolutionHow.DELETED, by=run.user, at=run.services.clock()),
+    )
 
 
 __all__ = ["delete", "dismiss"]

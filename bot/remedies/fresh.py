@@ -88,14 +88,18 @@ async def company_books(services: Services) -> CompanyBooks:
             deposit = account.id if account is not None else None
         prefs = (await qbo.preferences()).currency_prefs
         home = prefs.home_currency.value if prefs.home_currency is not None else "USD"
-        books = CompanyBooks(deposit_account_id=deposit, home_currency=home,
-                             multi_currency=bool(prefs.multi_currency_enabled))
+        books = CompanyBooks(
+            deposit_account_id=deposit,
+            home_currency=home,
+            multi_currency=bool(prefs.multi_currency_enabled),
+        )
         _COMPANIES[qbo] = (time.monotonic() + COMPANY_TTL, books)
         return books
 
 
 _RATES: WeakKeyDictionary[QBOClient, dict[tuple[str, date], tuple[float, Decimal | None]]] = (
-    WeakKeyDictionary())
+    WeakKeyDictionary()
+)
 
 
 async def exchange_rate(services: Services, currency: str, day: date) -> Decimal | None:
@@ -105,8 +109,9 @@ async def exchange_rate(services: Services, currency: str, day: date) -> Decimal
     cached = rates.get((currency, day))
     if cached is not None and time.monotonic() < cached[0]:
         return cached[1]
-    where = join_where(f"SourceCurrencyCode = {quote(currency)}",
-                       f"AsOfDate = {quote(day.isoformat())}")
+    where = join_where(
+        f"SourceCurrencyCode = {quote(currency)}", f"AsOfDate = {quote(day.isoformat())}"
+    )
     try:
         found = await services.qbo.query(ExchangeRate, where)
     except (qbe.NotFoundError, qbe.ValidationError):
@@ -180,19 +185,35 @@ def cb_moved(rec: FailureRecord, payment: Payment | None, now: datetime) -> Move
     """What ConnectBooster shows now (``None``: the payment is gone) that forbids a write,
     or ``None`` while the payment is still failing there."""
     if payment is None:
-        return Moved(FailureStatus.RESOLVED, "ConnectBooster no longer has this payment (it was "
-                     "deleted from its history)", Resolution(
-                         how=ResolutionHow.DELETED, by=None, at=now,
-                         detail="Deleted from ConnectBooster's history"))
+        return Moved(
+            FailureStatus.RESOLVED,
+            "ConnectBooster no longer has this payment (it was deleted from its history)",
+            Resolution(
+                how=ResolutionHow.DELETED,
+                by=None,
+                at=now,
+                detail="Deleted from ConnectBooster's history",
+            ),
+        )
     status = as_planned(rec, payment).sync.status
     if status == SyncStatus.SYNCED:
         qb_id = payment.sync.qb_payment_id
-        return Moved(FailureStatus.RESOLVED, "ConnectBooster has synced it to QuickBooks",
-                     Resolution(how=ResolutionHow.SYNCED, by=None, at=now,
-                                detail=f"QuickBooks payment {qb_id}" if qb_id else None))
+        return Moved(
+            FailureStatus.RESOLVED,
+            "ConnectBooster has synced it to QuickBooks",
+            Resolution(
+                how=ResolutionHow.SYNCED,
+                by=None,
+                at=now,
+                detail=f"QuickBooks payment {qb_id}" if qb_id else None,
+            ),
+        )
     if status == SyncStatus.DISMISSED:
-        return Moved(FailureStatus.RESOLVED, "syncing was dismissed in ConnectBooster",
-                     Resolution(how=ResolutionHow.DISMISSED, by=None, at=now))
+        return Moved(
+            FailureStatus.RESOLVED,
+            "syncing was dismissed in ConnectBooster",
+            Resolution(how=ResolutionHow.DISMISSED, by=None, at=now),
+        )
     if status == SyncStatus.PENDING:
         after = FailureStatus.WAITING_SYNC if rec.status == FailureStatus.OPEN else rec.status
         return Moved(after, "ConnectBooster has queued it for another sync")
@@ -243,7 +264,10 @@ async def planning(
 
 
 async def fresh_plan(
-    services: Services, payment_id: str, kind: RemedyKind, user: str,
+    services: Services,
+    payment_id: str,
+    kind: RemedyKind,
+    user: str,
     params: dict[str, Any] | None = None,
 ) -> tuple[FailureRecord, RemedyPlan, QBOFacts]:
     """The plan of remedy ``kind`` for ``user`` on the payment as it stands now: the record

@@ -114,8 +114,12 @@ def request_id(payment_id: str, digest: str, step: str, attempt: int) -> str:
 
 
 def start_journal(
-    services: Services, rec: FailureRecord, kind: RemedyKind, user: str,
-    params: dict[str, Any], plan: RemedyPlan | None,
+    services: Services,
+    rec: FailureRecord,
+    kind: RemedyKind,
+    user: str,
+    params: dict[str, Any],
+    plan: RemedyPlan | None,
 ) -> None:
     """Open attempt ``remedy_attempts + 1`` of ``kind`` writing ``plan`` (``None``: none
     could be made; the run records why and writes nothing) — in memory: the run saves it
@@ -127,14 +131,21 @@ def start_journal(
     dismissed by the bot rather than by someone else."""
     previous = rec.remedy
     attempt = rec.remedy_attempts + 1
-    journal = RemedyJournal(kind=kind, user=user, attempt=attempt, params=params, plan=plan,
-                            started_at=services.clock())
-    if (previous is not None and previous.kind == kind and plan is not None
-            and previous.outcome == JournalOutcome.FAILED
-            and previous.plan is not None and previous.plan.digest() == plan.digest()):
+    journal = RemedyJournal(
+        kind=kind, user=user, attempt=attempt, params=params, plan=plan, started_at=services.clock()
+    )
+    if (
+        previous is not None
+        and previous.kind == kind
+        and plan is not None
+        and previous.outcome == JournalOutcome.FAILED
+        and previous.plan is not None
+        and previous.plan.digest() == plan.digest()
+    ):
         journal.plan = previous.plan  # the bodies its requestids were made for
-        journal.steps = [s.model_copy(deep=True) for s in previous.steps
-                         if s.state != StepState.FAILED]
+        journal.steps = [
+            s.model_copy(deep=True) for s in previous.steps if s.state != StepState.FAILED
+        ]
     elif own_dismissal(rec):  # remember that this payment's dismissal is the bot's own
         assert previous is not None
         journal.steps = [s.model_copy(deep=True) for s in previous.steps if is_own_dismissal(s)]

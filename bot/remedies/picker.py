@@ -69,13 +69,15 @@ class PickContext:
         channel, url = data.get("channel"), data.get("response_url")
         digests = data.get("digests")
         return cls(
-            payment_id=pid, user=user,
+            payment_id=pid,
+            user=user,
             attempt=attempt if isinstance(attempt, int) else None,
             channel=channel if isinstance(channel, str) else None,
             response_url=url if isinstance(url, str) else None,
             candidates=[str(c) for c in data.get("candidates") or [] if c],
             digests={str(k): str(v) for k, v in digests.items()}
-            if isinstance(digests, dict) else {},
+            if isinstance(digests, dict)
+            else {},
         )
 
 
@@ -104,7 +106,11 @@ async def pick_needed(
 
 
 async def offer(
-    services: Services, rec: FailureRecord, *, user: str, channel: str | None,
+    services: Services,
+    rec: FailureRecord,
+    *,
+    user: str,
+    channel: str | None,
     response_url: str | None,
 ) -> Offer:
     """The customer's open invoices and each choice's plan, with the modal's context stored
@@ -116,14 +122,20 @@ async def offer(
         fresh = await planning(services, rec, user)
     except (QBOError, CBError) as exc:
         raise PickerUnavailable(
-            f"I could not list the customer's open invoices: {describe_error(exc)}") from exc
+            f"I could not list the customer's open invoices: {describe_error(exc)}"
+        ) from exc
     choices = [c.id for c in candidates if c.id]
-    plans = {choice: fresh.plan(RemedyKind.RECREATE_PAYMENT, {"target": choice}, shown=True)
-             for choice in [*choices, KEEP_AS_CREDIT]}
+    plans = {
+        choice: fresh.plan(RemedyKind.RECREATE_PAYMENT, {"target": choice}, shown=True)
+        for choice in [*choices, KEEP_AS_CREDIT]
+    }
     ctx = PickContext(
-        payment_id=rec.payment_id, user=user, attempt=rec.remedy_attempts,
+        payment_id=rec.payment_id,
+        user=user,
+        attempt=rec.remedy_attempts,
         channel=channel or (rec.slack.channel if rec.slack else None),
-        response_url=response_url, candidates=choices,
+        response_url=response_url,
+        candidates=choices,
         digests={choice: plan.digest() for choice, plan in plans.items()},
     )
     cid = await services.store.put_conversation(PICK_CONVERSATION, asdict(ctx), ttl=PICK_TTL)
@@ -151,8 +163,12 @@ async def recreate_picked(
     """Consume the modal's context and recreate the payment on ``choice``."""
     await services.store.delete_conversation(PICK_CONVERSATION, context_id)
     return await run_remedy(
-        services, ctx.payment_id, RemedyKind.RECREATE_PAYMENT, ctx.user,
-        params={"target": choice}, expected_attempt=ctx.attempt,
+        services,
+        ctx.payment_id,
+        RemedyKind.RECREATE_PAYMENT,
+        ctx.user,
+        params={"target": choice},
+        expected_attempt=ctx.attempt,
         expected_digest=ctx.digests.get(choice),
     )
 

@@ -73,8 +73,12 @@ def plan_remedy(
         return _plan_dismiss(f)
     if kind == RemedyKind.REACTIVATE_CUSTOMER:
         return _plan_reactivate(f, facts)
-    return f.plan(notes=("Nothing is written: QuickBooks and ConnectBooster are read again "
-                         "and this message is redrawn with what they show now.",))
+    return f.plan(
+        notes=(
+            "Nothing is written: QuickBooks and ConnectBooster are read again "
+            "and this message is redrawn with what they show now.",
+        )
+    )
 
 
 def _plan_dismiss(f: Frame) -> RemedyPlan:
@@ -91,16 +95,23 @@ def _plan_dismiss(f: Frame) -> RemedyPlan:
         return f.refuse(
             f"QuickBooks records only {f.money(f.recorded)} of the {f.money(f.amount)} paid: "
             f"{f.money(f.books.unrecorded)} is recorded nowhere ({unrecorded_where(f.books)}). "
-            f"{what} would lose it: record it with *Recreate payment in QuickBooks*")
+            f"{what} would lose it: record it with *Recreate payment in QuickBooks*"
+        )
     writes: list[PlannedWrite] = []
     if f.payment.sync.status != SyncStatus.DISMISSED:
         writes.append(f.dismiss_write())
     if delete:
-        writes.append(f.cb_write(
-            STEP_CB_DELETE, WriteKind.CB_DELETE,
-            f"Delete {f.payment.reference} from ConnectBooster's payment history"))
-    note = (f"Nothing changes in QuickBooks: it records all {f.money(f.amount)} of the "
-            f"payment already ({recorded_list(f.books.recorded, f.currency)}).")
+        writes.append(
+            f.cb_write(
+                STEP_CB_DELETE,
+                WriteKind.CB_DELETE,
+                f"Delete {f.payment.reference} from ConnectBooster's payment history",
+            )
+        )
+    note = (
+        f"Nothing changes in QuickBooks: it records all {f.money(f.amount)} of the "
+        f"payment already ({recorded_list(f.books.recorded, f.currency)})."
+    )
     return f.plan(tuple(writes), recorded_after=f.recorded, notes=(note,))
 
 
@@ -112,33 +123,41 @@ def _plan_reactivate(f: Frame, facts: QBOFacts) -> RemedyPlan:
     cid = f.payment.customer.qb_customer_id
     name = f.payment.customer.name
     if not cid:
-        return f.refuse("ConnectBooster does not know this customer's QuickBooks id: "
-                        "reactivate it in QuickBooks by hand")
+        return f.refuse(
+            "ConnectBooster does not know this customer's QuickBooks id: "
+            "reactivate it in QuickBooks by hand"
+        )
     if f.recorded != 0:
-        return f.refuse(f"QuickBooks already records {f.money(f.recorded)} of this payment, "
-                        "so ConnectBooster's sync would record it twice: use *Recreate "
-                        "payment in QuickBooks* once the customer is active")
+        return f.refuse(
+            f"QuickBooks already records {f.money(f.recorded)} of this payment, "
+            "so ConnectBooster's sync would record it twice: use *Recreate "
+            "payment in QuickBooks* once the customer is active"
+        )
     assert f.rec.diagnosis is not None
-    blocking = [x for x in f.rec.diagnosis.findings
-                if x.cause not in (Cause.NONE, Cause.UNKNOWN, Cause.INACTIVE_CUSTOMER)]
+    blocking = [
+        x
+        for x in f.rec.diagnosis.findings
+        if x.cause not in (Cause.NONE, Cause.UNKNOWN, Cause.INACTIVE_CUSTOMER)
+    ]
     if blocking:
-        names = ", ".join(f"invoice {x.invoice_number} ({x.cause.label.lower()})"
-                          for x in blocking)
-        return f.refuse(f"reactivating the customer alone would not let ConnectBooster's "
-                        f"sync through: {names}")
+        names = ", ".join(f"invoice {x.invoice_number} ({x.cause.label.lower()})" for x in blocking)
+        return f.refuse(
+            f"reactivating the customer alone would not let ConnectBooster's sync through: {names}"
+        )
     customer = facts.customers.get(cid)
     if customer is None or customer.id is None or customer.sync_token is None:
-        return f.refuse(f"QuickBooks customer {cid} ({name}) could not be read: press "
-                        "*Re-check*")
+        return f.refuse(f"QuickBooks customer {cid} ({name}) could not be read: press *Re-check*")
     if customer.active:
         return f.refuse(f"customer {name} is active in QuickBooks already: press *Re-check*")
-    body = {"Id": customer.id, "SyncToken": customer.sync_token, "sparse": True,
-            "Active": True}
+    body = {"Id": customer.id, "SyncToken": customer.sync_token, "sparse": True, "Active": True}
     label = customer.display_name or name
-    write = PlannedWrite(step=STEP_QBO_REACTIVATE, kind=WriteKind.QBO_UPDATE_CUSTOMER,
-                         target_id=customer.id, body=body,
-                         reads_as=f"Reactivate customer {label} in QuickBooks "
-                                  f"(customer {customer.id})")
+    write = PlannedWrite(
+        step=STEP_QBO_REACTIVATE,
+        kind=WriteKind.QBO_UPDATE_CUSTOMER,
+        target_id=customer.id,
+        body=body,
+        reads_as=f"Reactivate customer {label} in QuickBooks (customer {customer.id})",
+    )
     return f.plan((write, f.resync_write()), recorded_after=f.amount)
 
 

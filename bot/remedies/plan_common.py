@@ -111,14 +111,19 @@ class Frame:
         return PlannedWrite(step=step, kind=kind, target_id=self.payment.id, reads_as=reads_as)
 
     def dismiss_write(self) -> PlannedWrite:
-        return self.cb_write(STEP_CB_DISMISS, WriteKind.CB_DISMISS,
-                             f"Dismiss syncing of {self.payment.reference} in ConnectBooster")
+        return self.cb_write(
+            STEP_CB_DISMISS,
+            WriteKind.CB_DISMISS,
+            f"Dismiss syncing of {self.payment.reference} in ConnectBooster",
+        )
 
     def resync_write(self) -> PlannedWrite:
         return self.cb_write(
-            STEP_CB_RESYNC, WriteKind.CB_RESYNC,
+            STEP_CB_RESYNC,
+            WriteKind.CB_RESYNC,
             f"Ask ConnectBooster to sync {self.payment.reference} again: its sync records "
-            f"{self.money(self.amount)} in QuickBooks")
+            f"{self.money(self.amount)} in QuickBooks",
+        )
 
     def status_refusal(self, *, allow_dismissed: bool) -> str | None:
         """Why ConnectBooster's state of the payment (re-read at click time) rules this
@@ -127,28 +132,33 @@ class Frame:
         if status == SyncStatus.SYNCED:
             qb_id = self.payment.sync.qb_payment_id
             where = f" as payment {qb_id}" if qb_id else ""
-            return (f"ConnectBooster has synced {self.payment.reference} to QuickBooks{where} "
-                    "meanwhile: nothing is left to fix. Press *Re-check*")
+            return (
+                f"ConnectBooster has synced {self.payment.reference} to QuickBooks{where} "
+                "meanwhile: nothing is left to fix. Press *Re-check*"
+            )
         if status == SyncStatus.DISMISSED and not allow_dismissed:
-            return (f"Syncing of {self.payment.reference} is dismissed in ConnectBooster "
-                    "already, so ConnectBooster will not send it again. Press *Re-check*")
+            return (
+                f"Syncing of {self.payment.reference} is dismissed in ConnectBooster "
+                "already, so ConnectBooster will not send it again. Press *Re-check*"
+            )
         return None
 
     def books_refusal(self) -> str | None:
         """A refusal when the record has no books to plan from."""
         if self.books is None:
-            return ("there is no up-to-date diagnosis of this payment to plan from: press "
-                    "*Re-check*")
+            return "there is no up-to-date diagnosis of this payment to plan from: press *Re-check*"
         return None
 
     def twice_refusal(self) -> str:
         """R > A: QuickBooks records more than was paid; names the payments."""
         assert self.books is not None
         extra = self.recorded - self.amount
-        return (f"QuickBooks records {self.money(self.recorded)} for this payment, "
-                f"{self.money(extra)} more than the {self.money(self.amount)} paid — it is "
-                f"recorded twice: {recorded_list(self.books.recorded, self.currency)}. Delete "
-                "the extra payment in QuickBooks, then press *Re-check*")
+        return (
+            f"QuickBooks records {self.money(self.recorded)} for this payment, "
+            f"{self.money(extra)} more than the {self.money(self.amount)} paid — it is "
+            f"recorded twice: {recorded_list(self.books.recorded, self.currency)}. Delete "
+            "the extra payment in QuickBooks, then press *Re-check*"
+        )
 
 
 def recorded_list(recorded: tuple[RecordedMoney, ...], currency: str) -> str:
@@ -165,10 +175,14 @@ def unrecorded_where(books: Books) -> str:
     """Where the unrecorded money of ``books`` belongs: ``$250.00 on invoice 1002 and
     $100.00 of the client's overpayment``."""
     cur = books.currency
-    parts = [f"{money(n.need, cur)} on invoice {n.invoice_number}"
-             for n in books.needs if cents(n.need) > 0]
-    rest = cents(books.unrecorded) - sum((cents(n.need) for n in books.needs
-                                          if cents(n.need) > 0), ZERO)
+    parts = [
+        f"{money(n.need, cur)} on invoice {n.invoice_number}"
+        for n in books.needs
+        if cents(n.need) > 0
+    ]
+    rest = cents(books.unrecorded) - sum(
+        (cents(n.need) for n in books.needs if cents(n.need) > 0), ZERO
+    )
     if rest > 0:
         parts.append(f"{money(rest, cur)} of the client's overpayment")
     if not parts:

@@ -92,8 +92,10 @@ def place(books: Books, facts: QBOFacts) -> Placement:
         target = need.target_invoice_id
         if target is None:
             out.unplaced += want
-            out.unplaced_why.append(f"{_m(books, want)} for invoice {need.invoice_number}, "
-                                    "which has no invoice in QuickBooks to take it")
+            out.unplaced_why.append(
+                f"{_m(books, want)} for invoice {need.invoice_number}, "
+                "which has no invoice in QuickBooks to take it"
+            )
             continue
         room = out.room.setdefault(target, max(cents(need.room), ZERO))
         take = min(want, room)
@@ -103,7 +105,8 @@ def place(books: Books, facts: QBOFacts) -> Placement:
             out.unplaced += want - take
             out.unplaced_why.append(
                 f"{_m(books, want - take)} for invoice {need.invoice_number}: "
-                f"{invoice_label(facts, target)} has only {_m(books, room)} open")
+                f"{invoice_label(facts, target)} has only {_m(books, room)} open"
+            )
     overpaid = min(budget, max(cents(books.overpaid), ZERO))
     out.credit += overpaid
     if budget > overpaid:
@@ -116,9 +119,7 @@ def _m(books: Books, amount: Decimal) -> str:
     return money(amount, books.currency)
 
 
-def plan_recreate(
-    f: Frame, facts: QBOFacts, params: dict[str, Any]
-) -> RemedyPlan:
+def plan_recreate(f: Frame, facts: QBOFacts, params: dict[str, Any]) -> RemedyPlan:
     """The plan of Recreate payment in QuickBooks (see the module docstring)."""
     refusal = f.books_refusal() or _refusal(f, facts)
     if refusal is not None:
@@ -137,9 +138,11 @@ def plan_recreate(
         if refusal is not None:
             return f.refuse(refusal)
     if cents(f.recorded + placed.total) != f.amount:  # never more, never less
-        return f.refuse(f"the plan would leave QuickBooks recording "
-                        f"{f.money(f.recorded + placed.total)} instead of "
-                        f"{f.money(f.amount)}; record it by hand")
+        return f.refuse(
+            f"the plan would leave QuickBooks recording "
+            f"{f.money(f.recorded + placed.total)} instead of "
+            f"{f.money(f.amount)}; record it by hand"
+        )
     writes: list[PlannedWrite] = []
     notes: list[str] = []
     if f.payment.sync.status == SyncStatus.DISMISSED:
@@ -148,9 +151,11 @@ def plan_recreate(
         writes.append(f.dismiss_write())
     writes.append(_create_write(f, facts, placed, currency))
     if f.recorded > 0:
-        notes.append(f"QuickBooks already records {f.money(f.recorded)} of the "
-                     f"{f.money(f.amount)} ({recorded_list(f.books.recorded, f.currency)}); "
-                     f"the new payment carries only the other {f.money(placed.total)}.")
+        notes.append(
+            f"QuickBooks already records {f.money(f.recorded)} of the "
+            f"{f.money(f.amount)} ({recorded_list(f.books.recorded, f.currency)}); "
+            f"the new payment carries only the other {f.money(placed.total)}."
+        )
     return f.plan(tuple(writes), recorded_after=f.recorded + placed.total, notes=tuple(notes))
 
 
@@ -161,30 +166,40 @@ def _refusal(f: Frame, facts: QBOFacts) -> str | None:
     if status is not None:
         return status
     if f.payment.sync.status == SyncStatus.PENDING:
-        return (f"ConnectBooster has queued {f.payment.reference} for another sync "
-                "meanwhile (someone pressed Resync): nothing is created while that sync may "
-                "record it. Press *Re-check* after it ran")
+        return (
+            f"ConnectBooster has queued {f.payment.reference} for another sync "
+            "meanwhile (someone pressed Resync): nothing is created while that sync may "
+            "record it. Press *Re-check* after it ran"
+        )
     unrecorded = cents(f.books.unrecorded)
     if unrecorded == 0:
-        return (f"QuickBooks already records all {f.money(f.amount)} of this payment "
-                f"({recorded_list(f.books.recorded, f.currency)}): recreating it would "
-                "record it twice. Press *Dismiss Syncing* instead")
+        return (
+            f"QuickBooks already records all {f.money(f.amount)} of this payment "
+            f"({recorded_list(f.books.recorded, f.currency)}): recreating it would "
+            "record it twice. Press *Dismiss Syncing* instead"
+        )
     if unrecorded < 0:
         return f.twice_refusal()
     cust = f.payment.customer.qb_customer_id
     if not cust:
-        return ("ConnectBooster does not know this customer's QuickBooks id, so the payment "
-                "has to be recorded in QuickBooks by hand")
+        return (
+            "ConnectBooster does not know this customer's QuickBooks id, so the payment "
+            "has to be recorded in QuickBooks by hand"
+        )
     if cust in facts.inactive_customer_ids:
-        return (f"customer {f.payment.customer.name} is inactive in QuickBooks, which takes no "
-                "payment for it: press *Reactivate customer* first")
+        return (
+            f"customer {f.payment.customer.name} is inactive in QuickBooks, which takes no "
+            "payment for it: press *Reactivate customer* first"
+        )
     return None
 
 
 def _pick_words(f: Frame, placed: Placement) -> str:
-    return (f"pick where {f.money(placed.unplaced)} goes ("
-            + "; ".join(placed.unplaced_why)
-            + f"): an open invoice of {f.payment.customer.name}, or keep it as credit")
+    return (
+        f"pick where {f.money(placed.unplaced)} goes ("
+        + "; ".join(placed.unplaced_why)
+        + f"): an open invoice of {f.payment.customer.name}, or keep it as credit"
+    )
 
 
 def _take_pick(f: Frame, facts: QBOFacts, placed: Placement, target: str) -> str | None:
@@ -197,16 +212,20 @@ def _take_pick(f: Frame, facts: QBOFacts, placed: Placement, target: str) -> str
         return None
     inv = facts.find_invoice(target)
     if inv is None or inv.is_deleted:
-        return (f"invoice {target} is not an open invoice of {f.payment.customer.name} in "
-                "QuickBooks any more: pick another one, or keep it as credit")
+        return (
+            f"invoice {target} is not an open invoice of {f.payment.customer.name} in "
+            "QuickBooks any more: pick another one, or keep it as credit"
+        )
     owner = inv.customer_ref.value if inv.customer_ref is not None else None
     if owner is not None and owner != f.payment.customer.qb_customer_id:
         return f"{invoice_label(facts, target)} belongs to another customer: pick another one"
     room = placed.room.setdefault(target, max(cents(inv.balance), ZERO))
     if room < amount:
-        return (f"{invoice_label(facts, target)} has only {f.money(room)} open, less than the "
-                f"{f.money(amount)} to place: pick an invoice with room for it, or keep it "
-                "as credit")
+        return (
+            f"{invoice_label(facts, target)} has only {f.money(room)} open, less than the "
+            f"{f.money(amount)} to place: pick an invoice with room for it, or keep it "
+            "as credit"
+        )
     placed.put(target, amount)
     placed.unplaced = ZERO
     return None
@@ -220,21 +239,26 @@ def _currency(f: Frame, facts: QBOFacts) -> tuple[dict[str, Any], str | None]:
     home = ctx.home_currency.upper()
     if not ctx.multi_currency:
         if paid_in != home:
-            return {}, (f"the payment is in {paid_in}, but the QuickBooks company works in "
-                        f"{home} only: record it by hand")
+            return {}, (
+                f"the payment is in {paid_in}, but the QuickBooks company works in "
+                f"{home} only: record it by hand"
+            )
         return {}, None
     cust = facts.customers.get(f.payment.customer.qb_customer_id or "")
     known = cust.currency_ref.value if cust is not None and cust.currency_ref else None
     customer = (ctx.customer_currency or known or home).upper()
     if customer != paid_in:
-        return {}, (f"customer {f.payment.customer.name} works in {customer} in QuickBooks "
-                    f"but paid in {paid_in}: QuickBooks cannot record it on that customer. "
-                    "Record it by hand")
+        return {}, (
+            f"customer {f.payment.customer.name} works in {customer} in QuickBooks "
+            f"but paid in {paid_in}: QuickBooks cannot record it on that customer. "
+            "Record it by hand"
+        )
     if paid_in == home:
         return {"CurrencyRef": {"value": paid_in}, "ExchangeRate": Decimal(1)}, None
     if ctx.exchange_rate is None or ctx.exchange_rate <= 0:
-        return {}, (f"QuickBooks gives no exchange rate for {paid_in} on that day: record it "
-                    "by hand")
+        return {}, (
+            f"QuickBooks gives no exchange rate for {paid_in} on that day: record it by hand"
+        )
     return {"CurrencyRef": {"value": paid_in}, "ExchangeRate": ctx.exchange_rate}, None
 
 
@@ -243,32 +267,45 @@ def _create_write(
 ) -> PlannedWrite:
     p = f.payment
     txn_date = p.paid_at.astimezone(f.ctx.books_tz).date()
-    note = (f"Recreated from ConnectBooster payment {p.id} ({p.reference}) by the "
-            f"failed-payments bot {requester_phrase(f.ctx.user)}. {recreate_marker(p.id)}")
+    note = (
+        f"Recreated from ConnectBooster payment {p.id} ({p.reference}) by the "
+        f"failed-payments bot {requester_phrase(f.ctx.user)}. {recreate_marker(p.id)}"
+    )
     body: dict[str, Any] = {
         "CustomerRef": {"value": p.customer.qb_customer_id, "name": p.customer.name},
         "TotalAmt": cents(placed.total),
         "TxnDate": txn_date.isoformat(),
         "PaymentRefNum": p.reference,
         "PrivateNote": note,
-        "Line": [{"Amount": cents(amount),
-                  "LinkedTxn": [{"TxnId": inv_id, "TxnType": "Invoice"}]}
-                 for inv_id, amount in placed.lines.items()],
+        "Line": [
+            {"Amount": cents(amount), "LinkedTxn": [{"TxnId": inv_id, "TxnType": "Invoice"}]}
+            for inv_id, amount in placed.lines.items()
+        ],
     }
     if f.ctx.deposit_account_id:
         body["DepositToAccountRef"] = {"value": f.ctx.deposit_account_id}
     body.update(currency)
     parts = [f"to {invoice_label(facts, i)} ({f.money(a)})" for i, a in placed.lines.items()]
     if placed.credit > 0:
-        why = ("kept as credit, as picked" if placed.picked_credit == placed.credit
-               else "the client's overpayment")
+        why = (
+            "kept as credit, as picked"
+            if placed.picked_credit == placed.credit
+            else "the client's overpayment"
+        )
         parts.append(f"{f.money(placed.credit)} as credit on {p.customer.name} ({why})")
-    reads = (f"Create payment {p.reference} in QuickBooks: {f.money(placed.total)} "
-             f"{', '.join(parts)}, dated {iso_date(txn_date)}")
+    reads = (
+        f"Create payment {p.reference} in QuickBooks: {f.money(placed.total)} "
+        f"{', '.join(parts)}, dated {iso_date(txn_date)}"
+    )
     if "ExchangeRate" in currency and currency["CurrencyRef"]["value"] != f.ctx.home_currency:
         reads += f", at {currency['ExchangeRate']} {f.ctx.home_currency} per {f.currency}"
-    return PlannedWrite(step=STEP_QBO_CREATE, kind=WriteKind.QBO_CREATE_PAYMENT,
-                        target_id=None, body=body, reads_as=reads)
+    return PlannedWrite(
+        step=STEP_QBO_CREATE,
+        kind=WriteKind.QBO_CREATE_PAYMENT,
+        target_id=None,
+        body=body,
+        reads_as=reads,
+    )
 
 
 __all__ = [

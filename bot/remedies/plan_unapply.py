@@ -60,17 +60,22 @@ def credit_applications(
         for app in f.credit_applications:
             if cents(app.payment_money) == 0:  # a payment mixing money and credit stays
                 out.setdefault(app.payment_id, ZeroPlan(app.payment_id)).add(
-                    f.invoice_id, app.credit_memo_id)
+                    f.invoice_id, app.credit_memo_id
+                )
         if f.credit_applications:
             continue
         if f.credit_memo_payment_id:
-            out.setdefault(f.credit_memo_payment_id,
-                           ZeroPlan(f.credit_memo_payment_id)).add(f.invoice_id,
-                                                                   f.credit_memo_id)
+            out.setdefault(f.credit_memo_payment_id, ZeroPlan(f.credit_memo_payment_id)).add(
+                f.invoice_id, f.credit_memo_id
+            )
         for p in facts.payments_linking(f.invoice_id):
             made = p.created_at.timestamp() if p.created_at is not None else None
-            if (p.id and cents(p.total_amt) == 0 and p.linked_ids("CreditMemo")
-                    and (made is None or made >= paid_at_ts)):
+            if (
+                p.id
+                and cents(p.total_amt) == 0
+                and p.linked_ids("CreditMemo")
+                and (made is None or made >= paid_at_ts)
+            ):
                 out.setdefault(p.id, ZeroPlan(p.id)).add(f.invoice_id, None)
     return out
 
@@ -84,8 +89,9 @@ def plan_unapply(f: Frame, facts: QBOFacts) -> RemedyPlan:
     credited = [x for x in f.rec.diagnosis.findings if x.cause == Cause.CREDIT_MEMO]
     zeros = credit_applications(credited, facts, f.payment.paid_at.timestamp())
     if not zeros:
-        return f.refuse("the diagnosis names no credit memo application to remove: press "
-                        "*Re-check*")
+        return f.refuse(
+            "the diagnosis names no credit memo application to remove: press *Re-check*"
+        )
     writes: list[PlannedWrite] = []
     removed: dict[str, Decimal] = {}
     for zero in zeros.values():
@@ -98,13 +104,12 @@ def plan_unapply(f: Frame, facts: QBOFacts) -> RemedyPlan:
         for inv_id, amount in taken.items():
             removed[inv_id] = removed.get(inv_id, ZERO) + amount
     if not writes:
-        return f.refuse("no credit memo is applied to the invoices any more: press "
-                        "*Re-check*")
+        return f.refuse("no credit memo is applied to the invoices any more: press *Re-check*")
     short = _still_short(f, facts, credited, removed)
     if short is not None:
         return f.refuse(short)
     writes.append(f.resync_write())
-    note = ("The credit stays on the customer in QuickBooks, available for another invoice.")
+    note = "The credit stays on the customer in QuickBooks, available for another invoice."
     return f.plan(tuple(writes), recorded_after=f.amount, notes=(note,))
 
 
@@ -112,16 +117,18 @@ def _refusal(f: Frame) -> str | None:
     """Why unapplying and resyncing would not record exactly A, or None."""
     assert f.books is not None and f.rec.diagnosis is not None
     if f.recorded != 0:
-        return (f"QuickBooks already records {f.money(f.recorded)} of this payment, so "
-                "ConnectBooster's sync would record it twice: use *Recreate payment in "
-                "QuickBooks* for the rest instead")
-    others = [x for x in f.rec.diagnosis.findings
-              if x.cause not in (Cause.CREDIT_MEMO, Cause.NONE)]
+        return (
+            f"QuickBooks already records {f.money(f.recorded)} of this payment, so "
+            "ConnectBooster's sync would record it twice: use *Recreate payment in "
+            "QuickBooks* for the rest instead"
+        )
+    others = [x for x in f.rec.diagnosis.findings if x.cause not in (Cause.CREDIT_MEMO, Cause.NONE)]
     if others:
-        names = ", ".join(f"invoice {x.invoice_number} ({x.cause.label.lower()})"
-                          for x in others)
-        return (f"un-applying the credit memo alone would not let ConnectBooster's sync "
-                f"through: {names}. Use *Recreate payment in QuickBooks*")
+        names = ", ".join(f"invoice {x.invoice_number} ({x.cause.label.lower()})" for x in others)
+        return (
+            f"un-applying the credit memo alone would not let ConnectBooster's sync "
+            f"through: {names}. Use *Recreate payment in QuickBooks*"
+        )
     return None
 
 
@@ -131,11 +138,23 @@ def _unapply_one(
     """The write for one $0 payment, the amounts it takes off each invoice, or a refusal."""
     pay = facts.payments.get(zero.payment_id)
     if pay is None or pay.id is None or pay.sync_token is None:
-        return None, {}, (f"QuickBooks payment {zero.payment_id}, which applied the credit "
-                          "memo, is gone (removed by hand?): press *Re-check*")
+        return (
+            None,
+            {},
+            (
+                f"QuickBooks payment {zero.payment_id}, which applied the credit "
+                "memo, is gone (removed by hand?): press *Re-check*"
+            ),
+        )
     if cents(pay.total_amt) != 0:
-        return None, {}, (f"QuickBooks payment {pay.id} is not a $0 credit memo application "
-                          f"any more ({f.money(pay.total_amt)}): press *Re-check*")
+        return (
+            None,
+            {},
+            (
+                f"QuickBooks payment {pay.id} is not a $0 credit memo application "
+                f"any more ({f.money(pay.total_amt)}): press *Re-check*"
+            ),
+        )
     split = _split(pay, zero)
     if isinstance(split, str):
         return None, {}, split
@@ -146,16 +165,41 @@ def _unapply_one(
     what = _what_it_applies(f, facts, split)
     if not any(lt.txn_type == "Invoice" for ln in kept for lt in ln.linked_txn):
         body: dict[str, Any] = {"Id": pay.id, "SyncToken": pay.sync_token}
-        return PlannedWrite(step=step, kind=WriteKind.QBO_DELETE_PAYMENT, target_id=pay.id,
-                            body=body, reads_as=f"Delete QuickBooks payment {pay.id} "
-                            f"({f.money(ZERO)}), which {what}"), taken, None
-    body = {"Id": pay.id, "SyncToken": pay.sync_token, "sparse": True, "TotalAmt": ZERO,
-            "Line": [_line_body(ln) for ln in kept]}
-    rest = ", ".join(_link_words(facts, lt.txn_type, lt.txn_id, f.money(ln.amount))
-                     for ln in kept for lt in ln.linked_txn)
-    return PlannedWrite(step=step, kind=WriteKind.QBO_UPDATE_PAYMENT, target_id=pay.id,
-                        body=body, reads_as=f"Update QuickBooks payment {pay.id} "
-                        f"({f.money(ZERO)}) so it no longer {what}; it keeps {rest}"), taken, None
+        return (
+            PlannedWrite(
+                step=step,
+                kind=WriteKind.QBO_DELETE_PAYMENT,
+                target_id=pay.id,
+                body=body,
+                reads_as=f"Delete QuickBooks payment {pay.id} ({f.money(ZERO)}), which {what}",
+            ),
+            taken,
+            None,
+        )
+    body = {
+        "Id": pay.id,
+        "SyncToken": pay.sync_token,
+        "sparse": True,
+        "TotalAmt": ZERO,
+        "Line": [_line_body(ln) for ln in kept],
+    }
+    rest = ", ".join(
+        _link_words(facts, lt.txn_type, lt.txn_id, f.money(ln.amount))
+        for ln in kept
+        for lt in ln.linked_txn
+    )
+    return (
+        PlannedWrite(
+            step=step,
+            kind=WriteKind.QBO_UPDATE_PAYMENT,
+            target_id=pay.id,
+            body=body,
+            reads_as=f"Update QuickBooks payment {pay.id} "
+            f"({f.money(ZERO)}) so it no longer {what}; it keeps {rest}",
+        ),
+        taken,
+        None,
+    )
 
 
 @dataclass
@@ -173,15 +217,19 @@ def _split(pay: QBPayment, zero: ZeroPlan) -> Split | str:
     credit memo lines (named ones first). A refusal (text) when its lines link more than one
     transaction each or do not balance."""
     if any(len(ln.linked_txn) != 1 for ln in pay.line):
-        return (f"QuickBooks payment {pay.id} has lines that link several transactions at "
-                "once; un-apply the credit memo there by hand")
-    inv_total = sum((ln.amount for ln in pay.line if ln.linked_txn[0].txn_type == "Invoice"),
-                    ZERO)
-    cm_total = sum((ln.amount for ln in pay.line if ln.linked_txn[0].txn_type == "CreditMemo"),
-                   ZERO)
+        return (
+            f"QuickBooks payment {pay.id} has lines that link several transactions at "
+            "once; un-apply the credit memo there by hand"
+        )
+    inv_total = sum((ln.amount for ln in pay.line if ln.linked_txn[0].txn_type == "Invoice"), ZERO)
+    cm_total = sum(
+        (ln.amount for ln in pay.line if ln.linked_txn[0].txn_type == "CreditMemo"), ZERO
+    )
     if cents(inv_total) != cents(cm_total):
-        return (f"QuickBooks payment {pay.id} applies {inv_total} to invoices but {cm_total} "
-                "of credit: it does not balance, so it is left alone. Fix it by hand")
+        return (
+            f"QuickBooks payment {pay.id} applies {inv_total} to invoices but {cm_total} "
+            "of credit: it does not balance, so it is left alone. Fix it by hand"
+        )
     taken: dict[str, Decimal] = {}
     kept: list[PaymentLine] = []
     for ln in pay.line:
@@ -191,11 +239,16 @@ def _split(pay: QBPayment, zero: ZeroPlan) -> Split | str:
         else:
             kept.append(ln.model_copy(deep=True))
     owed = sum(taken.values(), ZERO)
-    named = [ln for ln in kept if ln.linked_txn[0].txn_type == "CreditMemo"
-             and ln.linked_txn[0].txn_id in zero.credit_memo_ids]
+    named = [
+        ln
+        for ln in kept
+        if ln.linked_txn[0].txn_type == "CreditMemo"
+        and ln.linked_txn[0].txn_id in zero.credit_memo_ids
+    ]
     named_ids = {id(ln) for ln in named}
-    other = [ln for ln in kept
-             if ln.linked_txn[0].txn_type == "CreditMemo" and id(ln) not in named_ids]
+    other = [
+        ln for ln in kept if ln.linked_txn[0].txn_type == "CreditMemo" and id(ln) not in named_ids
+    ]
     cut_memos: dict[str, Decimal] = {}
     for ln in [*named, *other]:
         cut = min(owed, ln.amount)
@@ -211,8 +264,7 @@ def _split(pay: QBPayment, zero: ZeroPlan) -> Split | str:
 
 
 def _line_body(ln: PaymentLine) -> dict[str, Any]:
-    link: dict[str, Any] = {"TxnId": ln.linked_txn[0].txn_id,
-                            "TxnType": ln.linked_txn[0].txn_type}
+    link: dict[str, Any] = {"TxnId": ln.linked_txn[0].txn_id, "TxnType": ln.linked_txn[0].txn_type}
     if ln.linked_txn[0].txn_line_id is not None:
         link["TxnLineId"] = ln.linked_txn[0].txn_line_id
     return {"Amount": cents(ln.amount), "LinkedTxn": [link]}
@@ -230,10 +282,12 @@ def _link_words(facts: QBOFacts, txn_type: str, txn_id: str, amount: str) -> str
 
 def _what_it_applies(f: Frame, facts: QBOFacts, split: Split) -> str:
     """``applies credit memo CM1001 ($200.00) to invoice 1001 ($200.00)``."""
-    memos = ", ".join(_link_words(facts, "CreditMemo", c, f.money(a))
-                      for c, a in split.credit_memos.items())
-    invoices = ", ".join(_link_words(facts, "Invoice", i, f.money(a))
-                         for i, a in split.invoices.items())
+    memos = ", ".join(
+        _link_words(facts, "CreditMemo", c, f.money(a)) for c, a in split.credit_memos.items()
+    )
+    invoices = ", ".join(
+        _link_words(facts, "Invoice", i, f.money(a)) for i, a in split.invoices.items()
+    )
     return f"applies {memos} to {invoices}"
 
 
@@ -247,10 +301,12 @@ def _still_short(
             return f"invoice {x.invoice_number} cannot be read in QuickBooks: press *Re-check*"
         room = cents(inv.balance) + removed.get(x.invoice_id, ZERO)
         if room < cents(x.applied):
-            return (f"even without the credit memo, invoice {x.invoice_number} would have "
-                    f"only {f.money(room)} open of the {f.money(x.applied)} this payment "
-                    "applies to it, so the sync would fail again. Use *Recreate payment in "
-                    "QuickBooks*")
+            return (
+                f"even without the credit memo, invoice {x.invoice_number} would have "
+                f"only {f.money(room)} open of the {f.money(x.applied)} this payment "
+                "applies to it, so the sync would fail again. Use *Recreate payment in "
+                "QuickBooks*"
+            )
     return None
 
 

@@ -26,10 +26,12 @@ async def reactivate(run: RemedyRun) -> RemedyDone:
         return stop
     name = run.rec.payment.customer.name
     if done_write(run, WriteKind.CB_RESYNC) is not None:
-        return RemedyDone(FailureStatus.WAITING_SYNC,
-                          f"Customer {name} reactivated in QuickBooks and the payment queued "
-                          "for ConnectBooster's next sync; this message turns resolved once "
-                          "it syncs.")
+        return RemedyDone(
+            FailureStatus.WAITING_SYNC,
+            f"Customer {name} reactivated in QuickBooks and the payment queued "
+            "for ConnectBooster's next sync; this message turns resolved once "
+            "it syncs.",
+        )
     try:  # then Re-check: the new diagnosis and plans go on the record
         fresh = await planning(run.services, run.rec, run.user)
     except (qbe.QBOError, cbe.CBError) as exc:

@@ -47,8 +47,12 @@ async def recheck(
         payment = await services.cb.get_payment(rec.payment_id)
     except cbe.NotFound:
         status = FailureStatus.RESOLVED
-        resolution = Resolution(how=ResolutionHow.DELETED, by=None, at=now,
-                                detail="Deleted from ConnectBooster's history")
+        resolution = Resolution(
+            how=ResolutionHow.DELETED,
+            by=None,
+            at=now,
+            detail="Deleted from ConnectBooster's history",
+        )
         message = "ConnectBooster no longer has this payment (deleted from its history)."
     except cbe.CBError as exc:
         return await _check_failed(services, rec, user, exc)
@@ -58,8 +62,12 @@ async def recheck(
         if seen == SyncStatus.SYNCED:
             status = FailureStatus.RESOLVED
             qb_id = payment.sync.qb_payment_id
-            resolution = Resolution(how=ResolutionHow.SYNCED, by=None, at=now,
-                                    detail=f"QuickBooks payment {qb_id}" if qb_id else None)
+            resolution = Resolution(
+                how=ResolutionHow.SYNCED,
+                by=None,
+                at=now,
+                detail=f"QuickBooks payment {qb_id}" if qb_id else None,
+            )
             message = "ConnectBooster has synced it to QuickBooks: resolved."
         elif seen == SyncStatus.DISMISSED:
             status = FailureStatus.RESOLVED
@@ -80,9 +88,17 @@ async def recheck(
     await lifecycle.rechecked(services, rec, user, status, resolution=resolution, lease=lease)
     if rec.status != before:
         await note_in_thread(services, rec, audit_line(user, kind, "ok", now, message))
-    await services.store.audit(AuditEntry(
-        at=now, user=user, action=kind.value, payment_id=rec.payment_id,
-        reference=rec.payment.reference, result="ok", detail=message))
+    await services.store.audit(
+        AuditEntry(
+            at=now,
+            user=user,
+            action=kind.value,
+            payment_id=rec.payment_id,
+            reference=rec.payment.reference,
+            result="ok",
+            detail=message,
+        )
+    )
     count_remedy(services, kind, RemedyResult.OK)
     return RemedyOutcome(kind, rec.payment_id, RemedyResult.OK, message, record=rec)
 
@@ -93,9 +109,21 @@ async def _check_failed(
     kind = RemedyKind.RECHECK
     reason = describe_error(exc)
     await lifecycle.redraw(services, rec, notice=f"Re-check did not finish: {reason}.")
-    await services.store.audit(AuditEntry(
-        user=user, action=kind.value, payment_id=rec.payment_id,
-        reference=rec.payment.reference, result="failed", detail=reason))
+    await services.store.audit(
+        AuditEntry(
+            user=user,
+            action=kind.value,
+            payment_id=rec.payment_id,
+            reference=rec.payment.reference,
+            result="failed",
+            detail=reason,
+        )
+    )
     count_remedy(services, kind, RemedyResult.FAILED)
-    return RemedyOutcome(kind, rec.payment_id, RemedyResult.FAILED,
-                         f"*Re-check* did not finish: {reason}. Nothing was changed.", record=rec)
+    return RemedyOutcome(
+        kind,
+        rec.payment_id,
+        RemedyResult.FAILED,
+        f"*Re-check* did not finish: {reason}. Nothing was changed.",
+        record=rec,
+    )

@@ -66,22 +66,33 @@ async def recreate(run: RemedyRun) -> RemedyDone:
     now = run.services.clock()
     created = done_write(run, WriteKind.QBO_CREATE_PAYMENT)
     if created is None:  # nothing was left to record: the plan only dismissed syncing
-        return RemedyDone(FailureStatus.RESOLVED,
-                          "QuickBooks already records this payment; syncing dismissed in "
-                          "ConnectBooster.",
-                          Resolution(how=ResolutionHow.DISMISSED, by=run.user, at=now))
+        return RemedyDone(
+            FailureStatus.RESOLVED,
+            "QuickBooks already records this payment; syncing dismissed in ConnectBooster.",
+            Resolution(how=ResolutionHow.DISMISSED, by=run.user, at=now),
+        )
     qb_id = created.result.get("qbo_payment_id")
-    body = next((w.body for w in run.plan.writes
-                 if w.kind == WriteKind.QBO_CREATE_PAYMENT and w.body), None) or {}
+    body = (
+        next(
+            (w.body for w in run.plan.writes if w.kind == WriteKind.QBO_CREATE_PAYMENT and w.body),
+            None,
+        )
+        or {}
+    )
     lines = body.get("Line") or []
     amount = Decimal(str(body.get("TotalAmt", run.plan.amount)))
-    where = (f"applied to {len(lines)} invoice(s)" if lines else "kept as credit on the "
-             "customer")
-    return RemedyDone(FailureStatus.RESOLVED,
-                      f"Syncing dismissed in ConnectBooster and QuickBooks payment {qb_id} "
-                      f"created ({money(amount, run.plan.currency)}, {where}).",
-                      Resolution(how=ResolutionHow.RECREATED, by=run.user, at=now,
-                                 detail=f"QuickBooks payment {qb_id}, {where}"))
+    where = f"applied to {len(lines)} invoice(s)" if lines else "kept as credit on the customer"
+    return RemedyDone(
+        FailureStatus.RESOLVED,
+        f"Syncing dismissed in ConnectBooster and QuickBooks payment {qb_id} "
+        f"created ({money(amount, run.plan.currency)}, {where}).",
+        Resolution(
+            how=ResolutionHow.RECREATED,
+            by=run.user,
+            at=now,
+            detail=f"QuickBooks payment {qb_id}, {where}",
+        ),
+    )
 
 
 __all__ = ["PICK_CAUSES", "needs_pick", "recreate", "recreate_candidates"]

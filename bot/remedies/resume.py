@@ -13,10 +13,10 @@ import asyncio
 import logging
 
 from bot.models import FailureRecord, FailureStatus, RemedyKind
+from bot.remedies.execute import execute
 from bot.remedies.journal import RemedyRun
 from bot.remedies.lease import KeptLease
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
-from bot.remedies.runner import execute
 from bot.runtime.services import Services
 from bot.store.records import LeaseNotHeld
 
@@ -31,7 +31,7 @@ async def resume_unfinished(services: Services) -> list[RemedyOutcome]:
     outcomes: list[RemedyOutcome] = []
     ids = await services.store.open_ids()
     for start in range(0, len(ids), 200):
-        for rec in await services.store.get_failures(ids[start:start + 200]):
+        for rec in await services.store.get_failures(ids[start : start + 200]):
             j = rec.remedy
             if j is None or j.finished_at is not None or j.kind == RemedyKind.RECHECK:
                 continue
@@ -39,16 +39,22 @@ async def resume_unfinished(services: Services) -> list[RemedyOutcome]:
             if outcome is None:
                 continue
             if outcome.result == RemedyResult.BUSY:
-                log.info("remedy on %s still leased; resuming when the lease frees",
-                         rec.payment.reference)
+                log.info(
+                    "remedy on %s still leased; resuming when the lease frees",
+                    rec.payment.reference,
+                )
                 services.run_work(_resume_when_free(services, rec.payment_id))
             outcomes.append(outcome)
     return outcomes
 
 
 def _unfinished(rec: FailureRecord | None) -> bool:
-    return (rec is not None and rec.remedy is not None and rec.remedy.finished_at is None
-            and rec.status != FailureStatus.RESOLVED)
+    return (
+        rec is not None
+        and rec.remedy is not None
+        and rec.remedy.finished_at is None
+        and rec.status != FailureStatus.RESOLVED
+    )
 
 
 async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | None:
@@ -61,18 +67,24 @@ async def resume_one(services: Services, payment_id: str) -> RemedyOutcome | Non
     kept = KeptLease(services.store.lease(f"payment:{payment_id}", j.user, ttl=ttl), ttl)
     if not await kept.acquire():
         holder = await services.store.lease_holder(f"payment:{payment_id}")
-        return RemedyOutcome(j.kind, payment_id, RemedyResult.BUSY, "still leased",
-                             record=rec, holder=holder)
+        return RemedyOutcome(
+            j.kind, payment_id, RemedyResult.BUSY, "still leased", record=rec, holder=holder
+        )
     release = True
     try:
         rec = await services.store.get_failure(payment_id)
         if rec is None or rec.remedy is None or not _unfinished(rec):
             return None
-        log.info("resuming %s on %s (attempt %d) after a restart", rec.remedy.kind.value,
-                 rec.payment.reference, rec.remedy.attempt)
+        log.info(
+            "resuming %s on %s (attempt %d) after a restart",
+            rec.remedy.kind.value,
+            rec.payment.reference,
+            rec.remedy.attempt,
+        )
         release = False
-        outcome = await execute(RemedyRun(services, rec, kept, rec.remedy.user,
-                                          dict(rec.remedy.params)), resumed=True)
+        outcome = await execute(
+            RemedyRun(services, rec, kept, rec.remedy.user, dict(rec.remedy.params)), resumed=True
+        )
         release = True
         return outcome
     except LeaseNotHeld:

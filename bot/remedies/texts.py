@@ -34,8 +34,11 @@ def already_resolved_text(rec: FailureRecord) -> str:
     if r is None:
         return "This payment is already resolved."
     how = _RESOLVED_HOW.get(r.how, r.how.replace("_", " ").replace("-", " "))
-    who = f"<@{r.by}>" if r.by else ("ConnectBooster's sync" if r.how == ResolutionHow.SYNCED
-                                     else "someone outside Slack")
+    who = (
+        f"<@{r.by}>"
+        if r.by
+        else ("ConnectBooster's sync" if r.how == ResolutionHow.SYNCED else "someone outside Slack")
+    )
     return f"Already resolved by {who}: {how} at {fmt_time(r.at)}."
 
 
@@ -46,17 +49,21 @@ def stale_text(rec: FailureRecord) -> str:
         return "That button was out of date; the message now shows where things stand."
     label = REMEDY_LABELS[j.kind]
     at = fmt_time(j.finished_at or j.started_at)
-    return (f"That button was out of date: <@{j.user}> ran *{label}* at {at} "
-            f"({j.outcome or 'running'}). Nothing was done; the message now shows where "
-            "things stand.")
+    return (
+        f"That button was out of date: <@{j.user}> ran *{label}* at {at} "
+        f"({j.outcome or 'running'}). Nothing was done; the message now shows where "
+        "things stand."
+    )
 
 
 def moved_text(kind: RemedyKind, what: str, resolved: bool) -> str:
     """ConnectBooster moved the payment on since the message was drawn (``what``)."""
     label = REMEDY_LABELS[kind]
-    end = ("so it is resolved" if resolved
-           else "so nothing may be written while it is queued; the message shows where it "
-                "stands")
+    end = (
+        "so it is resolved"
+        if resolved
+        else "so nothing may be written while it is queued; the message shows where it stands"
+    )
     return f"*{label}* wrote nothing: {what} since this message was drawn, {end}."
 
 
@@ -68,15 +75,18 @@ def failure_text(j: RemedyJournal, exc: BaseException) -> str:
     done = {s.name for s in j.steps if s.state == StepState.DONE}
     writes = j.plan.writes if j.plan is not None else ()
     done_kinds = [w.kind for w in writes if w.step in done]
-    created = next((s for s in j.steps if s.state == StepState.DONE
-                    and s.result.get("qbo_payment_id")), None)
+    created = next(
+        (s for s in j.steps if s.state == StepState.DONE and s.result.get("qbo_payment_id")), None
+    )
     if created is not None:
-        parts.append(f"QuickBooks payment {created.result['qbo_payment_id']} was created; "
-                     f"press *{label}* again to finish — it will not be created twice.")
-    elif any(k in (WriteKind.QBO_DELETE_PAYMENT, WriteKind.QBO_UPDATE_PAYMENT)
-             for k in done_kinds):
-        parts.append(f"The credit memo is already un-applied in QuickBooks; press *{label}* "
-                     "again to finish.")
+        parts.append(
+            f"QuickBooks payment {created.result['qbo_payment_id']} was created; "
+            f"press *{label}* again to finish — it will not be created twice."
+        )
+    elif any(k in (WriteKind.QBO_DELETE_PAYMENT, WriteKind.QBO_UPDATE_PAYMENT) for k in done_kinds):
+        parts.append(
+            f"The credit memo is already un-applied in QuickBooks; press *{label}* again to finish."
+        )
     elif any(s.state == StepState.STARTED and s.request_id for s in j.steps):
         if WriteKind.CB_DISMISS in done_kinds:
             parts.append("Syncing is already dismissed in ConnectBooster.")
@@ -85,8 +95,10 @@ def failure_text(j: RemedyJournal, exc: BaseException) -> str:
             "repeats it safely (QuickBooks will not do it twice)."
         )
     elif WriteKind.CB_DISMISS in done_kinds:
-        parts.append("Syncing is already dismissed in ConnectBooster; nothing was written to "
-                     f"QuickBooks yet — press *{label}* again to finish.")
+        parts.append(
+            "Syncing is already dismissed in ConnectBooster; nothing was written to "
+            f"QuickBooks yet — press *{label}* again to finish."
+        )
     else:
         parts.append("Nothing was changed.")
     return " ".join(parts)
@@ -95,16 +107,20 @@ def failure_text(j: RemedyJournal, exc: BaseException) -> str:
 def stale_object_text(j: RemedyJournal) -> str:
     """QuickBooks refused an update or delete: the object changed since the plan was made."""
     label = REMEDY_LABELS[j.kind]
-    return (f"Someone changed the QuickBooks payment since the plan was made, so it was not "
-            f"written (a change computed from the old version is never resent). The message "
-            f"now shows a new plan; check it and press *{label}* again.")
+    return (
+        f"Someone changed the QuickBooks payment since the plan was made, so it was not "
+        f"written (a change computed from the old version is never resent). The message "
+        f"now shows a new plan; check it and press *{label}* again."
+    )
 
 
 def lost_lease_text(kind: RemedyKind) -> str:
     """The run lost the payment's lease to another process and stopped."""
-    return (f"*{REMEDY_LABELS[kind]}* stopped: this payment was taken over by another "
-            "instance of the bot, which finishes it; nothing was done twice. The message "
-            "updates when it is done.")
+    return (
+        f"*{REMEDY_LABELS[kind]}* stopped: this payment was taken over by another "
+        "instance of the bot, which finishes it; nothing was done twice. The message "
+        "updates when it is done."
+    )
 
 
 def plain_detail(text: str) -> str:

@@ -43,8 +43,11 @@ async def unapply(run: RemedyRun) -> RemedyDone:
     cut = next((i for i, w in enumerate(writes) if w.kind == WriteKind.CB_RESYNC), len(writes))
     findings = _credit_findings(run)
     facts = run.facts
-    before = {f.invoice_id: str(inv.balance) for f in findings
-              if facts is not None and (inv := facts.invoices.get(f.invoice_id)) is not None}
+    before = {
+        f.invoice_id: str(inv.balance)
+        for f in findings
+        if facts is not None and (inv := facts.invoices.get(f.invoice_id)) is not None
+    }
     check = await run.begin(CHECK_STEP, plan={"before": before})
     stop = await apply_writes(run, writes[:cut])
     if stop is not None:
@@ -56,10 +59,12 @@ async def unapply(run: RemedyRun) -> RemedyDone:
     if stop is not None:
         return stop
     memos = ", ".join(sorted({str(f.credit_memo_id) for f in findings if f.credit_memo_id}))
-    return RemedyDone(FailureStatus.WAITING_SYNC,
-                      f"Credit memo {memos or 'application'} un-applied in QuickBooks and the "
-                      "payment queued for ConnectBooster's next sync; this message turns "
-                      "resolved once it syncs.")
+    return RemedyDone(
+        FailureStatus.WAITING_SYNC,
+        f"Credit memo {memos or 'application'} un-applied in QuickBooks and the "
+        "payment queued for ConnectBooster's next sync; this message turns "
+        "resolved once it syncs.",
+    )
 
 
 async def _check_balances(run: RemedyRun, findings: list[Finding], before: dict[str, str]) -> None:
@@ -67,8 +72,10 @@ async def _check_balances(run: RemedyRun, findings: list[Finding], before: dict[
     have risen)."""
     if not findings:
         return
-    after = {i.id: i for i in await run.services.qbo.query_in(
-        Invoice, "Id", [f.invoice_id for f in findings])}
+    after = {
+        i.id: i
+        for i in await run.services.qbo.query_in(Invoice, "Id", [f.invoice_id for f in findings])
+    }
     short: list[str] = []
     for f in findings:
         inv = after.get(f.invoice_id)
@@ -78,12 +85,16 @@ async def _check_balances(run: RemedyRun, findings: list[Finding], before: dict[
         was = before.get(f.invoice_id)
         rose = was is not None and inv.balance > Decimal(was)
         if not rose and inv.balance + CENT <= _need(run, f):
-            short.append(f"invoice {f.invoice_number} still shows a balance of "
-                         f"{money(inv.balance, run.plan.currency)}")
+            short.append(
+                f"invoice {f.invoice_number} still shows a balance of "
+                f"{money(inv.balance, run.plan.currency)}"
+            )
     if short:
         raise RemedyFailed(
-            "the credit memo application was removed, but " + "; ".join(short)
-            + ". Check the invoice in QuickBooks before pressing *Re-check*")
+            "the credit memo application was removed, but "
+            + "; ".join(short)
+            + ". Check the invoice in QuickBooks before pressing *Re-check*"
+        )
 
 
 __all__ = ["CHECK_STEP", "unapply"]

@@ -35,32 +35,53 @@ from qb import errors as qbe
 from qb.models import Customer
 from qb.models import Payment as QBPayment
 
-QBO_WRITES = frozenset({WriteKind.QBO_CREATE_PAYMENT, WriteKind.QBO_UPDATE_PAYMENT,
-                        WriteKind.QBO_DELETE_PAYMENT, WriteKind.QBO_UPDATE_CUSTOMER})
+QBO_WRITES = frozenset(
+    {
+        WriteKind.QBO_CREATE_PAYMENT,
+        WriteKind.QBO_UPDATE_PAYMENT,
+        WriteKind.QBO_DELETE_PAYMENT,
+        WriteKind.QBO_UPDATE_CUSTOMER,
+    }
+)
 """The writes that go to QuickBooks (each with a requestid)."""
 
 
 def synced_meanwhile(run: RemedyRun, message: str) -> RemedyDone:
     """ConnectBooster synced the payment to QuickBooks before the remedy could: resolved."""
     qb_id = run.rec.payment.sync.qb_payment_id
-    return RemedyDone(FailureStatus.RESOLVED, message, Resolution(
-        how=ResolutionHow.SYNCED, by=None, at=run.services.clock(),
-        detail=f"QuickBooks payment {qb_id}" if qb_id else None))
+    return RemedyDone(
+        FailureStatus.RESOLVED,
+        message,
+        Resolution(
+            how=ResolutionHow.SYNCED,
+            by=None,
+            at=run.services.clock(),
+            detail=f"QuickBooks payment {qb_id}" if qb_id else None,
+        ),
+    )
 
 
 def gone(run: RemedyRun) -> RemedyDone:
     """ConnectBooster no longer has the payment: resolved as deleted, nothing more written."""
-    return RemedyDone(FailureStatus.RESOLVED, "ConnectBooster no longer has this payment (it "
-                      "was deleted from its history); nothing more was written.",
-                      Resolution(how=ResolutionHow.DELETED, by=None, at=run.services.clock(),
-                                 detail="Already gone from ConnectBooster's history"))
+    return RemedyDone(
+        FailureStatus.RESOLVED,
+        "ConnectBooster no longer has this payment (it "
+        "was deleted from its history); nothing more was written.",
+        Resolution(
+            how=ResolutionHow.DELETED,
+            by=None,
+            at=run.services.clock(),
+            detail="Already gone from ConnectBooster's history",
+        ),
+    )
 
 
 def _stopped(run: RemedyRun, step: RemedyStep) -> RemedyDone | None:
     """The ending a finished step recorded (ConnectBooster synced meanwhile, or gone)."""
     if step.result.get("synced"):
-        return synced_meanwhile(run, "ConnectBooster had synced it to QuickBooks meanwhile; "
-                                     "nothing more was written.")
+        return synced_meanwhile(
+            run, "ConnectBooster had synced it to QuickBooks meanwhile; nothing more was written."
+        )
     if step.result.get("gone"):
         return gone(run)
     return None
@@ -76,11 +97,18 @@ async def apply_writes(run: RemedyRun, writes: Sequence[PlannedWrite]) -> Remedy
         else:
             rid = None
             if write.kind in QBO_WRITES:
-                rid = (existing.request_id if existing is not None and existing.request_id
-                       else request_id(run.rec.payment_id, run.plan.digest(), write.step,
-                                       run.journal.attempt))
-            step = await run.begin(write.step, request_id=rid,
-                                   plan={"kind": write.kind.value, "target": write.target_id})
+                rid = (
+                    existing.request_id
+                    if existing is not None and existing.request_id
+                    else request_id(
+                        run.rec.payment_id, run.plan.digest(), write.step, run.journal.attempt
+                    )
+                )
+            step = await run.begin(
+                write.step,
+                request_id=rid,
+                plan={"kind": write.kind.value, "target": write.target_id},
+            )
             stop = await WRITERS[write.kind](run, write, step)
         if stop is not None:
             return stop
@@ -96,32 +124,38 @@ def _body(write: PlannedWrite) -> dict[str, object]:
     return write.body
 
 
-async def _qbo_create_payment(run: RemedyRun, write: PlannedWrite,
-                              step: RemedyStep) -> RemedyDone | None:
+async def _qbo_create_payment(
+    run: RemedyRun, write: PlannedWrite, step: RemedyStep
+) -> RemedyDone | None:
     assert step.request_id is not None
     created = await run.services.qbo.create_payment(
-        QBPayment.model_validate(_body(write)), request_id=step.request_id)
+        QBPayment.model_validate(_body(write)), request_id=step.request_id
+    )
     await run.done(step, qbo_payment_id=created.id)
     return None
 
 
-async def _qbo_update_payment(run: RemedyRun, write: PlannedWrite,
-                              step: RemedyStep) -> RemedyDone | None:
+async def _qbo_update_payment(
+    run: RemedyRun, write: PlannedWrite, step: RemedyStep
+) -> RemedyDone | None:
     assert step.request_id is not None
-    await run.services.qbo.update(QBPayment.model_validate(_body(write)),
-                                  request_id=step.request_id)
+    await run.services.qbo.update(
+        QBPayment.model_validate(_body(write)), request_id=step.request_id
+    )
     await run.done(step, action="update")
     return None
 
 
-async def _qbo_delete_payment(run: RemedyRun, write: PlannedWrite,
-                              step: RemedyStep) -> RemedyDone | None:
+async def _qbo_delete_payment(
+    run: RemedyRun, write: PlannedWrite, step: RemedyStep
+) -> RemedyDone | None:
     assert step.request_id is not None
     body = _body(write)
     target = str(write.target_id or body.get("Id") or "")
     try:
-        await run.services.qbo.delete_payment(target, str(body.get("SyncToken", "")),
-                                              request_id=step.request_id)
+        await run.services.qbo.delete_payment(
+            target, str(body.get("SyncToken", "")), request_id=step.request_id
+        )
     except qbe.NotFoundError as exc:
         if not exc.deleted:
             raise
@@ -131,11 +165,13 @@ async def _qbo_delete_payment(run: RemedyRun, write: PlannedWrite,
     return None
 
 
-async def _qbo_update_customer(run: RemedyRun, write: PlannedWrite,
-                               step: RemedyStep) -> RemedyDone | None:
+async def _qbo_update_customer(
+    run: RemedyRun, write: PlannedWrite, step: RemedyStep
+) -> RemedyDone | None:
     assert step.request_id is not None
-    customer = await run.services.qbo.update(Customer.model_validate(_body(write)),
-                                             request_id=step.request_id)
+    customer = await run.services.qbo.update(
+        Customer.model_validate(_body(write)), request_id=step.request_id
+    )
     await run.done(step, active=customer.active)
     return None
 
@@ -143,8 +179,7 @@ async def _qbo_update_customer(run: RemedyRun, write: PlannedWrite,
 # ---- ConnectBooster -----------------------------------------------------------------------
 
 
-async def _cb_dismiss(run: RemedyRun, write: PlannedWrite,
-                      step: RemedyStep) -> RemedyDone | None:
+async def _cb_dismiss(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
     cb = run.services.cb
     try:
         payment = await cb.dismiss_sync(run.rec.payment_id)
@@ -163,15 +198,13 @@ async def _cb_dismiss(run: RemedyRun, write: PlannedWrite,
     return None
 
 
-async def _cb_delete(run: RemedyRun, write: PlannedWrite,
-                     step: RemedyStep) -> RemedyDone | None:
+async def _cb_delete(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
     deleted = await run.services.cb.delete_history(run.rec.payment_id)
     await run.done(step, deleted=deleted)
     return None
 
 
-async def _cb_resync(run: RemedyRun, write: PlannedWrite,
-                     step: RemedyStep) -> RemedyDone | None:
+async def _cb_resync(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
     cb = run.services.cb
     try:
         payment = await cb.resync(run.rec.payment_id)

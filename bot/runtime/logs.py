@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 # Token shapes that must never reach a log, whatever code produced the line.
 TOKEN_PATTERNS = re.compile(
@@ -88,8 +89,9 @@ class JsonLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -123,3 +125,12 @@ def configure_logging(
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return redactor
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password masked (``redis://:***@host``), for a message or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

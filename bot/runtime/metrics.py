@@ -33,27 +33,37 @@ class Metrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.open_failures = Gauge(
-            "failed_payments_open", "Open failed payments by cause", ["cause"],
+            "failed_payments_open",
+            "Open failed payments by cause",
+            ["cause"],
             registry=self.registry,
         )
         self.remedies = Counter(
-            "failed_payments_remedies", "Remedies run, by kind and result", ["kind", "result"],
+            "failed_payments_remedies",
+            "Remedies run, by kind and result",
+            ["kind", "result"],
             registry=self.registry,
         )
         self.upstream_calls = Counter(
-            "failed_payments_upstream_calls", "HTTP calls to QuickBooks, ConnectBooster and Slack",
-            ["service", "status"], registry=self.registry,
+            "failed_payments_upstream_calls",
+            "HTTP calls to QuickBooks, ConnectBooster and Slack",
+            ["service", "status"],
+            registry=self.registry,
         )
         self.upstream_latency = Histogram(
-            "failed_payments_upstream_latency_seconds", "Latency of upstream HTTP calls",
-            ["service"], registry=self.registry,
+            "failed_payments_upstream_latency_seconds",
+            "Latency of upstream HTTP calls",
+            ["service"],
+            registry=self.registry,
             buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.posted = Counter(
             "failed_payments_posted", "Failure messages posted to Slack", registry=self.registry
         )
         self.poll_cycles = Counter(
-            "failed_payments_poll_cycles", "Poll cycles, by result", ["result"],
+            "failed_payments_poll_cycles",
+            "Poll cycles, by result",
+            ["result"],
             registry=self.registry,
         )
 

@@ -102,8 +102,9 @@ class Services:
             log.info("waiting for %d remedies in flight", len(self._inflight))
             _done, pending = await asyncio.wait(self._inflight, timeout=grace)
             if pending:
-                log.warning("%d remedies still running at shutdown; they resume at start-up",
-                            len(pending))
+                log.warning(
+                    "%d remedies still running at shutdown; they resume at start-up", len(pending)
+                )
 
     async def aclose(self) -> None:
         """Close every session and the Redis client (after the QuickBooks client hands back

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     )
     port: int = Field(default=3000, ge=1, le=65535, description="a TCP port (1-65535)")
     metrics_port: int | None = Field(
-        default=None, ge=1, le=65535,
+        default=None,
+        ge=1,
+        le=65535,
         description="a TCP port (1-65535) other than PORT, serving /metrics alone",
     )
     slack_api_url: str = Field(
@@ -129,7 +131,9 @@ class Settings(BaseSettings):
         "by hand)",
     )
     retention_days: int = Field(
-        default=DEFAULT_RETENTION_DAYS, ge=1, le=36500,
+        default=DEFAULT_RETENTION_DAYS,
+        ge=1,
+        le=36500,
         description="whole days a resolved failure is kept, longer than the longest stats "
         f"window ({max(STATS_WINDOWS)} days) and ALERT_WINDOW_DAYS",
     )
@@ -174,8 +178,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{len(bad)} entries are not Slack user ids")
         return v
 
-    @field_validator("slack_api_url", "cb_base_url", "qbo_base_url", "qbo_token_url",
-                     "cb_portal_url", "qbo_redirect_uri")
+    @field_validator(
+        "slack_api_url",
+        "cb_base_url",
+        "qbo_base_url",
+        "qbo_token_url",
+        "cb_portal_url",
+        "qbo_redirect_uri",
+    )
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):
@@ -228,8 +238,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _metrics_apart(self) -> Settings:
         if self.metrics_port is not None and self.metrics_port == self.port:
-            raise ValueError("METRICS_PORT must differ from PORT (unset it to serve /metrics "
-                             "on PORT)")
+            raise ValueError(
+                "METRICS_PORT must differ from PORT (unset it to serve /metrics on PORT)"
+            )
         return self
 
     @property

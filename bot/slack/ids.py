@@ -155,8 +155,14 @@ def decode_plan_confirm(s: str | None) -> PlanConfirm:
         raise BadActionValue("confirmation has a malformed channel")
     if not isinstance(params, dict):
         raise BadActionValue("confirmation has malformed choices")
-    return PlanConfirm(payment_id=pid, kind=remedy, digest=digest, attempt=attempt,
-                       channel=channel or None, params=params)
+    return PlanConfirm(
+        payment_id=pid,
+        kind=remedy,
+        digest=digest,
+        attempt=attempt,
+        channel=channel or None,
+        params=params,
+    )
 
 
 def encode_value(payment_id: str, **extra: Any) -> str:

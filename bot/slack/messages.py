@@ -23,20 +23,33 @@ log = logging.getLogger(__name__)
 
 
 async def post(
-    services: Services, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
-    *, thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
+    services: Services,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    *,
+    thread_ts: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Post a message (a reply when ``thread_ts``) without link previews; returns
     ``(channel, ts)`` as Slack answered them."""
     resp = await services.slack.chat_postMessage(
-        channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
-        unfurl_media=False, metadata=metadata,
+        channel=channel,
+        text=text,
+        blocks=blocks,
+        thread_ts=thread_ts,
+        unfurl_links=False,
+        unfurl_media=False,
+        metadata=metadata,
     )
     return str(resp.get("channel") or channel), str(resp["ts"])
 
 
 async def update(
-    services: Services, channel: str, ts: str, text: str,
+    services: Services,
+    channel: str,
+    ts: str,
+    text: str,
     blocks: list[dict[str, Any]] | None = None,
 ) -> None:
     """Redraw the message at ``channel``/``ts`` in place."""
@@ -52,14 +65,22 @@ async def permalink(services: Services, channel: str, ts: str) -> str | None:
         resp = await services.slack.chat_getPermalink(channel=channel, message_ts=ts)
         link = resp.get("permalink")
     except Exception as exc:  # noqa: BLE001 - a permalink is never worth a failed post
-        log.warning("no permalink for %s in %s: %s", ts, channel, log_reason(exc),
-                    extra={"channel": channel, "ts": ts})
+        log.warning(
+            "no permalink for %s in %s: %s",
+            ts,
+            channel,
+            log_reason(exc),
+            extra={"channel": channel, "ts": ts},
+        )
         return None
     return str(link) if isinstance(link, str) and link else None
 
 
 async def tell(
-    services: Services, channel: str | None, user: str | None, text: str,
+    services: Services,
+    channel: str | None,
+    user: str | None,
+    text: str,
     blocks: list[dict[str, Any]] | None = None,
 ) -> bool:
     """An ephemeral message to ``user`` in ``channel`` (best effort: an error is logged);
@@ -67,8 +88,9 @@ async def tell(
     if not (channel and user):
         return False
     try:
-        await services.slack.chat_postEphemeral(channel=channel, user=user, text=text,
-                                                blocks=blocks)
+        await services.slack.chat_postEphemeral(
+            channel=channel, user=user, text=text, blocks=blocks
+        )
     except SlackApiError as exc:
         log.warning("ephemeral reply not posted: %s", slack_error_code(exc))
         return False
@@ -76,16 +98,26 @@ async def tell(
 
 
 async def post_failure(
-    services: Services, rec: FailureRecord, *, channel: str | None = None,
-    thread_ts: str | None = None, metadata: dict[str, Any] | None = None,
+    services: Services,
+    rec: FailureRecord,
+    *,
+    channel: str | None = None,
+    thread_ts: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> SlackRef:
     """Post the failure's message (in a digest thread when ``thread_ts``); returns where it is.
 
     The caller stores the returned ``SlackRef`` on the record. ``metadata`` (Slack message
     metadata) lets the poller find the message again after a crash."""
     text, blocks = failure_message(rec)
-    channel, ts = await post(services, channel or services.settings.failed_payments_channel,
-                             text, blocks, thread_ts=thread_ts, metadata=metadata)
+    channel, ts = await post(
+        services,
+        channel or services.settings.failed_payments_channel,
+        text,
+        blocks,
+        thread_ts=thread_ts,
+        metadata=metadata,
+    )
     link = await permalink(services, channel, ts)
     services.metrics.posted.inc()
     return SlackRef(channel=channel, ts=ts, thread_ts=thread_ts, permalink=link)
@@ -111,5 +143,6 @@ async def thread_note(services: Services, rec: FailureRecord, text: str) -> None
             channel=rec.slack.channel, thread_ts=rec.slack.ts, text=text, unfurl_links=False
         )
     except SlackApiError as exc:
-        log.warning("audit line for %s not posted: %s", rec.payment.reference,
-                    slack_error_code(exc))
+        log.warning(
+            "audit line for %s not posted: %s", rec.payment.reference, slack_error_code(exc)
+        )

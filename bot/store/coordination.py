@@ -110,9 +110,7 @@ class Lease:
             return bool(await self._lock.acquire(blocking=False, token=self.token))
 
     async def _drop_if_ours(self) -> None:
-        await self._lock.redis.eval(
-            lua_script(DEL_IF_VALUE_SCRIPT), 1, self._lock.name, self.token
-        )
+        await self._lock.redis.eval(lua_script(DEL_IF_VALUE_SCRIPT), 1, self._lock.name, self.token)
 
     async def release(self) -> bool:
         """Give the lease back; False when it had expired or was never held. A cancel while
@@ -158,9 +156,7 @@ class CoordinationStore(StoreBase):
         return text.split("|", 1)[0]
 
     @asynccontextmanager
-    async def holding(
-        self, name: str, holder: str, ttl: float = 60.0
-    ) -> AsyncIterator[bool]:
+    async def holding(self, name: str, holder: str, ttl: float = 60.0) -> AsyncIterator[bool]:
         """``async with store.holding(name, who) as got:`` — the lease, released on exit."""
         lease = self.lease(name, holder, ttl)
         got = await lease.acquire()

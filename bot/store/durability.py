@@ -65,9 +65,12 @@ class Durability:
             )
         if self.problems:
             return "; ".join(self.problems)
-        kept = ("append-only file (appendonly yes)" if self.appendonly
-                else f"RDB snapshots only (save {self.save!r}): a crash loses the writes "
-                "since the last snapshot; appendonly yes is safer")
+        kept = (
+            "append-only file (appendonly yes)"
+            if self.appendonly
+            else f"RDB snapshots only (save {self.save!r}): a crash loses the writes "
+            "since the last snapshot; appendonly yes is safer"
+        )
         return f"maxmemory-policy noeviction, persistence: {kept}"
 
 
@@ -90,7 +93,7 @@ def problems_of(policy: str, appendonly: bool, save: str) -> list[str]:
         )
     if not appendonly and not save.strip():
         problems.append(
-            "persistence is off (appendonly no, save \"\"): a restart loses every record and "
+            'persistence is off (appendonly no, save ""): a restart loses every record and '
             "the QuickBooks tokens; set appendonly yes (or an RDB save schedule)"
         )
     return problems
@@ -101,15 +104,19 @@ async def read_durability(redis: aioredis.Redis) -> Durability:
     when Redis does not answer."""
     try:
         with translate_errors():
-            policy = _config_value(await redis.config_get("maxmemory-policy"),
-                                   "maxmemory-policy")
+            policy = _config_value(await redis.config_get("maxmemory-policy"), "maxmemory-policy")
             appendonly = _config_value(await redis.config_get("appendonly"), "appendonly")
             save = _config_value(await redis.config_get("save"), "save")
     except ResponseError as exc:  # unknown command (renamed), NOPERM (ACL), ...
         return Durability(readable=False, refused_because=str(exc) or type(exc).__name__)
     is_aof = appendonly.lower() == "yes"
-    return Durability(readable=True, policy=policy, appendonly=is_aof, save=save,
-                      problems=problems_of(policy, is_aof, save))
+    return Durability(
+        readable=True,
+        policy=policy,
+        appendonly=is_aof,
+        save=save,
+        problems=problems_of(policy, is_aof, save),
+    )
 
 
 async def require_durable(redis: aioredis.Redis, *, check: bool = True) -> str:
@@ -120,8 +127,7 @@ async def require_durable(redis: aioredis.Redis, *, check: bool = True) -> str:
     found = await read_durability(redis)
     if not found.ok:
         raise RedisNotDurable(
-            f"this Redis can lose the bot's state: {found.describe()}. See the README, "
-            "\"Redis\"."
+            f'this Redis can lose the bot\'s state: {found.describe()}. See the README, "Redis".'
         )
     return found.describe()
 
@@ -138,12 +144,22 @@ async def check_at_start(store: MetaStore, *, check: bool, instance: str) -> Sta
         marker, _written = await store.mark_born(instance)
     born = marker.born_at.isoformat(timespec="seconds")
     if marker.recovery is not None:
-        log.info("state marker written %s: the first poll looks in Slack for messages already "
-                 "posted (a first start, or Redis lost the state)", born)
+        log.info(
+            "state marker written %s: the first poll looks in Slack for messages already "
+            "posted (a first start, or Redis lost the state)",
+            born,
+        )
     else:
         log.info("state kept in Redis since %s", born)
     return marker
 
 
-__all__ = ["OVERRIDE", "Durability", "RedisNotDurable", "check_at_start", "problems_of",
-           "read_durability", "require_durable"]
+__all__ = [
+    "OVERRIDE",
+    "Durability",
+    "RedisNotDurable",
+    "check_at_start",
+    "problems_of",
+    "read_durability",
+    "require_durable",
+]

@@ -102,8 +102,12 @@ class MetaStore(StoreBase):
         with translate_errors():
             secs, micros = await self.redis.time()
             reply = await self.redis.eval(
-                lua_script(BORN_SCRIPT), 1, self.key("meta", "born"),
-                f"{int(secs)}.{int(micros):06d}", instance, reason.value,
+                lua_script(BORN_SCRIPT),
+                1,
+                self.key("meta", "born"),
+                f"{int(secs)}.{int(micros):06d}",
+                instance,
+                reason.value,
             )
         created = bool(int(reply[0]))
         pairs = reply[1]
@@ -116,8 +120,9 @@ class MetaStore(StoreBase):
     async def recovered(self, marker: StateMarker) -> None:
         """The poll cycle recovered from Slack: clear ``recovery`` (only on this marker)."""
         with translate_errors():
-            await self.redis.eval(lua_script(RECOVERED_SCRIPT), 1, self.key("meta", "born"),
-                                  marker.stamp)
+            await self.redis.eval(
+                lua_script(RECOVERED_SCRIPT), 1, self.key("meta", "born"), marker.stamp
+            )
         self.seen_marker = marker.model_copy(update={"recovery": None})
 
     async def tokens_stored(self, realm_id: str) -> bool:

@@ -62,8 +62,9 @@ def _open_page_args(
     cannot apply them exactly (letters beyond Latin-1, an amount finer than a millionth)."""
     needle = (customer or "").lower()
     latin1 = not needle.isascii()
-    if latin1 and not all(c.isascii() or ("\u00df" <= c <= "\u00fe" and c != "\u00f7")
-                          for c in needle):
+    if latin1 and not all(
+        c.isascii() or ("\u00df" <= c <= "\u00fe" and c != "\u00f7") for c in needle
+    ):
         return None  # the script lowercases ASCII and Latin-1 letters only
     min_args = ["", ""]
     if min_amount is not None:
@@ -81,7 +82,8 @@ def _open_page_args(
         cause.value if cause is not None else "",
         "1" if latin1 else "0",
         seen_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        if seen_before is not None else "",
+        if seen_before is not None
+        else "",
     ]
 
 
@@ -158,8 +160,12 @@ class RecordStore(StoreBase):
         record would have to share a slot; the bot runs on one Redis.)"""
         with translate_errors():
             wrote = await self.redis.eval(
-                lua_script(SET_IF_HELD_SCRIPT), 2, lease.key,
-                self.key("failure", rec.payment_id), lease.token, dump_versioned(rec),
+                lua_script(SET_IF_HELD_SCRIPT),
+                2,
+                lease.key,
+                self.key("failure", rec.payment_id),
+                lease.token,
+                dump_versioned(rec),
             )
         if not wrote:
             return False
@@ -233,8 +239,14 @@ class RecordStore(StoreBase):
         cannot filter these rows itself (a customer text with letters beyond Latin-1, an
         amount it cannot read exactly, scripting refused): then filter ``open_summaries()``
         instead."""
-        args = _open_page_args(cause=cause, customer=customer, min_amount=min_amount,
-                               seen_before=seen_before, offset=offset, limit=limit)
+        args = _open_page_args(
+            cause=cause,
+            customer=customer,
+            min_amount=min_amount,
+            seen_before=seen_before,
+            offset=offset,
+            limit=limit,
+        )
         if args is None:
             return None
         if self._open_page_script is None:

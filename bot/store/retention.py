@@ -79,8 +79,12 @@ class RetentionStore(RecordStore):
         cutoff = before.timestamp()
         out = ExpiryBatch()
         with translate_errors():
-            ids = [as_text(i) for i in await self.redis.zrangebyscore(
-                self._resolved_key, "-inf", f"({cutoff}", start=skip, num=batch)]
+            ids = [
+                as_text(i)
+                for i in await self.redis.zrangebyscore(
+                    self._resolved_key, "-inf", f"({cutoff}", start=skip, num=batch
+                )
+            ]
             if not ids:
                 return out
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -105,16 +109,27 @@ class RetentionStore(RecordStore):
             at = rec.resolution.at if rec.resolution else rec.updated_at
             await self.redis.zadd(self._resolved_key, {pid: at.timestamp()}, xx=True)
             return verdict
-        if verdict == Verdict.DELETE and raw is not None and not await self.redis.eval(
-            lua_script(DEL_IF_VALUE_SCRIPT), 1, self.key("failure", pid), raw
+        if (
+            verdict == Verdict.DELETE
+            and raw is not None
+            and not await self.redis.eval(
+                lua_script(DEL_IF_VALUE_SCRIPT), 1, self.key("failure", pid), raw
+            )
         ):
             return Verdict.KEEP  # changed since it was read: judged again next time
         gone = verdict in (Verdict.DELETE, Verdict.MISSING)
         reference = rec.payment.reference.upper() if rec is not None else ""
         await self.redis.eval(
-            lua_script(FORGET_SCRIPT), 4, self._resolved_key, self._ref_key,
-            self._summary_key, self._open_key(), pid, reference,
-            f"{before.timestamp():.6f}", "1" if gone else "0",
+            lua_script(FORGET_SCRIPT),
+            4,
+            self._resolved_key,
+            self._ref_key,
+            self._summary_key,
+            self._open_key(),
+            pid,
+            reference,
+            f"{before.timestamp():.6f}",
+            "1" if gone else "0",
         )
         return verdict
 

@@ -82,8 +82,10 @@ class KeyedStateStore(StoreBase):
             if int(in_minute) > REFUSALS_KEPT_PER_MINUTE:
                 return ""  # counted, not kept
             sid = await self.redis.xadd(
-                self.key("audit", "refused"), {"entry": entry.model_dump_json()},
-                maxlen=REFUSED_MAX_LEN, approximate=True,
+                self.key("audit", "refused"),
+                {"entry": entry.model_dump_json()},
+                maxlen=REFUSED_MAX_LEN,
+                approximate=True,
             )
         return as_text(sid)
 
@@ -109,8 +111,9 @@ class KeyedStateStore(StoreBase):
         minid = _stream_id(before)
         with translate_errors():
             gone = await self.redis.xtrim(self.key("audit"), minid=minid, approximate=False)
-            gone += await self.redis.xtrim(self.key("audit", "refused"), minid=minid,
-                                           approximate=False)
+            gone += await self.redis.xtrim(
+                self.key("audit", "refused"), minid=minid, approximate=False
+            )
         return int(gone)
 
     # -- versioned singletons (alert state, ...) ------------------------------------------

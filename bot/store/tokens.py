@@ -80,7 +80,7 @@ class RedisTokenStore:
                     "stored QuickBooks tokens are encrypted: set TOKEN_ENCRYPTION_KEY"
                 )
             try:
-                raw = self._fernet.decrypt(blob[len(_FERNET):])
+                raw = self._fernet.decrypt(blob[len(_FERNET) :])
             except InvalidToken as exc:
                 raise TokenStoreError(
                     "cannot decrypt the stored QuickBooks tokens: TOKEN_ENCRYPTION_KEY changed? "
@@ -88,7 +88,7 @@ class RedisTokenStore:
                 ) from exc
             return TokenRecord.from_secret_json(raw)
         if blob.startswith(_PLAIN):
-            return TokenRecord.from_secret_json(blob[len(_PLAIN):])
+            return TokenRecord.from_secret_json(blob[len(_PLAIN) :])
         raise TokenStoreError("stored QuickBooks tokens are in an unknown format")
 
     async def load(self) -> TokenRecord | None:

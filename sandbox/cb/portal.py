@@ -117,7 +117,7 @@ class CBPortal:
     # ------------------------------------------------------------ contract actions
 
     def dismiss(self, pid: str) -> Payment:
-        """"Dismiss Syncing" (raises KeyError / ValueError for 404 / 409)."""
+        """ "Dismiss Syncing" (raises KeyError / ValueError for 404 / 409)."""
         p = self.payments[pid]
         if p.sync.status == SyncStatus.DISMISSED:
             return p
@@ -126,14 +126,14 @@ class CBPortal:
         return self._change_status(p, SyncStatus.DISMISSED)
 
     def delete_history(self, pid: str) -> None:
-        """"Delete" (raises KeyError / ValueError for 404 / 409)."""
+        """ "Delete" (raises KeyError / ValueError for 404 / 409)."""
         p = self.payments[pid]
         if p.sync.status == SyncStatus.PENDING:
             raise ValueError("payment is waiting for the next sync run")
         self.deleted[pid] = self.payments.pop(pid)
 
     def resync(self, pid: str) -> Payment:
-        """"Resync" (raises KeyError / ValueError for 404 / 409)."""
+        """ "Resync" (raises KeyError / ValueError for 404 / 409)."""
         p = self.payments[pid]
         if p.sync.status in (SyncStatus.SYNCED, SyncStatus.DISMISSED):
             raise ValueError(f"payment is {p.sync.status.value}")

@@ -53,8 +53,9 @@ class CBSandbox(CBPortal):
         clock: Callable[[], datetime] | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(qbo_url=qbo_url, qbo_realm=qbo_realm,
-                         qbo_access_token=qbo_access_token, clock=clock)
+        super().__init__(
+            qbo_url=qbo_url, qbo_realm=qbo_realm, qbo_access_token=qbo_access_token, clock=clock
+        )
         self.api_key = api_key
         # knobs
         self.latency: float = 0.0
@@ -220,9 +221,7 @@ class CBSandbox(CBPortal):
         rows.sort(key=lambda p: (p.updated_at, p.id))
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
-        return web.json_response(
-            {"items": [p.to_wire() for p in page], "next_cursor": next_cursor}
-        )
+        return web.json_response({"items": [p.to_wire() for p in page], "next_cursor": next_cursor})
 
     async def _h_get(self, request: web.Request) -> web.Response:
         pid = request.match_info["id"]

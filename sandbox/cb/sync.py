@@ -126,7 +126,8 @@ class SyncRunner:
             data = json.loads(raw, parse_float=Decimal) if raw else None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SyncAborted(
-                f"QuickBooks answered HTTP {status} with a body that is not JSON") from exc
+                f"QuickBooks answered HTTP {status} with a body that is not JSON"
+            ) from exc
         return status, data
 
     async def _http_deposit_account(self, session: aiohttp.ClientSession) -> str | None:
@@ -248,8 +249,11 @@ def decimal_json(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, dict):
-        return "{" + ",".join(
-            f"{json.dumps(str(k))}:{decimal_json(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(str(k))}:{decimal_json(v)}" for k, v in value.items())
+            + "}"
+        )
     if isinstance(value, list | tuple):
         return "[" + ",".join(decimal_json(v) for v in value) + "]"
     return json.dumps(value)

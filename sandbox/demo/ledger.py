@@ -34,9 +34,13 @@ def qbo_books(
         "company": co.name,
         "realm_id": co.realm_id,
         "customer": (
-            {"id": str(customer["Id"]), "name": customer.get("DisplayName"),
-             "balance": _money(customer.get("Balance"))}
-            if customer else None
+            {
+                "id": str(customer["Id"]),
+                "name": customer.get("DisplayName"),
+                "balance": _money(customer.get("Balance")),
+            }
+            if customer
+            else None
         ),
         "invoices": books.invoice_rows(),
         "payments": books.payment_rows(),
@@ -55,13 +59,19 @@ class _CustomerBooks:
     invoice_numbers: dict[str, str]
 
     @classmethod
-    def of(cls, co: SandboxCompany, customer_id: str | None, invoice_ids: list[str],
-           invoice_numbers: dict[str, str]) -> _CustomerBooks:
+    def of(
+        cls,
+        co: SandboxCompany,
+        customer_id: str | None,
+        invoice_ids: list[str],
+        invoice_numbers: dict[str, str],
+    ) -> _CustomerBooks:
         def mine(entity: str) -> list[Row]:
             return [o for o in co.all(entity) if _ref(o, "CustomerRef") == customer_id]
 
-        return cls(mine("Invoice"), mine("Payment"), mine("CreditMemo"), invoice_ids,
-                   invoice_numbers)
+        return cls(
+            mine("Invoice"), mine("Payment"), mine("CreditMemo"), invoice_ids, invoice_numbers
+        )
 
     def invoice_rows(self) -> list[Row]:
         """The invoices, the payment's own first; one it names that is gone, marked
@@ -83,11 +93,19 @@ class _CustomerBooks:
         live = {r["id"] for r in rows} | {str(i["Id"]) for i in self.invoices}
         for iid in self.invoice_ids:
             if iid not in live:
-                rows.insert(0, {
-                    "id": iid, "doc_number": self.invoice_numbers.get(iid), "txn_date": None,
-                    "total": None, "balance": None, "voided": False, "deleted": True,
-                    "in_payment": True,
-                })
+                rows.insert(
+                    0,
+                    {
+                        "id": iid,
+                        "doc_number": self.invoice_numbers.get(iid),
+                        "txn_date": None,
+                        "total": None,
+                        "balance": None,
+                        "voided": False,
+                        "deleted": True,
+                        "in_payment": True,
+                    },
+                )
         return rows
 
     def payment_rows(self) -> list[Row]:
@@ -103,33 +121,43 @@ class _CustomerBooks:
         rows = []
         for p in _newest(self.payments, linked):
             ref = str(p.get("PaymentRefNum") or "")
-            rows.append({
-                "id": str(p["Id"]),
-                "ref": ref,
-                "txn_date": p.get("TxnDate"),
-                "total": _money(p.get("TotalAmt")),
-                "unapplied": _money(p.get("UnappliedAmt")),
-                "cb": ref.startswith("CB"),
-                "zero": Decimal(_money(p.get("TotalAmt"))) == 0,
-                "deleted": False,
-                "lines": self._lines(p),
-            })
+            rows.append(
+                {
+                    "id": str(p["Id"]),
+                    "ref": ref,
+                    "txn_date": p.get("TxnDate"),
+                    "total": _money(p.get("TotalAmt")),
+                    "unapplied": _money(p.get("UnappliedAmt")),
+                    "cb": ref.startswith("CB"),
+                    "zero": Decimal(_money(p.get("TotalAmt"))) == 0,
+                    "deleted": False,
+                    "lines": self._lines(p),
+                }
+            )
         return rows
 
     def _lines(self, payment: Row) -> list[Row]:
         """What each line of ``payment`` applies to, labelled with its document number."""
-        docs = {("Invoice", str(i["Id"])): str(i.get("DocNumber") or i["Id"])
-                for i in self.invoices}
-        docs.update({("CreditMemo", str(c["Id"])): str(c.get("DocNumber") or c["Id"])
-                     for c in self.memos})
+        docs = {
+            ("Invoice", str(i["Id"])): str(i.get("DocNumber") or i["Id"]) for i in self.invoices
+        }
+        docs.update(
+            {("CreditMemo", str(c["Id"])): str(c.get("DocNumber") or c["Id"]) for c in self.memos}
+        )
         lines = []
         for line in payment.get("Line") or []:
             for lt in line.get("LinkedTxn") or []:
                 kind, tid = str(lt.get("TxnType")), str(lt.get("TxnId"))
                 label = {"Invoice": "invoice", "CreditMemo": "credit memo"}.get(kind, kind)
                 number = docs.get((kind, tid), self.invoice_numbers.get(tid, tid))
-                lines.append({"type": kind, "id": tid, "amount": _money(line.get("Amount")),
-                              "label": f"{label} {number}"})
+                lines.append(
+                    {
+                        "type": kind,
+                        "id": tid,
+                        "amount": _money(line.get("Amount")),
+                        "label": f"{label} {number}",
+                    }
+                )
         return lines
 
     def memo_rows(self) -> list[Row]:
@@ -149,8 +177,7 @@ class _CustomerBooks:
 def _newest(rows: list[Row], keep: set[str]) -> list[Row]:
     """``rows`` newest first, those in ``keep`` before the rest, at most
     ``MAX_LEDGER_ROWS`` (every kept one included)."""
-    rows = sorted(rows, key=lambda r: (str(r.get("TxnDate") or ""), int(r["Id"])),
-                  reverse=True)
+    rows = sorted(rows, key=lambda r: (str(r.get("TxnDate") or ""), int(r["Id"])), reverse=True)
     kept = [r for r in rows if str(r["Id"]) in keep]
     rest = [r for r in rows if str(r["Id"]) not in keep]
     return kept + rest[: max(0, MAX_LEDGER_ROWS - len(kept))]

@@ -11,8 +11,7 @@ from sandbox.slack import BOT_USER_ID, Message
 _PAYMENT_IN_FOOTER = re.compile(r"ConnectBooster payment `([^`]+)`")
 
 
-def payment_of(blocks: list[dict[str, Any]], metadata: dict[str, Any] | None = None
-               ) -> str | None:
+def payment_of(blocks: list[dict[str, Any]], metadata: dict[str, Any] | None = None) -> str | None:
     """The ConnectBooster payment a bot message is about: its metadata, the block id of its
     buttons, or its footer line; ``None`` for other messages."""
     if metadata and metadata.get("event_type") == "failed_payment":

@@ -193,8 +193,9 @@ class Demo:
             "payment_id": payment_of(e.blocks),
         }
 
-    def _remember(self, user: str, channel: str, thread_ts: str | None, trigger_id: str | None
-                  ) -> None:
+    def _remember(
+        self, user: str, channel: str, thread_ts: str | None, trigger_id: str | None
+    ) -> None:
         if trigger_id:
             self._trigger_user[trigger_id] = user
         self._thread_of_click.append((user, channel, thread_ts, f"{self.slack.clock():.6f}"))
@@ -226,9 +227,12 @@ class Demo:
                 "sync_runs": self.cb.sync_runs,
             },
             "failure": failure,
-            "qbo": qbo_books(self.company, p.customer.qb_customer_id,
-                             [a.qb_invoice_id for a in p.applications],
-                             {a.qb_invoice_id: a.invoice_number for a in p.applications}),
+            "qbo": qbo_books(
+                self.company,
+                p.customer.qb_customer_id,
+                [a.qb_invoice_id for a in p.applications],
+                {a.qb_invoice_id: a.invoice_number for a in p.applications},
+            ),
         }
 
     # ---- what the page does ----
@@ -254,8 +258,12 @@ class Demo:
         self._remember(user, channel, thread, None)
         try:
             resp = await self.slack.click(
-                self.events_url, message_ts=message_ts, channel=channel, action_id=action_id,
-                value=value, user_id=user,
+                self.events_url,
+                message_ts=message_ts,
+                channel=channel,
+                action_id=action_id,
+                value=value,
+                user_id=user,
             )
         except LookupError:
             return DemoAnswer(False, "That button is no longer on the message.", status=409)

@@ -29,6 +29,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
 
+from bot.runtime.logs import safe_url
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings
 from sandbox.demo.session import Demo
@@ -54,8 +55,9 @@ SIGNING_SECRET_BYTES = 24
 class BuildServices(Protocol):
     """``app.build_services``: sessions, Redis and the clients on them, from settings."""
 
-    def __call__(self, settings: Settings, *, redis: aioredis.Redis | None = ...,
-                 instance: str = ...) -> Awaitable[Services]: ...
+    def __call__(
+        self, settings: Settings, *, redis: aioredis.Redis | None = ..., instance: str = ...
+    ) -> Awaitable[Services]: ...
 
 
 @dataclass(frozen=True)
@@ -85,19 +87,14 @@ async def open_redis(url: str) -> tuple[aioredis.Redis, str | None]:
         import fakeredis
     except ImportError:
         raise DemoError(
-            f"Redis does not answer at {_safe_url(url)} ({reason}) and the in-memory stand-in "
+            f"Redis does not answer at {safe_url(url)} ({reason}) and the in-memory stand-in "
             "is not installed: start Redis, set REDIS_URL, or pip install '.[demo]'"
         ) from None
     notice = (
-        f"Redis does not answer at {_safe_url(url)}: this demo keeps its state in memory, "
+        f"Redis does not answer at {safe_url(url)}: this demo keeps its state in memory, "
         "and nothing is kept when it stops. Set REDIS_URL to use a real Redis."
     )
     return fakeredis.FakeAsyncRedis(), notice
-
-
-def _safe_url(url: str) -> str:
-    """``url`` with any password masked."""
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
 def demo_settings(stand_ins: StandIns, *, redis_url: str, prefix: str) -> Settings:
@@ -146,8 +143,13 @@ async def _start_slack_world(scenario: str) -> StandIns:
     )
     for u in USERS:
         stand_ins.slack.users[u.id] = {
-            "id": u.id, "team_id": "T0SANDBOX", "name": u.name.split()[0].lower(),
-            "real_name": u.name, "tz": "UTC", "deleted": False, "is_bot": False,
+            "id": u.id,
+            "team_id": "T0SANDBOX",
+            "name": u.name.split()[0].lower(),
+            "real_name": u.name,
+            "tz": "UTC",
+            "deleted": False,
+            "is_bot": False,
             "profile": {"real_name": u.name, "display_name": u.name},
         }
     return stand_ins
@@ -182,9 +184,17 @@ async def start_demo(
         bolt = bot.build_bolt_app(services)
         bot_runner, bot_url = await serve(bot.build_web_app(bolt, services), "127.0.0.1", 0)
         runners.append(bot_runner)
-        demo = Demo(url="", scenario=scenario, stand_ins=stand_ins, services=services,
-                    bot_url=bot_url, prefix=prefix, redis_notice=notice, runners=runners,
-                    _real_redis=notice is None)
+        demo = Demo(
+            url="",
+            scenario=scenario,
+            stand_ins=stand_ins,
+            services=services,
+            bot_url=bot_url,
+            prefix=prefix,
+            redis_notice=notice,
+            runners=runners,
+            _real_redis=notice is None,
+        )
         web_runner, web_url = await serve(make_workbench_app(demo), host, port)
         runners.insert(0, web_runner)
         demo.url = web_url
@@ -233,14 +243,14 @@ def _port_from_env() -> int:
     """``PORT`` (default 3000); exits with a message when it is not a TCP port."""
     raw = os.environ.get("PORT") or str(DEFAULT_PORT)
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        print(f"failed-payments demo: PORT must be a TCP port (1-65535), not {raw!r}",
-              file=sys.stderr)
+        print(
+            f"failed-payments demo: PORT must be a TCP port (1-65535), not {raw!r}", file=sys.stderr
+        )
         raise SystemExit(2)
     return int(raw)
 
 
-async def run_demo(bot: BotBuilders, port: int | None = None, scenario: str = "all-causes"
-                   ) -> None:
+async def run_demo(bot: BotBuilders, port: int | None = None, scenario: str = "all-causes") -> None:
     """``python app.py demo``: start everything, print the one URL, serve until Ctrl-C or
     SIGTERM, then stop cleanly. ``port`` default: ``PORT`` or 3000. The page listens on
     ``DEMO_HOST`` (default 127.0.0.1; set 0.0.0.0 to reach it from another machine)."""
@@ -253,8 +263,11 @@ async def run_demo(bot: BotBuilders, port: int | None = None, scenario: str = "a
         print(f"failed-payments demo: cannot start: {err}", file=sys.stderr)
         raise SystemExit(3) from None
     except OSError as err:
-        print(f"failed-payments demo: cannot listen on {host}:{port} ({err.strerror or err}). "
-              f"Choose another port: PORT={port + 1} make demo", file=sys.stderr)
+        print(
+            f"failed-payments demo: cannot listen on {host}:{port} ({err.strerror or err}). "
+            f"Choose another port: PORT={port + 1} make demo",
+            file=sys.stderr,
+        )
         raise SystemExit(3) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -265,8 +278,9 @@ async def run_demo(bot: BotBuilders, port: int | None = None, scenario: str = "a
         if demo.redis_notice:
             print(f"NOTE: {demo.redis_notice}", flush=True)
         else:
-            print(f"State: Redis, keys under {demo.prefix} (removed when the demo stops)",
-                  flush=True)
+            print(
+                f"State: Redis, keys under {demo.prefix} (removed when the demo stops)", flush=True
+            )
         print(f"failed-payments demo ({demo.world.summary()})", flush=True)
         print(f"Open {_local_url(demo.url, host)}   (Ctrl-C stops)", flush=True)
         await stop.wait()

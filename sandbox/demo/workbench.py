@@ -59,8 +59,10 @@ async def _read(request: web.Request) -> tuple[dict[str, Any], DemoUser | None]:
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=_dumps({"ok": False, "error": "body must be JSON"}),
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text=_dumps({"ok": False, "error": "body must be JSON"}),
+            content_type="application/json",
+        )
     return body, user_by_id(str(body.get("user", "")))
 
 
@@ -80,8 +82,11 @@ async def _state(request: web.Request) -> web.Response:
     version = hashlib.sha256(text.encode()).hexdigest()[:16]
     if request.query.get("version") == version:
         return web.json_response({"ok": True, "version": version, "unchanged": True})
-    return web.Response(text=text[:-1] + f',"version":"{version}"}}',
-                        content_type="application/json", headers={"Cache-Control": "no-store"})
+    return web.Response(
+        text=text[:-1] + f',"version":"{version}"}}',
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def _books(request: web.Request) -> web.Response:
@@ -89,14 +94,16 @@ async def _books(request: web.Request) -> web.Response:
     if not pid:
         return web.json_response({"ok": False, "error": "payment is required"}, status=400)
     body = await request.app[DEMO].books(pid)
-    return web.Response(text=_dumps(body), content_type="application/json",
-                        status=200 if body.get("ok") else 404,
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(
+        text=_dumps(body),
+        content_type="application/json",
+        status=200 if body.get("ok") else 404,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True,
-                              "first_poll_done": request.app[DEMO].first_poll.is_set()})
+    return web.json_response({"ok": True, "first_poll_done": request.app[DEMO].first_poll.is_set()})
 
 
 # ---- what the page does ----
@@ -126,8 +133,9 @@ async def _click(request: web.Request) -> web.Response:
     if not channel or not ts:
         return _bad("channel and message_ts are required")
     value = action.get("value")
-    answer = await request.app[DEMO].click(user.id, channel, ts, str(action["action_id"]),
-                                           str(value) if value is not None else None)
+    answer = await request.app[DEMO].click(
+        user.id, channel, ts, str(action["action_id"]), str(value) if value is not None else None
+    )
     return answer.response()
 
 
@@ -138,8 +146,7 @@ async def _view_submit(request: web.Request) -> web.Response:
     values = body.get("values")
     if not isinstance(values, dict):
         return _bad("values is required")
-    answer = await request.app[DEMO].submit_view(user.id, str(body.get("view_id") or ""),
-                                                 values)
+    answer = await request.app[DEMO].submit_view(user.id, str(body.get("view_id") or ""), values)
     return answer.response()
 
 

@@ -45,10 +45,16 @@ USERS = (
     DemoUser(OUTSIDER, "Sam Porter", "Sales · not in finance", False),
 )
 CHANNELS = (
-    DemoChannel(FAILED_CHANNEL, "failed-payments",
-                "One message per ConnectBooster payment QuickBooks rejected."),
-    DemoChannel(ALERT_CHANNEL, "finance-alerts",
-                "Failure-rate and sync-not-running alerts (try --scenario bad-settings)."),
+    DemoChannel(
+        FAILED_CHANNEL,
+        "failed-payments",
+        "One message per ConnectBooster payment QuickBooks rejected.",
+    ),
+    DemoChannel(
+        ALERT_CHANNEL,
+        "finance-alerts",
+        "Failure-rate and sync-not-running alerts (try --scenario bad-settings).",
+    ),
 )
 
 

@@ -57,8 +57,11 @@ class SandboxCompany:
         self.preferences: JSONDict = {
             "Id": "1",
             "SyncToken": "0",
-            "SalesFormsPrefs": {"AutoApplyCredit": True, "AutoApplyPayments": True,
-                                "AllowDeposit": True},
+            "SalesFormsPrefs": {
+                "AutoApplyCredit": True,
+                "AutoApplyPayments": True,
+                "AllowDeposit": True,
+            },
             "AccountingInfoPrefs": {"BookCloseDate": None},
         }
         self._objs: dict[str, dict[str, JSONDict]] = {n: {} for n in ENTITY_NAMES.values()}
@@ -69,15 +72,32 @@ class SandboxCompany:
         self._next_id = 1
         self._next_doc = 1001
         now = self.clock()
-        self.undeposited_funds = self.create("Account", {
-            "Name": "Undeposited Funds", "AccountType": "Other Current Asset",
-            "AccountSubType": "UndepositedFunds"}, at=now)
-        self.create("Account", {"Name": "Accounts Receivable (A/R)",
-                                "AccountType": "Accounts Receivable",
-                                "AccountSubType": "AccountsReceivable"}, at=now)
+        self.undeposited_funds = self.create(
+            "Account",
+            {
+                "Name": "Undeposited Funds",
+                "AccountType": "Other Current Asset",
+                "AccountSubType": "UndepositedFunds",
+            },
+            at=now,
+        )
+        self.create(
+            "Account",
+            {
+                "Name": "Accounts Receivable (A/R)",
+                "AccountType": "Accounts Receivable",
+                "AccountSubType": "AccountsReceivable",
+            },
+            at=now,
+        )
         self._objs["CompanyInfo"][realm_id] = {
-            "CompanyName": name, "LegalName": name, "Country": "US", "Id": realm_id,
-            "SyncToken": "0", "domain": "QBO", "sparse": False,
+            "CompanyName": name,
+            "LegalName": name,
+            "Country": "US",
+            "Id": realm_id,
+            "SyncToken": "0",
+            "domain": "QBO",
+            "sparse": False,
             "MetaData": {"CreateTime": qbo_time(now), "LastUpdatedTime": qbo_time(now)},
         }
 
@@ -124,8 +144,15 @@ class SandboxCompany:
         for k in ("Id", "SyncToken", "MetaData", "sparse", "status"):
             obj.pop(k, None)
         self._prepare(name, obj, previous=None)
-        obj.update({"Id": self._new_id(), "SyncToken": "0", "domain": "QBO", "sparse": False,
-                    "MetaData": {"CreateTime": qbo_time(when), "LastUpdatedTime": qbo_time(when)}})
+        obj.update(
+            {
+                "Id": self._new_id(),
+                "SyncToken": "0",
+                "domain": "QBO",
+                "sparse": False,
+                "MetaData": {"CreateTime": qbo_time(when), "LastUpdatedTime": qbo_time(when)},
+            }
+        )
         self._objs[name][obj["Id"]] = obj
         self._after_write(name, obj, None, when)
         return copy.deepcopy(obj)
@@ -138,8 +165,13 @@ class SandboxCompany:
         when = self._now(at)
         id_ = str(body.get("Id") or "")
         if not id_:
-            raise SandboxFault(400, "2020", "Required param missing, need to supply the required "
-                               "value for the API", "Required parameter Id is missing", "Id")
+            raise SandboxFault(
+                400,
+                "2020",
+                "Required param missing, need to supply the required value for the API",
+                "Required parameter Id is missing",
+                "Id",
+            )
         current = self._must(name, id_)
         if str(body.get("SyncToken")) != current.get("SyncToken"):
             raise stale_object()
@@ -202,15 +234,21 @@ class SandboxCompany:
     def _prepare(self, name: str, obj: JSONDict, previous: JSONDict | None) -> None:
         if name == "Customer":
             if not obj.get("DisplayName"):
-                raise validation_fault("DisplayName is required", code="2020",
-                                       element="DisplayName")
+                raise validation_fault(
+                    "DisplayName is required", code="2020", element="DisplayName"
+                )
             obj.setdefault("Active", True)
             obj.setdefault("Balance", Decimal("0"))
             for other in self._objs["Customer"].values():
-                if (other.get("DisplayName") == obj["DisplayName"]
-                        and other.get("Id") != obj.get("Id")):
-                    raise SandboxFault(400, "6240", "Duplicate Name Exists Error",
-                                       "The name supplied already exists. : null")
+                if other.get("DisplayName") == obj["DisplayName"] and other.get("Id") != obj.get(
+                    "Id"
+                ):
+                    raise SandboxFault(
+                        400,
+                        "6240",
+                        "Duplicate Name Exists Error",
+                        "The name supplied already exists. : null",
+                    )
         elif name == "Account":
             obj.setdefault("Active", True)
             obj.setdefault("FullyQualifiedName", obj.get("Name"))
@@ -218,8 +256,11 @@ class SandboxCompany:
             self._check_customer(obj)
             if "TotalAmt" not in obj:
                 obj["TotalAmt"] = sum(
-                    (money(ln.get("Amount")) for ln in obj.get("Line") or []
-                     if ln.get("DetailType", "SalesItemLineDetail") == "SalesItemLineDetail"),
+                    (
+                        money(ln.get("Amount"))
+                        for ln in obj.get("Line") or []
+                        if ln.get("DetailType", "SalesItemLineDetail") == "SalesItemLineDetail"
+                    ),
                     Decimal("0"),
                 )
             obj["TotalAmt"] = money(obj["TotalAmt"])
@@ -267,17 +308,22 @@ class SandboxCompany:
             if amount > open_amount:
                 raise validation_fault(
                     f"The amount applied exceeds the open balance of {ttype} {tid} "
-                    f"({open_amount}).", element="Line.Amount",
+                    f"({open_amount}).",
+                    element="Line.Amount",
                 )
         total = money(obj.get("TotalAmt", applied if applied > 0 else 0))
         if total < applied:
-            raise validation_fault("The payment amount is less than the amount applied to "
-                              "transactions.", element="TotalAmt")
+            raise validation_fault(
+                "The payment amount is less than the amount applied to transactions.",
+                element="TotalAmt",
+            )
         obj["TotalAmt"] = total
         obj["UnappliedAmt"] = total - applied
         obj.setdefault("TxnDate", self.clock().date().isoformat())
-        obj.setdefault("DepositToAccountRef", {"value": self.undeposited_funds["Id"],
-                                               "name": "Undeposited Funds"})
+        obj.setdefault(
+            "DepositToAccountRef",
+            {"value": self.undeposited_funds["Id"], "name": "Undeposited Funds"},
+        )
         for line in obj.get("Line") or []:
             line["Amount"] = money(line.get("Amount"))
 
@@ -312,8 +358,9 @@ class SandboxCompany:
             obj["RemainingCredit"] = obj["Balance"]
         else:
             keep = [lt for lt in obj.get("LinkedTxn") or [] if lt.get("TxnType") != "Payment"]
-            obj["LinkedTxn"] = keep + [{"TxnId": p, "TxnType": "Payment"}
-                                       for p in sorted(applied, key=int)]
+            obj["LinkedTxn"] = keep + [
+                {"TxnId": p, "TxnType": "Payment"} for p in sorted(applied, key=int)
+            ]
         if bump:
             self._touch(obj, when)
 
@@ -339,12 +386,21 @@ class SandboxCompany:
         responses: list[JSONDict] = []
         for e in entities:
             name = canonical_entity(e)
-            changed = [copy.deepcopy(o) for o in self._objs[name].values()
-                       if parse_datetime(o["MetaData"]["LastUpdatedTime"]) >= since]
-            changed += [{"domain": "QBO", "status": "Deleted", "Id": i,
-                         "MetaData": {"LastUpdatedTime": qbo_time(at)}}
-                        for n, i, at in self._deleted if n == name and at >= since]
+            changed = [
+                copy.deepcopy(o)
+                for o in self._objs[name].values()
+                if parse_datetime(o["MetaData"]["LastUpdatedTime"]) >= since
+            ]
+            changed += [
+                {
+                    "domain": "QBO",
+                    "status": "Deleted",
+                    "Id": i,
+                    "MetaData": {"LastUpdatedTime": qbo_time(at)},
+                }
+                for n, i, at in self._deleted
+                if n == name and at >= since
+            ]
             changed = changed[:1000]
             responses.append({name: changed, "startPosition": 1, "maxResults": len(changed)})
         return {"QueryResponse": responses}
-

@@ -42,8 +42,9 @@ class Cond:
             pattern = "^" + ".*".join(re.escape(p) for p in v.split("%")) + "$"
             return re.match(pattern, str(actual), re.I | re.S) is not None
         c = compare(actual, v)
-        return {"=": c == 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0,
-                "!=": c != 0}[self.op]
+        return {"=": c == 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0, "!=": c != 0}[
+            self.op
+        ]
 
     def _in(self, actual: Any) -> bool:
         """``any(compare(actual, v) == 0 for v in values)`` by set lookups (the same
@@ -150,12 +151,12 @@ def _conditions(rest: str) -> list[Cond]:
         else:
             values = [_unquote(value)]
         where.append(Cond(fld, op, values))
-        rest = rest[cm.end():]
+        rest = rest[cm.end() :]
         if rest:
             am = re.match(r"and\s+", rest, re.I)
             if not am:
                 raise query_error(f"only AND is supported, near: {rest[:60]}")
-            rest = rest[am.end():]
+            rest = rest[am.end() :]
     return where
 
 
@@ -168,7 +169,7 @@ def run_query(q: Query, name: str, objects: Iterable[JSONDict]) -> JSONDict:
     for fld, desc in reversed(q.order_by):
         rows.sort(key=lambda o, f=fld: sort_key(field_value(o, f)), reverse=desc)  # type: ignore[misc]
     start = max(q.start, 1)
-    page = rows[start - 1: start - 1 + min(q.max_results, 1000)]
+    page = rows[start - 1 : start - 1 + min(q.max_results, 1000)]
     if not page:
         return {}
     return {name: copy.deepcopy(page), "startPosition": start, "maxResults": len(page)}

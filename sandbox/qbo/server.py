@@ -128,8 +128,7 @@ class QBOSandbox:
     def issue_access_token(self, realm_id: str) -> str:
         """A fresh access token valid ``access_ttl`` seconds."""
         token = "eyJsandbox." + secrets.token_urlsafe(32)
-        self._access_tokens[token] = (
-            realm_id, self.clock() + timedelta(seconds=self.access_ttl))
+        self._access_tokens[token] = (realm_id, self.clock() + timedelta(seconds=self.access_ttl))
         return token
 
     def expire_access_tokens(self) -> None:
@@ -185,16 +184,24 @@ class QBOSandbox:
         return self._json({"Fault": f.fault(), "time": qbo_time(self.clock())}, status=f.status)
 
     def _json(self, data: Any, status: int = 200) -> web.Response:
-        return web.Response(text=dumps(data), status=status, content_type="application/json",
-                            headers={"intuit_tid": "sbx-" + secrets.token_hex(8)})
+        return web.Response(
+            text=dumps(data),
+            status=status,
+            content_type="application/json",
+            headers={"intuit_tid": "sbx-" + secrets.token_hex(8)},
+        )
 
     def _throttled(self) -> web.Response:
         self.stats.throttled += 1
         headers = {"intuit_tid": "sbx-" + secrets.token_hex(8)}
         if self.retry_after is not None:
             headers["Retry-After"] = f"{self.retry_after:g}"
-        return web.Response(status=429, text=THROTTLE_XML.format(time=qbo_time(self.clock())),
-                            content_type="application/xml", headers=headers)
+        return web.Response(
+            status=429,
+            text=THROTTLE_XML.format(time=qbo_time(self.clock())),
+            content_type="application/xml",
+            headers=headers,
+        )
 
     def _window_full(self, realm: str) -> bool:
         window = self._windows.setdefault(realm, deque())
@@ -256,19 +263,33 @@ class QBOSandbox:
             self._realm_in_flight[realm] -= 1
 
     def _server_error(self, status: int) -> web.Response:
-        f = SandboxFault(status, "10000", "An application error has occurred while processing "
-                         "your request", "System Failure Error: injected by the sandbox",
-                         fault_type="SystemFault")
+        f = SandboxFault(
+            status,
+            "10000",
+            "An application error has occurred while processing your request",
+            "System Failure Error: injected by the sandbox",
+            fault_type="SystemFault",
+        )
         return self._fault_response(f)
 
     def _auth_fault(self, f: SandboxFault) -> web.Response:
-        body: JSONDict = {"warnings": None, "intuitObject": None,
-                "fault": {"error": [{"message": f.message, "detail": f.detail,
-                                     "code": f.code, "element": None}],
-                          "type": f.fault_type},
-                "report": None, "queryResponse": None, "batchItemResponse": [],
-                "requestId": None, "time": int(self.clock().timestamp() * 1000),
-                "status": None, "cdcresponse": []}
+        body: JSONDict = {
+            "warnings": None,
+            "intuitObject": None,
+            "fault": {
+                "error": [
+                    {"message": f.message, "detail": f.detail, "code": f.code, "element": None}
+                ],
+                "type": f.fault_type,
+            },
+            "report": None,
+            "queryResponse": None,
+            "batchItemResponse": [],
+            "requestId": None,
+            "time": int(self.clock().timestamp() * 1000),
+            "status": None,
+            "cdcresponse": [],
+        }
         return self._json(body, status=f.status)
 
     def _authorize(self, request: web.Request) -> str:
@@ -277,18 +298,30 @@ class QBOSandbox:
         token = auth[7:] if auth.startswith("Bearer ") else ""
         entry = self._access_tokens.get(token)
         if entry is None:
-            raise SandboxFault(401, "3200",
-                               "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                               "Token invalid", fault_type="AUTHENTICATION")
+            raise SandboxFault(
+                401,
+                "3200",
+                "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                "Token invalid",
+                fault_type="AUTHENTICATION",
+            )
         token_realm, expires = entry
         if expires <= self.clock():
-            raise SandboxFault(401, "3200",
-                               "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                               f"Token expired: {token[:12]}...", fault_type="AUTHENTICATION")
+            raise SandboxFault(
+                401,
+                "3200",
+                "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                f"Token expired: {token[:12]}...",
+                fault_type="AUTHENTICATION",
+            )
         if token_realm != realm or realm not in self.companies:
-            raise SandboxFault(403, "3100",
-                               "message=AuthorizationFailed; errorCode=003100; statusCode=403",
-                               None, fault_type="SERVICE")
+            raise SandboxFault(
+                403,
+                "3100",
+                "message=AuthorizationFailed; errorCode=003100; statusCode=403",
+                None,
+                fault_type="SERVICE",
+            )
         return realm
 
     def _co(self, request: web.Request) -> SandboxCompany:
@@ -299,11 +332,19 @@ class QBOSandbox:
         try:
             data = json.loads(raw or b"{}", parse_float=Decimal)
         except ValueError as exc:
-            raise SandboxFault(400, "2010", "Request has invalid or unsupported property",
-                               "Request body is not valid JSON") from exc
+            raise SandboxFault(
+                400,
+                "2010",
+                "Request has invalid or unsupported property",
+                "Request body is not valid JSON",
+            ) from exc
         if not isinstance(data, dict):
-            raise SandboxFault(400, "2010", "Request has invalid or unsupported property",
-                               "Request body must be a JSON object")
+            raise SandboxFault(
+                400,
+                "2010",
+                "Request has invalid or unsupported property",
+                "Request body must be a JSON object",
+            )
         return data
 
     def _check_request_id(self, request: web.Request) -> str:
@@ -325,8 +366,9 @@ class QBOSandbox:
 
     async def _h_preferences(self, request: web.Request) -> web.Response:
         co = self._co(request)
-        return self._json({"Preferences": copy.deepcopy(co.preferences),
-                           "time": qbo_time(self.clock())})
+        return self._json(
+            {"Preferences": copy.deepcopy(co.preferences), "time": qbo_time(self.clock())}
+        )
 
     async def _h_query(self, request: web.Request) -> web.Response:
         co = self._co(request)
@@ -376,8 +418,9 @@ class QBOSandbox:
         if rid and (co.realm_id, rid) in self._replay:
             status, text = self._replay[(co.realm_id, rid)]
             return web.Response(text=text, status=status, content_type="application/json")
-        result = self._write_one(co, request.match_info["entity"],
-                                 request.query.get("operation", ""), body)
+        result = self._write_one(
+            co, request.match_info["entity"], request.query.get("operation", ""), body
+        )
         result["time"] = qbo_time(self.clock())
         text = dumps(result)
         if rid:
@@ -395,8 +438,9 @@ class QBOSandbox:
         if not isinstance(items, list) or not items:
             raise validation_fault("BatchItemRequest is required", code="2010")
         if len(items) > 30:
-            raise validation_fault("The number of batch items exceeds the maximum of 30",
-                              code="2010")
+            raise validation_fault(
+                "The number of batch items exceeds the maximum of 30", code="2010"
+            )
         out: list[JSONDict] = []
         for item in items:
             bid = item.get("bId")
@@ -407,8 +451,9 @@ class QBOSandbox:
                 entity = next((k for k in item if k.lower() in ENTITY_NAMES), None)
                 if entity is None:
                     raise validation_fault("Batch item names no entity", code="2010")
-                res = self._write_one(co, entity, str(item.get("operation", "create")),
-                                      item[entity])
+                res = self._write_one(
+                    co, entity, str(item.get("operation", "create")), item[entity]
+                )
                 res["bId"] = bid
                 out.append(res)
             except SandboxFault as f:
@@ -448,13 +493,15 @@ class QBOSandbox:
             realm = entry[0]
         else:
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
-        return web.json_response({
-            "token_type": "bearer",
-            "expires_in": self.access_ttl,
-            "refresh_token": self.issue_refresh_token(realm),
-            "x_refresh_token_expires_in": 8726400,
-            "access_token": self.issue_access_token(realm),
-        })
+        return web.json_response(
+            {
+                "token_type": "bearer",
+                "expires_in": self.access_ttl,
+                "refresh_token": self.issue_refresh_token(realm),
+                "x_refresh_token_expires_in": 8726400,
+                "access_token": self.issue_access_token(realm),
+            }
+        )
 
     async def _consent(self, request: web.Request) -> web.Response:
         q = request.query

@@ -15,8 +15,15 @@ JSONDict = dict[str, Any]
 
 ENTITY_NAMES = {
     n.lower(): n
-    for n in ("Customer", "Account", "Invoice", "Payment", "CreditMemo", "CompanyInfo",
-              "Preferences")
+    for n in (
+        "Customer",
+        "Account",
+        "Invoice",
+        "Payment",
+        "CreditMemo",
+        "CompanyInfo",
+        "Preferences",
+    )
 }
 DELETED_DETAIL = "Object Not Found : Another user has deleted this transaction."
 INACTIVE_DETAIL = (
@@ -52,8 +59,11 @@ class SandboxFault(Exception):
 
     def fault(self) -> JSONDict:
         """The ``Fault`` object QBO sends."""
-        err: JSONDict = {"Message": self.message, "Detail": self.detail or self.message,
-                         "code": self.code}
+        err: JSONDict = {
+            "Message": self.message,
+            "Detail": self.detail or self.message,
+            "code": self.code,
+        }
         if self.element is not None:
             err["element"] = self.element
         return {"Error": [err], "type": self.fault_type}
@@ -69,12 +79,14 @@ def stale_object() -> SandboxFault:
     return SandboxFault(400, "5010", "Stale Object Error", STALE_DETAIL)
 
 
-def validation_fault(detail: str, code: str = "6000", element: str | None = None
-                     ) -> SandboxFault:
+def validation_fault(detail: str, code: str = "6000", element: str | None = None) -> SandboxFault:
     """A business validation error (6000 unless ``code`` says otherwise)."""
     return SandboxFault(
-        400, code, "A business validation error has occurred while processing your request",
-        detail, element,
+        400,
+        code,
+        "A business validation error has occurred while processing your request",
+        detail,
+        element,
     )
 
 
@@ -127,8 +139,12 @@ def canonical_entity(entity: str) -> str:
     """The entity's name as QBO spells it (``invoice`` → ``Invoice``); 2010 if unknown."""
     name = ENTITY_NAMES.get(entity.lower())
     if name is None:
-        raise SandboxFault(400, "2010", "Request has invalid or unsupported property",
-                           f"Unsupported entity: {entity}")
+        raise SandboxFault(
+            400,
+            "2010",
+            "Request has invalid or unsupported property",
+            f"Unsupported entity: {entity}",
+        )
     return name
 
 

@@ -29,8 +29,16 @@ from sandbox.scenarios.world import (
     World,
 )
 
-GENERATED_CAUSES = [PAID_MANUALLY, CREDIT_MEMO, CREDIT_MEMO, RECREATED, DELETED, VOIDED,
-                    AMOUNT_CHANGED, INACTIVE_CUSTOMER]
+GENERATED_CAUSES = [
+    PAID_MANUALLY,
+    CREDIT_MEMO,
+    CREDIT_MEMO,
+    RECREATED,
+    DELETED,
+    VOIDED,
+    AMOUNT_CHANGED,
+    INACTIVE_CUSTOMER,
+]
 
 
 def generate(
@@ -49,17 +57,24 @@ def generate(
         raise ValueError("n must be at least 1")
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     co = company_for(qbo, cb)
-    world = World(name=f"generated-{n}", realm_id=co.realm_id, company=co, cb=cb, now=now,
-                  auto_apply_credit=False)
+    world = World(
+        name=f"generated-{n}",
+        realm_id=co.realm_id,
+        company=co,
+        cb=cb,
+        now=now,
+        auto_apply_credit=False,
+    )
     co.preferences.setdefault("SalesFormsPrefs", {})["AutoApplyCredit"] = False
     b = Seeder(co, cb, random.Random(f"generate:{n}:{seed}"), now)
     n_customers = max(12, n // 25)
     names = [*CLIENTS]
     k = 0
     while len(names) < n_customers:
-        names.append(f"{FIRST[k % len(FIRST)]} {KIND[(k // len(FIRST)) % len(KIND)]}"
-                     + (f" {k // (len(FIRST) * len(KIND)) + 2}"
-                        if k >= len(FIRST) * len(KIND) else ""))
+        names.append(
+            f"{FIRST[k % len(FIRST)]} {KIND[(k // len(FIRST)) % len(KIND)]}"
+            + (f" {k // (len(FIRST) * len(KIND)) + 2}" if k >= len(FIRST) * len(KIND) else "")
+        )
         k += 1
     custs = b.add_customers(names[:n_customers])
     closed = 0
@@ -72,8 +87,9 @@ def generate(
         if cause == INACTIVE_CUSTOMER:
             # a client of its own, closed in QBO: its other payments stay unaffected
             closed += 1
-            cust = b.customer(f"{cust.name} (former location {closed})",
-                              paid_at - timedelta(days=60))
+            cust = b.customer(
+                f"{cust.name} (former location {closed})", paid_at - timedelta(days=60)
+            )
         p, [inv] = b.paid_invoice(cust, paid_at)
         t = b.change_time(p, next_sync(paid_at))
         if cause == PAID_MANUALLY:

@@ -70,8 +70,15 @@ def build(
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     co = company_for(qbo, cb)
-    world = World(name=name, realm_id=co.realm_id, company=co, cb=cb, now=now,
-                  auto_apply_credit=name == "bad-settings", synced_run=run_sync)
+    world = World(
+        name=name,
+        realm_id=co.realm_id,
+        company=co,
+        cb=cb,
+        now=now,
+        auto_apply_credit=name == "bad-settings",
+        synced_run=run_sync,
+    )
     co.preferences.setdefault("SalesFormsPrefs", {})["AutoApplyCredit"] = world.auto_apply_credit
     b = Seeder(co, cb, random.Random(f"{name}:{seed}"), now)
     builders[name](b, world)
@@ -99,10 +106,12 @@ def _credit_memo(b: Seeder, world: World) -> None:
     paid_at = (b.now - timedelta(hours=5)).replace(minute=12, second=40)
     p, [inv] = b.paid_invoice(custs[0], paid_at)
     sync_at = next_sync(paid_at)
-    b.apply_credit_memo(custs[0], inv, b.change_time(p, sync_at),
-                        reason="SLA credit - email outage Nov 2")
+    b.apply_credit_memo(
+        custs[0], inv, b.change_time(p, sync_at), reason="SLA credit - email outage Nov 2"
+    )
     world.expect_failure(
-        p, CREDIT_MEMO, f"credit memo applied to invoice {inv['DocNumber']} after the payment run")
+        p, CREDIT_MEMO, f"credit memo applied to invoice {inv['DocNumber']} after the payment run"
+    )
     world.intended_failure_rate = (Decimal("0.10"), Decimal("0.25"))
 
 
@@ -110,82 +119,110 @@ def _all_causes(b: Seeder, world: World) -> None:
     custs = b.add_customers(CLIENTS)
     special, regular = custs[:10], custs[10:]
     _healthy(b, paid_times(b.rng, b.now, 236, 6), regular)
+    _invoice_change_causes(b, world, special[:6])
+    _other_causes(b, world, special[6:9])
+    _dismissed_and_waiting(b, world, special[9], regular[:2])
+    world.intended_failure_rate = (Decimal("0.02"), Decimal("0.06"))
 
-    def paid_at(hours_ago: float) -> datetime:
-        t = b.now - timedelta(hours=hours_ago)
-        return t.replace(second=b.rng.randint(0, 59), microsecond=0)
 
+def _paid_hours_ago(b: Seeder, hours_ago: float) -> datetime:
+    """``hours_ago`` before ``b.now``, at a random second (one draw from ``b.rng``)."""
+    t = b.now - timedelta(hours=hours_ago)
+    return t.replace(second=b.rng.randint(0, 59), microsecond=0)
+
+
+def _invoice_change_causes(b: Seeder, world: World, customers: list[SeededCustomer]) -> None:
+    """Failures 1-6 of ``all-causes``: one invoice of each of ``customers`` (six) changed in
+    QBO between its payment and the payment run."""
     # 1. paid manually in QBO (a check) after the payment run
-    c = special[0]
-    p, [inv] = b.paid_invoice(c, paid_at(50))
+    c = customers[0]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 50))
     b.pay_manually(c, inv, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(p, PAID_MANUALLY, f"invoice {inv['DocNumber']} paid by check in QBO")
     # 2. credit memo applied after the payment run
-    c = special[1]
-    p, [inv] = b.paid_invoice(c, paid_at(44))
+    c = customers[1]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 44))
     b.apply_credit_memo(c, inv, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(p, CREDIT_MEMO, f"credit memo applied to invoice {inv['DocNumber']}")
     # 3. invoice deleted and recreated with the same number
-    c = special[2]
-    p, [inv] = b.paid_invoice(c, paid_at(38))
+    c = customers[2]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 38))
     new = b.recreate_invoice(c, inv, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(
-        p, RECREATED,
-        f"invoice {inv['DocNumber']} deleted (Id {inv['Id']}) and recreated (Id {new['Id']})")
+        p,
+        RECREATED,
+        f"invoice {inv['DocNumber']} deleted (Id {inv['Id']}) and recreated (Id {new['Id']})",
+    )
     # 4. invoice deleted, no replacement
-    c = special[3]
-    p, [inv] = b.paid_invoice(c, paid_at(30))
+    c = customers[3]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 30))
     b.delete_invoice(inv, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(p, DELETED, f"invoice {inv['DocNumber']} deleted")
     # 5. invoice voided
-    c = special[4]
-    p, [inv] = b.paid_invoice(c, paid_at(26))
+    c = customers[4]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 26))
     b.void_invoice(inv, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(p, VOIDED, f"invoice {inv['DocNumber']} voided")
     # 6. invoice amount lowered after the payment run
-    c = special[5]
-    p, [inv] = b.paid_invoice(c, paid_at(20))
+    c = customers[5]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 20))
     b.lower_invoice(inv, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(
-        p, AMOUNT_CHANGED, f"invoice {inv['DocNumber']} lowered after the payment run")
+        p, AMOUNT_CHANGED, f"invoice {inv['DocNumber']} lowered after the payment run"
+    )
+
+
+def _other_causes(b: Seeder, world: World, customers: list[SeededCustomer]) -> None:
+    """Failures 7-9 of ``all-causes``, one per customer of ``customers`` (three): the
+    ``CB…`` payment already in QBO, one payment over three invoices with mixed causes, and
+    an inactive customer."""
     # 7. the CB… payment is already in QBO: the first run's answer was lost
-    c = special[6]
-    p, [inv] = b.paid_invoice(c, paid_at(14))
+    c = customers[0]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 14))
     b.cb.lose_response_for.add(p.id)
     world.expect_failure(
-        p, ALREADY_IN_QBO,
-        f"{p.reference} recorded in QBO but ConnectBooster lost the answer and retried")
+        p,
+        ALREADY_IN_QBO,
+        f"{p.reference} recorded in QBO but ConnectBooster lost the answer and retried",
+    )
     # 8. one payment over three invoices: credit memo, paid manually, fine
-    c = special[7]
-    p, invs = b.paid_invoice(c, paid_at(10), n_invoices=3)
+    c = customers[1]
+    p, invs = b.paid_invoice(c, _paid_hours_ago(b, 10), n_invoices=3)
     t = b.change_time(p, next_sync(p.paid_at))
     b.apply_credit_memo(c, invs[0], t)
     b.pay_manually(c, invs[1], t + timedelta(minutes=4))
     world.expected_by_invoice[p.id] = {
-        str(invs[0]["Id"]): CREDIT_MEMO, str(invs[1]["Id"]): PAID_MANUALLY,
+        str(invs[0]["Id"]): CREDIT_MEMO,
+        str(invs[1]["Id"]): PAID_MANUALLY,
         str(invs[2]["Id"]): NONE,
     }
     world.expected_codes[p.id] = "6000"
     world.notes[p.id] = "three invoices: a credit memo on one, a check on another, one fine"
     # 9. a cause the invoices do not explain: the customer was made inactive
-    c = special[8]
-    p, [inv] = b.paid_invoice(c, paid_at(6))
+    c = customers[2]
+    p, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 6))
     b.deactivate(c, b.change_time(p, next_sync(p.paid_at)))
     world.expect_failure(
-        p, INACTIVE_CUSTOMER,
-        f"customer {c.name} made inactive; invoice {inv['DocNumber']} intact")
+        p, INACTIVE_CUSTOMER, f"customer {c.name} made inactive; invoice {inv['DocNumber']} intact"
+    )
+
+
+def _dismissed_and_waiting(
+    b: Seeder, world: World, dismissed_customer: SeededCustomer, waiting: list[SeededCustomer]
+) -> None:
+    """The rest of ``all-causes``: an old failure of ``dismissed_customer`` already
+    dismissed, and one payment a minute ago from each of ``waiting``, not yet synced."""
     # an old failure someone already dismissed (paid manually, 5 days ago)
-    c = special[9]
-    old, [inv] = b.paid_invoice(c, paid_at(120))
+    c = dismissed_customer
+    old, [inv] = b.paid_invoice(c, _paid_hours_ago(b, 120))
     b.pay_manually(c, inv, b.change_time(old, next_sync(old.paid_at)))
     world.notes[old.id] = "old failure, already dismissed"
     b.dismissed.append(old.id)
     # two payments made a minute ago, waiting for the next run whatever the time: paid in this
     # hour, the next run is next hour; paid in the last one (now is hh:00 or hh:01), it is at
     # hh:02 at the earliest (``next_sync``)
-    for k, cust in enumerate(regular[:2]):
+    for k, cust in enumerate(waiting):
         b.paid_invoice(cust, b.now - timedelta(seconds=30 + 40 * k))
-    world.intended_failure_rate = (Decimal("0.02"), Decimal("0.06"))
 
 
 def _bad_settings(b: Seeder, world: World) -> None:
@@ -196,11 +233,17 @@ def _bad_settings(b: Seeder, world: World) -> None:
         cust = custs[i % len(custs)]
         p, [inv] = b.paid_invoice(cust, paid_at)
         if i in failing:
-            b.apply_credit_memo(cust, inv, b.change_time(p, next_sync(paid_at)),
-                                reason="Credit - hardware return RMA")
+            b.apply_credit_memo(
+                cust,
+                inv,
+                b.change_time(p, next_sync(paid_at)),
+                reason="Credit - hardware return RMA",
+            )
             world.expect_failure(
-                p, CREDIT_MEMO,
-                f"QBO applied a new credit memo to invoice {inv['DocNumber']} automatically")
+                p,
+                CREDIT_MEMO,
+                f"QBO applied a new credit memo to invoice {inv['DocNumber']} automatically",
+            )
     world.intended_failure_rate = (Decimal("0.10"), Decimal("0.25"))
 
 
@@ -213,5 +256,3 @@ def _after_sync(b: Seeder, world: World) -> None:
         b.cb.sync_local(b.co, at=min(at, b.now), only=[pid])
     for pid in b.dismissed:
         b.cb.dismiss(pid)
-
-

@@ -24,26 +24,93 @@ COMPANY_NAME = "Brightpath IT Services LLC"
 CENT = Decimal("0.01")
 
 CLIENTS = [
-    "Northwind Dental", "Harbor Family Law", "Cedar Ridge Veterinary", "Summit Accounting Group",
-    "Bluewater Logistics", "Maple Street Pediatrics", "Pinecrest Realty",
+    "Northwind Dental",
+    "Harbor Family Law",
+    "Cedar Ridge Veterinary",
+    "Summit Accounting Group",
+    "Bluewater Logistics",
+    "Maple Street Pediatrics",
+    "Pinecrest Realty",
     "Granite Peak Construction",
-    "Lakeside Orthodontics", "Riverbend Credit Union", "Oakhurst Physical Therapy",
-    "Silver Lake Architects", "Redwood Insurance Agency", "Copperfield Manufacturing",
-    "Evergreen Senior Living", "Beacon Hill Chiropractic", "Ironwood Engineering",
-    "Willow Creek Animal Hospital", "Sterling & Vance CPAs", "Hartwell Property Management",
-    "Blue Heron Marina", "Crescent City Title", "Foxglove Interiors", "Meridian Wealth Partners",
-    "Stonebridge Dermatology", "Highland Auto Group", "Clearwater Eye Care", "Brookside Montessori",
-    "Ashford Legal Services", "Keystone Plumbing & Heating", "Sequoia Family Medicine",
-    "Tidewater Freight", "Prairie Wind Energy", "Juniper Dental Studio",
-    "Coastal Carolina Surveying", "Larkspur Financial", "Mission Valley Imaging",
-    "Red Rock Title & Escrow", "Birchwood Country Club", "Atlas Precision Machining",
+    "Lakeside Orthodontics",
+    "Riverbend Credit Union",
+    "Oakhurst Physical Therapy",
+    "Silver Lake Architects",
+    "Redwood Insurance Agency",
+    "Copperfield Manufacturing",
+    "Evergreen Senior Living",
+    "Beacon Hill Chiropractic",
+    "Ironwood Engineering",
+    "Willow Creek Animal Hospital",
+    "Sterling & Vance CPAs",
+    "Hartwell Property Management",
+    "Blue Heron Marina",
+    "Crescent City Title",
+    "Foxglove Interiors",
+    "Meridian Wealth Partners",
+    "Stonebridge Dermatology",
+    "Highland Auto Group",
+    "Clearwater Eye Care",
+    "Brookside Montessori",
+    "Ashford Legal Services",
+    "Keystone Plumbing & Heating",
+    "Sequoia Family Medicine",
+    "Tidewater Freight",
+    "Prairie Wind Energy",
+    "Juniper Dental Studio",
+    "Coastal Carolina Surveying",
+    "Larkspur Financial",
+    "Mission Valley Imaging",
+    "Red Rock Title & Escrow",
+    "Birchwood Country Club",
+    "Atlas Precision Machining",
 ]
-FIRST = ["Alder", "Bay", "Canyon", "Delta", "Elm", "Falcon", "Glen", "Harbor", "Indigo",
-         "Jasper", "Knoll", "Laurel", "Mesa", "North", "Orchard", "Pioneer", "Quarry", "Ridge",
-         "Spruce", "Trinity", "Union", "Vista", "Westfield", "Yarrow"]
-KIND = ["Dental", "Law Group", "Veterinary", "CPAs", "Logistics", "Pediatrics", "Realty",
-        "Construction", "Orthodontics", "Credit Union", "Physical Therapy", "Architects",
-        "Insurance", "Manufacturing", "Medical Group", "Engineering", "Title", "Imaging"]
+FIRST = [
+    "Alder",
+    "Bay",
+    "Canyon",
+    "Delta",
+    "Elm",
+    "Falcon",
+    "Glen",
+    "Harbor",
+    "Indigo",
+    "Jasper",
+    "Knoll",
+    "Laurel",
+    "Mesa",
+    "North",
+    "Orchard",
+    "Pioneer",
+    "Quarry",
+    "Ridge",
+    "Spruce",
+    "Trinity",
+    "Union",
+    "Vista",
+    "Westfield",
+    "Yarrow",
+]
+KIND = [
+    "Dental",
+    "Law Group",
+    "Veterinary",
+    "CPAs",
+    "Logistics",
+    "Pediatrics",
+    "Realty",
+    "Construction",
+    "Orthodontics",
+    "Credit Union",
+    "Physical Therapy",
+    "Architects",
+    "Insurance",
+    "Manufacturing",
+    "Medical Group",
+    "Engineering",
+    "Title",
+    "Imaging",
+]
 
 # (description, unit price) of an MSP's monthly lines.
 SEAT_SERVICES = [
@@ -105,8 +172,9 @@ class Seeder:
             "PrimaryEmailAddr": {"Address": f"ap@{slug(name)}.example"},
         }
         created = self.co.create("Customer", body, at=at)
-        cust = SeededCustomer(created["Id"], name, f"cus_{300 + len(self.customers)}",
-                     seats=self.rng.randint(6, 60))
+        cust = SeededCustomer(
+            created["Id"], name, f"cus_{300 + len(self.customers)}", seats=self.rng.randint(6, 60)
+        )
         self.customers.append(cust)
         return cust
 
@@ -175,8 +243,9 @@ class Seeder:
             method=self.rng.choice(["card", "card", "ach", "ach", "ach"]),
             paid_at=paid_at,
             applications=[
-                Application(invoice_number=str(inv["DocNumber"]), qb_invoice_id=str(inv["Id"]),
-                            amount=a)
+                Application(
+                    invoice_number=str(inv["DocNumber"]), qb_invoice_id=str(inv["Id"]), amount=a
+                )
                 for inv, a in applied
             ],
             sync=SyncState(status=SyncStatus.PENDING),
@@ -199,8 +268,11 @@ class Seeder:
         applied = []
         for inv in invs:
             total = Decimal(str(inv["TotalAmt"]))
-            amt = (total * Decimal(self.rng.choice([40, 50, 60])) / 100).quantize(CENT) \
-                if partial else total
+            amt = (
+                (total * Decimal(self.rng.choice([40, 50, 60])) / 100).quantize(CENT)
+                if partial
+                else total
+            )
             applied.append((inv, amt))
         return self.cb_payment(cust, applied, paid_at), invs
 
@@ -221,8 +293,7 @@ class Seeder:
             "TxnDate": at.date().isoformat(),
             "PaymentRefNum": str(self.check_no),
             "PrivateNote": "Check received by mail",
-            "Line": [{"Amount": amount,
-                      "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}],
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}],
         }
         self.check_no += 1
         return self.co.create("Payment", body, at=at)
@@ -233,30 +304,45 @@ class Seeder:
         """A credit memo for the client, applied to ``inv`` the way QBO records it: a $0
         Payment linking the invoice and the credit memo. Returns (credit memo, $0 payment)."""
         total = Decimal(str(inv["TotalAmt"]))
-        credit = (total * Decimal(self.rng.choice([5, 10, 15, 20])) / 100).quantize(
-            Decimal("1")).quantize(CENT)
+        credit = (
+            (total * Decimal(self.rng.choice([5, 10, 15, 20])) / 100)
+            .quantize(Decimal("1"))
+            .quantize(CENT)
+        )
         credit = max(credit, Decimal("25.00"))
         before = Decimal(str(self.co.get("Invoice", inv["Id"])["Balance"]))  # type: ignore[index]
-        memo = self.co.create("CreditMemo", {
-            "DocNumber": f"CM{inv['DocNumber']}",
-            "TxnDate": at.date().isoformat(),
-            "CustomerRef": {"value": cust.qb_id, "name": cust.name},
-            "Line": invoice_lines([(reason or "SLA credit - service outage", 1, credit)],
-                                   at.date()),
-            "PrivateNote": reason or "SLA credit",
-        }, at=at)
+        memo = self.co.create(
+            "CreditMemo",
+            {
+                "DocNumber": f"CM{inv['DocNumber']}",
+                "TxnDate": at.date().isoformat(),
+                "CustomerRef": {"value": cust.qb_id, "name": cust.name},
+                "Line": invoice_lines(
+                    [(reason or "SLA credit - service outage", 1, credit)], at.date()
+                ),
+                "PrivateNote": reason or "SLA credit",
+            },
+            at=at,
+        )
         after = Decimal(str(self.co.get("Invoice", inv["Id"])["Balance"]))  # type: ignore[index]
         if after != before:  # QBO applied it by itself (AutoApplyCredit)
             return memo, None
-        zero = self.co.create("Payment", {
-            "CustomerRef": {"value": cust.qb_id, "name": cust.name},
-            "TotalAmt": Decimal("0.00"),
-            "TxnDate": at.date().isoformat(),
-            "Line": [
-                {"Amount": credit, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]},
-                {"Amount": credit, "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}]},
-            ],
-        }, at=at + timedelta(seconds=20))
+        zero = self.co.create(
+            "Payment",
+            {
+                "CustomerRef": {"value": cust.qb_id, "name": cust.name},
+                "TotalAmt": Decimal("0.00"),
+                "TxnDate": at.date().isoformat(),
+                "Line": [
+                    {"Amount": credit, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]},
+                    {
+                        "Amount": credit,
+                        "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}],
+                    },
+                ],
+            },
+            at=at + timedelta(seconds=20),
+        )
         return memo, zero
 
     def delete_invoice(self, inv: dict[str, Any], at: datetime) -> None:
@@ -268,11 +354,22 @@ class Seeder:
     ) -> dict[str, Any]:
         """The invoice deleted, then recreated with the same number and lines."""
         self.delete_invoice(inv, at)
-        lines = [(ln["Description"], int(ln["SalesItemLineDetail"]["Qty"]),
-                  Decimal(str(ln["SalesItemLineDetail"]["UnitPrice"])))
-                 for ln in inv["Line"] if ln.get("DetailType") == "SalesItemLineDetail"]
-        return self.invoice(cust, date.fromisoformat(inv["TxnDate"]), lines,
-                            doc_number=str(inv["DocNumber"]), at=at + timedelta(minutes=3))
+        lines = [
+            (
+                ln["Description"],
+                int(ln["SalesItemLineDetail"]["Qty"]),
+                Decimal(str(ln["SalesItemLineDetail"]["UnitPrice"])),
+            )
+            for ln in inv["Line"]
+            if ln.get("DetailType") == "SalesItemLineDetail"
+        ]
+        return self.invoice(
+            cust,
+            date.fromisoformat(inv["TxnDate"]),
+            lines,
+            doc_number=str(inv["DocNumber"]),
+            at=at + timedelta(minutes=3),
+        )
 
     def void_invoice(self, inv: dict[str, Any], at: datetime) -> None:
         """The invoice voided in QBO."""
@@ -282,8 +379,9 @@ class Seeder:
         """The invoice's first line lowered by one to three seats."""
         current = self.co.get("Invoice", inv["Id"])
         assert current is not None
-        lines = [dict(ln) for ln in current["Line"] if ln.get("DetailType") ==
-                 "SalesItemLineDetail"]
+        lines = [
+            dict(ln) for ln in current["Line"] if ln.get("DetailType") == "SalesItemLineDetail"
+        ]
         first = dict(lines[0])
         detail = dict(first["SalesItemLineDetail"])
         qty = max(1, int(detail["Qty"]) - self.rng.randint(1, 3))
@@ -291,17 +389,26 @@ class Seeder:
         first["SalesItemLineDetail"] = detail
         first["Amount"] = (Decimal(str(detail["UnitPrice"])) * qty).quantize(CENT)
         lines[0] = first
-        return self.co.update("Invoice", {
-            "Id": current["Id"], "SyncToken": current["SyncToken"], "Line": lines,
-            "PrivateNote": "Seat count corrected after offboarding",
-        }, at=at)
+        return self.co.update(
+            "Invoice",
+            {
+                "Id": current["Id"],
+                "SyncToken": current["SyncToken"],
+                "Line": lines,
+                "PrivateNote": "Seat count corrected after offboarding",
+            },
+            at=at,
+        )
 
     def deactivate(self, cust: SeededCustomer, at: datetime) -> None:
         """The customer made inactive in QBO."""
         current = self.co.get("Customer", cust.qb_id)
         assert current is not None
-        self.co.update("Customer", {"Id": cust.qb_id, "SyncToken": current["SyncToken"],
-                                    "Active": False}, at=at)
+        self.co.update(
+            "Customer",
+            {"Id": cust.qb_id, "SyncToken": current["SyncToken"], "Active": False},
+            at=at,
+        )
 
     # ---- the sync ----------------------------------------------------------------------
     def sync(self) -> None:
@@ -312,15 +419,12 @@ class Seeder:
         self.pending = [x for x in self.pending if x.sync_at > self.now]
 
 
-
 def slug(name: str) -> str:
     """A client's name squeezed into an e-mail domain label."""
     return "".join(c for c in name.lower() if c.isalnum())[:24] or "client"
 
 
-def invoice_lines(
-    lines: list[tuple[str, int, Decimal]], txn_date: date
-) -> list[dict[str, Any]]:
+def invoice_lines(lines: list[tuple[str, int, Decimal]], txn_date: date) -> list[dict[str, Any]]:
     """QBO sales lines for ``(description, quantity, unit price)``, dated by month."""
     month = txn_date.strftime("%B %Y")
     return [
@@ -369,4 +473,3 @@ def paid_times(rng: random.Random, now: datetime, n: int, days: float) -> list[d
         back = timedelta(seconds=rng.uniform(70 * 60, days * 86400))
         out.append((now - back).replace(microsecond=0))
     return sorted(out)
-

@@ -84,9 +84,10 @@ class World:
         for p in self.cb.payments.values():
             counts[p.sync.status.value] = counts.get(p.sync.status.value, 0) + 1
         parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        return (f"scenario {self.name!r}: {len(self.cb.payments)} payments ({parts}); "
-                f"failure rate {self.failure_rate() * 100:.1f}%")
-
+        return (
+            f"scenario {self.name!r}: {len(self.cb.payments)} payments ({parts}); "
+            f"failure rate {self.failure_rate() * 100:.1f}%"
+        )
 
     def expect_failure(self, p: Payment, cause: str, note: str) -> None:
         """Note that ``p`` fails for ``cause`` (its fault code follows), and why in words."""

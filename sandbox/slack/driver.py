@@ -153,11 +153,15 @@ class SlackDriver(SlackWorkspace):
     ) -> DriverResponse:
         """Click a button on a stored message (see :meth:`click_interaction`) and POST the
         ``block_actions`` payload to the bot."""
-        done = self.click_interaction(message_ts=message_ts, channel=channel,
-                                      action_id=action_id, value=value, user_id=user_id,
-                                      strict=strict)
-        resp = await self._send_payload(bot_url, done.payload, forge=forge,
-                                        age_seconds=age_seconds)
+        done = self.click_interaction(
+            message_ts=message_ts,
+            channel=channel,
+            action_id=action_id,
+            value=value,
+            user_id=user_id,
+            strict=strict,
+        )
+        resp = await self._send_payload(bot_url, done.payload, forge=forge, age_seconds=age_seconds)
         resp.response_url, resp.trigger_id = done.response_url, done.trigger_id
         return resp
 

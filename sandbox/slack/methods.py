@@ -213,8 +213,7 @@ def conversations_members(ws: SlackWorkspace, args: Json) -> Json:
     end = start + limit
     return {
         "members": list(members[start:end]),
-        "response_metadata": {"next_cursor": encode_cursor(str(end)) if end < len(members)
-                              else ""},
+        "response_metadata": {"next_cursor": encode_cursor(str(end)) if end < len(members) else ""},
     }
 
 
@@ -229,8 +228,7 @@ def conversations_history(ws: SlackWorkspace, args: Json) -> Json:
     rows = [
         m
         for m in reversed(ws.messages(channel))
-        if in_window(m.ts, oldest, latest, inclusive)
-        and (before is None or float(m.ts) < before)
+        if in_window(m.ts, oldest, latest, inclusive) and (before is None or float(m.ts) < before)
     ]
     page, more = rows[:limit], len(rows) > limit
     meta = truthy(args.get("include_all_metadata"))
@@ -261,8 +259,7 @@ def conversations_replies(ws: SlackWorkspace, args: Json) -> Json:
     rows = [
         m
         for m in ws.thread(channel, parent.ts)
-        if in_window(m.ts, oldest, latest, inclusive)
-        and (after is None or float(m.ts) > after)
+        if in_window(m.ts, oldest, latest, inclusive) and (after is None or float(m.ts) > after)
     ]
     page, more = rows[:limit], len(rows) > limit
     meta = truthy(args.get("include_all_metadata"))

@@ -186,13 +186,18 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
         conn = SocketConnection(len(self.socket_connections) + 1, ws, loop.time())
         self.socket_connections.append(conn)
         try:
-            await ws.send_json({
-                "type": "hello",
-                "num_connections": sum(1 for c in self.socket_connections if c.usable),
-                "debug_info": {"host": DEBUG_HOST, "build_number": 1,
-                               "approximate_connection_time": 18060},
-                "connection_info": {"app_id": APP_ID},
-            })
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": sum(1 for c in self.socket_connections if c.usable),
+                    "debug_info": {
+                        "host": DEBUG_HOST,
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": APP_ID},
+                }
+            )
             self._socket_event_fire()
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -221,8 +226,13 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
         payload = msg.get("payload")
         loop = asyncio.get_running_loop()
         first = not envelope.acks
-        envelope.acks.append(Ack(loop.time() - envelope.sent_at, conn.number,
-                                 payload if isinstance(payload, dict) else None))
+        envelope.acks.append(
+            Ack(
+                loop.time() - envelope.sent_at,
+                conn.number,
+                payload if isinstance(payload, dict) else None,
+            )
+        )
         envelope.answered.set()
         if first:
             self._take_answer(envelope)
@@ -237,10 +247,16 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
         elif envelope.type == EnvelopeType.SLASH_COMMANDS and answer:
             form = done.payload
             blocks = answer.get("blocks")
-            self.ephemerals.append(EphemeralMessage(
-                str(form.get("channel_id")), str(form.get("user_id")), self.new_ts(),
-                str(answer.get("text", "")), blocks if isinstance(blocks, list) else [],
-                "ack"))
+            self.ephemerals.append(
+                EphemeralMessage(
+                    str(form.get("channel_id")),
+                    str(form.get("user_id")),
+                    self.new_ts(),
+                    str(answer.get("text", "")),
+                    blocks if isinstance(blocks, list) else [],
+                    "ack",
+                )
+            )
 
     def ack_problems(self) -> list[str]:
         """Every envelope not acknowledged in time (late, or not at all), acknowledged more
@@ -251,8 +267,9 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
                 problems.append(f"{env.id} ({env.type}): never acknowledged")
                 continue
             if not env.in_time:
-                problems.append(f"{env.id} ({env.type}): acknowledged after "
-                                f"{env.acks[0].after:.2f}s")
+                problems.append(
+                    f"{env.id} ({env.type}): acknowledged after {env.acks[0].after:.2f}s"
+                )
             if len(env.acks) > 1:
                 problems.append(f"{env.id} ({env.type}): acknowledged {len(env.acks)} times")
         problems += [f"ack of no envelope sent: {data}" for data in self.stray_acks]
@@ -272,14 +289,17 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
             envelope = Envelope(uuid.uuid4().hex, kind, done, conn.number, loop.time())
             self.envelopes[envelope.id] = envelope
             accepts = kind == EnvelopeType.SLASH_COMMANDS or (
-                done.payload.get("type") == "view_submission")
+                done.payload.get("type") == "view_submission"
+            )
             try:
-                await conn.ws.send_json({
-                    "envelope_id": envelope.id,
-                    "type": kind.value,
-                    "payload": done.payload,
-                    "accepts_response_payload": accepts,
-                })
+                await conn.ws.send_json(
+                    {
+                        "envelope_id": envelope.id,
+                        "type": kind.value,
+                        "payload": done.payload,
+                        "accepts_response_payload": accepts,
+                    }
+                )
             except ConnectionError:  # closed under us: it never left; send it on another
                 del self.envelopes[envelope.id]
                 conn.closed_at = conn.closed_at or loop.time()
@@ -324,18 +344,25 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
                 await asyncio.wait_for(self._socket_event().wait(), remaining)
         return await self._usable_connection(deadline - loop.time())
 
-    async def refresh(self, connection: SocketConnection | None = None
-                      ) -> list[SocketConnection]:
+    async def refresh(self, connection: SocketConnection | None = None) -> list[SocketConnection]:
         """Send ``disconnect`` (``refresh_requested``) on ``connection`` (default: every
         usable one); nothing new goes out on it, and the app is to close it once it has
         opened another."""
-        targets = [connection] if connection is not None else [
-            c for c in self.socket_connections if c.usable]
+        targets = (
+            [connection]
+            if connection is not None
+            else [c for c in self.socket_connections if c.usable]
+        )
         for conn in targets:
             conn.refreshing = True
             with contextlib.suppress(ConnectionError):
-                await conn.ws.send_json({"type": "disconnect", "reason": "refresh_requested",
-                                         "debug_info": {"host": DEBUG_HOST}})
+                await conn.ws.send_json(
+                    {
+                        "type": "disconnect",
+                        "reason": "refresh_requested",
+                        "debug_info": {"host": DEBUG_HOST},
+                    }
+                )
         self._socket_event_fire()
         return targets
 
@@ -360,9 +387,14 @@ class SlackSocketMode(SlackWebApi, SlackDriver):
         strict: bool = True,
     ) -> Envelope:
         """A button click (``block_actions``) in an ``interactive`` envelope."""
-        done = self.click_interaction(message_ts=message_ts, channel=channel,
-                                      action_id=action_id, value=value, user_id=user_id,
-                                      strict=strict)
+        done = self.click_interaction(
+            message_ts=message_ts,
+            channel=channel,
+            action_id=action_id,
+            value=value,
+            user_id=user_id,
+            strict=strict,
+        )
         return await self._send_and_wait(EnvelopeType.INTERACTIVE, done)
 
     async def socket_submit_view(

@@ -62,8 +62,7 @@ class SlackWebApi(SlackWorkspace):
             self._runner = None
 
     @web.middleware
-    async def _learn_base_url(self, request: web.Request, handler: Handler
-                              ) -> web.StreamResponse:
+    async def _learn_base_url(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.learn_base_url(f"{request.scheme}://{request.host}")
         return await handler(request)
 
@@ -96,8 +95,11 @@ class SlackWebApi(SlackWorkspace):
         headers: dict[str, str] = {}
         if isinstance(result, SlackError) and "raw_body" in result.extra:
             self.record(method, args, False, result.error, result.status)
-            return web.Response(status=result.status, body=str(result.extra["raw_body"]).encode(),
-                                headers={"Content-Type": str(result.extra["content_type"])})
+            return web.Response(
+                status=result.status,
+                body=str(result.extra["raw_body"]).encode(),
+                headers={"Content-Type": str(result.extra["content_type"])},
+            )
         if isinstance(result, SlackError):
             status = result.status
             body: Json = {"ok": False, "error": result.error}
@@ -151,11 +153,21 @@ class SlackWebApi(SlackWorkspace):
             return
         if body.get("response_type") == "in_channel":
             thread = body.get("thread_ts")
-            self.add_message(Message(target.channel, self.new_ts(), text, blocks or [],
-                                     thread_ts=str(thread) if thread else None))
+            self.add_message(
+                Message(
+                    target.channel,
+                    self.new_ts(),
+                    text,
+                    blocks or [],
+                    thread_ts=str(thread) if thread else None,
+                )
+            )
             return
-        self.ephemerals.append(EphemeralMessage(
-            target.channel, target.user, self.new_ts(), text, blocks or [], "response_url"))
+        self.ephemerals.append(
+            EphemeralMessage(
+                target.channel, target.user, self.new_ts(), text, blocks or [], "response_url"
+            )
+        )
 
     def _delete_original(self, target: ResponseUrl) -> None:
         ts = target.message_ts
@@ -168,8 +180,9 @@ class SlackWebApi(SlackWorkspace):
             raise SlackError("message_not_found")
         self.ephemerals.remove(eph)
 
-    def _replace_original(self, target: ResponseUrl, ts: str, text: str, blocks: list[Json]
-                          ) -> None:
+    def _replace_original(
+        self, target: ResponseUrl, ts: str, text: str, blocks: list[Json]
+    ) -> None:
         msg = self.message(target.channel, ts)
         if msg is not None:
             msg.versions.append((msg.text, msg.blocks))

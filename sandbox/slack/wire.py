@@ -58,8 +58,11 @@ def listed(m: Message, with_metadata: bool) -> Json:
 
 def time_window(args: Json) -> tuple[float, float, bool]:
     """``oldest``, ``latest`` (epoch seconds; 0 and now by default) and ``inclusive``."""
-    return _ts_arg(args, "oldest", 0.0), _ts_arg(args, "latest", math.inf), truthy(
-        args.get("inclusive"))
+    return (
+        _ts_arg(args, "oldest", 0.0),
+        _ts_arg(args, "latest", math.inf),
+        truthy(args.get("inclusive")),
+    )
 
 
 def _ts_arg(args: Json, key: str, default: float) -> float:

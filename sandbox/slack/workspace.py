@@ -174,7 +174,12 @@ class SlackWorkspace:
         )
 
     def inject_unreadable(
-        self, method: str, body: str, *, status: int = 503, content_type: str = "text/plain",
+        self,
+        method: str,
+        body: str,
+        *,
+        status: int = 503,
+        content_type: str = "text/plain",
         times: int = 1,
     ) -> None:
         """Make the next ``times`` calls of ``method`` answer ``status`` with ``body`` as it

@@ -79,8 +79,14 @@ class Page:
             if not fut.done():
                 fut.set_exception(CDPError("the browser closed the connection"))
 
-    async def send(self, method: str, params: dict[str, Any] | None = None, *,
-                   session: bool = True, within: float = 30.0) -> Any:
+    async def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: bool = True,
+        within: float = 30.0,
+    ) -> Any:
         """Send one command and wait for its answer."""
         cid = next(self._ids)
         msg: dict[str, Any] = {"id": cid, "method": method, "params": params or {}}
@@ -94,15 +100,17 @@ class Page:
     async def open(self, width: int, height: int) -> None:
         target = await self.send("Target.createTarget", {"url": "about:blank"}, session=False)
         attached = await self.send(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
+            "Target.attachToTarget",
+            {"targetId": target["targetId"], "flatten": True},
             session=False,
         )
         self.session_id = attached["sessionId"]
         await self.send("Page.enable")
         await self.send("Runtime.enable")
-        await self.send("Emulation.setDeviceMetricsOverride",
-                        {"width": width, "height": height, "deviceScaleFactor": 1,
-                         "mobile": False})
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     async def goto(self, url: str) -> None:
         await self.send("Page.navigate", {"url": url})
@@ -110,8 +118,10 @@ class Page:
 
     async def js(self, expression: str) -> Any:
         """Evaluate ``expression`` in the page (promises awaited); its value as JSON."""
-        res = await self.send("Runtime.evaluate", {"expression": expression,
-                                                   "returnByValue": True, "awaitPromise": True})
+        res = await self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
         if "exceptionDetails" in res:
             details = res["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text")
@@ -154,10 +164,16 @@ class Page:
 
     async def press_enter(self) -> None:
         for kind in ("keyDown", "keyUp"):
-            await self.send("Input.dispatchKeyEvent", {
-                "type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13,
-                **({"text": "\r"} if kind == "keyDown" else {}),
-            })
+            await self.send(
+                "Input.dispatchKeyEvent",
+                {
+                    "type": kind,
+                    "key": "Enter",
+                    "code": "Enter",
+                    "windowsVirtualKeyCode": 13,
+                    **({"text": "\r"} if kind == "keyDown" else {}),
+                },
+            )
 
     async def screenshot(self, path: Path) -> Path:
         data = await self.send("Page.captureScreenshot", {"format": "png"})
@@ -187,17 +203,30 @@ def _devtools_port(profile: str) -> tuple[str, str] | None:
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(executable: str, *, width: int = 1600, height: int = 1000,
-                        start_within: float = 30.0) -> AsyncIterator[Page]:
+async def chromium_page(
+    executable: str, *, width: int = 1600, height: int = 1000, start_within: float = 30.0
+) -> AsyncIterator[Page]:
     """A headless Chromium with one page of ``width`` x ``height``; everything is stopped
     and its profile removed on exit."""
     profile = tempfile.mkdtemp(prefix="fp-chromium-")
     args = [
-        executable, "--headless=new", "--remote-debugging-port=0", "--no-sandbox",
-        "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-        "--no-default-browser-check", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-extensions",
-        "--hide-scrollbars", "--mute-audio", f"--user-data-dir={profile}", "about:blank",
+        executable,
+        "--headless=new",
+        "--remote-debugging-port=0",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        "--mute-audio",
+        f"--user-data-dir={profile}",
+        "about:blank",
     ]
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -47,11 +47,15 @@ def books_text(d: Diagnosis) -> str | None:
     elif not books.recorded:
         head = f"*In QuickBooks:* none of the {money(a, cur)} is recorded yet."
     elif u > 0:
-        head = (f"*In QuickBooks:* {money(r, cur)} of the {money(a, cur)} is recorded "
-                f"({certainty_words(books)}); *{money(u, cur)} is recorded nowhere*.")
+        head = (
+            f"*In QuickBooks:* {money(r, cur)} of the {money(a, cur)} is recorded "
+            f"({certainty_words(books)}); *{money(u, cur)} is recorded nowhere*."
+        )
     else:
-        head = (f"*In QuickBooks:* {money(r, cur)} is recorded for this {money(a, cur)} "
-                f"payment: *{money(-u, cur)} more than was paid* ({certainty_words(books)}).")
+        head = (
+            f"*In QuickBooks:* {money(r, cur)} is recorded for this {money(a, cur)} "
+            f"payment: *{money(-u, cur)} more than was paid* ({certainty_words(books)})."
+        )
     lines = [head]
     budget = (MAX_BOOKS_TEXT - len(head) - _MAX_ROW) // 2  # each list's share
     lines += _rows([_recorded_row(m, d, cur) for m in books.recorded], "more payment", budget)
@@ -59,8 +63,10 @@ def books_text(d: Diagnosis) -> str | None:
         needs = [n for n in books.needs if n.need != 0]
         lines += _rows([_need_row(n, d, cur) for n in needs], "more invoice", budget)
         if books.overpaid > 0 and u > 0:
-            lines.append(f"• {money(books.overpaid, cur)} paid over the invoices (the client's "
-                         "overpayment) goes on the customer as credit.")
+            lines.append(
+                f"• {money(books.overpaid, cur)} paid over the invoices (the client's "
+                "overpayment) goes on the customer as credit."
+            )
     return truncate("\n".join(lines), MAX_BOOKS_TEXT)
 
 
@@ -85,8 +91,10 @@ def _recorded_row(m: RecordedMoney, d: Diagnosis, cur: str) -> str:
     kind = _KIND_WORDS.get(m.kind, m.kind.value)
     sure = "" if m.certain else ", likely the same money"
     row = f"• {label} ({kind}{sure}): {money(m.amount, cur)}"
-    on = [f"invoice {escape(truncate(_invoice_number(d, i), 40))} ({money(v, cur)})"
-          for i, v in list(m.invoice_amounts.items())[:4]]
+    on = [
+        f"invoice {escape(truncate(_invoice_number(d, i), 40))} ({money(v, cur)})"
+        for i, v in list(m.invoice_amounts.items())[:4]
+    ]
     if on:
         row += " on " + ", ".join(on)
     return row
@@ -96,8 +104,10 @@ def _need_row(n: InvoiceNeed, d: Diagnosis, cur: str) -> str:
     need = n.need
     number = escape(truncate(n.invoice_number, 40))
     if need < 0:
-        return (f"• Invoice {number}: {money(-need, cur)} more recorded than the "
-                f"{money(n.applied, cur)} applied")
+        return (
+            f"• Invoice {number}: {money(-need, cur)} more recorded than the "
+            f"{money(n.applied, cur)} applied"
+        )
     row = f"• Invoice {number}: {money(need, cur)} of {money(n.applied, cur)} unrecorded"
     if n.target_invoice_id is None:
         return row + " — you pick the invoice it goes to"

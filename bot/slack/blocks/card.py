@@ -111,13 +111,20 @@ def failure_message(
     ``rec.diagnosis.books``, a section says what QuickBooks records of the payment and what
     it lacks; a remedy whose plan may not run has no button, and a line says why.
     """
+    status = _status_line(rec, slack_time)
+    top = _card_top(rec, status=status, notice=notice)
+    tail = _card_tail(rec, show_buttons=show_buttons)
+    middle = _invoice_blocks(rec, used=json_size(top) + json_size(tail), count=len(top) + len(tail))
+    blocks = [*top, divider(), *middle, *tail]
+    return fallback(_card_fallback_text(rec, has_status=bool(status))), blocks
+
+
+def _card_top(rec: FailureRecord, *, status: str | None, notice: str | None) -> list[Block]:
+    """The blocks above the invoices: header, status line, notice, the payment's facts,
+    the diagnosis (with the books section) or a line saying there is none yet."""
     p = rec.payment
     d = rec.diagnosis
-    ref = escape(p.reference)
-    cur = p.currency
-
     top: list[Block] = [header(f"Payment {p.reference} didn't reach QuickBooks")]
-    status = _status_line(rec, slack_time)
     if status:
         top.append(section(status))
     if notice:
@@ -126,7 +133,7 @@ def failure_message(
         fields_section(
             [
                 f"*Customer*\n{escape(truncate(p.customer.name, 200))}",
-                f"*Amount*\n{money(p.amount, cur)}",
+                f"*Amount*\n{money(p.amount, p.currency)}",
                 f"*Paid*\n{slack_time(p.paid_at)}",
                 f"*Method*\n{escape(p.method or '—')}",
             ]
@@ -140,7 +147,14 @@ def failure_message(
             top.append(section(books))
     else:
         top.append(section("*Not diagnosed yet.* Press *Re-check* to look again."))
+    return top
 
+
+def _card_tail(rec: FailureRecord, *, show_buttons: bool) -> list[Block]:
+    """The blocks under the invoices: next step, QBO's sync error, the refused remedies
+    and the buttons (when ``show_buttons``), then the footer."""
+    p = rec.payment
+    d = rec.diagnosis
     tail: list[Block] = []
     if d is not None and d.next_step:
         tail.append(section(f"*Next step:* {escape(d.next_step)}"))
@@ -154,9 +168,15 @@ def failure_message(
     buttons = remedy_buttons(rec) if show_buttons else []
     refused = refused_remedies(rec) if show_buttons else []
     if refused:
-        tail.append(context(*(
-            f":no_entry_sign: *{REMEDY_LABELS[k]}* is not offered: "
-            f"{escape(truncate(why, _MAX_REFUSAL_TEXT))}" for k, why in refused)))
+        tail.append(
+            context(
+                *(
+                    f":no_entry_sign: *{REMEDY_LABELS[k]}* is not offered: "
+                    f"{escape(truncate(why, _MAX_REFUSAL_TEXT))}"
+                    for k, why in refused
+                )
+            )
+        )
     if buttons:
         tail.append(actions(buttons, block_id=f"fp_actions:{rec.payment_id}"))
     attempts = plural(p.sync.attempts, "sync attempt")
@@ -164,19 +184,21 @@ def failure_message(
     if d is not None:
         foot += f" · diagnosed {slack_time(d.diagnosed_at)}"
     tail.append(context(foot))
+    return tail
 
-    middle = _invoice_blocks(rec, used=json_size(top) + json_size(tail), count=len(top) + len(tail))
-    blocks = [*top, divider(), *middle, *tail]
 
+def _card_fallback_text(rec: FailureRecord, *, has_status: bool) -> str:
+    """The card's notification text (times in UTC), before :func:`fallback`."""
+    p = rec.payment
     text = (
-        f"Payment {ref} from {escape(p.customer.name)} ({money(p.amount, cur)}) "
-        "didn't reach QuickBooks"
+        f"Payment {escape(p.reference)} from {escape(p.customer.name)} "
+        f"({money(p.amount, p.currency)}) didn't reach QuickBooks"
     )
-    if d is not None:
-        text += f": {d.cause.label}"
-    if status:
+    if rec.diagnosis is not None:
+        text += f": {rec.diagnosis.cause.label}"
+    if has_status:
         text += f". {_status_line(rec, fmt_time)}"
-    return fallback(text), blocks
+    return text
 
 
 def _invoice_blocks(rec: FailureRecord, *, used: int, count: int) -> list[Block]:

@@ -155,13 +155,19 @@ def divider() -> Block:
 
 
 def confirm(
-    title: str, text: str, ok: str, deny: str = "Cancel", *, danger: bool = False,
+    title: str,
+    text: str,
+    ok: str,
+    deny: str = "Cancel",
+    *,
+    danger: bool = False,
     as_written: bool = False,
 ) -> Block:
     """A confirm dialog; ``as_written`` shows ``text`` as plain text (exactly as given, no
     mrkdwn), else as mrkdwn (escape user data first)."""
-    body = plain(text, MAX_CONFIRM_TEXT, emoji=False) if as_written else mrkdwn(
-        text, MAX_CONFIRM_TEXT)
+    body = (
+        plain(text, MAX_CONFIRM_TEXT, emoji=False) if as_written else mrkdwn(text, MAX_CONFIRM_TEXT)
+    )
     dialog: Block = {
         "title": plain(title, MAX_CONFIRM_TITLE),
         "text": body,

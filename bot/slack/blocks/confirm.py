@@ -84,18 +84,31 @@ def remedy_buttons(rec: FailureRecord) -> list[Block]:
             style = "primary"
         if plan is None:
             value = encode_value(rec.payment_id, attempt=rec.remedy_attempts)
-            out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style,
-                              confirm_dialog=_confirm_for(kind, rec)))
+            out.append(
+                button(
+                    REMEDY_LABELS[kind],
+                    REMEDY_ACTIONS[kind],
+                    value,
+                    style=style,
+                    confirm_dialog=_confirm_for(kind, rec),
+                )
+            )
         elif plan.pick is not None:  # the picker shows each choice's plan before anything
             value = encode_value(rec.payment_id, attempt=rec.remedy_attempts)
             out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style))
         elif fits_dialog(plan):
             value = encode_value(rec.payment_id, attempt=rec.remedy_attempts, d=plan.digest())
-            out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style,
-                              confirm_dialog=plan_dialog(plan)))
+            out.append(
+                button(
+                    REMEDY_LABELS[kind],
+                    REMEDY_ACTIONS[kind],
+                    value,
+                    style=style,
+                    confirm_dialog=plan_dialog(plan),
+                )
+            )
         else:  # the click opens the confirmation modal, every line of the plan in it
-            value = encode_value(rec.payment_id, attempt=rec.remedy_attempts, d=plan.digest(),
-                                 m=1)
+            value = encode_value(rec.payment_id, attempt=rec.remedy_attempts, d=plan.digest(), m=1)
             out.append(button(REMEDY_LABELS[kind], REMEDY_ACTIONS[kind], value, style=style))
     return out
 
@@ -118,8 +131,12 @@ def _confirm_for(kind: RemedyKind, rec: FailureRecord) -> Block | None:
     what = f"{escape(p.reference)} ({money(p.amount, p.currency)} from {_short_customer(rec)})"
     title, ok = CONFIRM_TITLES[kind], CONFIRM_OK[kind]
     if kind == RemedyKind.DISMISS_SYNC:
-        return confirm(title, f"ConnectBooster stops sending payment {what} to QuickBooks. "
-                       "Nothing changes in QuickBooks.", ok)
+        return confirm(
+            title,
+            f"ConnectBooster stops sending payment {what} to QuickBooks. "
+            "Nothing changes in QuickBooks.",
+            ok,
+        )
     if kind == RemedyKind.DELETE_HISTORY:
         if p.sync.status == SyncStatus.DISMISSED:
             text = f"Delete payment {what} from ConnectBooster's payment history?"
@@ -134,16 +151,27 @@ def _confirm_for(kind: RemedyKind, rec: FailureRecord) -> Block | None:
     if kind == RemedyKind.RECREATE_PAYMENT:
         books = rec.diagnosis.books if rec.diagnosis else None
         if books is not None and needs_pick(rec):
-            open_part = sum((n.need for n in books.needs
-                             if n.need > 0 and n.target_invoice_id is None), Decimal(0))
-            return confirm(title, (
-                f"Next, you pick the invoice for the {money(open_part, books.currency)} "
-                f"of payment {escape(p.reference)} that QuickBooks does not record yet (or keep "
-                "it as credit on the customer). Nothing is written before you pick."), ok)
+            open_part = sum(
+                (n.need for n in books.needs if n.need > 0 and n.target_invoice_id is None),
+                Decimal(0),
+            )
+            return confirm(
+                title,
+                (
+                    f"Next, you pick the invoice for the {money(open_part, books.currency)} "
+                    f"of payment {escape(p.reference)} that QuickBooks does not record yet "
+                    "(or keep it as credit on the customer). Nothing is written before you pick."
+                ),
+                ok,
+            )
         return confirm(title, recreate_confirm_text(rec), ok)
     if kind == RemedyKind.REACTIVATE_CUSTOMER:
-        return confirm(title, f"Make customer {_short_customer(rec)} active again in "
-                       f"QuickBooks, then re-check payment {escape(p.reference)}.", ok)
+        return confirm(
+            title,
+            f"Make customer {_short_customer(rec)} active again in "
+            f"QuickBooks, then re-check payment {escape(p.reference)}.",
+            ok,
+        )
     return None
 
 

@@ -40,7 +40,10 @@ _FIXED_BLOCKS = 8  # intro, input, "showing", refusals, the choices' heading, th
 
 
 def recreate_modal(
-    rec: FailureRecord, candidates: Sequence[Invoice], *, context_id: str,
+    rec: FailureRecord,
+    candidates: Sequence[Invoice],
+    *,
+    context_id: str,
     plans: Mapping[str, RemedyPlan] | None = None,
 ) -> dict[str, Any]:
     """The modal that asks which open invoice the recreated payment pays (or to keep it as
@@ -122,76 +125,134 @@ def _picker_view(context_id: str, blocks: list[Block]) -> dict[str, Any]:
 
 
 def recreate_plans_modal(
-    rec: FailureRecord, candidates: Sequence[Invoice], *, context_id: str,
+    rec: FailureRecord,
+    candidates: Sequence[Invoice],
+    *,
+    context_id: str,
     plans: Mapping[str, RemedyPlan],
 ) -> dict[str, Any]:
     """The recreate modal drawn from each choice's plan: the select offers the choices whose
     plan may run (suggested replacements first, then the newest invoices, then credit), and
     under it every offered choice's plan, line for line, in plain text. Choices whose plans
     do not fit the modal are not offered (counted); refused ones are named with why."""
-    p = rec.payment
-    cur = p.currency
     suggested = _suggested(rec)
     invoices = _ordered(candidates, suggested)
-    choices: list[tuple[str, str, str]] = [  # (value, option text, heading)
-        (str(inv.id), _invoice_option_text(inv, cur),
-         f"If you pick *invoice {escape(inv.doc_number or inv.id)}*, these writes are sent:")
-        for inv in invoices
+    choices = _recreate_choices(invoices, rec.payment.currency)
+    refused = [
+        (v, plans[v].refusal or plans[v].pick or "")
+        for v, _, _ in choices
+        if v in plans and not plans[v].may_run
     ]
-    choices.append((KEEP_AS_CREDIT, "Keep as credit on the customer",
-                    "If you keep it as *credit on the customer*, these writes are sent:"))
-    refused = [(v, plans[v].refusal or plans[v].pick or "") for v, _, _ in choices
-               if v in plans and not plans[v].may_run]
     runnable = [c for c in choices if c[0] in plans and plans[c[0]].may_run]
+    options, explained = _explained_options(runnable, plans)
 
-    shown: list[tuple[str, str]] = []
-    explained: list[Block] = []
-    room = MAX_MODAL_BLOCKS - _FIXED_BLOCKS
-    for value, text, heading in runnable[: MAX_OPTIONS]:
-        lines = plan_sections(plans[value], room - len(explained) - 1)
-        if lines is None:
-            break
-        explained += [context(heading), *lines]
-        shown.append((value, text))
-    options = [{"text": plain(text, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
-               for value, text in shown]
-
-    card_plan = rec.plans.get(RemedyKind.RECREATE_PAYMENT)
-    ask = (escape(truncate(card_plan.pick, 600)) if card_plan is not None and card_plan.pick
-           else "Where does the part QuickBooks does not record yet go?")
-    blocks: list[Block] = [section(
-        f"Recreate *{escape(p.reference)}* in QuickBooks: {money(p.amount, cur)} from "
-        f"{escape(truncate(p.customer.name, 200))}, paid {fmt_date(p.paid_at)}.\n"
-        f"{ask} Each choice's writes are listed below, exactly as they will be sent."
-    )]
+    blocks: list[Block] = [_recreate_plans_intro(rec)]
     if options:
-        select: Block = {
-            "type": "static_select",
-            "action_id": RECREATE_TARGET_ACTION,
-            "placeholder": plain("Choose an invoice", 150),
-            "options": options,
-        }
-        in_list = [o for o in options if o["value"] in suggested]
-        if len(in_list) == 1:
-            select["initial_option"] = in_list[0]
-        blocks.append({"type": "input", "block_id": RECREATE_TARGET_BLOCK,
-                       "label": plain("Apply the payment to", 2000), "element": select})
+        blocks.append(_target_input(options, suggested))
     else:
         blocks.append(section("No choice can be recreated as things stand; nothing was done."))
-    left_out = len(runnable) - len(shown)
+    left_out = len(runnable) - len(options)
     if left_out:
-        blocks.append(context(
-            f"{plural(left_out, 'more choice')} not shown: their writes do not fit here. "
-            "Pick credit and apply it in QuickBooks if yours is not listed."))
+        blocks.append(
+            context(
+                f"{plural(left_out, 'more choice')} not shown: their writes do not fit here. "
+                "Pick credit and apply it in QuickBooks if yours is not listed."
+            )
+        )
     if refused:
-        blocks.append(context(*[
-            f"Not offered: {_choice_name(v, invoices)} — {escape(truncate(why, 300))}"
-            for v, why in refused[:_MAX_REFUSALS_SHOWN]]))
+        blocks.append(
+            context(
+                *[
+                    f"Not offered: {_choice_name(v, invoices)} — {escape(truncate(why, 300))}"
+                    for v, why in refused[:_MAX_REFUSALS_SHOWN]
+                ]
+            )
+        )
     blocks += explained
     view = _picker_view(context_id, blocks)
     if not options:
         del view["submit"]
     return view
+
+
+def _recreate_choices(invoices: Sequence[Invoice], currency: str) -> list[tuple[str, str, str]]:
+    """Every choice as ``(value, option text, heading of its plan)``: the ``invoices`` in
+    order, then keeping the payment as credit."""
+    choices: list[tuple[str, str, str]] = [
+        (
+            str(inv.id),
+            _invoice_option_text(inv, currency),
+            f"If you pick *invoice {escape(inv.doc_number or inv.id)}*, these writes are sent:",
+        )
+        for inv in invoices
+    ]
+    choices.append(
+        (
+            KEEP_AS_CREDIT,
+            "Keep as credit on the customer",
+            "If you keep it as *credit on the customer*, these writes are sent:",
+        )
+    )
+    return choices
+
+
+def _explained_options(
+    runnable: list[tuple[str, str, str]], plans: Mapping[str, RemedyPlan]
+) -> tuple[list[dict[str, Any]], list[Block]]:
+    """The select's options and, for each, its heading and plan lines: the ``runnable``
+    choices in order (at most ``MAX_OPTIONS``), stopping at the first whose plan does not fit
+    the blocks left in the modal."""
+    shown: list[tuple[str, str]] = []
+    explained: list[Block] = []
+    room = MAX_MODAL_BLOCKS - _FIXED_BLOCKS
+    for value, text, heading in runnable[:MAX_OPTIONS]:
+        lines = plan_sections(plans[value], room - len(explained) - 1)
+        if lines is None:
+            break
+        explained += [context(heading), *lines]
+        shown.append((value, text))
+    options = [
+        {"text": plain(text, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
+        for value, text in shown
+    ]
+    return options, explained
+
+
+def _recreate_plans_intro(rec: FailureRecord) -> Block:
+    """The section opening the modal: the payment, and the card plan's question (or a
+    default one)."""
+    p = rec.payment
+    card_plan = rec.plans.get(RemedyKind.RECREATE_PAYMENT)
+    ask = (
+        escape(truncate(card_plan.pick, 600))
+        if card_plan is not None and card_plan.pick
+        else "Where does the part QuickBooks does not record yet go?"
+    )
+    return section(
+        f"Recreate *{escape(p.reference)}* in QuickBooks: {money(p.amount, p.currency)} from "
+        f"{escape(truncate(p.customer.name, 200))}, paid {fmt_date(p.paid_at)}.\n"
+        f"{ask} Each choice's writes are listed below, exactly as they will be sent."
+    )
+
+
+def _target_input(options: list[dict[str, Any]], suggested: set[str]) -> Block:
+    """The input block with the select of ``options``; preselected when exactly one of them
+    is a ``suggested`` replacement."""
+    select: Block = {
+        "type": "static_select",
+        "action_id": RECREATE_TARGET_ACTION,
+        "placeholder": plain("Choose an invoice", 150),
+        "options": options,
+    }
+    in_list = [o for o in options if o["value"] in suggested]
+    if len(in_list) == 1:
+        select["initial_option"] = in_list[0]
+    return {
+        "type": "input",
+        "block_id": RECREATE_TARGET_BLOCK,
+        "label": plain("Apply the payment to", 2000),
+        "element": select,
+    }
 
 
 def _suggested(rec: FailureRecord) -> set[str]:

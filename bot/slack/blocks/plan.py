@@ -87,8 +87,11 @@ def plan_dialog(plan: RemedyPlan) -> Block:
     if not fits_dialog(plan):
         raise ValueError("the plan's lines do not fit a confirm dialog")
     return confirm(
-        CONFIRM_TITLES[plan.kind], plan_text(plan), CONFIRM_OK[plan.kind],
-        danger=plan.kind == RemedyKind.DELETE_HISTORY, as_written=True,
+        CONFIRM_TITLES[plan.kind],
+        plan_text(plan),
+        CONFIRM_OK[plan.kind],
+        danger=plan.kind == RemedyKind.DELETE_HISTORY,
+        as_written=True,
     )
 
 
@@ -124,8 +127,13 @@ def plan_to_confirm(rec: FailureRecord, kind: RemedyKind, attempt: int | None) -
 
 
 def plan_confirm_modal(
-    rec: FailureRecord, plan: RemedyPlan, *, attempt: int | None, channel: str | None,
-    changed: bool = False, params: dict[str, Any] | None = None,
+    rec: FailureRecord,
+    plan: RemedyPlan,
+    *,
+    attempt: int | None,
+    channel: str | None,
+    changed: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The confirmation modal of ``plan``: what it does to which payment, every line of the
     plan in order, and a submit button that runs it. ``callback_id`` is
@@ -144,14 +152,24 @@ def plan_confirm_modal(
         )
     ]
     if changed:
-        head.append(context(":information_source: QuickBooks or ConnectBooster changed since "
-                            "the message was drawn: this is the plan now."))
+        head.append(
+            context(
+                ":information_source: QuickBooks or ConnectBooster changed since "
+                "the message was drawn: this is the plan now."
+            )
+        )
     tail = [context(_recorded_line(plan))]
     lines = plan_sections(plan, MAX_MODAL_BLOCKS - len(head) - len(tail))
-    meta = encode_plan_confirm(PlanConfirm(
-        payment_id=rec.payment_id, kind=plan.kind, digest=plan.digest(), attempt=attempt,
-        channel=channel, params=dict(params or {}),
-    ))
+    meta = encode_plan_confirm(
+        PlanConfirm(
+            payment_id=rec.payment_id,
+            kind=plan.kind,
+            digest=plan.digest(),
+            attempt=attempt,
+            channel=channel,
+            params=dict(params or {}),
+        )
+    )
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": ViewId.CONFIRM_PLAN.value,
@@ -160,9 +178,13 @@ def plan_confirm_modal(
         "close": plain("Cancel", 24),
     }
     if lines is None:
-        view["blocks"] = [*head[:1], section(
-            f"This plan has {plural(len(plan.lines()), 'line')}, too many to show here, so it "
-            "cannot be run from Slack. Nothing was done.")]
+        view["blocks"] = [
+            *head[:1],
+            section(
+                f"This plan has {plural(len(plan.lines()), 'line')}, too many to show here, so it "
+                "cannot be run from Slack. Nothing was done."
+            ),
+        ]
         return view
     view["submit"] = plain(ok, 24)
     view["blocks"] = [*head, *lines, *tail]
@@ -218,14 +240,17 @@ def changed_plan_text(old: RemedyPlan | None, new: RemedyPlan) -> str:
         gone = [line for line in old_lines if line not in new_lines]
         added = [line for line in new_lines if line not in old_lines]
         if not gone and not added:
-            parts.append("Its writes read the same, but what would be sent changed (a "
-                         "QuickBooks record was edited meanwhile).")
+            parts.append(
+                "Its writes read the same, but what would be sent changed (a "
+                "QuickBooks record was edited meanwhile)."
+            )
         if gone:
             parts.append("No longer:\n" + _bullets(gone))
         if added:
             parts.append("Now:\n" + _bullets(added))
-    parts.append("The message shows where the payment stands now: check it before pressing "
-                 "a button again.")
+    parts.append(
+        "The message shows where the payment stands now: check it before pressing a button again."
+    )
     return truncate("\n".join(parts), MAX_FALLBACK_TEXT)
 
 
