@@ -247,11 +247,7 @@ async def remedy_finished(
     if j is None or j.outcome is None or j.finished_at is None:
         raise IllegalTransition(Event.REMEDY_FINISHED, rec, status, "the journal is not finished")
     check(Event.REMEDY_FINISHED, rec, status)
-    if status == RESOLVED and resolution is None:
-        raise IllegalTransition(Event.REMEDY_FINISHED, rec, status, "resolved, but not how")
-    rec.status = status
-    if resolution is not None:
-        rec.resolution = resolution
+    _settle(Event.REMEDY_FINISHED, rec, status, resolution)
     await _commit(
         services,
         rec,
@@ -279,11 +275,7 @@ async def rechecked(
     check(Event.RECHECKED, rec, status)
     if status == WAITING_SYNC and rec.status != status and rec.status != OPEN:
         raise IllegalTransition(Event.RECHECKED, rec, status, "only an open failure waits")
-    if status == RESOLVED and resolution is None:
-        raise IllegalTransition(Event.RECHECKED, rec, status, "resolved, but not how")
-    rec.status = status
-    if resolution is not None:
-        rec.resolution = resolution
+    _settle(Event.RECHECKED, rec, status, resolution)
     await _commit(services, rec, "Re-check", who=user, lease=lease)
     await redraw(services, rec)
 
@@ -307,11 +299,7 @@ async def rediagnosed(
     check(Event.REDIAGNOSED, rec, status)
     if status == WAITING_SYNC and rec.status != status and rec.status != OPEN:
         raise IllegalTransition(Event.REDIAGNOSED, rec, status, "only an open failure waits")
-    if status == RESOLVED and resolution is None:
-        raise IllegalTransition(Event.REDIAGNOSED, rec, status, "resolved, but not how")
-    rec.status = status
-    if resolution is not None:
-        rec.resolution = resolution
+    _settle(Event.REDIAGNOSED, rec, status, resolution)
     await _commit(
         services,
         rec,
@@ -355,6 +343,17 @@ async def redraw(services: Services, rec: FailureRecord, notice: str | None = No
         await refresh_message(services, rec, notice=notice)
     except SlackApiError as exc:
         log.warning("message for %s not updated: %s", rec.payment.reference, slack_error_code(exc))
+
+
+def _settle(
+    event: Event, rec: FailureRecord, status: FailureStatus, resolution: Resolution | None
+) -> None:
+    """Set the status (and the resolution, when given); resolved always says how."""
+    if status == RESOLVED and resolution is None:
+        raise IllegalTransition(event, rec, status, "resolved, but not how")
+    rec.status = status
+    if resolution is not None:
+        rec.resolution = resolution
 
 
 async def _commit(
