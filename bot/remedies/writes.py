@@ -30,6 +30,7 @@ from bot.models import (
 from bot.remedies.journal import RemedyRun, request_id
 from bot.remedies.outcome import RemedyDone, RemedyFailed
 from cb import errors as cbe
+from cb.models import Payment as CBPayment
 from cb.models import SyncStatus
 from qb import errors as qbe
 from qb.models import Customer
@@ -179,15 +180,25 @@ async def _qbo_update_customer(
 # ---- ConnectBooster -----------------------------------------------------------------------
 
 
-async def _cb_dismiss(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
-    cb = run.services.cb
+async def _cb_sync_change(
+    run: RemedyRun,
+    step: RemedyStep,
+    change: Callable[[str], Awaitable[CBPayment]],
+    *,
+    gone_ends_it: bool,
+) -> RemedyDone | None:
+    """A ConnectBooster change of the payment's sync state (dismiss, resync). A 409 because
+    ConnectBooster synced it meanwhile ends the run as synced (any other 409 is raised); a
+    404 ends it as gone when ``gone_ends_it``, else it is raised."""
     try:
-        payment = await cb.dismiss_sync(run.rec.payment_id)
+        payment = await change(run.rec.payment_id)
     except cbe.NotFound:
+        if not gone_ends_it:
+            raise
         await run.done(step, gone=True)
         return gone(run)
     except cbe.Conflict:
-        payment = await cb.get_payment(run.rec.payment_id)
+        payment = await run.services.cb.get_payment(run.rec.payment_id)
         if payment.sync.status != SyncStatus.SYNCED:
             raise
         run.rec.payment = payment
@@ -196,6 +207,10 @@ async def _cb_dismiss(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> 
     run.rec.payment = payment
     await run.done(step, status=payment.sync.status.value)
     return None
+
+
+async def _cb_dismiss(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
+    return await _cb_sync_change(run, step, run.services.cb.dismiss_sync, gone_ends_it=True)
 
 
 async def _cb_delete(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
@@ -205,19 +220,7 @@ async def _cb_delete(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> R
 
 
 async def _cb_resync(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
-    cb = run.services.cb
-    try:
-        payment = await cb.resync(run.rec.payment_id)
-    except cbe.Conflict:
-        payment = await cb.get_payment(run.rec.payment_id)
-        if payment.sync.status != SyncStatus.SYNCED:
-            raise
-        run.rec.payment = payment
-        await run.done(step, synced=True)
-        return _stopped(run, step)
-    run.rec.payment = payment
-    await run.done(step, status=payment.sync.status.value)
-    return None
+    return await _cb_sync_change(run, step, run.services.cb.resync, gone_ends_it=False)
 
 
 Writer = Callable[[RemedyRun, PlannedWrite, RemedyStep], Awaitable[RemedyDone | None]]
