@@ -126,10 +126,12 @@ async def post_failure(
 async def refresh_message(
     services: Services, rec: FailureRecord, *, notice: str | None = None
 ) -> bool:
-    """Redraw the failure's message in place from the record; False when it has none."""
+    """Redraw the failure's message in place from the record, with its owner and snooze
+    (``Store.team_view``); False when it has none."""
     if rec.slack is None:
         return False
-    text, blocks = failure_message(rec, notice=notice)
+    team = await services.store.team_view(rec.payment_id)
+    text, blocks = failure_message(rec, notice=notice, team=team)
     await update(services, rec.slack.channel, rec.slack.ts, text, blocks)
     return True
 
