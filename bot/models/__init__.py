@@ -28,7 +28,7 @@ from bot.models.failure import (
     StepState,
 )
 from bot.models.plans import PlannedWrite, RemedyPlan, WriteKind
-from bot.models.team import Snooze, SnoozeKind, TeamView
+from bot.models.team import Snooze, SnoozeKind, TeamRow, TeamView
 
 __all__ = [
     "CAUSE_LABELS",
@@ -59,6 +59,7 @@ __all__ = [
     "Snooze",
     "SnoozeKind",
     "StepState",
+    "TeamRow",
     "TeamView",
     "WriteKind",
     "utcnow",

@@ -7,10 +7,13 @@ read when the card, the list, the digest or the App Home is drawn (:class:`TeamV
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel
+
+from bot.models.failure import FailureRecord
 
 
 class SnoozeKind(StrEnum):
@@ -43,3 +46,13 @@ class TeamView(BaseModel):
 
     owner: str | None = None
     snooze: Snooze | None = None
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    """One failure with its owner and snooze, as ``mine``, the snoozed section, the
+    reminders and the App Home show it."""
+
+    record: FailureRecord
+    owner: str | None
+    snooze: Snooze | None
