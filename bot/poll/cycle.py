@@ -66,6 +66,7 @@ from bot.poll.sweep import sweep_resolved
 from bot.runtime.services import Services
 from bot.store import Lease, StoreError
 from bot.store.coordination import settle
+from bot.team.schedule import run_schedule
 from bot.team.snooze import wake_due
 from cb.errors import CBError
 from qb.errors import QBOError
@@ -281,6 +282,7 @@ async def run_poller(
             raise asyncio.CancelledError
         try:
             report = await poll_once(services, post_interval=post_interval)
+            await run_schedule(services)  # the team's reminder and weekly summary, when due
         except asyncio.CancelledError:
             raise
         except (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import TeamRow
+from bot.models import FailureSummary, TeamRow
 from bot.slack.blocks.common import (
     Block,
     context,
@@ -93,3 +93,52 @@ def team_answer(ok: bool, message: str) -> tuple[str, list[Block]]:
     """The answer to ``assign``, ``snooze`` or ``unsnooze``."""
     icon = ":white_check_mark:" if ok else ":warning:"
     return fallback(message), [section(f"{icon} {message}")]
+
+
+MAX_REMINDER_ROWS = 30
+
+
+def reminder_message(
+    rows: Sequence[tuple[FailureSummary, str | None]], after_days: int, now: datetime
+) -> tuple[str, list[Block]]:
+    """The working-day reminder: failures open longer than ``after_days``, in the order
+    given (unowned first), at most ``MAX_REMINDER_ROWS``, the rest counted."""
+    total = len(rows)
+    unowned = sum(1 for _, owner in rows if owner is None)
+    title = f"{plural(total, 'failed payment')} waiting more than {plural(after_days, 'day')}"
+    blocks: list[Block] = [
+        header(truncate(title, 150)),
+        section(
+            f"*{unowned:,} unowned* — press *Take it* on a card, or "
+            "`/failed-payments assign CB… @person`."
+            if unowned
+            else "Each has an owner."
+        ),
+    ]
+    lines = []
+    for s, owner in rows[:MAX_REMINDER_ROWS]:
+        ref = (
+            link(s.permalink, f"*{escape(s.reference)}*")
+            if s.permalink
+            else f"*{escape(s.reference)}*"
+        )
+        who = f"owner {user_ref(owner)}" if owner else "*unowned*"
+        lines.append(
+            f"{ref} · {escape(truncate(s.customer, 60))} · {money(s.amount)} · "
+            f"{fmt_age(now - s.first_seen_at)} old · {who}"
+        )
+    current = ""
+    for line in lines:
+        if current and len(current) + len(line) + 1 > 2900:
+            blocks.append(section(current))
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        blocks.append(section(current))
+    if total > MAX_REMINDER_ROWS:
+        more = total - MAX_REMINDER_ROWS
+        blocks.append(
+            context(f"{plural(more, 'more')} — use `/failed-payments list older:{after_days}d`")
+        )
+    blocks.append(context("Snoozed failures are left out. `/failed-payments mine` lists yours."))
+    return fallback(f"{title}: {unowned} unowned"), blocks
