@@ -4,7 +4,7 @@ One module per kind of request, each with ``register(app, services)`` (none impo
 app): ``actions`` (remedy buttons), ``commands`` (``/failed-payments`` and its paging),
 ``views`` (the recreate modal's and the plan confirmation modal's submissions), ``errors``
 (the app's one error hook and the request guard), ``team`` (Take it, Reassign, Snooze
-and their modals). ``gate`` holds the listener middleware that
+and their modals), ``home`` (the App Home tab). ``gate`` holds the listener middleware that
 lets only finance users act.
 Errors become words in ``bot.errors``; nothing here imports ``qb`` or ``cb``.
 """
@@ -18,7 +18,7 @@ from bot.runtime.services import Services
 
 def register_all(app: AsyncApp, services: Services) -> None:
     """Register every handler module on ``app``."""
-    from handlers import actions, commands, errors, team, views
+    from handlers import actions, commands, errors, home, team, views
 
-    for module in (errors, actions, views, commands, team):
+    for module in (errors, actions, views, commands, team, home):
         module.register(app, services)

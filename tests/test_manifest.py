@@ -49,6 +49,7 @@ def test_scopes_are_only_what_the_bot_uses(manifest: dict[str, Any]) -> None:
         "channels:read",
         "chat:write",
         "commands",
+        "files:write",  # issue 18: the weekly chart's upload
         "groups:history",
         "groups:read",
         "usergroups:read",
@@ -61,6 +62,12 @@ def test_settings(manifest: dict[str, Any]) -> None:
     assert s["socket_mode_enabled"] is True
     assert s["org_deploy_enabled"] is False
     assert set(manifest) == {"display_information", "features", "oauth_config", "settings"}
+
+
+def test_the_home_tab_and_its_event(manifest: dict[str, Any]) -> None:
+    """Issue 18: the App Home tab is on and ``app_home_opened`` is subscribed."""
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
 
 
 def test_ids_the_handlers_must_cover_are_exposed() -> None:

@@ -282,7 +282,7 @@ async def run_poller(
             raise asyncio.CancelledError
         try:
             report = await poll_once(services, post_interval=post_interval)
-            await run_schedule(services)  # the team's reminder and weekly summary, when due
+            await run_schedule(services, report)  # the team's timed messages and App Home
         except asyncio.CancelledError:
             raise
         except (

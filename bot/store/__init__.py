@@ -28,6 +28,7 @@ key                             holds                                           
 ``P team:mine:<user>``          set of payment ids the user owns                    team.py
 ``P team:snooze:<payment id>``  the failure's ``Snooze`` (versioned JSON)           team.py
 ``P team:snoozed``              zset of snoozed ids, scored by when they wake       team.py
+``P team:home:viewers``         zset of App Home viewers, scored by when opened     team.py
 ==============================  ==================================================  ===============
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step

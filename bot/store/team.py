@@ -4,7 +4,8 @@
 - ``P team:mine:<user>`` — set of the payment ids ``user`` owns;
 - ``P team:snooze:<payment id>`` — the ``Snooze`` (versioned JSON);
 - ``P team:snoozed`` — zset of snoozed payment ids, scored by when they wake (a snooze until
-  ConnectBooster's next sync scores ``+inf``: the poller checks those against the record).
+  ConnectBooster's next sync scores ``+inf``: the poller checks those against the record);
+- ``P team:home:viewers`` — zset of who opened the App Home, scored by when (a week kept).
 
 Taking is one Lua step (``take_owner.lua``): of two people taking at once exactly one wins and
 the other is answered with the winner. Reassigning and releasing change the owner and both
@@ -126,6 +127,24 @@ class TeamStore(StoreBase):
         with translate_errors():
             ids = await self.redis.smembers(self._mine_key(user))
         return sorted(as_text(i) for i in ids)
+
+    # -- App Home viewers ----------------------------------------------------------------------
+    async def note_home_viewer(self, user: str, at: datetime) -> None:
+        """``user`` opened the App Home at ``at`` (kept about a week)."""
+        key = self.key("team", "home", "viewers")
+        with translate_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {user: at.timestamp()})
+                pipe.zremrangebyscore(key, "-inf", at.timestamp() - 7 * 86400)
+                await pipe.execute()
+
+    async def home_viewers(self, since: datetime, limit: int) -> list[str]:
+        """Who opened the App Home since ``since``, the most recent first (at most ``limit``)."""
+        with translate_errors():
+            users = await self.redis.zrevrangebyscore(
+                self.key("team", "home", "viewers"), "+inf", since.timestamp(), start=0, num=limit
+            )
+        return [as_text(u) for u in users]
 
     # -- snoozes -----------------------------------------------------------------------------
     async def put_snooze(self, payment_id: str, snooze: Snooze) -> None:

@@ -2,16 +2,18 @@
 
 ``TeamResult.ok`` tells whether anything changed; ``message`` is what the person who asked
 reads (mrkdwn). :func:`open_record` finds the failure by payment id or ``CB…`` reference and
-refuses a resolved one; :func:`noted` writes the audit line and redraws the card.
+refuses a resolved one; :func:`noted` writes the audit line, redraws the card and
+refreshes the App Home of its recent viewers.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from bot import lifecycle
 from bot.models import AuditEntry, FailureRecord, FailureStatus
-from bot.runtime.services import Services
+from bot.runtime.services import Services, ShuttingDown
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,13 @@ async def noted(
         )
     )
     await lifecycle.redraw(services, rec)
+    refresh_homes_soon(services)
+
+
+def refresh_homes_soon(services: Services) -> None:
+    """Republish the recent viewers' App Home after a change, without making the person
+    who changed something wait (in-flight work: shutdown lets it finish)."""
+    from bot.team.home import refresh_viewers
+
+    with contextlib.suppress(ShuttingDown):  # shutting down: it refreshes when next opened
+        services.run_work(refresh_viewers(services))

@@ -2,24 +2,36 @@
 (``bot.poll.cycle.run_poller``) with the services' clock: the working-day reminder
 (``bot.team.reminders``) and the weekly summary (``bot.team.weekly``). Each decides itself
 whether it is due and posts at most once (a once-marker in Redis), so every bot process may
-call this. A failure is logged and tried again next cycle; it never stops the poller."""
+call this. After a cycle that changed anything it also refreshes the recent viewers' App
+Home (``bot.team.home``). A failure is logged and tried again next cycle; it never stops
+the poller."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.errors import log_reason
+from bot.poll.report import PollReport
 from bot.runtime.services import Services
 from bot.team.reminders import remind_if_due
 
 log = logging.getLogger(__name__)
 
 
-async def run_schedule(services: Services) -> None:
-    """Post the reminder and the weekly summary when due (errors logged, not raised)."""
+async def run_schedule(services: Services, report: PollReport | None = None) -> None:
+    """Post the reminder and the weekly summary when due, and refresh the recent viewers'
+    App Home when the cycle's ``report`` changed anything (errors logged, not raised)."""
+    from bot.team.home import refresh_viewers
     from bot.team.weekly import summarise_if_due
 
-    for name, job in (("reminder", remind_if_due), ("weekly summary", summarise_if_due)):
+    jobs: list[tuple[str, Callable[[Services], Awaitable[object]]]] = [
+        ("reminder", remind_if_due),
+        ("weekly summary", summarise_if_due),
+    ]
+    if report is not None and (report.new or report.updated or report.resolved):
+        jobs.append(("App Home refresh", refresh_viewers))
+    for name, job in jobs:
         try:
             await job(services)
         except Exception as exc:  # noqa: BLE001 - the poller goes on; tried again next cycle

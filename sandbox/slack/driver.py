@@ -94,6 +94,28 @@ class SlackDriver(SlackWorkspace):
             text = await resp.text()
             return DriverResponse(resp.status, text, dict(resp.headers))
 
+    async def open_home(self, bot_url: str, *, user_id: str, tab: str = "home") -> DriverResponse:
+        """``user_id`` opens the app's Home tab: an ``app_home_opened`` event, in the Events
+        API's JSON envelope, signed."""
+        event_id = f"Ev{uuid.uuid4().hex[:10].upper()}"
+        envelope: Json = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(self.clock()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": f"D{user_id[1:]}",
+                "tab": tab,
+                "event_ts": f"{self.clock():.6f}",
+            },
+        }
+        body = json.dumps(envelope).encode()
+        return await self.post_raw(bot_url, body, content_type="application/json")
+
     async def send_command(
         self,
         bot_url: str,

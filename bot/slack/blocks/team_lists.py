@@ -85,7 +85,7 @@ def mine_message(rows: Sequence[TeamRow], total: int, now: datetime) -> tuple[st
     blocks.append(section(f"*{plural(total, 'open failure')}* owned by you, oldest first"))
     blocks.extend(_rows_section(rows, now))
     if total > len(rows):
-        blocks.append(context(f"… and {plural(total - len(rows), 'more')} not shown"))
+        blocks.append(context(f"… and {total - len(rows):,} more not shown"))
     return fallback(f"You own {total} open failed payments"), blocks
 
 
@@ -137,8 +137,6 @@ def reminder_message(
         blocks.append(section(current))
     if total > MAX_REMINDER_ROWS:
         more = total - MAX_REMINDER_ROWS
-        blocks.append(
-            context(f"{plural(more, 'more')} — use `/failed-payments list older:{after_days}d`")
-        )
+        blocks.append(context(f"{more:,} more — use `/failed-payments list older:{after_days}d`"))
     blocks.append(context("Snoozed failures are left out. `/failed-payments mine` lists yours."))
     return fallback(f"{title}: {unowned} unowned"), blocks
