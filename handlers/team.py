@@ -3,7 +3,8 @@ Unsnooze (thin listeners around ``bot.team``).
 
 The gate (``handlers.gate.finance_only``) refuses an outsider with who may act and notes the
 refused click apart from the audit. A click is acked at once; its work runs after the ack.
-Take it and Release answer only when nothing changed (the card shows the owner); Reassign and
+Take it and Release answer only when nothing changed (the card shows the owner; a click on the
+App Home is answered in ``FAILED_PAYMENTS_CHANNEL``, where the card is); Reassign and
 Snooze open a modal (``bot.slack.blocks.team``) whose submission is checked before the ack:
 a new owner who is not a finance user, or a snooze date not after today, keeps the modal open
 with the reason under the field.
@@ -136,6 +137,10 @@ async def _answer(
     services: Services, body: dict[str, Any], respond: AsyncRespond, result: TeamResult
 ) -> None:
     if not result.ok:
+        if channel_of(body) is None and not body.get("response_url"):  # from the App Home
+            channel = services.settings.failed_payments_channel
+            await tell(services, channel, user_of(body), result.message)
+            return
         await ephemeral(services, body, respond, result.message)
 
 

@@ -21,8 +21,8 @@ from bot.slack.blocks.home import MAX_ROWS, home_view
 from bot.slack.ids import ActionId
 from bot.team.home import gather
 from sandbox.slack.validation import validate_home_view
-from tests.harness import FINANCE_USER, FINANCE_USER_2, OUTSIDER, World, world
-from tests.test_remedies_e2e import seed
+from tests.harness import FAILED_CHANNEL, FINANCE_USER, FINANCE_USER_2, OUTSIDER, World, world
+from tests.test_remedies_e2e import eventually, seed
 from tests.test_team_e2e import team_click
 
 
@@ -121,3 +121,28 @@ async def test_within_block_kits_limits_at_10000_open_failures(w: World) -> None
     await open_home(w, FINANCE_USER)  # and Slack (the stand-in, validating) takes it
     published = [c for c in w.slack.calls if c.method == "views.publish"]
     assert published[-1].ok
+
+
+async def test_take_it_on_the_home_tab_and_the_loser_is_told_in_the_channel(w: World) -> None:
+    recs = await seed(w, ["paid-manually", "credit-memo"])
+    await open_home(w, FINANCE_USER_2)
+    pid = recs["paid-manually"].payment_id
+    value = json.dumps({"p": pid}, separators=(",", ":"))
+    resp = await w.slack.home_click(
+        w.bot.events_url, user_id=FINANCE_USER_2, action_id="fp_take", value=value
+    )
+    assert resp.status == 200
+    await eventually(lambda: _owner(w, pid, FINANCE_USER_2))
+    other = recs["credit-memo"].payment_id
+    assert await w.services.store.take_owner(other, FINANCE_USER) is None  # meanwhile
+    value = json.dumps({"p": other}, separators=(",", ":"))
+    await w.slack.home_click(
+        w.bot.events_url, user_id=FINANCE_USER_2, action_id="fp_take", value=value
+    )
+    await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER_2, FAILED_CHANNEL)))
+    told = w.slack.ephemeral(FINANCE_USER_2, FAILED_CHANNEL)[-1].text
+    assert f"already owned by <@{FINANCE_USER}>" in told
+
+
+async def _owner(w: World, pid: str, user: str) -> bool:
+    return await w.services.store.owner_of(pid) == user
