@@ -144,3 +144,10 @@ async def test_the_poller_loop_sends_it(w: World) -> None:
     assert not w.slack.all_messages(ALERT_CHANNEL) or all(
         "waiting more than" not in m.text for m in w.slack.all_messages(ALERT_CHANNEL)
     )
+
+
+def test_the_reminder_finds_the_messages_the_poller_marks() -> None:
+    from bot.poll.posting import EVENT_DIGEST, EVENT_FAILURE
+    from bot.team import reminders
+
+    assert (reminders.EVENT_FAILURE, reminders.EVENT_DIGEST) == (EVENT_FAILURE, EVENT_DIGEST)

@@ -282,7 +282,8 @@ async def run_poller(
             raise asyncio.CancelledError
         try:
             report = await poll_once(services, post_interval=post_interval)
-            await run_schedule(services, report)  # the team's timed messages and App Home
+            changed = bool(report.new or report.updated or report.resolved)
+            await run_schedule(services, changed=changed)  # the team's timed messages, Home
         except asyncio.CancelledError:
             raise
         except (

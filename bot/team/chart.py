@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from bot.team.weekly_data import WeeklyData
 
 WIDTH, HEIGHT, DPI = 1200, 600, 100
@@ -30,7 +27,11 @@ class Chart:
 
 def render(data: WeeklyData) -> Chart:
     """Draw ``data.days``: the failure rate (percent, left axis, line) and the open backlog
-    (right axis, bars), one point a day."""
+    (right axis, bars), one point a day. CPU-bound: run it in a worker thread (matplotlib
+    is imported here, on first use, so importing this module costs nothing)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     labels = [d.day.isoformat() for d in data.days]
     rates = [float(d.rate * 100) for d in data.days]
     backlog = [d.backlog for d in data.days]

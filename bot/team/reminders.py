@@ -24,7 +24,6 @@ import logging
 from datetime import datetime, time, timedelta
 
 from bot.models import FailureSummary
-from bot.poll.posting import EVENT_DIGEST, EVENT_FAILURE
 from bot.runtime.services import Services
 from bot.slack.blocks.team_lists import reminder_message
 from bot.slack.messages import post
@@ -32,6 +31,9 @@ from bot.slack.messages import post
 log = logging.getLogger(__name__)
 
 MARKER_TTL = 3 * 86400.0
+EVENT_FAILURE, EVENT_DIGEST = "failed_payment", "failed_payment_digest"
+"""The message metadata event types ``bot.poll.posting`` gives a card and a digest (spelled
+here so this package does not import the poller, which runs it; a test holds them equal)."""
 _PAGES = 20
 
 

@@ -12,24 +12,22 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.errors import log_reason
-from bot.poll.report import PollReport
 from bot.runtime.services import Services
+from bot.team.home import refresh_viewers
 from bot.team.reminders import remind_if_due
+from bot.team.weekly import summarise_if_due
 
 log = logging.getLogger(__name__)
 
 
-async def run_schedule(services: Services, report: PollReport | None = None) -> None:
+async def run_schedule(services: Services, *, changed: bool = False) -> None:
     """Post the reminder and the weekly summary when due, and refresh the recent viewers'
-    App Home when the cycle's ``report`` changed anything (errors logged, not raised)."""
-    from bot.team.home import refresh_viewers
-    from bot.team.weekly import summarise_if_due
-
+    App Home when the poll cycle ``changed`` anything (errors logged, not raised)."""
     jobs: list[tuple[str, Callable[[Services], Awaitable[object]]]] = [
         ("reminder", remind_if_due),
         ("weekly summary", summarise_if_due),
     ]
-    if report is not None and (report.new or report.updated or report.resolved):
+    if changed:
         jobs.append(("App Home refresh", refresh_viewers))
     for name, job in jobs:
         try:
