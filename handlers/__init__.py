@@ -3,7 +3,8 @@
 One module per kind of request, each with ``register(app, services)`` (none imports a global
 app): ``actions`` (remedy buttons), ``commands`` (``/failed-payments`` and its paging),
 ``views`` (the recreate modal's and the plan confirmation modal's submissions), ``errors``
-(the app's one error hook and the request guard). ``gate`` holds the listener middleware that
+(the app's one error hook and the request guard), ``team`` (Take it, Reassign, Snooze
+and their modals), ``home`` (the App Home tab). ``gate`` holds the listener middleware that
 lets only finance users act.
 Errors become words in ``bot.errors``; nothing here imports ``qb`` or ``cb``.
 """
@@ -17,7 +18,7 @@ from bot.runtime.services import Services
 
 def register_all(app: AsyncApp, services: Services) -> None:
     """Register every handler module on ``app``."""
-    from handlers import actions, commands, errors, views
+    from handlers import actions, commands, errors, home, team, views
 
-    for module in (errors, actions, views, commands):
+    for module in (errors, actions, views, commands, team, home):
         module.register(app, services)

@@ -1,4 +1,5 @@
-"""``/failed-payments``: list, stats, show, recheck and help; and the list's paging buttons.
+"""``/failed-payments``: list, stats, show, recheck and help, the team's mine, assign,
+snooze and unsnooze (``bot.team.commands``); and the list's paging buttons.
 
 The gate (``handlers.gate.finance_only``) lets only finance users see amounts and customers
 (``help``, and a command that does not parse, are open to everyone). Every listener acks
@@ -24,8 +25,8 @@ from bot.commands.parse import (
     RecheckCommand,
     ShowCommand,
     StatsCommand,
-    parse_command,
 )
+from bot.commands.parse_team import TEAM_COMMANDS, parse_any
 from bot.commands.stats import MAX_REFS, build_stats, recheck_message
 from bot.errors import error_text
 from bot.runtime.services import Services
@@ -37,7 +38,9 @@ from bot.slack.blocks import (
     not_allowed_message,
     stats_message,
 )
+from bot.slack.blocks.common import MAX_BLOCKS
 from bot.slack.ids import ActionId, BadActionValue, decode_page_value
+from bot.team.commands import list_additions, run_team_command
 from handlers.errors import log_failure
 from handlers.gate import Refusal, finance_only, user_of
 
@@ -50,7 +53,7 @@ Respond = Callable[..., Awaitable[Any]]
 def open_to_all(body: dict[str, Any]) -> bool:
     """``help``, and a command that does not parse (answered with help), need no permission."""
     try:
-        return isinstance(parse_command(str(body.get("text") or "")), HelpCommand)
+        return isinstance(parse_any(str(body.get("text") or "")), HelpCommand)
     except CommandError:
         return True
 
@@ -121,7 +124,7 @@ async def handle_command(services: Services, command: dict[str, Any], respond: R
     """Parse, dispatch and answer one ``/failed-payments`` (after the ack and the gate)."""
     user = str(command.get("user_id") or "")
     try:
-        cmd = parse_command(str(command.get("text") or ""))
+        cmd = parse_any(str(command.get("text") or ""))
     except CommandError as err:
         await _reply(respond, help_message(err.message))
         return
@@ -133,7 +136,7 @@ async def handle_command(services: Services, command: dict[str, Any], respond: R
         now = services.clock()
         if isinstance(cmd, ListCommand):
             res = await listing.first_page(services.store, cmd.filters, now, user=user)
-            await _reply(respond, _render_page(res, now))
+            await _reply(respond, await _team_page(services, res, now))
         elif isinstance(cmd, StatsCommand):
             report = await build_stats(services, cmd.window_days, now)
             await _reply(respond, stats_message(report, now=now))
@@ -141,11 +144,24 @@ async def handle_command(services: Services, command: dict[str, Any], respond: R
             await _show(services, cmd.target, respond)
         elif isinstance(cmd, RecheckCommand):
             await _recheck(services, respond)
+        elif isinstance(cmd, TEAM_COMMANDS):
+            await _reply(respond, await run_team_command(services, cmd, user))
 
     await _guarded(respond, work, f"/failed-payments {type(cmd).__name__}")
 
 
-def _render_page(res: listing.ListResult, now: Any) -> tuple[str, list[Block]]:
+async def _team_page(
+    services: Services, res: listing.ListResult, now: Any
+) -> tuple[str, list[Block]]:
+    """A list page with each row's owner and snooze, and the snoozed failures apart."""
+    notes, snoozed = await list_additions(services, res.rows)
+    text, blocks = _render_page(res, now, notes)
+    return text, [*blocks, *snoozed][:MAX_BLOCKS]
+
+
+def _render_page(
+    res: listing.ListResult, now: Any, notes: dict[str, str] | None = None
+) -> tuple[str, list[Block]]:
     return list_page(
         res.rows,
         page=res.page,
@@ -155,6 +171,7 @@ def _render_page(res: listing.ListResult, now: Any) -> tuple[str, list[Block]]:
         filters=res.filters.describe(),
         now=now,
         paging_token=res.token,
+        notes=notes,
     )
 
 
@@ -172,7 +189,8 @@ async def _show(services: Services, target: str, respond: Respond) -> None:
             ),
         )
         return
-    await _reply(respond, failure_message(rec))
+    team = await services.store.team_view(rec.payment_id)
+    await _reply(respond, failure_message(rec, team=team))
 
 
 async def _recheck(services: Services, respond: Respond) -> None:
@@ -226,6 +244,6 @@ async def handle_page(
         except listing.PagingExpired as exc:
             await _reply(respond, _problem(str(exc)))
             return
-        await _reply(respond, _render_page(res, now), replace=True)
+        await _reply(respond, await _team_page(services, res, now), replace=True)
 
     await _guarded(respond, work, "list paging")

@@ -128,6 +128,9 @@ class World:
             "redis_durability_check": "off",  # the tests' Redis is throwaway, as the demo's
             "token_encryption_key": self.encryption_key,
             "poll_interval_seconds": 5,
+            # the team's timed messages (issue 18) only where a test asks for them
+            "reminder_hour": -1,
+            "weekly_summary_hour": -1,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

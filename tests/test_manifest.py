@@ -34,7 +34,7 @@ def test_bot_user_and_slash_command(manifest: dict[str, Any]) -> None:
     [cmd] = features["slash_commands"]
     assert cmd["command"] == "/failed-payments"
     assert cmd["usage_hint"] == "[list|stats 7d|show CB10234|recheck|help]"
-    assert cmd["should_escape"] is False
+    assert cmd["should_escape"] is True  # issue 18: `assign CB… @jane` needs the user id
     assert 0 < len(cmd["description"]) <= 2000
     assert "url" not in cmd  # Socket Mode: no request URL
 
@@ -49,6 +49,7 @@ def test_scopes_are_only_what_the_bot_uses(manifest: dict[str, Any]) -> None:
         "channels:read",
         "chat:write",
         "commands",
+        "files:write",  # issue 18: the weekly chart's upload
         "groups:history",
         "groups:read",
         "usergroups:read",
@@ -63,6 +64,12 @@ def test_settings(manifest: dict[str, Any]) -> None:
     assert set(manifest) == {"display_information", "features", "oauth_config", "settings"}
 
 
+def test_the_home_tab_and_its_event(manifest: dict[str, Any]) -> None:
+    """Issue 18: the App Home tab is on and ``app_home_opened`` is subscribed."""
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+
+
 def test_ids_the_handlers_must_cover_are_exposed() -> None:
     # The lead's end-to-end test checks each has a registered handler; here, that the list
     # is complete and well formed.
@@ -75,5 +82,16 @@ def test_ids_the_handlers_must_cover_are_exposed() -> None:
         "fp_reactivate_customer",
         "fp_list_next",
         "fp_list_prev",
+        # issue 18: the team's buttons
+        "fp_take",
+        "fp_release",
+        "fp_reassign",
+        "fp_snooze",
+        "fp_unsnooze",
     } == set(ALL_ACTION_IDS)
-    assert set(ALL_VIEW_IDS) == {"fp_recreate_pick", "fp_confirm_plan"}
+    assert set(ALL_VIEW_IDS) == {
+        "fp_recreate_pick",
+        "fp_confirm_plan",
+        "fp_reassign_view",
+        "fp_snooze_view",
+    }

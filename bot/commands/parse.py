@@ -30,7 +30,8 @@ from typing import Any
 
 from bot.models import Cause
 
-SUBCOMMANDS = ("list", "stats", "show", "recheck", "help")
+SUBCOMMANDS = ("list", "stats", "show", "recheck", "help", "mine", "assign", "snooze", "unsnooze")
+"""Every subcommand, for suggestions; the team's four are parsed in ``parse_team``."""
 FILTERS = ("cause", "customer", "older", "min")
 STATS_WINDOWS = (7, 30, 90)
 MAX_TEXT = 500  # Slack allows long command texts; nobody types more than this on purpose

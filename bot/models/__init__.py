@@ -6,7 +6,8 @@
 - ``diagnosis``: ``Finding`` per invoice and the payment's ``Diagnosis``;
 - ``plans``: a remedy as its exact writes (``RemedyPlan``);
 - ``failure``: what the bot keeps per failure (``FailureRecord``, its status, resolution,
-  Slack message, remedy journal, history) and the audit line and list row.
+  Slack message, remedy journal, history) and the audit line and list row;
+- ``team``: who owns a failure and its snooze (``TeamView``, ``Snooze``), beside the record.
 """
 
 from bot.models.books import Books, InvoiceNeed, RecordedKind, RecordedMoney
@@ -27,6 +28,7 @@ from bot.models.failure import (
     StepState,
 )
 from bot.models.plans import PlannedWrite, RemedyPlan, WriteKind
+from bot.models.team import Snooze, SnoozeKind, TeamRow, TeamView
 
 __all__ = [
     "CAUSE_LABELS",
@@ -54,7 +56,11 @@ __all__ = [
     "Resolution",
     "ResolutionHow",
     "SlackRef",
+    "Snooze",
+    "SnoozeKind",
     "StepState",
+    "TeamRow",
+    "TeamView",
     "WriteKind",
     "utcnow",
 ]

@@ -31,6 +31,8 @@ this one (cycle → intake → posting, or cycle → digest → intake → posti
 6. The cursor moves to the newest ``updated_at`` handled (held back before a payment a remedy
    is working on), only once the cycle finished: a crash replays the cycle, never skips it
    (here).
+   Snoozes that are due (their day came, ConnectBooster tried the payment again, or it was
+   resolved) wake and their cards are redrawn (``bot.team.snooze.wake_due``).
 7. Resolved failures and audit entries older than ``RETENTION_DAYS`` are deleted, a few
    batches a cycle (``bot.poll.retention``).
 8. The failure-rate and "sync not running" alerts are checked (``bot.alerts.watch``).
@@ -64,6 +66,8 @@ from bot.poll.sweep import sweep_resolved
 from bot.runtime.services import Services
 from bot.store import Lease, StoreError
 from bot.store.coordination import settle
+from bot.team.schedule import run_schedule
+from bot.team.snooze import wake_due
 from cb.errors import CBError
 from qb.errors import QBOError
 
@@ -204,6 +208,7 @@ class _Cycle:
             diagnoses = await intake.diagnose([f.payment for f in again])
             held.extend(await update_again(s, self.report, again, diagnoses))
         await sweep_resolved(s, self.report, since, {p.id for p in failed}, page=PAGE)
+        await wake_due(s)
 
         self.report.still_open = await s.store.open_ids()
         if failed:
@@ -277,6 +282,8 @@ async def run_poller(
             raise asyncio.CancelledError
         try:
             report = await poll_once(services, post_interval=post_interval)
+            changed = bool(report.new or report.updated or report.resolved)
+            await run_schedule(services, changed=changed)  # the team's timed messages, Home
         except asyncio.CancelledError:
             raise
         except (

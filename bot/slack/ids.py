@@ -45,6 +45,11 @@ class ActionId(StrEnum):
     REACTIVATE_CUSTOMER = "fp_reactivate_customer"
     LIST_NEXT = "fp_list_next"
     LIST_PREV = "fp_list_prev"
+    TAKE = "fp_take"  # the team's buttons (bot.team): own, reassign, release, snooze
+    RELEASE = "fp_release"
+    REASSIGN = "fp_reassign"
+    SNOOZE = "fp_snooze"
+    UNSNOOZE = "fp_unsnooze"
 
 
 REMEDY_ACTIONS: dict[RemedyKind, ActionId] = {
@@ -66,6 +71,19 @@ class ViewId(StrEnum):
 
     RECREATE_PICK = "fp_recreate_pick"
     CONFIRM_PLAN = "fp_confirm_plan"  # a remedy's plan, every line, when a dialog is too short
+    REASSIGN = "fp_reassign_view"  # pick the new owner (a finance user)
+    SNOOZE = "fp_snooze_view"  # until a date or the next sync, and why
+
+
+TEAM_ACTIONS: frozenset[str] = frozenset(
+    {ActionId.TAKE, ActionId.RELEASE, ActionId.REASSIGN, ActionId.SNOOZE, ActionId.UNSNOOZE}
+)
+"""The team's buttons (``handlers.team``)."""
+REASSIGN_BLOCK, REASSIGN_ACTION = "fp_reassign_to", "fp_reassign_user"
+"""The reassign modal's user picker: ``view.state.values[block][action].selected_user``."""
+SNOOZE_KIND_BLOCK, SNOOZE_KIND_ACTION = "fp_snooze_kind", "fp_snooze_kind_pick"
+SNOOZE_DATE_BLOCK, SNOOZE_DATE_ACTION = "fp_snooze_date", "fp_snooze_date_pick"
+SNOOZE_REASON_BLOCK, SNOOZE_REASON_ACTION = "fp_snooze_reason", "fp_snooze_reason_text"
 
 
 RECREATE_TARGET_BLOCK = "fp_recreate_target"

@@ -15,9 +15,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import log_reason, slack_error_code
-from bot.models import FailureRecord, SlackRef
+from bot.models import FailureRecord, SlackRef, TeamView
 from bot.runtime.services import Services
 from bot.slack.blocks import failure_message
+from bot.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,17 @@ async def post_failure(
 async def refresh_message(
     services: Services, rec: FailureRecord, *, notice: str | None = None
 ) -> bool:
-    """Redraw the failure's message in place from the record; False when it has none."""
+    """Redraw the failure's message in place from the record, with its owner and snooze
+    (``Store.team_view``; when Redis does not answer that read, drawn without them: the
+    next redraw adds them); False when it has none."""
     if rec.slack is None:
         return False
-    text, blocks = failure_message(rec, notice=notice)
+    try:
+        team: TeamView | None = await services.store.team_view(rec.payment_id)
+    except StoreError as exc:  # the status matters more: draw it, the owner line catches up
+        log.warning("owner of %s not read for its card: %s", rec.payment.reference, exc)
+        team = None
+    text, blocks = failure_message(rec, notice=notice, team=team)
     await update(services, rec.slack.channel, rec.slack.ts, text, blocks)
     return True
 

@@ -24,6 +24,11 @@ key                             holds                                           
 ``P cache:<name>``              short-lived caches (user group members)             state.py
 ``P qbo:token:<realm>``         QuickBooks tokens (encrypted)                       tokens.py
 ``P qbo:token-lock:<realm>``    the token refresh lock (redis-py ``Lock``)          tokens.py
+``P team:owner:<payment id>``   the failure's owner (a Slack user id)               team.py
+``P team:mine:<user>``          set of payment ids the user owns                    team.py
+``P team:snooze:<payment id>``  the failure's ``Snooze`` (versioned JSON)           team.py
+``P team:snoozed``              zset of snoozed ids, scored by when they wake       team.py
+``P team:home:viewers``         zset of App Home viewers, scored by when opened     team.py
 ==============================  ==================================================  ===============
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step
@@ -42,6 +47,7 @@ The package, by concern:
 - ``meta`` — the state marker that tells a lost state from a first start;
 - ``durability`` — whether the Redis keeps the state (no eviction, persistence on), read at
   start and by ``check``;
+- ``team`` — who owns each failure and its snooze, apart from the record (``take_owner.lua``);
 - ``tokens`` — QuickBooks tokens, encrypted at rest (its own class, :class:`RedisTokenStore`,
   which ``qb.auth`` uses as its ``TokenStore``);
 - ``base``, ``errors``, ``versioned`` — what they share: the Redis client and key prefix,
@@ -64,6 +70,7 @@ from bot.store.meta import MetaStore, Recovery, StateMarker
 from bot.store.records import OpenPage
 from bot.store.retention import ExpiryBatch, RetentionStore
 from bot.store.state import KeyedStateStore
+from bot.store.team import TeamStore
 from bot.store.versioned import SCHEMA_VERSION, dump_versioned, load_versioned
 
 __all__ = [
@@ -83,5 +90,5 @@ __all__ = [
 ]
 
 
-class Store(RetentionStore, CoordinationStore, KeyedStateStore, MetaStore):
+class Store(RetentionStore, CoordinationStore, KeyedStateStore, MetaStore, TeamStore):
     """Typed access to everything the bot keeps in Redis (but the QuickBooks tokens)."""

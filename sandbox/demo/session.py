@@ -170,6 +170,7 @@ class Demo:
                 for v in self.slack.views.values()
                 if not v.closed and self._trigger_user.get(v.trigger_id or "") == user_id
             ],
+            "home": self.slack.home_views.get(user_id),
             "first_poll_done": self.first_poll.is_set(),
             "first_poll_error": self.first_poll_error,
         }
@@ -268,6 +269,21 @@ class Demo:
         except LookupError:
             return DemoAnswer(False, "That button is no longer on the message.", status=409)
         self._remember(user, channel, thread, resp.trigger_id)
+        return _answer(resp.status)
+
+    async def open_home(self, user: str) -> DemoAnswer:
+        """``user`` opens the app's Home tab (``app_home_opened``)."""
+        return _answer((await self.slack.open_home(self.events_url, user_id=user)).status)
+
+    async def home_click(self, user: str, action_id: str, value: str | None) -> DemoAnswer:
+        """``user`` clicks a button on their Home tab."""
+        try:
+            resp = await self.slack.home_click(
+                self.events_url, user_id=user, action_id=action_id, value=value
+            )
+        except LookupError:
+            return DemoAnswer(False, "That button is no longer on the Home tab.", status=409)
+        self._remember(user, "", None, resp.trigger_id)
         return _answer(resp.status)
 
     async def submit_view(

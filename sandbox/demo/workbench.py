@@ -2,9 +2,11 @@
 
 ``/`` is one page that looks like a Slack channel (the bot's messages drawn from their Block
 Kit, digest threads, ephemeral replies, modals, a box for ``/failed-payments``, a switch for
-the acting user) beside a panel with the books and the portal (``sandbox/static/``). The page
-polls ``/demo/api/state`` about once a second (answered ``unchanged`` when its version is
-current) and posts what the person does to ``/demo/api/...``, which the running
+the acting user, the app's Home tab opened from the sidebar: ``/demo/api/home``, its buttons
+through ``/demo/api/home-click``) beside a panel with the books and the portal
+(``sandbox/static/``). The page polls ``/demo/api/state`` about once a second (answered
+``unchanged`` when its version is current) and posts what the person does to
+``/demo/api/...``, which the running
 :class:`~sandbox.demo.session.Demo` hands to the Slack stand-in's driver.
 """
 
@@ -40,6 +42,8 @@ def make_workbench_app(demo: Demo) -> web.Application:
     app.router.add_post("/demo/api/view-submit", _view_submit)
     app.router.add_post("/demo/api/view-close", _view_close)
     app.router.add_post("/demo/api/sync", _sync)
+    app.router.add_post("/demo/api/home", _home)
+    app.router.add_post("/demo/api/home-click", _home_click)
     app.router.add_get("/demo/healthz", _healthz)
     return app
 
@@ -155,6 +159,29 @@ async def _view_close(request: web.Request) -> web.Response:
     if user is None:
         return _bad("choose who you are acting as")
     return request.app[DEMO].close_view(user.id, str(body.get("view_id") or "")).response()
+
+
+async def _home(request: web.Request) -> web.Response:
+    """The acting user opens the app's Home tab."""
+    _, user = await _read(request)
+    if user is None:
+        return _bad("choose who you are acting as")
+    return (await request.app[DEMO].open_home(user.id)).response()
+
+
+async def _home_click(request: web.Request) -> web.Response:
+    """A click on a button of the acting user's Home tab."""
+    body, user = await _read(request)
+    if user is None:
+        return _bad("choose who you are acting as")
+    action = body.get("action")
+    if not isinstance(action, dict) or not action.get("action_id"):
+        return _bad("action.action_id is required")
+    value = action.get("value")
+    answer = await request.app[DEMO].home_click(
+        user.id, str(action["action_id"]), str(value) if value is not None else None
+    )
+    return answer.response()
 
 
 async def _sync(request: web.Request) -> web.Response:

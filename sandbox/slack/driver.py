@@ -33,6 +33,7 @@ from sandbox.slack.records import (
     Json,
     Message,
     OpenView,
+    action_elements,
     view_payload,
 )
 from sandbox.slack.workspace import SlackWorkspace
@@ -93,6 +94,72 @@ class SlackDriver(SlackWorkspace):
         async with self._session.post(bot_url, data=body, headers=headers) as resp:
             text = await resp.text()
             return DriverResponse(resp.status, text, dict(resp.headers))
+
+    async def open_home(self, bot_url: str, *, user_id: str, tab: str = "home") -> DriverResponse:
+        """``user_id`` opens the app's Home tab: an ``app_home_opened`` event, in the Events
+        API's JSON envelope, signed."""
+        event_id = f"Ev{uuid.uuid4().hex[:10].upper()}"
+        envelope: Json = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(self.clock()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": f"D{user_id[1:]}",
+                "tab": tab,
+                "event_ts": f"{self.clock():.6f}",
+            },
+        }
+        body = json.dumps(envelope).encode()
+        return await self.post_raw(bot_url, body, content_type="application/json")
+
+    async def home_click(
+        self, bot_url: str, *, user_id: str, action_id: str, value: str | None = None
+    ) -> DriverResponse:
+        """Click a button on ``user_id``'s published Home tab (``views.publish``): a
+        ``block_actions`` payload whose container is the view (no channel, no message, no
+        ``response_url``), with a fresh ``trigger_id``. ``LookupError`` when the Home shows
+        no such button."""
+        view = self.home_views.get(user_id) or {}
+        found = next(
+            (
+                (bid, el)
+                for bid, el in action_elements(view.get("blocks") or [])
+                if el.get("action_id") == action_id and (value is None or el.get("value") == value)
+            ),
+            None,
+        )
+        if found is None:
+            raise LookupError(f"the Home tab of {user_id} shows no button {action_id!r}")
+        block_id, el = found
+        trigger_id = self.mint_trigger_id()
+        view_id = f"VH{user_id}"
+        payload: Json = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": trigger_id,
+            "team": {"id": TEAM_ID, "domain": "sandbox"},
+            "view": {"id": view_id, "type": "home", **view},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block_id or "",
+                    "value": el.get("value", ""),
+                    "action_ts": f"{self.clock():.6f}",
+                }
+            ],
+        }
+        resp = await self._send_payload(bot_url, payload)
+        resp.trigger_id = trigger_id
+        return resp
 
     async def send_command(
         self,
@@ -338,7 +405,11 @@ class SlackDriver(SlackWorkspace):
             if b.get("block_id") == block_id and isinstance(b.get("element"), dict):
                 element = b["element"]
         kind = element.get("type", "plain_text_input")
-        if kind == "static_select":
+        if kind == "datepicker":
+            return {"type": kind, "selected_date": value}
+        if kind == "users_select":
+            return {"type": kind, "selected_user": value}
+        if kind in ("static_select", "radio_buttons"):
             option = next(
                 (o for o in element.get("options", []) if o.get("value") == value),
                 {"text": {"type": "plain_text", "text": str(value)}, "value": str(value)},

@@ -40,6 +40,35 @@ class SlackError(Exception):
 
 
 @dataclass
+class UploadedFile:
+    """A file the bot uploaded (``sandbox.slack.files``): what it announced, the bytes it
+    sent, where it was shared."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None = None
+    data: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    initial_comment: str | None = None
+    shared_ts: str | None = None
+    completed: bool = False
+
+    def as_slack(self) -> Json:
+        """The file object Slack answers (the fields the bot and tests read)."""
+        png = self.filename.lower().endswith(".png")
+        return {
+            "id": self.id,
+            "name": self.filename,
+            "title": self.title or self.filename,
+            "size": len(self.data or b""),
+            "mimetype": "image/png" if png else "application/octet-stream",
+        }
+
+
+@dataclass
 class RecordedCall:
     """One call the sandbox answered (Web API method, or ``response_url``)."""
 
@@ -65,6 +94,7 @@ class Message:
     reply_count: int = 0
     versions: list[tuple[str, list[Json]]] = field(default_factory=list)  # before each edit
     metadata: Json | None = None
+    files: list[Json] = field(default_factory=list)  # shared by files.completeUploadExternal
 
     def to_slack(self) -> Json:
         """The ``message`` object Slack puts in payloads and API answers."""
@@ -85,6 +115,8 @@ class Message:
             msg["reply_count"] = self.reply_count
         if self.edited_ts:
             msg["edited"] = {"user": self.user, "ts": self.edited_ts}
+        if self.files:
+            msg["files"] = self.files
         return msg
 
     def action_elements(self) -> list[tuple[str | None, Json]]:

@@ -223,3 +223,20 @@ def validate_view(view: Any) -> list[str]:
     ):
         v.err("/view/submit", "is required when the view has input blocks")
     return v.errors
+
+
+def validate_home_view(view: Any) -> list[str]:
+    """Problems Slack would report for a Home tab ``view`` (``views.publish``): type
+    ``home``, at most 100 blocks, each within its limits; no title or submit."""
+    v = _Validator()
+    if not isinstance(view, dict):
+        return ["[ERROR] must be an object [json-pointer:/view]"]
+    if view.get("type") != "home":
+        v.err("/view/type", "must be home")
+    meta = view.get("private_metadata")
+    if meta is not None and (not isinstance(meta, str) or len(meta) > 3000):
+        v.err("/view/private_metadata", "must be less than 3001 characters")
+    if "callback_id" in view:
+        v.ident(view.get("callback_id"), "/view/callback_id")
+    v.blocks(view.get("blocks"), "/view/blocks", 100)
+    return v.errors

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from sandbox.slack.files import FILE_METHODS, take_upload
 from sandbox.slack.methods import METHODS, content_args
 from sandbox.slack.records import (
     RESPONSE_URL_TTL,
@@ -39,10 +40,11 @@ class SlackWebApi(SlackWorkspace):
 
     def make_app(self) -> web.Application:
         """The aiohttp app: ``/api/<method>`` (GET or POST, JSON or form) and
-        ``POST /response_url/<id>``."""
+        ``POST /response_url/<id>`` and ``POST /upload/<file id>`` (``sandbox.slack.files``)."""
         app = web.Application(middlewares=[self._learn_base_url])
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response_url/{rid}", self._handle_response_url)
+        app.router.add_post("/upload/{fid}", self._handle_upload)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -79,7 +81,7 @@ class SlackWebApi(SlackWorkspace):
             return self._answer(method, args, SlackError("not_authed"))
         if not hmac.compare_digest(str(token), self.bot_token):
             return self._answer(method, args, SlackError("invalid_auth"))
-        handler = METHODS.get(method)
+        handler = METHODS.get(method) or FILE_METHODS.get(method)
         if handler is None:
             return self._answer(method, args, SlackError("unknown_method", status=404))
         injected = self.next_injected(method)
@@ -114,6 +116,15 @@ class SlackWebApi(SlackWorkspace):
             body = {"ok": True, **result}
             self.record(method, args, True, None, status)
         return web.json_response(body, status=status, headers=headers)
+
+    # ---- the upload URL files.getUploadURLExternal hands out ----
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """Step 2 of an upload: the file's bytes, as they came (``sandbox.slack.files``)."""
+        data = await request.read()
+        status, text = take_upload(self, request.match_info["fid"], data)
+        self.record("upload", {"file_id": request.match_info["fid"]}, status == 200, None, status)
+        return web.Response(status=status, text=text)
 
     # ---- response_url ----
 

@@ -32,6 +32,7 @@ from sandbox.slack.records import (
     RecordedCall,
     ResponseUrl,
     SlackError,
+    UploadedFile,
     is_reply,
 )
 
@@ -65,6 +66,10 @@ class SlackWorkspace:
         self.users: dict[str, Json] = {}
         self.views: dict[str, OpenView] = {}
         self.ephemerals: list[EphemeralMessage] = []
+        self.files: dict[str, UploadedFile] = {}
+        """Files uploaded with files.getUploadURLExternal (``sandbox.slack.files``)."""
+        self.home_views: dict[str, Json] = {}
+        """Each user's Home tab, as the last ``views.publish`` left it."""
         self._messages: dict[str, list[Message]] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self._triggers: dict[str, float] = {}

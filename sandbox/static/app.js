@@ -21,6 +21,7 @@ const ui = {
   seen: {}, // channel -> number of top-level messages seen
   seenEphemeral: null, // ephemeral ids already shown (null until the first state)
   openView: "",
+  home: false, // the app's Home tab is shown instead of a channel
 };
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -286,8 +287,16 @@ function renderInput(b) {
   wrap.append(h("label", { class: "bk-label", html: textObject(b.label) }));
   const e = b.element || {};
   let field;
-  if (e.type === "static_select") field = renderSelect(e);
-  else if (e.type === "plain_text_input") {
+  if (e.type === "static_select" || e.type === "radio_buttons") field = renderSelect(e);
+  else if (e.type === "datepicker") {
+    field = h("input", { type: "date", dataset: { actionId: e.action_id || "" } });
+    if (e.initial_date) field.value = e.initial_date;
+  } else if (e.type === "users_select") {
+    field = h("select", { dataset: { actionId: e.action_id || "" } },
+      h("option", { value: "", disabled: true, selected: !e.initial_user }, "Choose a person…"),
+      ...(ui.state?.users || []).map((u) => h("option", { value: u.id, selected: e.initial_user === u.id },
+        `${u.name} (${u.role})`)));
+  } else if (e.type === "plain_text_input") {
     field = e.multiline
       ? h("textarea", { rows: 3, dataset: { actionId: e.action_id || "" } })
       : h("input", { type: "text", dataset: { actionId: e.action_id || "" } });
@@ -364,11 +373,15 @@ async function submitView(v, body, btn) {
     const actionId = field.dataset.actionId;
     const type = field.dataset.type;
     values[blockId] = values[blockId] || {};
-    if (type === "static_select") {
+    if (type === "static_select" || type === "radio_buttons") {
       const view = v.view || {};
       const block = (view.blocks || []).find((b) => b.block_id === blockId);
       const opt = ((block?.element?.options) || []).find((o) => o.value === field.value);
       values[blockId][actionId] = { type, selected_option: opt || null };
+    } else if (type === "datepicker") {
+      values[blockId][actionId] = { type, selected_date: field.value || null };
+    } else if (type === "users_select") {
+      values[blockId][actionId] = { type, selected_user: field.value || null };
     } else {
       values[blockId][actionId] = { type, value: field.value };
     }
@@ -416,7 +429,7 @@ async function api(path, body) {
 
 async function sendClick(ctx, action, btn) {
   if (btn) btn.disabled = true;
-  const res = await api("click", {
+  const res = ctx.kind === "home" ? await api("home-click", { user: ui.user, action }) : await api("click", {
     user: ui.user, channel: ctx.channel, message_ts: ctx.ts, thread_ts: ctx.thread_ts || null,
     ephemeral: !!ctx.ephemeral, action,
   });
@@ -496,7 +509,7 @@ function renderChannels() {
   list.replaceChildren(...ui.state.channels.map((c) => {
     const count = (ui.state.messages[c.id] || []).length;
     const unread = c.id === ui.channel ? 0 : Math.max(0, count - (ui.seen[c.id] || 0));
-    const b = h("button", { type: "button", class: [c.id === ui.channel ? "active" : "",
+    const b = h("button", { type: "button", class: [c.id === ui.channel && !ui.home ? "active" : "",
       unread ? "unread" : ""].join(" "), dataset: { channel: c.id } },
       h("span", {}, `# ${c.name}`), unread ? h("span", { class: "badge" }, unread) : null);
     b.addEventListener("click", () => setChannel(c.id));
@@ -504,8 +517,34 @@ function renderChannels() {
   }));
 }
 
+/** The app's Home tab (what views.publish left for the acting user), in place of a channel. */
+function renderHome() {
+  const home = ui.state.home;
+  $("#channel-title").textContent = "Failed Payments · Home";
+  $("#channel-purpose").textContent = "The app's Home tab, as the acting user sees it";
+  $("#channel-meta").textContent = "";
+  const items = home && home.blocks
+    ? [h("div", { class: "msg home-view" }, h("div", { class: "msg-body" },
+        renderBlocks(home.blocks, { kind: "home" })))]
+    : [h("div", { class: "empty" }, "Opening the Home tab…")];
+  replaceKeepingScroll($("#messages"), items);
+}
+
+async function openHome() {
+  ui.home = true;
+  ui.thread = null;
+  render();
+  const res = await api("home", { user: ui.user });
+  if (!res.ok) toast(res.error || "The Home tab did not open", true);
+  refreshSoon();
+}
+
 function renderChannel() {
   const s = ui.state;
+  document.body.classList.toggle("home-open", ui.home);
+  const homeBtn = $("#home-open");
+  if (homeBtn) homeBtn.classList.toggle("active", ui.home);
+  if (ui.home) { renderHome(); return; }
   const c = s.channels.find((x) => x.id === ui.channel) || s.channels[0];
   if (!c) return;
   ui.channel = c.id;
@@ -737,9 +776,11 @@ function setUser(id) {
   ui.seenEphemeral = null;
   localStorage.setItem("fp-demo-user", id);
   ui.version = "";
+  if (ui.home) { openHome(); return; } // the new user's own Home tab
   refreshSoon();
 }
 function setChannel(id) {
+  ui.home = false;
   ui.channel = id;
   localStorage.setItem("fp-demo-channel", id);
   render();
@@ -842,6 +883,7 @@ document.addEventListener("DOMContentLoaded", () => {
     chip.addEventListener("click", () => sendCommand(chip.dataset.cmd));
   }
   $("#thread-close").addEventListener("click", () => { ui.thread = null; renderThread(); });
+  $("#home-open").addEventListener("click", openHome);
   document.addEventListener("click", onLinkClick);
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && !$("#overlay").hidden && !ui.openView) closeDialog();

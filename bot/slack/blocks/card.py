@@ -28,6 +28,7 @@ from bot.models import (
     FailureStatus,
     Finding,
     RemedyKind,
+    TeamView,
 )
 from bot.slack.blocks.books import books_text
 from bot.slack.blocks.common import (
@@ -68,6 +69,7 @@ from bot.slack.blocks.digest import (
 from bot.slack.blocks.labels import DOING, REMEDY_LABELS, RESOLVED_HOW, audit_line
 from bot.slack.blocks.lists import help_message, list_page, not_allowed_message, stats_message
 from bot.slack.blocks.modal import recreate_modal
+from bot.slack.blocks.team import team_buttons, team_line
 
 __all__ = [
     "REMEDY_LABELS",
@@ -98,7 +100,11 @@ Clock = Callable[[datetime], str]
 
 
 def failure_message(
-    rec: FailureRecord, *, show_buttons: bool = True, notice: str | None = None
+    rec: FailureRecord,
+    *,
+    show_buttons: bool = True,
+    notice: str | None = None,
+    team: TeamView | None = None,
 ) -> tuple[str, list[Block]]:
     """The interactive card for one failed payment.
 
@@ -109,11 +115,20 @@ def failure_message(
     while a remedy runs or once resolved. ``notice`` (already plain words, e.g. a QBO fault
     and what to do next) is shown under the header; it is escaped here. With
     ``rec.diagnosis.books``, a section says what QuickBooks records of the payment and what
-    it lacks; a remedy whose plan may not run has no button, and a line says why.
+    it lacks; a remedy whose plan may not run has no button, and a line says why. ``team``
+    (``bot.slack.blocks.team``): the owner and snooze under the status, and the team's
+    buttons (Take it, Reassign, Snooze, …) while not resolved; ``None`` reads as unowned.
     """
     status = _status_line(rec, slack_time)
+    view = team or TeamView()
     top = _card_top(rec, status=status, notice=notice)
+    owner_line = team_line(view)
+    if owner_line is not None:
+        top.insert(1, owner_line)
     tail = _card_tail(rec, show_buttons=show_buttons)
+    team_row = team_buttons(rec, view) if show_buttons else None
+    if team_row is not None:
+        tail.insert(len(tail) - 1, team_row)
     middle = _invoice_blocks(rec, used=json_size(top) + json_size(tail), count=len(top) + len(tail))
     blocks = [*top, divider(), *middle, *tail]
     return fallback(_card_fallback_text(rec, has_status=bool(status))), blocks

@@ -3,7 +3,7 @@ buttons, stats, help (naming the mistake) and the "who may act" answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -46,6 +46,8 @@ USAGE = (
     "• `stats [7d|30d|90d]` — payments, failures, rate, causes, who resolved what\n"
     "• `show CB10234` — one failure's card with its buttons (by reference or payment id)\n"
     "• `recheck` — look for new and resolved failures now\n"
+    "• `mine` — the failures you own · `assign CB10234 @jane` — give one to a finance user\n"
+    "• `snooze CB10234 until 2026-12-05 [why]` (or `until sync`) · `unsnooze CB10234`\n"
     "• `help` — this message"
 )
 
@@ -65,10 +67,12 @@ def list_page(
     filters: str,
     now: datetime,
     paging_token: str = "",
+    notes: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Block]]:
     """One page of open failures: a row per failure (reference linked to its message,
-    customer, amount, cause, age), a totals line, and Previous/Next buttons whose value
-    carries ``paging_token`` and the page they lead to."""
+    customer, amount, cause, age, and ``notes[payment id]``: the owner, snoozed), a totals
+    line, and Previous/Next buttons whose value carries ``paging_token`` and the page they
+    lead to."""
     filt = f" matching `{escape(truncate(filters, 200))}`" if filters.strip() else ""
     title = "Open failed payments"
     blocks: list[Block] = [header(title)]
@@ -85,7 +89,7 @@ def list_page(
     rows: list[Block] = []
     budget = BLOCKS_JSON_BUDGET - 1500
     for s in summaries[:MAX_ROWS]:
-        row = section(_row_text(s, now))
+        row = section(_row_text(s, now) + (notes or {}).get(s.payment_id, ""))
         if json_size([*rows, row]) > budget:
             break
         rows.append(row)

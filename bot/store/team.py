@@ -1,0 +1,216 @@
+"""The team's keys: who owns each failure, the failures each person owns, and snoozes.
+
+- ``P team:owner:<payment id>`` — the owner's Slack user id;
+- ``P team:mine:<user>`` — set of the payment ids ``user`` owns;
+- ``P team:snooze:<payment id>`` — the ``Snooze`` (versioned JSON);
+- ``P team:snoozed`` — zset of snoozed payment ids, scored by when they wake (a snooze until
+  ConnectBooster's next sync scores ``+inf``: the poller checks those against the record);
+- ``P team:home:viewers`` — zset of who opened the App Home, scored by when (a week kept).
+
+Taking is one Lua step (``take_owner.lua``): of two people taking at once exactly one wins and
+the other is answered with the winner. Reassigning and releasing change the owner and both
+``mine`` sets in one ``WATCH``/``MULTI`` transaction, retried when someone changed the owner
+meanwhile. These keys are apart from the failure record on purpose: a remedy saving the
+record can never undo a take, and ownership is never a status.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from redis.exceptions import WatchError
+
+from bot.models import Snooze, SnoozeKind, TeamView
+from bot.store.base import StoreBase, as_text, lua_script
+from bot.store.errors import translate_errors
+from bot.store.versioned import dump_versioned, load_versioned
+
+TAKE_OWNER_SCRIPT = "take_owner.lua"
+_RETRIES = 20
+
+
+class TeamStore(StoreBase):
+    """Ownership and snoozes of failures (see the module doc)."""
+
+    def _owner_key(self, payment_id: str) -> str:
+        return self.key("team", "owner", payment_id)
+
+    def _mine_key(self, user: str) -> str:
+        return self.key("team", "mine", user)
+
+    def _snooze_key(self, payment_id: str) -> str:
+        return self.key("team", "snooze", payment_id)
+
+    @property
+    def _snoozed_key(self) -> str:
+        return self.key("team", "snoozed")
+
+    # -- ownership ---------------------------------------------------------------------------
+    async def take_owner(self, payment_id: str, user: str) -> str | None:
+        """Make ``user`` the owner if nobody is; ``None`` when taken now, else who owns it."""
+        with translate_errors():
+            got = await self.redis.eval(
+                lua_script(TAKE_OWNER_SCRIPT),
+                2,
+                self._owner_key(payment_id),
+                self._mine_key(user),
+                user,
+                payment_id,
+            )
+        cur = as_text(got)
+        return cur or None
+
+    async def set_owner(self, payment_id: str, user: str | None) -> str | None:
+        """Make ``user`` the owner (``None``: nobody), whoever owned it; returns the owner
+        before. One transaction, retried while the owner changes under it."""
+        key = self._owner_key(payment_id)
+        with translate_errors():
+            for _ in range(_RETRIES):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.get(key)
+                        before = as_text(raw) if raw is not None else None
+                        pipe.multi()
+                        if before:
+                            pipe.srem(self._mine_key(before), payment_id)
+                        if user:
+                            pipe.set(key, user)
+                            pipe.sadd(self._mine_key(user), payment_id)
+                        else:
+                            pipe.delete(key)
+                        await pipe.execute()
+                        return before
+                    except WatchError:
+                        continue
+        raise RuntimeError(f"owner of {payment_id} kept changing; try again")
+
+    async def release_owner(self, payment_id: str, user: str) -> str | None:
+        """Let go of a failure ``user`` owns; returns the owner (``user`` when released,
+        another person when it is theirs — then nothing changes — or ``None``)."""
+        key = self._owner_key(payment_id)
+        with translate_errors():
+            for _ in range(_RETRIES):
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.get(key)
+                        before = as_text(raw) if raw is not None else None
+                        if before != user:
+                            await pipe.unwatch()
+                            return before
+                        pipe.multi()
+                        pipe.delete(key)
+                        pipe.srem(self._mine_key(user), payment_id)
+                        await pipe.execute()
+                        return before
+                    except WatchError:
+                        continue
+        raise RuntimeError(f"owner of {payment_id} kept changing; try again")
+
+    async def owner_of(self, payment_id: str) -> str | None:
+        with translate_errors():
+            raw = await self.redis.get(self._owner_key(payment_id))
+        return as_text(raw) if raw is not None else None
+
+    async def owners_of(self, payment_ids: list[str]) -> dict[str, str]:
+        """Payment id -> owner, for the ids that have one (one ``MGET``)."""
+        if not payment_ids:
+            return {}
+        with translate_errors():
+            raws = await self.redis.mget([self._owner_key(p) for p in payment_ids])
+        return {p: as_text(r) for p, r in zip(payment_ids, raws, strict=True) if r is not None}
+
+    async def owned_by(self, user: str) -> list[str]:
+        """The payment ids ``user`` owns (sorted)."""
+        with translate_errors():
+            ids = await self.redis.smembers(self._mine_key(user))
+        return sorted(as_text(i) for i in ids)
+
+    # -- App Home viewers ----------------------------------------------------------------------
+    async def note_home_viewer(self, user: str, at: datetime) -> None:
+        """``user`` opened the App Home at ``at`` (kept about a week)."""
+        key = self.key("team", "home", "viewers")
+        with translate_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {user: at.timestamp()})
+                pipe.zremrangebyscore(key, "-inf", at.timestamp() - 7 * 86400)
+                await pipe.execute()
+
+    async def home_viewers(self, since: datetime, limit: int) -> list[str]:
+        """Who opened the App Home since ``since``, the most recent first (at most ``limit``)."""
+        with translate_errors():
+            users = await self.redis.zrevrangebyscore(
+                self.key("team", "home", "viewers"), "+inf", since.timestamp(), start=0, num=limit
+            )
+        return [as_text(u) for u in users]
+
+    # -- snoozes -----------------------------------------------------------------------------
+    async def put_snooze(self, payment_id: str, snooze: Snooze) -> None:
+        """Snooze a failure (replacing any snooze it had)."""
+        score = (
+            snooze.until.timestamp()
+            if snooze.kind == SnoozeKind.UNTIL and snooze.until
+            else math.inf
+        )
+        with translate_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._snooze_key(payment_id), dump_versioned(snooze))
+                pipe.zadd(self._snoozed_key, {payment_id: score})
+                await pipe.execute()
+
+    async def drop_snooze(self, payment_id: str) -> Snooze | None:
+        """Wake a failure; returns the snooze it had (``None``: it was not snoozed)."""
+        with translate_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(self._snooze_key(payment_id))
+                pipe.delete(self._snooze_key(payment_id))
+                pipe.zrem(self._snoozed_key, payment_id)
+                raw, _, _ = await pipe.execute()
+        return None if raw is None else load_versioned(Snooze, raw)
+
+    async def snooze_of(self, payment_id: str) -> Snooze | None:
+        with translate_errors():
+            raw = await self.redis.get(self._snooze_key(payment_id))
+        return None if raw is None else load_versioned(Snooze, raw)
+
+    async def snoozed_ids(self) -> list[str]:
+        """Every snoozed payment id, soonest to wake first."""
+        with translate_errors():
+            ids = await self.redis.zrange(self._snoozed_key, 0, -1)
+        return [as_text(i) for i in ids]
+
+    async def snoozed_count(self) -> int:
+        with translate_errors():
+            return int(await self.redis.zcard(self._snoozed_key))
+
+    async def snoozes_due_or_sync(self, now: datetime) -> list[str]:
+        """Snoozed ids whose date has passed, and every snooze until the next sync."""
+        with translate_errors():
+            due = await self.redis.zrangebyscore(self._snoozed_key, "-inf", now.timestamp())
+            sync = await self.redis.zrangebyscore(self._snoozed_key, "+inf", "+inf")
+        return [as_text(i) for i in [*due, *sync]]
+
+    async def snoozes_of(self, payment_ids: list[str]) -> dict[str, Snooze]:
+        """Payment id -> snooze, for the ids that have one (one ``MGET``)."""
+        if not payment_ids:
+            return {}
+        with translate_errors():
+            raws = await self.redis.mget([self._snooze_key(p) for p in payment_ids])
+        return {
+            p: load_versioned(Snooze, r)
+            for p, r in zip(payment_ids, raws, strict=True)
+            if r is not None
+        }
+
+    async def team_view(self, payment_id: str) -> TeamView:
+        """The owner and snooze of one failure (one round trip)."""
+        with translate_errors():
+            owner, snooze = await self.redis.mget(
+                [self._owner_key(payment_id), self._snooze_key(payment_id)]
+            )
+        return TeamView(
+            owner=as_text(owner) if owner is not None else None,
+            snooze=load_versioned(Snooze, snooze) if snooze is not None else None,
+        )
