@@ -91,7 +91,7 @@ async def _qbo(services: Services) -> CheckLine:
 async def _cb(services: Services) -> CheckLine:
     since = services.clock() - timedelta(days=services.settings.alert_window_days)
     try:
-        stats = await services.cb.sync_stats(since)
+        stats = await services.contract().sync_stats(since)
     except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("ConnectBooster", False, f"{type(exc).__name__}: {exc}")
     return (

@@ -250,7 +250,7 @@ async def planning(
     ``cb.errors.NotFound`` when ConnectBooster no longer has the payment, and any QuickBooks
     or ConnectBooster error that stopped the reading."""
     if payment is None:
-        payment = await services.cb.get_payment(rec.payment_id)
+        payment = await services.contract().get_payment(rec.payment_id)
     record = rec.model_copy(deep=True)
     record.payment = payment
     seen = as_planned(rec, payment)

@@ -44,7 +44,7 @@ async def recheck(
     status = before
     resolution: Resolution | None = None
     try:
-        payment = await services.cb.get_payment(rec.payment_id)
+        payment = await services.contract().get_payment(rec.payment_id)
     except cbe.NotFound:
         status = FailureStatus.RESOLVED
         resolution = Resolution(

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.commands.parse import STATS_WINDOWS
+from bot.runtime.settings_gateway import GatewaySettings
 
 QBO_HOSTS = {
     "production": "https://quickbooks.api.intuit.com",
@@ -32,7 +33,7 @@ DEFAULT_RETENTION_DAYS = 400
 """Resolved failures are kept this long by default: over a year, for a look back a year on."""
 
 
-class Settings(BaseSettings):
+class Settings(GatewaySettings, BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(
@@ -115,8 +116,10 @@ class Settings(BaseSettings):
     qbo_requests_per_minute: int = Field(default=500, ge=1, le=500, description="1-500")
 
     # ConnectBooster
-    cb_base_url: str = Field(description="the ConnectBooster API base URL (see docs)")
-    cb_api_key: SecretStr = Field(description="the ConnectBooster API key")
+    cb_base_url: str | None = Field(
+        default=None, description="the ConnectBooster API base URL (see docs)"
+    )
+    cb_api_key: SecretStr | None = Field(default=None, description="the ConnectBooster API key")
     cb_portal_url: str | None = Field(default=None, description="the ConnectBooster portal URL")
 
     # State

@@ -24,6 +24,8 @@ key                             holds                                           
 ``P cache:<name>``              short-lived caches (user group members)             state.py
 ``P qbo:token:<realm>``         QuickBooks tokens (encrypted)                       tokens.py
 ``P qbo:token-lock:<realm>``    the token refresh lock (redis-py ``Lock``)          tokens.py
+``P gateway:cursor``            the gateway reconciliation's cursor (RFC 3339)      gateway.py
+``P gateway:watch``             hash transaction id -> gateway sale JSON, watched   gateway.py
 ==============================  ==================================================  ===============
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step
@@ -60,6 +62,7 @@ from __future__ import annotations
 
 from bot.store.coordination import CoordinationStore, Lease
 from bot.store.errors import CorruptRecord, SchemaTooNew, StoreError, StoreUnavailable
+from bot.store.gateway import GatewayStateStore
 from bot.store.meta import MetaStore, Recovery, StateMarker
 from bot.store.records import OpenPage
 from bot.store.retention import ExpiryBatch, RetentionStore
@@ -83,5 +86,5 @@ __all__ = [
 ]
 
 
-class Store(RetentionStore, CoordinationStore, KeyedStateStore, MetaStore):
+class Store(RetentionStore, CoordinationStore, KeyedStateStore, MetaStore, GatewayStateStore):
     """Typed access to everything the bot keeps in Redis (but the QuickBooks tokens)."""
