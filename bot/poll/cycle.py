@@ -65,6 +65,7 @@ from bot.runtime.services import Services
 from bot.store import Lease, StoreError
 from bot.store.coordination import settle
 from cb.errors import CBError
+from gateway.errors import GatewayError
 from qb.errors import QBOError
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,7 @@ async def run_poller(
             raise
         except (
             CBError,
+            GatewayError,
             QBOError,
             SlackApiError,
             SlackClientError,

@@ -72,7 +72,10 @@ def allocate(t: Transaction, view: BooksView, customer_id: str | None, rules: Ru
     open_then = [
         (inv, balances[inv.id])
         for inv in sorted(view.invoices_by_customer.get(customer_id, []), key=_age)
-        if inv.id and (inv.txn_date is None or inv.txn_date <= paid.date()) and not inv.is_voided
+        if inv.id
+        and (inv.txn_date is None or inv.txn_date <= paid.date())
+        and (inv.created_at is None or inv.created_at <= paid)
+        and not inv.is_voided
     ]
     return by_subset(t.amount, [(i, b) for i, b in open_then if b > Decimal(0)])
 

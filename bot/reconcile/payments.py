@@ -24,8 +24,8 @@ GATEWAY_CODE = "gateway"
 """The ``sync.error.code`` of a failure the gateway found (QuickBooks said nothing)."""
 ALLOCATION_WORDS = {
     "pattern": "",
-    "likely": " Invoices inferred from the open balances (likely).",
-    "ask": " Which invoices it paid is not known: Recreate asks.",
+    "likely": ". Invoices inferred from the open balances (likely)",
+    "ask": ". Which invoices it paid is not known: Recreate asks",
 }
 
 
@@ -54,7 +54,7 @@ def evidence(r: Reconciled, names: CustomerIndex) -> str:
     words = f"{head}, no ConnectBooster receipt in QuickBooks"
     if r.customer.ambiguous:
         who = ", ".join(names.name(c) for c in r.customer.ids)
-        words += f"; the payer matches several customers ({who}): not guessed"
+        words += f"; the payer matches several customers ({who}): not guessed, pick one"
     elif not r.customer.ids:
         words += f"; no QuickBooks customer matches the payer ({payer(t)})"
     if r.allocation is not None:

@@ -60,6 +60,10 @@ class GatewaySandbox(GatewayLedger):
         or ``"error:<text>"``."""
         self._injected.extend(answers)
 
+    def clear_injected(self) -> None:
+        """Forget the answers still queued by :meth:`inject`."""
+        self._injected.clear()
+
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/query.php", self._query)
