@@ -43,6 +43,7 @@ from bot.remedies.unapply import unapply
 from bot.slack.blocks.card import REMEDY_LABELS, audit_line
 from bot.store.records import LeaseNotHeld
 from cb import errors as cbe
+from gateway.errors import GatewayError
 from qb import errors as qbe
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ async def execute(run: RemedyRun, *, resumed: bool = False) -> RemedyOutcome:
             f"*{label}* was not done: {detail}",
             notice=f"{label} was not done: {detail}",
         )
-    except (RemedyFailed, qbe.QBOError, cbe.CBError, TimeoutError) as exc:
+    except (RemedyFailed, qbe.QBOError, cbe.CBError, GatewayError, TimeoutError) as exc:
         ending = _failed(run, exc)
     except Exception as exc:
         log.exception("%s on %s crashed", kind.value, rec.payment.reference)
@@ -175,7 +176,7 @@ async def _replan(run: RemedyRun) -> None:
     now, so the redrawn message offers what a next click would write (best effort)."""
     try:
         fresh = await planning(run.services, run.rec, run.user)
-    except (qbe.QBOError, cbe.CBError) as exc:
+    except (qbe.QBOError, cbe.CBError, GatewayError) as exc:
         log.info("no fresh plans for %s: %r", run.rec.payment.reference, exc)
         return
     run.rec.payment = fresh.record.payment

@@ -43,6 +43,7 @@ from typing import Any
 from bot.diagnosis.facts import QBOFacts
 from bot.models import Cause, FailureRecord, PlannedWrite, RemedyKind, RemedyPlan, WriteKind
 from bot.remedies.plan_common import (
+    PORTAL_RETRY_NOTE,
     STEP_CB_DELETE,
     STEP_QBO_REACTIVATE,
     Frame,
@@ -70,6 +71,11 @@ def plan_remedy(
     if kind == RemedyKind.UNAPPLY_CREDIT_MEMO:
         return plan_unapply(f, facts)
     if kind in (RemedyKind.DISMISS_SYNC, RemedyKind.DELETE_HISTORY):
+        if f.portal_only:
+            return f.refuse(
+                "the bot cannot reach ConnectBooster for this payment: do it in the "
+                "ConnectBooster portal, then press *Done in the portal*"
+            )
         return _plan_dismiss(f)
     if kind == RemedyKind.REACTIVATE_CUSTOMER:
         return _plan_reactivate(f, facts)
@@ -158,7 +164,8 @@ def _plan_reactivate(f: Frame, facts: QBOFacts) -> RemedyPlan:
         body=body,
         reads_as=f"Reactivate customer {label} in QuickBooks (customer {customer.id})",
     )
-    return f.plan((write, f.resync_write()), recorded_after=f.amount)
+    notes = (PORTAL_RETRY_NOTE,) if f.portal_only else ()
+    return f.plan((write, *f.cb_writes(f.resync_write())), recorded_after=f.amount, notes=notes)
 
 
 __all__ = ["PlanContext", "plan_remedy"]
