@@ -6,6 +6,8 @@ whose remedy deletes that receipt, re-checked at click time."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.models import Cause, FailureStatus, RemedyKind
@@ -54,3 +56,78 @@ async def test_recreate_on_a_gateway_failure_writes_to_quickbooks_only(
         assert pid.removeprefix("gw-") not in await s.store.watched_sales()
         top = [m for m in w.slack.all_messages(FAILED_CHANNEL) if m.thread_ts in (None, m.ts)]
         assert len(top) == 9  # nothing posted again
+
+
+def synced_payments(w: World, n: int) -> list[Any]:
+    """``n`` healthy portal payments (synced, one invoice), oldest first."""
+    ok = [
+        p
+        for p in w.cb.payments.values()
+        if p.sync.status.value == "synced"
+        and len(p.applications) == 1
+        and p.applications[0].amount > 100
+    ]
+    return sorted(ok, key=lambda p: p.paid_at)[:n]
+
+
+async def test_a_refund_at_the_gateway_while_the_receipt_stands_is_a_card_and_its_remedy(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with world(redis_url, redis_prefix, "all-causes", bots=0) as w:
+        w.slack.rate_limit_enabled = False
+        gw = w.stand_ins.gateway
+        assert gw is not None
+        s = (await w.start_bot(**gateway_settings(w, gateway_invoice_pattern=PATTERN))).services
+        full, part, edited = synced_payments(w, 3)
+        at = w.scenario.now - timedelta(minutes=5)
+        gw.reverse(full.id, "refund", at)
+        gw.reverse(part.id, "refund", at, Decimal("100.00"))
+        gw.reverse(edited.id, "void", at)
+        report = await poll_once(s, **FAST)
+        refunded = {f"gw-{transaction_id_for(p.id)}" for p in (full, part, edited)}
+        assert refunded <= set(report.new)
+        recs = {r.payment_id: r for r in await s.store.get_failures(sorted(refunded))}
+        r_full = recs[f"gw-{transaction_id_for(full.id)}"]
+        r_part = recs[f"gw-{transaction_id_for(part.id)}"]
+        r_edit = recs[f"gw-{transaction_id_for(edited.id)}"]
+        for r in recs.values():
+            assert r.diagnosis is not None and r.diagnosis.cause is Cause.REFUNDED
+        assert r_full.payment.reference == full.reference and r_full.payment.amount == 0
+        assert r_full.diagnosis.certainty.value == "certain"
+        plan = r_full.plans[RemedyKind.DELETE_RECEIPT]
+        receipt_id = full.sync.qb_payment_id
+        assert [(wr.kind.value, wr.target_id) for wr in plan.writes] == [
+            ("qbo_delete_payment", receipt_id)
+        ]
+        assert plan.recorded_after == 0 == plan.amount  # the books equation: A is $0 now
+        # a partial refund: the card says how much, no one-click write
+        assert r_part.diagnosis.certainty.value == "likely"
+        assert RemedyKind.DELETE_RECEIPT not in r_part.diagnosis.remedies
+        assert r_part.payment.amount == part.amount - Decimal("100.00")
+
+        await click(w, r_full, RemedyKind.DELETE_RECEIPT)
+        done = await until_status(w, r_full.payment_id, FailureStatus.RESOLVED)
+        assert w.company.get("Payment", str(receipt_id)) is None
+        assert done.resolution is not None and done.resolution.how == "receipt-deleted"
+        assert done.resolution.by == FINANCE_USER
+        assert done.remedy is not None
+        [step] = done.remedy.steps
+        assert step.name == "qbo_delete_receipt" and step.request_id
+
+        # re-checked at click time: the receipt changed after the card was drawn → not written
+        edited_id = str(edited.sync.qb_payment_id)
+        before = w.company.get("Payment", edited_id)
+        assert before is not None
+        w.company.update("Payment", {**before, "PrivateNote": "edited by hand"})
+        seen = len(w.slack.ephemeral(FINANCE_USER))
+        await click(w, r_edit, RemedyKind.DELETE_RECEIPT)
+        await w.slack.wait_until(lambda: len(w.slack.ephemeral(FINANCE_USER)) > seen)
+        assert "nothing was written" in w.slack.ephemeral(FINANCE_USER)[-1].text
+        assert w.company.get("Payment", edited_id) is not None  # nothing deleted
+        fresh = await s.store.get_failure(r_edit.payment_id)
+        assert fresh is not None and fresh.status is FailureStatus.OPEN
+
+        later = await poll_once(s, **FAST)  # the fully refunded sale is now right: quiet
+        assert r_full.payment_id not in later.new + later.updated
+        watched = await s.store.watched_sales()
+        assert r_full.payment_id.removeprefix("gw-") not in watched

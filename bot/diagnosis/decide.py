@@ -25,6 +25,9 @@ Per invoice (application of ``applied`` dollars), in this order:
 5. Nothing explains it and the invoice was edited after the run → ``amount-changed`` (likely when
    QBO gives no update time); edited before the run → ``unknown``.
 
+A payment refunded at the gateway while its receipt stands is ``refunded``
+(``bot.diagnosis.refunded``), before any rule.
+
 A QBO payment carrying the payment's reference (in any spelling) or the bot's marker overrides
 the rules: ``already-in-qbo`` (``bot.diagnosis.already``), certain only when R = A.
 
@@ -63,6 +66,7 @@ from bot.diagnosis.books import account, own_payments
 from bot.diagnosis.deleted import deleted_finding
 from bot.diagnosis.facts import QBOFacts
 from bot.diagnosis.invoice import invoice_finding
+from bot.diagnosis.refunded import is_refund, refunded_diagnosis
 from bot.diagnosis.unknown import inactive_diagnosis, unknown_diagnosis
 from bot.diagnosis.wording import Evidence, lower_first
 from bot.formats import cents, money
@@ -73,6 +77,7 @@ DEFAULT_THRESHOLD = Decimal("0.10")
 
 #: Dominant-cause precedence, strongest first (see the module docstring).
 CAUSE_PRECEDENCE: tuple[Cause, ...] = (
+    Cause.REFUNDED,
     Cause.ALREADY_IN_QBO,
     Cause.RECREATED,
     Cause.DELETED,
@@ -113,6 +118,8 @@ def diagnose(
         "sync_error_message": error.message if error and error.message else None,
         "books": books,
     }
+    if is_refund(payment):
+        return refunded_diagnosis(payment, facts, books, common)
     used: set[str] = set()
     findings: list[Finding] = []
     for app, need in zip(payment.applications, books.needs, strict=True):

@@ -12,13 +12,17 @@ settled 3 Nov, no ConnectBooster receipt in QuickBooks").
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
+from bot.diagnosis.refunded import REFUND_CODE
 from bot.formats import fmt_date, money
 from bot.reconcile.customers import CustomerIndex
+from bot.reconcile.fetch import BooksView
 from bot.reconcile.receipts import payment_id_for
 from bot.reconcile.verdicts import Reconciled, Verdict
 from cb.models import Application, Customer, Payment, SyncError, SyncState, SyncStatus
 from gateway.models import Transaction
+from qb.models import Payment as QBPayment
 
 GATEWAY_CODE = "gateway"
 """The ``sync.error.code`` of a failure the gateway found (QuickBooks said nothing)."""
@@ -73,34 +77,61 @@ def payer(t: Transaction) -> str:
     return ", ".join(x for x in (t.company, person, t.email) if x) or "no name"
 
 
-def as_payment(r: Reconciled, names: CustomerIndex, now: datetime) -> Payment:
+def as_payment(r: Reconciled, view: BooksView, now: datetime) -> Payment:
     """The flagged sale ``r`` as a failed payment (see the module docstring)."""
     t = r.txn
     assert t.paid_at is not None
-    cid = r.customer.one
-    if r.verdict is Verdict.REFUNDED and r.receipt is not None and r.receipt.customer_ref:
-        cid = r.receipt.customer_ref.value
-    name = names.name(cid) if cid else (t.company or payer(t))
-    apps: list[Application] = []
+    names = view.customers
     if r.verdict is Verdict.REFUNDED and r.receipt is not None:
-        for line in r.receipt.line:
-            for lt in line.linked_txn:
-                if lt.txn_type == "Invoice":
-                    apps.append(
-                        Application(
-                            invoice_number=lt.txn_id, qb_invoice_id=lt.txn_id, amount=line.amount
-                        )
-                    )
-    elif r.allocation is not None:
-        apps = [
-            Application(invoice_number=p.number, qb_invoice_id=p.invoice_id, amount=p.amount)
-            for p in r.allocation.parts
-        ]
+        return _refund_payment(r, r.receipt, view, now)
+    cid = r.customer.one
+    name = names.name(cid) if cid else (t.company or payer(t))
+    apps = [
+        Application(invoice_number=p.number, qb_invoice_id=p.invoice_id, amount=p.amount)
+        for p in (r.allocation.parts if r.allocation is not None else ())
+    ]
+    return _payment(r, t.amount, gateway_reference(t.transaction_id), cid, name, apps, now, names)
+
+
+def _refund_payment(r: Reconciled, receipt: QBPayment, view: BooksView, now: datetime) -> Payment:
+    """A sale refunded while its receipt stands: the receipt's reference and invoices, and
+    A = what the client kept (``bot.diagnosis.refunded``)."""
+    t = r.txn
+    cid = receipt.customer_ref.value if receipt.customer_ref else r.customer.one
+    name = view.customers.name(cid) if cid else (t.company or payer(t))
+    apps: list[Application] = []
+    for line in receipt.line:
+        for lt in line.linked_txn:
+            if lt.txn_type == "Invoice":
+                inv = view.invoices.get(lt.txn_id)
+                number = (inv.doc_number if inv is not None else None) or lt.txn_id
+                apps.append(
+                    Application(invoice_number=number, qb_invoice_id=lt.txn_id, amount=line.amount)
+                )
+    kept = max(t.amount - t.reversed_amount, Decimal(0))
+    ref = receipt.payment_ref_num or gateway_reference(t.transaction_id)
+    return _payment(r, kept, ref, cid, name, apps, now, view.customers, code=REFUND_CODE)
+
+
+def _payment(
+    r: Reconciled,
+    amount: Decimal,
+    reference: str,
+    cid: str | None,
+    name: str,
+    apps: list[Application],
+    now: datetime,
+    names: CustomerIndex,
+    *,
+    code: str = GATEWAY_CODE,
+) -> Payment:
+    t = r.txn
+    assert t.paid_at is not None
     return Payment(
         id=payment_id_for(t.transaction_id),
-        reference=gateway_reference(t.transaction_id),
+        reference=reference,
         customer=Customer(id=f"gw:{cid or 'unmatched'}", name=name, qb_customer_id=cid),
-        amount=t.amount,
+        amount=amount,
         currency=t.currency or "USD",
         method="ach" if t.transaction_type == "ck" else "card",
         paid_at=t.paid_at,
@@ -109,7 +140,7 @@ def as_payment(r: Reconciled, names: CustomerIndex, now: datetime) -> Payment:
             status=SyncStatus.FAILED,
             attempts=1,
             last_attempt_at=t.modified_at or now,
-            error=SyncError(code=GATEWAY_CODE, message=evidence(r, names)),
+            error=SyncError(code=code, message=evidence(r, names)),
         ),
         updated_at=t.modified_at or now,
     )

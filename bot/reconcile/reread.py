@@ -50,6 +50,6 @@ async def gateway_payment(services: Services, stored: Payment) -> Payment:
     view = await read_books(services.qbo, txns, now.date(), numbers)
     [result] = reconcile(txns, view, now, rules)
     if result.verdict in FLAGGED:
-        return as_payment(result, view.customers, now)
+        return as_payment(result, view, now)
     sync = stored.sync.model_copy(update={"status": SyncStatus.SYNCED, "error": None})
     return stored.model_copy(update={"sync": sync, "updated_at": now})

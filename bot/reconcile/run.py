@@ -86,7 +86,7 @@ async def reconcile_gateway(services: Services, *, save: bool = True) -> Reconci
     view = await read_books(s.qbo, todo, now.date(), numbers)
     results = reconcile(txns, view, now, rules)
     out = Reconciliation(results=results, view=view, read=len(changed))
-    out.flagged = [as_payment(r, view.customers, now) for r in results if r.verdict in FLAGGED]
+    out.flagged = [as_payment(r, view, now) for r in results if r.verdict in FLAGGED]
     if save:
         await s.store.save_reconciliation(
             now,

@@ -33,6 +33,7 @@ from bot.remedies.outcome import (
 )
 from bot.remedies.reactivate import reactivate
 from bot.remedies.recreate import recreate
+from bot.remedies.refund import delete_receipt
 from bot.remedies.reporting import count_remedy, note_in_thread
 from bot.remedies.texts import (
     failure_text,
@@ -71,6 +72,7 @@ JOURNALED: dict[RemedyKind, Callable[[RemedyRun], Awaitable[RemedyDone]]] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: unapply,
     RemedyKind.RECREATE_PAYMENT: recreate,
     RemedyKind.REACTIVATE_CUSTOMER: reactivate,
+    RemedyKind.DELETE_RECEIPT: delete_receipt,
 }
 """The journaled remedies (Re-check runs apart, without a journal)."""
 

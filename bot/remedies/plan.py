@@ -29,6 +29,9 @@ The remedies, with R what QuickBooks records of the payment (``Books.recorded_to
   ``{"Id", "SyncToken", "sparse": true, "Active": true}`` of the customer the facts carry —
   then ``cb_resync`` (ConnectBooster's sync then records A); refused when QuickBooks records
   part of the payment already, or something besides the customer stops the sync.
+- **Delete receipt in QuickBooks** (a payment refunded at the gateway while its receipt
+  stands): ``bot.remedies.plan_refund`` (one ``qbo_delete_payment``, only when all of it
+  went back).
 - **Re-check**: no writes; a note.
 
 ConnectBooster's state comes from ``rec.payment`` (re-read at click time): a payment synced
@@ -52,6 +55,7 @@ from bot.remedies.plan_common import (
     unrecorded_where,
 )
 from bot.remedies.plan_recreate import plan_recreate
+from bot.remedies.plan_refund import plan_delete_receipt
 from bot.remedies.plan_unapply import plan_unapply
 from cb.models import SyncStatus
 
@@ -79,6 +83,8 @@ def plan_remedy(
         return _plan_dismiss(f)
     if kind == RemedyKind.REACTIVATE_CUSTOMER:
         return _plan_reactivate(f, facts)
+    if kind == RemedyKind.DELETE_RECEIPT:
+        return plan_delete_receipt(f, facts)
     return f.plan(
         notes=(
             "Nothing is written: QuickBooks and ConnectBooster are read again "

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.commands.parse import STATS_WINDOWS
-from bot.runtime.settings_gateway import GatewaySettings
+from bot.runtime.settings_gateway import GatewaySettings, source_lines
 
 QBO_HOSTS = {
     "production": "https://quickbooks.api.intuit.com",
@@ -296,4 +296,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as err:
-        raise SettingsError(describe_errors(err)) from None
+        lines = describe_errors(err)
+        if not any("source of payments" in line or "go together" in line for line in lines):
+            lines += source_lines(overrides)
+        raise SettingsError(lines) from None

@@ -12,12 +12,50 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.client import BNG_QUERY_URL
 
 DEFAULT_GRACE_MINUTES = 180
+
+
+NO_SOURCE = (
+    "no source of payments: set CB_BASE_URL and CB_API_KEY (the ConnectBooster contract), "
+    "or GATEWAY_SECURITY_KEY (the payment gateway), or both"
+)
+
+
+def source_problem(cb_base_url: Any, cb_api_key: Any, gateway_key: Any) -> str | None:
+    """Why these settings name no source of payments (``None``: they do)."""
+    if bool(cb_base_url) != bool(cb_api_key):
+        return "CB_BASE_URL and CB_API_KEY go together: set both, or neither"
+    if not cb_base_url and gateway_key is None:
+        return NO_SOURCE
+    return None
+
+
+class _Sources(BaseSettings):
+    """The three source settings alone, read like the rest (environment, ``.env``)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
+    cb_base_url: str | None = None
+    cb_api_key: str | None = None
+    gateway_security_key: str | None = None
+
+
+def source_lines(overrides: dict[str, Any]) -> list[str]:
+    """The settings error line when no source is set, read on its own: a settings error
+    elsewhere stops the model before its source check, and the operator should hear of every
+    problem at once."""
+    try:
+        src = _Sources(**{k: v for k, v in overrides.items() if k in _Sources.model_fields})
+    except ValidationError:
+        return []
+    problem = source_problem(src.cb_base_url, src.cb_api_key, src.gateway_security_key)
+    return [] if problem is None else [f"CB_BASE_URL/CB_API_KEY or GATEWAY_SECURITY_KEY: {problem}"]
 
 
 class GatewaySettings(BaseSettings):
@@ -79,14 +117,13 @@ class GatewaySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _a_source(self) -> GatewaySettings:
-        contract = getattr(self, "cb_base_url", None), getattr(self, "cb_api_key", None)
-        if any(contract) and not all(contract):
-            raise ValueError("CB_BASE_URL and CB_API_KEY go together: set both, or neither")
-        if not all(contract) and self.gateway_security_key is None:
-            raise ValueError(
-                "no source of payments: set CB_BASE_URL and CB_API_KEY (the ConnectBooster "
-                "contract), or GATEWAY_SECURITY_KEY (the payment gateway), or both"
-            )
+        problem = source_problem(
+            getattr(self, "cb_base_url", None),
+            getattr(self, "cb_api_key", None),
+            self.gateway_security_key,
+        )
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property

@@ -43,6 +43,7 @@ class ActionId(StrEnum):
     RECREATE_PAYMENT = "fp_recreate_payment"
     RECHECK = "fp_recheck"
     REACTIVATE_CUSTOMER = "fp_reactivate_customer"
+    DELETE_RECEIPT = "fp_delete_receipt"
     LIST_NEXT = "fp_list_next"
     LIST_PREV = "fp_list_prev"
 
@@ -54,6 +55,7 @@ REMEDY_ACTIONS: dict[RemedyKind, ActionId] = {
     RemedyKind.RECREATE_PAYMENT: ActionId.RECREATE_PAYMENT,
     RemedyKind.RECHECK: ActionId.RECHECK,
     RemedyKind.REACTIVATE_CUSTOMER: ActionId.REACTIVATE_CUSTOMER,
+    RemedyKind.DELETE_RECEIPT: ActionId.DELETE_RECEIPT,
 }
 """The button that runs each remedy."""
 
