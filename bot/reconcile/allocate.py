@@ -70,17 +70,28 @@ def invoice_numbers(t: Transaction, pattern: re.Pattern[str] | None) -> list[str
     return found
 
 
-def balance_then(inv: Invoice, payments: Iterable[QBPayment], at: datetime) -> Decimal:
-    """``inv``'s balance when the sale was made: today's, plus every amount a payment
-    recorded after ``at`` (less the stale window) applied to it."""
-    after = Decimal(0)
+AppliedIndex = dict[str, list[tuple[datetime, Decimal]]]
+"""Invoice id → (when, amount) of every payment line applied to it."""
+
+
+def applied_index(payments: Iterable[QBPayment]) -> AppliedIndex:
+    """What each invoice had applied to it, and when (read once per reconciliation)."""
+    out: AppliedIndex = {}
     for p in payments:
         created = p.created_at
-        if created is None or created < at - STALE:
+        if created is None:
             continue
         for line in p.line:
-            if any(lt.txn_id == inv.id and lt.txn_type == "Invoice" for lt in line.linked_txn):
-                after += line.amount
+            for lt in line.linked_txn:
+                if lt.txn_type == "Invoice":
+                    out.setdefault(lt.txn_id, []).append((created, line.amount))
+    return out
+
+
+def balance_then(inv: Invoice, applied: AppliedIndex, at: datetime) -> Decimal:
+    """``inv``'s balance when the sale was made: today's, plus every amount a payment
+    recorded after ``at`` (less the stale window) applied to it."""
+    after = sum((a for when, a in applied.get(inv.id or "", []) if when >= at - STALE), Decimal(0))
     return min(inv.total_amt, inv.balance + after)
 
 

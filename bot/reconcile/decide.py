@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.reconcile.allocate import Allocation, balance_then, by_pattern, by_subset
+from bot.reconcile.allocate import (
+    Allocation,
+    balance_then,
+    by_pattern,
+    by_subset,
+    invoice_numbers,
+)
 from bot.reconcile.fetch import BooksView
 from bot.reconcile.receipts import Sale, assign_receipts
 from bot.reconcile.verdicts import Reconciled, Verdict, before_qbo, with_receipt
@@ -63,7 +69,13 @@ def allocate(t: Transaction, view: BooksView, customer_id: str | None, rules: Ru
     """The invoices a failed transfer paid: the pattern's, else a likely subset, else ask."""
     paid = t.paid_at
     assert paid is not None
-    balances = {i: balance_then(inv, view.payments, paid) for i, inv in view.invoices.items()}
+    mine = view.invoices_by_customer.get(customer_id or "", [])
+    named = [
+        i for n in invoice_numbers(t, rules.pattern) for i in view.invoices_by_number.get(n, [])
+    ]
+    balances = {
+        str(inv.id): balance_then(inv, view.applied, paid) for inv in [*mine, *named] if inv.id
+    }
     found = by_pattern(t, rules.pattern, view.invoices_by_number, customer_id, balances)
     if found is not None:
         return found

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.diagnosis.bulk import Bulk, BulkAsk, QBOReader
+from bot.reconcile.allocate import AppliedIndex, applied_index
 from bot.reconcile.customers import CustomerIndex
 from bot.reconcile.receipts import RECEIPT_DAYS
 from gateway.models import Transaction
@@ -39,6 +40,7 @@ class BooksView:
     invoices_by_number: dict[str, list[Invoice]] = field(default_factory=dict)
     invoices_by_customer: dict[str, list[Invoice]] = field(default_factory=dict)
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    applied: AppliedIndex = field(default_factory=dict)
 
 
 def window(txns: Sequence[Transaction], today: date) -> tuple[date, date]:
@@ -87,7 +89,11 @@ async def read_books(
         return BooksView()
     lo, hi = window(txns, today)
     customers, payments = await _first_round(qbo, lo, hi)
-    view = BooksView(customers=CustomerIndex.build(customers), payments=payments)
+    view = BooksView(
+        customers=CustomerIndex.build(customers),
+        payments=payments,
+        applied=applied_index(payments),
+    )
     wanted: set[str] = set()
     for t in txns:
         wanted.update(view.customers.match(t).ids)
