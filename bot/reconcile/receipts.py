@@ -5,8 +5,9 @@ it (``[fp:gw-<transaction id>]``), or has a ConnectBooster reference (``CB…`` 
 spelling), the sale's amount to the cent, a date from a day before the sale to
 ``RECEIPT_DAYS`` after it, and the sale's customer when the customer is known. Each receipt
 answers for one sale: sales whose customer is known choose first, then the ambiguous ones
-(among their candidates), then those without a customer; within each, the oldest sale first,
-the nearest date wins.
+(among their candidates), then those without a customer; within each, the pairs nearest in
+date are matched first across all the sales (a client paying the same amount every month
+keeps each receipt with its own month's sale), the older sale first on a tie.
 """
 
 from __future__ import annotations
@@ -55,26 +56,37 @@ def assign_receipts(sales: list[Sale], payments: Iterable[QBPayment]) -> dict[st
                 used.add(str(p.id))
                 break
 
-    def rank(s: Sale) -> tuple[int, object, str]:
-        tier = 0 if s.customer.one else 1 if s.customer.ambiguous else 2
-        return (tier, s.txn.paid_at, s.txn.transaction_id)
+    def tier(s: Sale) -> int:
+        return 0 if s.customer.one else 1 if s.customer.ambiguous else 2
 
-    for s in sorted((s for s in sales if s.txn.transaction_id not in out), key=rank):
-        best = _nearest(s, [p for p in pool if p.id not in used])
-        if best is not None:
-            out[s.txn.transaction_id] = best
-            used.add(str(best.id))
+    left = [s for s in sales if s.txn.transaction_id not in out]
+    for level in (0, 1, 2):
+        pairs = sorted(
+            (
+                (gap, s.txn.paid_at, s.txn.transaction_id, str(p.id), p)
+                for s in left
+                if tier(s) == level
+                for gap, p in _candidates(s, pool)
+            ),
+            key=lambda x: x[:4],
+        )
+        for _gap, _paid, tid, _pid, p in pairs:  # the nearest pairs first, across all sales
+            if tid in out or p.id in used:
+                continue
+            out[tid] = p
+            used.add(str(p.id))
     return out
 
 
-def _nearest(s: Sale, pool: list[QBPayment]) -> QBPayment | None:
+def _candidates(s: Sale, pool: list[QBPayment]) -> list[tuple[int, QBPayment]]:
+    """The receipts ``s`` may have, with their distance in days from the sale."""
     paid = s.txn.paid_at
     if paid is None:
-        return None
+        return []
     day = paid.date()
     lo, hi = day - timedelta(days=1), day + timedelta(days=RECEIPT_DAYS)
     ids = set(s.customer.ids)
-    best: tuple[int, QBPayment] | None = None
+    out: list[tuple[int, QBPayment]] = []
     for p in pool:
         if not is_cb_reference(p.payment_ref_num) or p.total_amt != s.txn.amount:
             continue
@@ -83,7 +95,5 @@ def _nearest(s: Sale, pool: list[QBPayment]) -> QBPayment | None:
         cust = p.customer_ref.value if p.customer_ref else None
         if ids and cust not in ids:
             continue
-        gap = abs((p.txn_date - day).days)
-        if best is None or gap < best[0]:
-            best = (gap, p)
-    return best[1] if best else None
+        out.append((abs((p.txn_date - day).days), p))
+    return out
