@@ -17,7 +17,7 @@ from bot.runtime.services import Services
 
 def register_all(app: AsyncApp, services: Services) -> None:
     """Register every handler module on ``app``."""
-    from handlers import actions, commands, errors, views
+    from handlers import actions, commands, errors, portal, views
 
-    for module in (errors, actions, views, commands):
+    for module in (errors, actions, views, commands, portal):
         module.register(app, services)

@@ -131,3 +131,68 @@ async def test_a_refund_at_the_gateway_while_the_receipt_stands_is_a_card_and_it
         assert r_full.payment_id not in later.new + later.updated
         watched = await s.store.watched_sales()
         assert r_full.payment_id.removeprefix("gw-") not in watched
+
+
+PORTAL = "https://acme.connectbooster.example/portal"
+
+
+async def test_without_the_contract_dismiss_becomes_the_portal_link_and_done_in_the_portal(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with world(redis_url, redis_prefix, "all-causes", bots=0) as w:
+        w.slack.rate_limit_enabled = False
+        settings = gateway_settings(w, gateway_invoice_pattern=PATTERN, cb_portal_url=PORTAL)
+        s = (await w.start_bot(**settings)).services
+        await poll_once(s, **FAST)
+        pid = by_cause(w, "paid-manually")
+        rec = await s.store.get_failure(pid)
+        assert rec is not None and rec.slack is not None
+        msg = w.slack.message(FAILED_CHANNEL, rec.slack.ts)
+        elements = [e for b in msg.blocks if b["type"] == "actions" for e in b["elements"]]
+        link = next(e for e in elements if e["action_id"] == "fp_open_portal")
+        assert link["url"] == PORTAL and link["text"]["text"] == "Open in ConnectBooster"
+        done_button = next(e for e in elements if e["action_id"] == "fp_portal_done")
+        assert "cannot see the portal" in done_button["confirm"]["text"]["text"]
+        assert not any(e["action_id"] in ("fp_dismiss_sync", "fp_delete_history") for e in elements)
+        assert "is not offered" not in str(msg.blocks)  # the buttons say it, not a refusal line
+
+        resp = await w.slack.click(  # the link's click only needs an ack
+            w.bot.events_url,
+            message_ts=rec.slack.ts,
+            channel=rec.slack.channel,
+            action_id="fp_open_portal",
+            user_id=FINANCE_USER,
+        )
+        assert resp.status == 200
+        outsider = await w.slack.click(
+            w.bot.events_url,
+            message_ts=rec.slack.ts,
+            channel=rec.slack.channel,
+            action_id="fp_portal_done",
+            user_id="U0OUTSIDER",
+        )
+        assert outsider.status == 200
+        still = await s.store.get_failure(pid)
+        assert still is not None and still.status is FailureStatus.OPEN
+
+        await w.slack.click(
+            w.bot.events_url,
+            message_ts=rec.slack.ts,
+            channel=rec.slack.channel,
+            action_id="fp_portal_done",
+            user_id=FINANCE_USER,
+        )
+        done = await until_status(w, pid, FailureStatus.RESOLVED, remedy=False)
+        assert done.resolution is not None and done.resolution.how == "portal"
+        assert done.resolution.by == FINANCE_USER
+        text = str(w.slack.message(FAILED_CHANNEL, rec.slack.ts).blocks)
+        assert "Dismissed in the ConnectBooster portal" in text and f"<@{FINANCE_USER}>" in text
+        assert "the bot cannot see the portal" in text
+        audit = await s.store.audit_entries(20)
+        assert any(a.action == "portal_done" and a.user == FINANCE_USER for a in audit)
+        assert any(a.action == "portal_done" and a.result == "refused" for a in audit)
+
+        again = await poll_once(s, **FAST)  # still no receipt, but a person dealt with it
+        assert pid not in again.new + again.updated
+        kept = await s.store.get_failure(pid)
+        assert kept is not None and kept.status is FailureStatus.RESOLVED

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot import lifecycle
-from bot.models import FailureStatus, Resolution, ResolutionHow
+from bot.models import FailureRecord, FailureStatus, Resolution, ResolutionHow
 from bot.poll.digest import DigestPoster
 from bot.poll.failed_again import failed_again, update_again
 from bot.poll.intake import Found, Intake
@@ -66,7 +66,7 @@ async def gateway_step(
         if known is None or known.slack is None:
             fresh.append(Found(p, known))
         elif known.status != FailureStatus.IN_PROGRESS and (
-            failed_again(known, p) or known.status == FailureStatus.RESOLVED
+            failed_again(known, p) or _reopens(known)
         ):
             again.append(Found(p, known))
     fresh.sort(key=lambda f: (f.payment.paid_at, f.payment.id))
@@ -80,6 +80,14 @@ async def gateway_step(
         await update_again(s, report, again, await intake.diagnose([f.payment for f in again]))
     await _resolve_healthy(s, report, rec)
     return rec
+
+
+def _reopens(rec: FailureRecord) -> bool:
+    """A resolved gateway failure flagged again: money missing again opens it — unless a
+    person recorded it done in the portal (the bot cannot see the portal; only a change at
+    the gateway, caught by ``failed_again``, opens it again)."""
+    r = rec.resolution
+    return rec.status == FailureStatus.RESOLVED and (r is None or r.how != ResolutionHow.PORTAL)
 
 
 async def _resolve_healthy(s: Services, report: PollReport, rec: Reconciliation) -> None:

@@ -45,6 +45,7 @@ from typing import Any
 
 from bot.diagnosis.facts import QBOFacts
 from bot.models import Cause, FailureRecord, PlannedWrite, RemedyKind, RemedyPlan, WriteKind
+from bot.models.plans import PORTAL_REFUSAL
 from bot.remedies.plan_common import (
     PORTAL_RETRY_NOTE,
     STEP_CB_DELETE,
@@ -75,11 +76,6 @@ def plan_remedy(
     if kind == RemedyKind.UNAPPLY_CREDIT_MEMO:
         return plan_unapply(f, facts)
     if kind in (RemedyKind.DISMISS_SYNC, RemedyKind.DELETE_HISTORY):
-        if f.portal_only:
-            return f.refuse(
-                "the bot cannot reach ConnectBooster for this payment: do it in the "
-                "ConnectBooster portal, then press *Done in the portal*"
-            )
         return _plan_dismiss(f)
     if kind == RemedyKind.REACTIVATE_CUSTOMER:
         return _plan_reactivate(f, facts)
@@ -109,6 +105,8 @@ def _plan_dismiss(f: Frame) -> RemedyPlan:
             f"{f.money(f.books.unrecorded)} is recorded nowhere ({unrecorded_where(f.books)}). "
             f"{what} would lose it: record it with *Recreate payment in QuickBooks*"
         )
+    if f.portal_only:  # the books allow it, but only a person in the portal can do it
+        return f.refuse(PORTAL_REFUSAL)
     writes: list[PlannedWrite] = []
     if f.payment.sync.status != SyncStatus.DISMISSED:
         writes.append(f.dismiss_write())

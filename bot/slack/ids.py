@@ -44,6 +44,8 @@ class ActionId(StrEnum):
     RECHECK = "fp_recheck"
     REACTIVATE_CUSTOMER = "fp_reactivate_customer"
     DELETE_RECEIPT = "fp_delete_receipt"
+    PORTAL_DONE = "fp_portal_done"  # gateway mode: a person did it in the ConnectBooster portal
+    OPEN_PORTAL = "fp_open_portal"  # the link button to the portal (Slack still sends a click)
     LIST_NEXT = "fp_list_next"
     LIST_PREV = "fp_list_prev"
 

@@ -109,7 +109,7 @@ async def post_failure(
 
     The caller stores the returned ``SlackRef`` on the record. ``metadata`` (Slack message
     metadata) lets the poller find the message again after a crash."""
-    text, blocks = failure_message(rec)
+    text, blocks = failure_message(rec, portal_url=services.settings.cb_portal_url)
     channel, ts = await post(
         services,
         channel or services.settings.failed_payments_channel,
@@ -129,7 +129,7 @@ async def refresh_message(
     """Redraw the failure's message in place from the record; False when it has none."""
     if rec.slack is None:
         return False
-    text, blocks = failure_message(rec, notice=notice)
+    text, blocks = failure_message(rec, notice=notice, portal_url=services.settings.cb_portal_url)
     await update(services, rec.slack.channel, rec.slack.ts, text, blocks)
     return True
 

@@ -68,6 +68,7 @@ from bot.slack.blocks.digest import (
 from bot.slack.blocks.labels import DOING, REMEDY_LABELS, RESOLVED_HOW, audit_line
 from bot.slack.blocks.lists import help_message, list_page, not_allowed_message, stats_message
 from bot.slack.blocks.modal import recreate_modal
+from bot.slack.blocks.portal import PORTAL_KINDS, portal_buttons, portal_offered
 
 __all__ = [
     "REMEDY_LABELS",
@@ -98,7 +99,11 @@ Clock = Callable[[datetime], str]
 
 
 def failure_message(
-    rec: FailureRecord, *, show_buttons: bool = True, notice: str | None = None
+    rec: FailureRecord,
+    *,
+    show_buttons: bool = True,
+    notice: str | None = None,
+    portal_url: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The interactive card for one failed payment.
 
@@ -109,11 +114,13 @@ def failure_message(
     while a remedy runs or once resolved. ``notice`` (already plain words, e.g. a QBO fault
     and what to do next) is shown under the header; it is escaped here. With
     ``rec.diagnosis.books``, a section says what QuickBooks records of the payment and what
-    it lacks; a remedy whose plan may not run has no button, and a line says why.
+    it lacks; a remedy whose plan may not run has no button, and a line says why. A failure
+    found at the gateway whose Dismiss Syncing or Delete only the portal can do shows the
+    portal's link (``portal_url``) and *Done in the portal* instead (``blocks.portal``).
     """
     status = _status_line(rec, slack_time)
     top = _card_top(rec, status=status, notice=notice)
-    tail = _card_tail(rec, show_buttons=show_buttons)
+    tail = _card_tail(rec, show_buttons=show_buttons, portal_url=portal_url)
     middle = _invoice_blocks(rec, used=json_size(top) + json_size(tail), count=len(top) + len(tail))
     blocks = [*top, divider(), *middle, *tail]
     return fallback(_card_fallback_text(rec, has_status=bool(status))), blocks
@@ -150,7 +157,9 @@ def _card_top(rec: FailureRecord, *, status: str | None, notice: str | None) -> 
     return top
 
 
-def _card_tail(rec: FailureRecord, *, show_buttons: bool) -> list[Block]:
+def _card_tail(
+    rec: FailureRecord, *, show_buttons: bool, portal_url: str | None = None
+) -> list[Block]:
     """The blocks under the invoices: next step, QBO's sync error, the refused remedies
     and the buttons (when ``show_buttons``), then the footer."""
     p = rec.payment
@@ -167,6 +176,9 @@ def _card_tail(rec: FailureRecord, *, show_buttons: bool) -> list[Block]:
         tail.append(context(f"QuickBooks said{code}: {escape(truncate(err_text or '', 600))}"))
     buttons = remedy_buttons(rec) if show_buttons else []
     refused = refused_remedies(rec) if show_buttons else []
+    if show_buttons and portal_offered(rec):
+        buttons[:0] = portal_buttons(rec, portal_url)
+        refused = [(k, why) for k, why in refused if k not in PORTAL_KINDS]
     if refused:
         tail.append(
             context(

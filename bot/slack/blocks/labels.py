@@ -40,7 +40,7 @@ RESOLVED_HOW: dict[str, str] = {
     "already-in-qbo": "Already in QuickBooks; syncing dismissed",
     "unapplied": "Credit memo un-applied and the payment synced",
     "receipt-deleted": "Refunded payment's receipt deleted in QuickBooks",
-    "portal": "Done in the ConnectBooster portal",
+    "portal": "Dismissed in the ConnectBooster portal",
 }
 """How a failure was resolved (``Resolution.how``), as the card's last status line says it."""
 
