@@ -96,6 +96,21 @@ class GatewayClient:
         self._rng = rng or random.Random()
         self.stats = GatewayClientStats()
 
+    def with_retries(self, max_retries: int) -> GatewayClient:
+        """The same client (session, URL, key, paging) retrying at most ``max_retries``
+        times: ``check`` asks once, it does not sit out a 429 storm."""
+        return GatewayClient(
+            self._session,
+            url=self.url,
+            security_key=self._key,
+            page_size=self.page_size,
+            first_page=self.first_page,
+            max_retries=max_retries,
+            sleep=self._sleep,
+            backoff_base=self._backoff_base,
+            backoff_cap=self._backoff_cap,
+        )
+
     def __repr__(self) -> str:  # never show the key
         return f"GatewayClient(url={self.url!r})"
 
