@@ -19,6 +19,7 @@ Differences from contract mode, by design (asserted below):
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -179,3 +180,28 @@ async def test_bad_gateway_answers_lose_nothing_and_flag_nothing(
         gw.clear_injected()  # the gateway answers again: everything is found, once
         report = await poll_once(s, **FAST)
         assert len(report.new) == 9
+
+
+async def test_beside_the_contract_the_gateway_adds_only_what_the_contract_cannot_show(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with world(redis_url, redis_prefix, "all-causes", bots=0) as w:
+        w.slack.rate_limit_enabled = False
+        gw = w.stand_ins.gateway
+        assert gw is not None
+        both = {k: v for k, v in gateway_settings(w).items() if not k.startswith("cb_")}
+        s = (await w.start_bot(**both, gateway_invoice_pattern=PATTERN)).services
+        assert s.cb is not None and s.gateway is not None
+        synced = sorted(
+            (p for p in w.cb.payments.values() if p.sync.status == SyncStatus.SYNCED),
+            key=lambda p: p.paid_at,
+        )[0]
+        gw.reverse(synced.id, "void", w.scenario.now - timedelta(minutes=3))
+        report = await poll_once(s, **FAST)
+        # the contract's nine failures under their own ids, plus the refund: nothing twice
+        assert set(report.new) == w.scenario.failed_ids | {gw_id(synced.id)}
+        refund = await s.store.get_failure(gw_id(synced.id))
+        assert refund is not None and refund.diagnosis is not None
+        assert refund.diagnosis.cause is Cause.REFUNDED
+        again = await poll_once(s, **FAST)
+        assert again.new == [] and gw_id(synced.id) in again.still_open
