@@ -104,7 +104,7 @@ portal's link and *Done in the portal* on the cards), or both."""
 
 def _source_settings(stand_ins: StandIns, source: str) -> dict[str, Any]:
     """The settings that choose the demo's sources of payments."""
-    env = stand_ins.gateway_env(contract=source == "both")
+    env = stand_ins.gateway_env(contract=source != "gateway")
     out: dict[str, Any] = {
         "cb_base_url": env.get("CB_BASE_URL"),
         "cb_api_key": env.get("CB_API_KEY"),
