@@ -104,6 +104,8 @@ async def test_gateway_mode_finds_every_contract_failure_with_its_cause(
         texts = [str(m.blocks) for m in w.slack.all_messages(FAILED_CHANNEL)]
         assert len(texts) == 9
         assert all("no ConnectBooster receipt in QuickBooks" in t for t in texts)
+        assert all("The gateway shows: transaction" in t for t in texts)
+        assert not any("QuickBooks rejected" in t or "QuickBooks said" in t for t in texts)
 
         again = await poll_once(s, **FAST)  # nothing posted twice; the watch keeps them open
         assert again.new == [] and len(w.slack.all_messages(FAILED_CHANNEL)) == 9

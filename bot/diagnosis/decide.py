@@ -68,7 +68,7 @@ from bot.diagnosis.facts import QBOFacts
 from bot.diagnosis.invoice import invoice_finding
 from bot.diagnosis.refunded import is_refund, refunded_diagnosis
 from bot.diagnosis.unknown import inactive_diagnosis, unknown_diagnosis
-from bot.diagnosis.wording import Evidence, lower_first
+from bot.diagnosis.wording import Evidence, gateway_wording, lower_first
 from bot.formats import cents, money
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
@@ -108,6 +108,13 @@ def diagnose(
     at this payment. Amounts are compared to the cent. See the module docstring for the rules
     and the dominant-cause precedence.
     """
+    d = _decide(payment, facts, failure_rate=failure_rate, threshold=threshold)
+    return gateway_wording(d) if payment.id.startswith("gw-") else d
+
+
+def _decide(
+    payment: CBPayment, facts: QBOFacts, *, failure_rate: Decimal | None, threshold: Decimal
+) -> Diagnosis:
     ev = Evidence(facts, payment.currency)
     error = payment.sync.error
     books = account(payment, facts)

@@ -171,9 +171,11 @@ def _card_tail(
     err_text = (d.sync_error_message if d else None) or (
         p.sync.error.message if p.sync.error else None
     )
+    gateway = rec.payment_id.startswith("gw-")  # found at the gateway: QuickBooks said nothing
     if err_code or err_text:
         code = f" ({escape(err_code)})" if err_code else ""
-        tail.append(context(f"QuickBooks said{code}: {escape(truncate(err_text or '', 600))}"))
+        said = "The gateway shows" if gateway else f"QuickBooks said{code}"
+        tail.append(context(f"{said}: {escape(truncate(err_text or '', 600))}"))
     buttons = remedy_buttons(rec) if show_buttons else []
     refused = refused_remedies(rec) if show_buttons else []
     if show_buttons and portal_offered(rec):
@@ -193,6 +195,8 @@ def _card_tail(
         tail.append(actions(buttons, block_id=f"fp_actions:{rec.payment_id}"))
     attempts = plural(p.sync.attempts, "sync attempt")
     foot = f"ConnectBooster payment `{escape(rec.payment_id)}` · {attempts}"
+    if gateway:
+        foot = f"Found at the gateway: `{escape(rec.payment_id)}`"
     if d is not None:
         foot += f" · diagnosed {slack_time(d.diagnosed_at)}"
     tail.append(context(foot))
