@@ -120,7 +120,11 @@ async def build_services(
         session("connectbooster"),
         session("slack"),
     )
-    gateway_session = session("gateway")
+    # the gateway asks for one connection per integration (more from one IP → 429)
+    gateway_session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit_per_host=1),
+        trace_configs=[metrics.trace_config("gateway")],
+    )
     tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
     if settings.qbo_refresh_token is not None:
         try:
