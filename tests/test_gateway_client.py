@@ -222,3 +222,35 @@ def test_round_trip_keeps_money_and_times_exact() -> None:
     [back] = parse_response(render_response([t]))
     assert back == t
     assert back.made_by({"CB"}) and not back.made_by({"frontdesk"}) and back.made_by(set())
+
+
+async def test_the_stand_in_filters_as_query_php_does(
+    gw: GatewaySandbox, make_client: Callable[..., GatewayClient], clock: Clock
+) -> None:
+    client = make_client(page_size=100)
+    gw.add_transaction(
+        Transaction(
+            transaction_id="5000000001",
+            transaction_type="ck",
+            condition="pendingsettlement",
+            order_id="INV-77",
+            email="ap@frontdesk.example",
+            actions=[Action(action_type="sale", amount=Decimal("9.99"), date=T0, username="desk")],
+        )
+    )
+    gw.reverse("pmt_00002", "void", NOW - timedelta(minutes=1))
+    assert [t.transaction_id for t in await client.query(transaction_type="ck")] == ["5000000001"]
+    assert len(await client.query(order_id="INV-77")) == 1
+    assert len(await client.query(email="AP@frontdesk.example")) == 1
+    canceled = await client.query(condition="canceled")
+    assert [t.transaction_id for t in canceled] == [transaction_id_for("pmt_00002")]
+    assert len(await client.query(action_type="void,refund")) == 1
+    both = await client.query(transaction_id=f"5000000001,{transaction_id_for('pmt_00001')}")
+    assert len(both) == 2
+    newest_first = gw.select({"result_order": "reverse", "result_limit": "3"})
+    assert newest_first[0].actions[0].date >= newest_first[-1].actions[0].date
+    with pytest.raises(Rejected):
+        await client.query(start_date="yesterday")
+    assert gw.select({"result_limit": "2", "page_number": "1"}) != gw.select(
+        {"result_limit": "2", "page_number": "0"}
+    )

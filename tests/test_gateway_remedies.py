@@ -196,3 +196,29 @@ async def test_without_the_contract_dismiss_becomes_the_portal_link_and_done_in_
         assert pid not in again.new + again.updated
         kept = await s.store.get_failure(pid)
         assert kept is not None and kept.status is FailureStatus.RESOLVED
+
+
+async def test_recheck_reads_the_gateway_and_quickbooks_again(
+    redis_url: str, redis_prefix: str
+) -> None:
+    async with world(redis_url, redis_prefix, "all-causes", bots=0) as w:
+        w.slack.rate_limit_enabled = False
+        gw = w.stand_ins.gateway
+        assert gw is not None
+        s = (await w.start_bot(**gateway_settings(w, gateway_invoice_pattern=PATTERN))).services
+        [part] = synced_payments(w, 1)
+        gw.reverse(part.id, "refund", w.scenario.now - timedelta(minutes=5), Decimal("10.00"))
+        await poll_once(s, **FAST)
+        pid = f"gw-{transaction_id_for(part.id)}"
+        rec = await s.store.get_failure(pid)
+        assert rec is not None and rec.status is FailureStatus.OPEN
+        # still standing: Re-check changes nothing
+        await click(w, rec, RemedyKind.RECHECK)
+        await w.slack.wait_until(lambda: bool(w.slack.ephemeral(FINANCE_USER)))
+        same = await s.store.get_failure(pid)
+        assert same is not None and same.status is FailureStatus.OPEN
+        # a person deletes the receipt (and records the $10 less by hand elsewhere): resolved
+        w.company.delete("Payment", str(part.sync.qb_payment_id))
+        await click(w, rec, RemedyKind.RECHECK)
+        done = await until_status(w, pid, FailureStatus.RESOLVED, remedy=False)
+        assert done.resolution is not None
