@@ -84,6 +84,20 @@ def qbo_client(
     )
 
 
+def gateway_client(
+    settings: Settings, trace: aiohttp.TraceConfig
+) -> tuple[aiohttp.ClientSession, GatewayClient | None]:
+    """The gateway's session — one connection: its limits count connections from one
+    address — and its Query API client (``None`` without ``GATEWAY_SECURITY_KEY``)."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit_per_host=1),
+        trace_configs=[trace],
+    )
+    key = settings.gateway_security_key
+    client = GatewayClient(session, url=settings.gateway_url, security_key=key) if key else None
+    return session, client
+
+
 async def build_services(
     settings: Settings,
     *,
@@ -120,11 +134,7 @@ async def build_services(
         session("connectbooster"),
         session("slack"),
     )
-    # the gateway asks for one connection per integration (more from one IP → 429)
-    gateway_session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit_per_host=1),
-        trace_configs=[metrics.trace_config("gateway")],
-    )
+    gateway_session, gateway = gateway_client(settings, metrics.trace_config("gateway"))
     tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
     if settings.qbo_refresh_token is not None:
         try:
@@ -138,13 +148,6 @@ async def build_services(
     cb = (
         CBClient(cb_session, base_url=settings.cb_base_url, api_key=settings.cb_api_key)
         if settings.cb_base_url and settings.cb_api_key
-        else None
-    )
-    gateway = (
-        GatewayClient(
-            gateway_session, url=settings.gateway_url, security_key=settings.gateway_security_key
-        )
-        if settings.gateway_security_key is not None
         else None
     )
     slack = AsyncWebClient(
