@@ -34,6 +34,7 @@ COPY cli/ cli/
 COPY handlers/ handlers/
 COPY qb/ qb/
 COPY cb/ cb/
+COPY gateway/ gateway/
 
 USER 10001:10001
 

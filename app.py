@@ -209,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging()
             from sandbox.demo import run_demo
 
-            asyncio.run(run_demo(bot_builders(), port=args.port, scenario=args.scenario))
+            asyncio.run(
+                run_demo(bot_builders(), port=args.port, scenario=args.scenario, source=args.source)
+            )
             return 0
         settings = _load_or_exit()
         secrets = [

@@ -2,7 +2,8 @@
 
     python -m bench [--quick] [--only ack,command]
 
-Runs ``bench_diagnosis``, ``bench_burst``, ``bench_ack`` and ``bench_command``, each in its
+Runs ``bench_diagnosis``, ``bench_burst``, ``bench_ack``, ``bench_command`` and
+``bench_reconcile``, each in its
 own process (``python -m bench.<name>``: its own table is printed as it finishes and its
 figures kept in ``.bench-results/<kind>-<time>.json``), then prints one line per benchmark
 and writes them all to ``.bench-results/summary-<time>.json``. ``--quick`` runs smaller
@@ -28,6 +29,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "burst": ("burst", [], ["--failures", "200", "--real-seconds", "5"]),
     "ack": ("ack", [], ["--rounds", "2"]),
     "command": ("commands", [], ["--failures", "2000", "--runs", "40", "--burst", "10"]),
+    "reconcile": ("reconcile", [], ["--transactions", "300"]),
 }
 
 
@@ -55,6 +57,16 @@ def _figures(name: str, r: dict[str, Any]) -> tuple[str, bool | None]:
             f"{r['burst']['first_page_ms']['p99']} ms",
             bool(t["ack_ok"] and t["first_page_ok"]),
         )
+    if name == "reconcile":
+        parts = []
+        for p in r["passes"]:
+            f, c = p["failed_transfer"], p["refund_cause"]
+            parts.append(
+                f"{'pattern' if p['invoice_pattern'] else 'no pattern'}: failed transfer "
+                f"P {f['precision']} R {f['recall']}, refund P {c['precision']} "
+                f"R {c['recall']}, {p['qbo_per_reconciled_with_diagnosis']} QBO req/sale"
+            )
+        return f"{r['transactions']} transactions; " + "; ".join(parts), bool(r["met"])
     keys = [k for k, v in r.items() if isinstance(v, int | float) and not isinstance(v, bool)]
     return ", ".join(f"{k} {r[k]}" for k in keys[:5]) or "see its table above", None
 

@@ -31,6 +31,12 @@ The map, most specific class first (a class not listed takes its nearest listed 
                      RateLimited, ServerError,    ConnectBooster did not answer
                      TransportError
                      CBError                      ConnectBooster answered with an error
+    gateway.errors   AuthenticationFailed         the gateway refused the security key
+                     Rejected                     the gateway refused the query: <its text>
+                     RateLimited, ServerError,    the payment gateway did not answer
+                     TransportError
+                     MalformedResponse            the gateway's answer could not be read
+                     GatewayError                 the gateway answered with an error
     slack_sdk        SlackApiError                Slack refused the bot's request (<code>)
                      SlackClientError             Slack did not answer
     aiohttp          ClientError                  Slack did not answer (the QuickBooks and
@@ -62,6 +68,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.runtime.services import ShuttingDown
 from bot.store import CorruptRecord, SchemaTooNew, StoreError, StoreUnavailable
 from cb import errors as cbe
+from gateway import errors as gwe
 from qb import errors as qbe
 
 NOTHING_CHANGED = "Nothing was changed"
@@ -130,6 +137,8 @@ def _qbo_refused(exc: qbe.ValidationError) -> str:
 
 _QBO = "QuickBooks"
 _CB = "ConnectBooster"
+_GW = "Gateway"
+_GW_DOWN = Words("the payment gateway did not answer", "try again in a few minutes", _GW)
 _CB_DOWN = Words("ConnectBooster did not answer", "try again in a few minutes", _CB)
 _QBO_DOWN = Words("QuickBooks did not answer", "try again in a few minutes", _QBO)
 _QBO_ACCESS = Words(
@@ -183,6 +192,27 @@ ERRORS: dict[type[BaseException], Words] = {
     cbe.TransportError: _CB_DOWN,
     cbe.CBError: Words(
         lambda e: f"ConnectBooster answered with an error ({e.message})", "try again later", _CB
+    ),
+    gwe.AuthenticationFailed: Words(
+        "the payment gateway refused the bot's security key",
+        "an admin must check GATEWAY_SECURITY_KEY (a key with API permission)",
+        _GW,
+    ),
+    gwe.Rejected: Words(
+        lambda e: f"the payment gateway refused the query ({e.message})", "try again later", _GW
+    ),
+    gwe.RateLimited: _GW_DOWN,
+    gwe.ServerError: _GW_DOWN,
+    gwe.TransportError: _GW_DOWN,
+    gwe.MalformedResponse: Words(
+        lambda e: f"the payment gateway's answer could not be read ({e.message})",
+        "try again later",
+        _GW,
+    ),
+    gwe.GatewayError: Words(
+        lambda e: f"the payment gateway answered with an error ({e.message})",
+        "try again later",
+        _GW,
     ),
     SlackApiError: Words(
         lambda e: f"Slack refused the bot's request ({slack_error_code(e)})", "try again", "Slack"

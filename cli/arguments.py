@@ -31,4 +31,11 @@ def parse_args(argv: Sequence[str] | None, description: str | None) -> argparse.
     demo = sub.add_parser("demo", help="the whole bot against local stand-ins, in a browser")
     demo.add_argument("--port", type=int, default=None, help="default: PORT or 3000")
     demo.add_argument("--scenario", default="all-causes")
+    demo.add_argument(
+        "--source",
+        choices=("contract", "gateway", "both"),
+        default="contract",
+        help="where failures come from: the ConnectBooster contract, the payment gateway "
+        "(no contract: portal links on the cards), or both",
+    )
     return parser.parse_args(argv)

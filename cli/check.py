@@ -14,6 +14,7 @@ from bot.runtime.settings import Settings
 from bot.store import StoreError
 from bot.store.durability import require_durable
 from cli.audience import Level, audience_lines
+from cli.check_sources import source_lines
 
 CheckLine = tuple[str, bool, str]
 
@@ -91,7 +92,7 @@ async def _qbo(services: Services) -> CheckLine:
 async def _cb(services: Services) -> CheckLine:
     since = services.clock() - timedelta(days=services.settings.alert_window_days)
     try:
-        stats = await services.cb.sync_stats(since)
+        stats = await services.contract().sync_stats(since)
     except Exception as exc:  # noqa: BLE001 - check reports any failure as a line
         return ("ConnectBooster", False, f"{type(exc).__name__}: {exc}")
     return (
@@ -121,7 +122,8 @@ async def run_checks(settings: Settings, build: Callable[..., Awaitable[Services
             await _state(services),
             await _slack(services),
             await _qbo(services),
-            await _cb(services),
+            *([await _cb(services)] if services.cb is not None else []),
+            *await source_lines(services),
         ]
         # who reads the amounts: each channel's privacy and members (a WARN keeps exit code 0)
         slack_ok = any(name == "Slack" and ok for name, ok, _d in lines)

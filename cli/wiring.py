@@ -20,6 +20,7 @@ from bot.store import Store, StoreError
 from bot.store.tokens import RedisTokenStore, TokenStoreError
 from cb.client import CBClient
 from cli.connect import token_keys
+from gateway.client import GatewayClient
 from qb.auth import OAuthClient
 from qb.client import QBOClient
 from qb.shared_limits import RedisLimits, limits_key
@@ -83,6 +84,20 @@ def qbo_client(
     )
 
 
+def gateway_client(
+    settings: Settings, trace: aiohttp.TraceConfig
+) -> tuple[aiohttp.ClientSession, GatewayClient | None]:
+    """The gateway's session — one connection: its limits count connections from one
+    address — and its Query API client (``None`` without ``GATEWAY_SECURITY_KEY``)."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit_per_host=1),
+        trace_configs=[trace],
+    )
+    key = settings.gateway_security_key
+    client = GatewayClient(session, url=settings.gateway_url, security_key=key) if key else None
+    return session, client
+
+
 async def build_services(
     settings: Settings,
     *,
@@ -119,17 +134,22 @@ async def build_services(
         session("connectbooster"),
         session("slack"),
     )
+    gateway_session, gateway = gateway_client(settings, metrics.trace_config("gateway"))
     tokens = token_store(settings, redis, allow_plaintext=allow_plaintext_tokens)
     if settings.qbo_refresh_token is not None:
         try:
             await tokens.seed(settings.qbo_refresh_token, realm_id=settings.qbo_realm_id)
         except TokenStoreError as exc:
-            for s in (qbo_session, cb_session, slack_session):
+            for s in (qbo_session, cb_session, slack_session, gateway_session):
                 await s.close()
             await redis.aclose()
             raise StartError(f"QuickBooks tokens cannot be kept: {exc}") from None
     qbo = qbo_client(settings, qbo_session, redis, tokens)
-    cb = CBClient(cb_session, base_url=settings.cb_base_url, api_key=settings.cb_api_key)
+    cb = (
+        CBClient(cb_session, base_url=settings.cb_base_url, api_key=settings.cb_api_key)
+        if settings.cb_base_url and settings.cb_api_key
+        else None
+    )
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
@@ -147,6 +167,7 @@ async def build_services(
         cb=cb,
         slack=slack,
         metrics=metrics,
-        sessions=[qbo_session, cb_session, slack_session],
+        sessions=[qbo_session, cb_session, slack_session, gateway_session],
+        gateway=gateway,
         instance=instance,
     )

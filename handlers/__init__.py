@@ -18,7 +18,7 @@ from bot.runtime.services import Services
 
 def register_all(app: AsyncApp, services: Services) -> None:
     """Register every handler module on ``app``."""
-    from handlers import actions, commands, errors, home, team, views
+    from handlers import actions, commands, errors, home, portal, team, views
 
-    for module in (errors, actions, views, commands, team, home):
+    for module in (errors, actions, views, commands, portal, team, home):
         module.register(app, services)

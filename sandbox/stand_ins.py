@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.cb import CBSandbox
+from sandbox.gateway import SANDBOX_GATEWAY_KEY, GatewaySandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
 from sandbox.scenarios import World, build
 from sandbox.serving import serve
@@ -47,6 +48,9 @@ class Sandboxes:
     qbo_url: str
     cb_url: str
     runners: list[web.AppRunner]
+    gateway: GatewaySandbox | None = None
+    """The payment gateway's Query API stand-in, fed by ``cb``'s payments."""
+    gateway_url: str | None = None
 
     @property
     def realm_id(self) -> str:
@@ -74,6 +78,17 @@ class Sandboxes:
             "CB_BASE_URL": self.cb_url,
             "CB_API_KEY": self.cb.api_key,
         }
+
+    def gateway_env(self, *, contract: bool = False) -> dict[str, str]:
+        """:meth:`bot_env` for gateway mode: the gateway stand-in as the source, and the
+        ConnectBooster contract too only with ``contract``."""
+        env = self.bot_env()
+        if not contract:
+            env.pop("CB_BASE_URL"), env.pop("CB_API_KEY")
+        if self.gateway is not None and self.gateway_url is not None:
+            env["GATEWAY_URL"] = f"{self.gateway_url}/api/query.php"
+            env["GATEWAY_SECURITY_KEY"] = self.gateway.security_key
+        return env
 
     async def close(self) -> None:
         """Stop every server (the last started first)."""
@@ -128,11 +143,23 @@ async def start_sandboxes(
         cb.sync_interval = sync_interval
         cb_runner, cb_url = await serve(cb.make_app(), host, cb_port)
         runners.append(cb_runner)
+        gateway = GatewaySandbox(cb, security_key=SANDBOX_GATEWAY_KEY)
+        gw_runner, gateway_url = await serve(gateway.make_app(), host, 0)
+        runners.append(gw_runner)
     except BaseException:
         for runner in reversed(runners):
             await runner.cleanup()
         raise
-    return Sandboxes(qbo=qbo, cb=cb, world=world, qbo_url=qbo_url, cb_url=cb_url, runners=runners)
+    return Sandboxes(
+        qbo=qbo,
+        cb=cb,
+        world=world,
+        qbo_url=qbo_url,
+        cb_url=cb_url,
+        runners=runners,
+        gateway=gateway,
+        gateway_url=gateway_url,
+    )
 
 
 def _seed(

@@ -175,6 +175,22 @@ def plans() -> dict[RemedyKind, RemedyPlan]:
             before=Decimal(0),
             after=Decimal(0),
         ),
+        RemedyKind.DELETE_RECEIPT: plan(
+            RemedyKind.DELETE_RECEIPT,
+            [
+                write(
+                    "qbo_delete_receipt",
+                    WriteKind.QBO_DELETE_PAYMENT,
+                    "Delete payment CB10234 in QuickBooks (payment 900, $1,250.00 on 1043): "
+                    "the gateway gave the money back",
+                    target="900",
+                    body={"Id": "900", "SyncToken": "1"},
+                ),
+            ],
+            notes=("The invoices it paid (1043) open again in QuickBooks.",),
+            before=A,
+            after=Decimal(0),
+        ),
     }
 
 

@@ -26,6 +26,7 @@ from bot.runtime.services import ShuttingDown
 from bot.slack.permissions import PermissionCheckFailed
 from bot.store import CorruptRecord, SchemaTooNew, StoreError, StoreUnavailable
 from cb import errors as cbe
+from gateway import errors as gwe
 from qb import errors as qbe
 
 SECRET = "xoxb-1234-SECRET-token"
@@ -62,6 +63,13 @@ SAMPLES: dict[type[BaseException], BaseException] = {
     cbe.ServerError: cbe.ServerError(),
     cbe.TransportError: cbe.TransportError(message="refused"),
     cbe.CBError: cbe.CBError(418, "teapot", "short and stout"),
+    gwe.AuthenticationFailed: gwe.AuthenticationFailed("Authentication Failed"),
+    gwe.Rejected: gwe.Rejected("Invalid condition"),
+    gwe.RateLimited: gwe.RateLimited(retry_after=3),
+    gwe.ServerError: gwe.ServerError("HTTP 502", status=502),
+    gwe.TransportError: gwe.TransportError("connection reset"),
+    gwe.MalformedResponse: gwe.MalformedResponse("not XML"),
+    gwe.GatewayError: gwe.GatewayError("odd"),
     SlackApiError: SlackApiError(
         "failed", slack_response({"ok": False, "error": "channel_not_found"})
     ),
@@ -94,6 +102,13 @@ SPECIFIC = {
     cbe.ServerError: "ConnectBooster did not answer",
     cbe.TransportError: "ConnectBooster did not answer",
     cbe.CBError: "ConnectBooster answered with an error (short and stout)",
+    gwe.AuthenticationFailed: "GATEWAY_SECURITY_KEY",
+    gwe.Rejected: "refused the query (Invalid condition)",
+    gwe.RateLimited: "payment gateway did not answer",
+    gwe.ServerError: "payment gateway did not answer",
+    gwe.TransportError: "payment gateway did not answer",
+    gwe.MalformedResponse: "could not be read (not XML)",
+    gwe.GatewayError: "answered with an error (odd)",
     SlackApiError: "Slack refused the bot's request (channel_not_found)",
     SlackClientError: "Slack did not answer",
     aiohttp.ClientError: "Slack did not answer",

@@ -80,6 +80,9 @@ def test_ids_the_handlers_must_cover_are_exposed() -> None:
         "fp_recreate_payment",
         "fp_recheck",
         "fp_reactivate_customer",
+        "fp_delete_receipt",  # issue 15: a receipt refunded at the gateway
+        "fp_portal_done",  # issue 15: gateway mode, done in the ConnectBooster portal
+        "fp_open_portal",  # issue 15: the portal link (its click is acked)
         "fp_list_next",
         "fp_list_prev",
         # issue 18: the team's buttons

@@ -8,6 +8,7 @@ is formatted with its traceback and scanned for
   client secret),
 - QBO sandbox token shapes (refresh tokens ``RT1-…``, access tokens ``eyJsandbox.…``),
 - Slack token shapes (``xoxb-…``, ``xapp-…``) and ``Bearer …`` headers,
+- the gateway stand-in's security key and ``security_key=…`` form bodies (issue 15),
 - Fernet keys (the ``TOKEN_ENCRYPTION_KEY`` shape).
 
 ``tests/conftest.py`` imports it, so it guards every test of the suite.
@@ -27,13 +28,15 @@ import pytest
 from tests.harness import BOT_TOKEN, CB_KEY, SIGNING_SECRET
 
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
-KNOWN_SECRETS = (BOT_TOKEN, SIGNING_SECRET, CB_KEY, SANDBOX_CLIENT_SECRET)
+SANDBOX_GATEWAY_KEY = "gw-sandbox-security-key"  # sandbox.gateway's (issue 15)
+KNOWN_SECRETS = (BOT_TOKEN, SIGNING_SECRET, CB_KEY, SANDBOX_CLIENT_SECRET, SANDBOX_GATEWAY_KEY)
 SECRET_SHAPES = re.compile(
     r"RT1-[A-Za-z0-9_-]{8,}"  # QBO sandbox refresh token
     r"|eyJsandbox\.[A-Za-z0-9_-]{8,}"  # QBO sandbox access token
     r"|xox[abpr]-[A-Za-z0-9-]{6,}"  # Slack bot/user tokens
     r"|xapp-[A-Za-z0-9-]{6,}"  # Slack app-level token
     r"|Bearer\s+[A-Za-z0-9._~+/=-]{8,}"  # an Authorization header
+    r"|security_key=[^&\s'\"]{6,}"  # a gateway Query API form body
     r"|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}=(?![A-Za-z0-9_=-])"  # a Fernet key
 )
 

@@ -86,7 +86,7 @@ def test_the_chart_is_a_png_of_the_size_drawn_from_the_data() -> None:
     assert validate_blocks(blocks) == []
     body = str(blocks)
     for w in data.weeks:  # every week's rate in the text, from the same numbers
-        assert f"{fmt_rate(w.rate)} ({w.failures:,} of {w.payments:,})" in body
+        assert f"{fmt_rate(w.rate)} ({w.failures:,} of {w.payments:,} payment" in body
     assert sum(chart.backlog) > 0
 
 

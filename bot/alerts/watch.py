@@ -116,7 +116,7 @@ async def _check_rate(s: Services, stats: SyncStats | None) -> AlertReport | Non
     cfg = s.settings
     now = s.clock()
     window = timedelta(days=cfg.alert_window_days)
-    cur = stats if stats is not None else await s.cb.sync_stats(now - window)
+    cur = stats if stats is not None else await s.contract().sync_stats(now - window)
     rate = cur.failure_rate
     state = await alert_state(s)
     state.checked_at, state.last_rate = now, rate
@@ -147,7 +147,7 @@ async def _check_rate(s: Services, stats: SyncStats | None) -> AlertReport | Non
         else:
             episode = state.episode + 1
             if await s.store.once(f"alert:rate:{episode}", ttl=30 * 86400):
-                prev = await s.cb.sync_stats(now - 2 * window)
+                prev = await s.contract().sync_stats(now - 2 * window)
                 report = await build_report(s, cur, prev, now)
                 text, blocks = alert_message(report)
                 await messages.post(s, cfg.alert_channel, text, blocks)
@@ -241,11 +241,11 @@ async def _check_sync(s: Services) -> None:
     now = s.clock()
     state = await sync_alert_state(s)
     state.checked_at = now
-    pending = [p async for p in s.cb.list_payments("pending", limit=500)]
+    pending = [p async for p in s.contract().list_payments("pending", limit=500)]
     ran = False
     if pending:
         for status in ("synced", "failed"):
-            page = await s.cb.list_page(status, updated_since=now - SYNC_STALL, limit=1)
+            page = await s.contract().list_page(status, updated_since=now - SYNC_STALL, limit=1)
             if page.items:
                 ran = True
                 break

@@ -95,7 +95,7 @@ async def build_stats(
     ``ALERT_THRESHOLD``, and the bot's breakdowns over the same window."""
     now = now or services.clock()
     since = now - timedelta(days=window_days)
-    sync = await services.cb.sync_stats(since)
+    sync = await services.contract().sync_stats(since)
     store = services.store
     summaries = await store.open_summaries()
     open_rows = [(s.cause, s.amount, s.paid_at) for s in summaries]

@@ -25,6 +25,9 @@ Per invoice (application of ``applied`` dollars), in this order:
 5. Nothing explains it and the invoice was edited after the run → ``amount-changed`` (likely when
    QBO gives no update time); edited before the run → ``unknown``.
 
+A payment refunded at the gateway while its receipt stands is ``refunded``
+(``bot.diagnosis.refunded``), before any rule.
+
 A QBO payment carrying the payment's reference (in any spelling) or the bot's marker overrides
 the rules: ``already-in-qbo`` (``bot.diagnosis.already``), certain only when R = A.
 
@@ -63,8 +66,9 @@ from bot.diagnosis.books import account, own_payments
 from bot.diagnosis.deleted import deleted_finding
 from bot.diagnosis.facts import QBOFacts
 from bot.diagnosis.invoice import invoice_finding
+from bot.diagnosis.refunded import is_refund, refunded_diagnosis
 from bot.diagnosis.unknown import inactive_diagnosis, unknown_diagnosis
-from bot.diagnosis.wording import Evidence, lower_first
+from bot.diagnosis.wording import Evidence, gateway_wording, lower_first
 from bot.formats import cents, money
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
@@ -73,6 +77,7 @@ DEFAULT_THRESHOLD = Decimal("0.10")
 
 #: Dominant-cause precedence, strongest first (see the module docstring).
 CAUSE_PRECEDENCE: tuple[Cause, ...] = (
+    Cause.REFUNDED,
     Cause.ALREADY_IN_QBO,
     Cause.RECREATED,
     Cause.DELETED,
@@ -103,6 +108,13 @@ def diagnose(
     at this payment. Amounts are compared to the cent. See the module docstring for the rules
     and the dominant-cause precedence.
     """
+    d = _decide(payment, facts, failure_rate=failure_rate, threshold=threshold)
+    return gateway_wording(d) if payment.id.startswith("gw-") else d
+
+
+def _decide(
+    payment: CBPayment, facts: QBOFacts, *, failure_rate: Decimal | None, threshold: Decimal
+) -> Diagnosis:
     ev = Evidence(facts, payment.currency)
     error = payment.sync.error
     books = account(payment, facts)
@@ -113,6 +125,8 @@ def diagnose(
         "sync_error_message": error.message if error and error.message else None,
         "books": books,
     }
+    if is_refund(payment):
+        return refunded_diagnosis(payment, facts, books, common)
     used: set[str] = set()
     findings: list[Finding] = []
     for app, need in zip(payment.applications, books.needs, strict=True):

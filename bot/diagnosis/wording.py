@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from bot.diagnosis.facts import QBOFacts
 from bot.formats import cents, iso_date, money
-from bot.models import Books, Cause, EvidenceObject, Finding, InvoiceNeed
+from bot.models import Books, Cause, Diagnosis, EvidenceObject, Finding, InvoiceNeed
 from cb.models import Application
 from cb.models import Payment as CBPayment
 from qb.models import CreditMemo, Invoice
@@ -194,8 +194,36 @@ def recreate_step(payment: CBPayment, findings: list[Finding], books: Books | No
     )
 
 
+_GATEWAY_WORDS = (
+    ("QuickBooks rejected ", "No ConnectBooster receipt reached QuickBooks for "),
+    ("QuickBooks answered gateway: ", "The gateway shows "),
+    (
+        " — which first dismisses syncing in ConnectBooster, so it is not sent again.",
+        "; dismiss its syncing in the ConnectBooster portal too, so it is not sent again.",
+    ),
+    (
+        ", which first dismisses syncing in ConnectBooster.",
+        "; dismiss its syncing in the ConnectBooster portal too.",
+    ),
+)
+
+
+def gateway_wording(d: Diagnosis) -> Diagnosis:
+    """A diagnosis of a failure found at the gateway (``gw-…``), in words that fit it: no
+    sync attempt was rejected (the receipt never came), and only a person in the portal can
+    dismiss its syncing."""
+
+    def fix(text: str) -> str:
+        for old, new in _GATEWAY_WORDS:
+            text = text.replace(old, new)
+        return text
+
+    return d.model_copy(update={"summary": fix(d.summary), "next_step": fix(d.next_step)})
+
+
 __all__ = [
     "Evidence",
+    "gateway_wording",
     "lower_first",
     "recreate_step",
 ]

@@ -25,6 +25,7 @@ class Cause(StrEnum):
     AMOUNT_CHANGED = "amount-changed"
     ALREADY_IN_QBO = "already-in-qbo"
     INACTIVE_CUSTOMER = "inactive-customer"
+    REFUNDED = "refunded"  # refunded/voided/returned at the gateway, the receipt still stands
     UNKNOWN = "unknown"
     NONE = "none"  # this invoice is fine; another one on the payment is the cause
 
@@ -42,6 +43,7 @@ CAUSE_LABELS: dict[Cause, str] = {
     Cause.AMOUNT_CHANGED: "Invoice amount changed",
     Cause.ALREADY_IN_QBO: "Already in QuickBooks",
     Cause.INACTIVE_CUSTOMER: "Customer inactive in QuickBooks",
+    Cause.REFUNDED: "Refunded at the gateway, receipt still in QuickBooks",
     Cause.UNKNOWN: "Cause unknown",
     Cause.NONE: "No problem found",
 }
@@ -61,3 +63,4 @@ class RemedyKind(StrEnum):
     RECREATE_PAYMENT = "recreate_payment"
     RECHECK = "recheck"
     REACTIVATE_CUSTOMER = "reactivate_customer"  # a customer made inactive in QuickBooks
+    DELETE_RECEIPT = "delete_receipt"  # a receipt whose money the gateway gave back

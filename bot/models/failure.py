@@ -34,6 +34,8 @@ class ResolutionHow(StrEnum):
     DELETED = "deleted"  # removed from ConnectBooster's payment history
     RECREATED = "recreated"  # the bot created the payment in QuickBooks
     UNAPPLIED = "unapplied"  # a credit memo un-applied from Slack, then synced
+    RECEIPT_DELETED = "receipt-deleted"  # a refunded payment's receipt deleted in QuickBooks
+    PORTAL = "portal"  # done in the ConnectBooster portal by a person (gateway mode)
 
 
 class Resolution(BaseModel):

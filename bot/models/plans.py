@@ -28,6 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.models.causes import RemedyKind
 
+PORTAL_REFUSAL = (
+    "the bot cannot reach ConnectBooster for this payment: do it in the ConnectBooster "
+    "portal, then press *Done in the portal*"
+)
+"""The refusal of Dismiss Syncing and Delete on a payment found at the gateway whose books
+otherwise allow them: the card shows the portal's link and *Done in the portal* instead."""
+
 
 class WriteKind(StrEnum):
     """One external write a plan makes."""

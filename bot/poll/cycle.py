@@ -69,6 +69,7 @@ from bot.store.coordination import settle
 from bot.team.schedule import run_schedule
 from bot.team.snooze import wake_due
 from cb.errors import CBError
+from gateway.errors import GatewayError
 from qb.errors import QBOError
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,9 @@ class _Cycle:
     # -- top level ---------------------------------------------------------------------------
     async def run(self) -> None:
         s = self.s
+        if s.cb is None:  # gateway mode: the gateway and QuickBooks are the source
+            await self._run_gateway(refunds_only=False)
+            return
         now = s.clock()
         self.stats = await s.cb.sync_stats(now - timedelta(days=s.settings.alert_window_days))
         intake = Intake(s, self.stats.failure_rate)
@@ -182,6 +186,8 @@ class _Cycle:
         # loss, by a cycle that was running through it, would hide the failures lost with it)
         since = cursor - OVERLAP if cursor is not None and not state.recovering else None
         failed = [p async for p in s.cb.list_payments("failed", updated_since=since, limit=PAGE)]
+        if s.gateway is not None:  # beside the contract: what only the gateway can show
+            await self._run_gateway(refunds_only=True, state=state)
         records = {r.payment_id: r for r in await s.store.get_failures([p.id for p in failed])}
 
         fresh: list[Found] = []
@@ -220,8 +226,26 @@ class _Cycle:
         await finish_recovery(s, state, self.poster)
         await sweep_expired(s, self.report)
 
+    async def _run_gateway(self, *, refunds_only: bool, state: Any = None) -> None:
+        """The gateway step (``bot.poll.gateway``); alone, with the cycle's own ends."""
+        from bot.poll.gateway import gateway_step
+
+        s = self.s
+        alone = state is None
+        state = state if state is not None else await check_state(s)
+        await gateway_step(
+            s, self.report, self.poster, state, self._post_each, refunds_only=refunds_only
+        )
+        if alone:
+            self.report.still_open = await s.store.open_ids()
+            await finish_recovery(s, state, self.poster)
+            await sweep_expired(s, self.report)
+
     async def alerts(self) -> None:
         from bot.alerts.watch import check_alerts
+
+        if self.s.cb is None:
+            return  # the failure-rate alerts read ConnectBooster's sync counts
 
         try:
             self.report.alert = await check_alerts(self.s, stats=self.stats)
@@ -288,6 +312,7 @@ async def run_poller(
             raise
         except (
             CBError,
+            GatewayError,
             QBOError,
             SlackApiError,
             SlackClientError,

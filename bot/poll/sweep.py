@@ -52,14 +52,16 @@ async def sweep_resolved(
     ``failed_ids`` the payments still failing this cycle (left open); ``page`` the page size
     for ConnectBooster's lists. Resolved payment ids are added to ``report.resolved``."""
     s = services
-    open_ids = await s.store.open_ids(newest_first=False)
+    # failures found at the gateway (gw-…) are not ConnectBooster's: bot.poll.gateway sweeps them
+    open_ids = [i for i in await s.store.open_ids(newest_first=False) if not i.startswith("gw-")]
     if not open_ids:
         return
     open_set = set(open_ids) - failed_ids
     states: dict[str, Payment | None] = {}
     if since is not None:
         for status in (SyncStatus.SYNCED, SyncStatus.DISMISSED):
-            async for p in s.cb.list_payments(status.value, updated_since=since, limit=page):
+            pages = s.contract().list_payments(status.value, updated_since=since, limit=page)
+            async for p in pages:
                 if p.id in open_set:
                     states[p.id] = p
     # one by one, a rotating window: the only way to see a portal "Delete"
@@ -73,7 +75,7 @@ async def sweep_resolved(
         async def read(pid: str) -> None:
             async with sem:
                 try:
-                    states[pid] = await s.cb.get_payment(pid)
+                    states[pid] = await s.contract().get_payment(pid)
                 except NotFound:
                     states[pid] = None
 

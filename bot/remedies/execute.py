@@ -33,6 +33,7 @@ from bot.remedies.outcome import (
 )
 from bot.remedies.reactivate import reactivate
 from bot.remedies.recreate import recreate
+from bot.remedies.refund import delete_receipt
 from bot.remedies.reporting import count_remedy, note_in_thread
 from bot.remedies.texts import (
     failure_text,
@@ -43,6 +44,7 @@ from bot.remedies.unapply import unapply
 from bot.slack.blocks.card import REMEDY_LABELS, audit_line
 from bot.store.records import LeaseNotHeld
 from cb import errors as cbe
+from gateway.errors import GatewayError
 from qb import errors as qbe
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ JOURNALED: dict[RemedyKind, Callable[[RemedyRun], Awaitable[RemedyDone]]] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: unapply,
     RemedyKind.RECREATE_PAYMENT: recreate,
     RemedyKind.REACTIVATE_CUSTOMER: reactivate,
+    RemedyKind.DELETE_RECEIPT: delete_receipt,
 }
 """The journaled remedies (Re-check runs apart, without a journal)."""
 
@@ -127,7 +130,7 @@ async def execute(run: RemedyRun, *, resumed: bool = False) -> RemedyOutcome:
             f"*{label}* was not done: {detail}",
             notice=f"{label} was not done: {detail}",
         )
-    except (RemedyFailed, qbe.QBOError, cbe.CBError, TimeoutError) as exc:
+    except (RemedyFailed, qbe.QBOError, cbe.CBError, GatewayError, TimeoutError) as exc:
         ending = _failed(run, exc)
     except Exception as exc:
         log.exception("%s on %s crashed", kind.value, rec.payment.reference)
@@ -175,7 +178,7 @@ async def _replan(run: RemedyRun) -> None:
     now, so the redrawn message offers what a next click would write (best effort)."""
     try:
         fresh = await planning(run.services, run.rec, run.user)
-    except (qbe.QBOError, cbe.CBError) as exc:
+    except (qbe.QBOError, cbe.CBError, GatewayError) as exc:
         log.info("no fresh plans for %s: %r", run.rec.payment.reference, exc)
         return
     run.rec.payment = fresh.record.payment

@@ -44,6 +44,7 @@ from bot.models import (
     Resolution,
     ResolutionHow,
 )
+from bot.reconcile.reread import current_payment
 from bot.remedies.plan import PlanContext, plan_remedy
 from bot.runtime.services import Services
 from cb.models import Payment, SyncStatus
@@ -250,7 +251,7 @@ async def planning(
     ``cb.errors.NotFound`` when ConnectBooster no longer has the payment, and any QuickBooks
     or ConnectBooster error that stopped the reading."""
     if payment is None:
-        payment = await services.cb.get_payment(rec.payment_id)
+        payment = await current_payment(services, rec.payment)
     record = rec.model_copy(deep=True)
     record.payment = payment
     seen = as_planned(rec, payment)

@@ -35,6 +35,7 @@ from bot.remedies.runner import run_remedy
 from bot.runtime.services import Services
 from bot.slack.ids import KEEP_AS_CREDIT
 from cb.errors import CBError
+from gateway.errors import GatewayError
 from qb.errors import QBOError
 from qb.models import Invoice
 
@@ -120,7 +121,7 @@ async def offer(
     try:
         candidates = await recreate_candidates(services, rec)
         fresh = await planning(services, rec, user)
-    except (QBOError, CBError) as exc:
+    except (QBOError, CBError, GatewayError) as exc:
         raise PickerUnavailable(
             f"I could not list the customer's open invoices: {describe_error(exc)}"
         ) from exc

@@ -29,6 +29,9 @@ The remedies, with R what QuickBooks records of the payment (``Books.recorded_to
   ``{"Id", "SyncToken", "sparse": true, "Active": true}`` of the customer the facts carry —
   then ``cb_resync`` (ConnectBooster's sync then records A); refused when QuickBooks records
   part of the payment already, or something besides the customer stops the sync.
+- **Delete receipt in QuickBooks** (a payment refunded at the gateway while its receipt
+  stands): ``bot.remedies.plan_refund`` (one ``qbo_delete_payment``, only when all of it
+  went back).
 - **Re-check**: no writes; a note.
 
 ConnectBooster's state comes from ``rec.payment`` (re-read at click time): a payment synced
@@ -42,7 +45,9 @@ from typing import Any
 
 from bot.diagnosis.facts import QBOFacts
 from bot.models import Cause, FailureRecord, PlannedWrite, RemedyKind, RemedyPlan, WriteKind
+from bot.models.plans import PORTAL_REFUSAL
 from bot.remedies.plan_common import (
+    PORTAL_RETRY_NOTE,
     STEP_CB_DELETE,
     STEP_QBO_REACTIVATE,
     Frame,
@@ -51,6 +56,7 @@ from bot.remedies.plan_common import (
     unrecorded_where,
 )
 from bot.remedies.plan_recreate import plan_recreate
+from bot.remedies.plan_refund import plan_delete_receipt
 from bot.remedies.plan_unapply import plan_unapply
 from cb.models import SyncStatus
 
@@ -73,6 +79,8 @@ def plan_remedy(
         return _plan_dismiss(f)
     if kind == RemedyKind.REACTIVATE_CUSTOMER:
         return _plan_reactivate(f, facts)
+    if kind == RemedyKind.DELETE_RECEIPT:
+        return plan_delete_receipt(f, facts)
     return f.plan(
         notes=(
             "Nothing is written: QuickBooks and ConnectBooster are read again "
@@ -97,6 +105,8 @@ def _plan_dismiss(f: Frame) -> RemedyPlan:
             f"{f.money(f.books.unrecorded)} is recorded nowhere ({unrecorded_where(f.books)}). "
             f"{what} would lose it: record it with *Recreate payment in QuickBooks*"
         )
+    if f.portal_only:  # the books allow it, but only a person in the portal can do it
+        return f.refuse(PORTAL_REFUSAL)
     writes: list[PlannedWrite] = []
     if f.payment.sync.status != SyncStatus.DISMISSED:
         writes.append(f.dismiss_write())
@@ -158,7 +168,8 @@ def _plan_reactivate(f: Frame, facts: QBOFacts) -> RemedyPlan:
         body=body,
         reads_as=f"Reactivate customer {label} in QuickBooks (customer {customer.id})",
     )
-    return f.plan((write, f.resync_write()), recorded_after=f.amount)
+    notes = (PORTAL_RETRY_NOTE,) if f.portal_only else ()
+    return f.plan((write, *f.cb_writes(f.resync_write())), recorded_after=f.amount, notes=notes)
 
 
 __all__ = ["PlanContext", "plan_remedy"]

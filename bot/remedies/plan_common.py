@@ -28,6 +28,13 @@ from cb.models import SyncStatus
 
 ZERO = Decimal("0.00")
 
+GATEWAY_PREFIX = "gw-"
+"""The id prefix of a failure found by the gateway reconciliation (``bot.reconcile``)."""
+PORTAL_DISMISS_NOTE = (
+    "Dismiss syncing of it in the ConnectBooster portal too, so ConnectBooster's sync does "
+    "not record it again (the bot cannot reach the portal)."
+)
+PORTAL_RETRY_NOTE = "ConnectBooster's next sync run retries it (the bot cannot reach the portal)."
 STEP_CB_DISMISS = "cb_dismiss"
 STEP_CB_DELETE = "cb_delete"
 STEP_CB_RESYNC = "cb_resync"
@@ -105,6 +112,16 @@ class Frame:
     def refuse(self, why: str) -> RemedyPlan:
         """A refused plan: nothing is written, ``why`` says so in a sentence."""
         return self.plan(refusal=why)
+
+    @property
+    def portal_only(self) -> bool:
+        """Found at the gateway (``gw-…``): the bot cannot reach ConnectBooster for this
+        payment; what ConnectBooster would do is done in its portal by a person."""
+        return self.payment.id.startswith(GATEWAY_PREFIX)
+
+    def cb_writes(self, *writes: PlannedWrite) -> tuple[PlannedWrite, ...]:
+        """``writes`` (ConnectBooster calls), or none for a payment found at the gateway."""
+        return () if self.portal_only else writes
 
     def cb_write(self, step: str, kind: WriteKind, reads_as: str) -> PlannedWrite:
         """A ConnectBooster call on this payment."""

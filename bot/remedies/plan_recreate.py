@@ -37,6 +37,7 @@ from bot.formats import cents, iso_date, money
 from bot.models import Books, PlannedWrite, RemedyPlan, WriteKind
 from bot.models.plans import requester_phrase
 from bot.remedies.plan_common import (
+    PORTAL_DISMISS_NOTE,
     STEP_QBO_CREATE,
     ZERO,
     Frame,
@@ -145,7 +146,9 @@ def plan_recreate(f: Frame, facts: QBOFacts, params: dict[str, Any]) -> RemedyPl
         )
     writes: list[PlannedWrite] = []
     notes: list[str] = []
-    if f.payment.sync.status == SyncStatus.DISMISSED:
+    if f.portal_only:
+        notes.append(PORTAL_DISMISS_NOTE)
+    elif f.payment.sync.status == SyncStatus.DISMISSED:
         notes.append("Syncing is dismissed in ConnectBooster already.")
     else:
         writes.append(f.dismiss_write())

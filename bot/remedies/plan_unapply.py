@@ -31,7 +31,7 @@ from typing import Any
 from bot.diagnosis.facts import QBOFacts
 from bot.formats import cents
 from bot.models import Cause, Finding, PlannedWrite, RemedyPlan, WriteKind
-from bot.remedies.plan_common import STEP_QBO_UNAPPLY, ZERO, Frame
+from bot.remedies.plan_common import PORTAL_RETRY_NOTE, STEP_QBO_UNAPPLY, ZERO, Frame
 from qb.models import Payment as QBPayment
 from qb.models import PaymentLine
 
@@ -108,9 +108,10 @@ def plan_unapply(f: Frame, facts: QBOFacts) -> RemedyPlan:
     short = _still_short(f, facts, credited, removed)
     if short is not None:
         return f.refuse(short)
-    writes.append(f.resync_write())
+    writes.extend(f.cb_writes(f.resync_write()))
     note = "The credit stays on the customer in QuickBooks, available for another invoice."
-    return f.plan(tuple(writes), recorded_after=f.amount, notes=(note,))
+    notes = (note, PORTAL_RETRY_NOTE) if f.portal_only else (note,)
+    return f.plan(tuple(writes), recorded_after=f.amount, notes=notes)
 
 
 def _refusal(f: Frame) -> str | None:

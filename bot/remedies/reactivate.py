@@ -14,6 +14,7 @@ from bot.remedies.journal import RemedyRun
 from bot.remedies.outcome import RemedyDone
 from bot.remedies.writes import apply_writes, done_write
 from cb import errors as cbe
+from gateway.errors import GatewayError
 from qb import errors as qbe
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ async def reactivate(run: RemedyRun) -> RemedyDone:
         )
     try:  # then Re-check: the new diagnosis and plans go on the record
         fresh = await planning(run.services, run.rec, run.user)
-    except (qbe.QBOError, cbe.CBError) as exc:
+    except (qbe.QBOError, cbe.CBError, GatewayError) as exc:
         log.warning("re-check after reactivating %s failed: %r", name, exc)
         cause = "press *Re-check* to see where it stands"
     else:

@@ -23,6 +23,7 @@ from bot.models import (
     Resolution,
     ResolutionHow,
 )
+from bot.reconcile.reread import current_payment
 from bot.remedies.fresh import as_planned, planning
 from bot.remedies.outcome import RemedyOutcome, RemedyResult
 from bot.remedies.reporting import count_remedy, note_in_thread
@@ -31,6 +32,7 @@ from bot.slack.blocks.card import audit_line
 from bot.store import Lease
 from cb import errors as cbe
 from cb.models import SyncStatus
+from gateway.errors import GatewayError
 from qb import errors as qbe
 
 
@@ -44,7 +46,7 @@ async def recheck(
     status = before
     resolution: Resolution | None = None
     try:
-        payment = await services.cb.get_payment(rec.payment_id)
+        payment = await current_payment(services, rec.payment)
     except cbe.NotFound:
         status = FailureStatus.RESOLVED
         resolution = Resolution(
@@ -54,7 +56,7 @@ async def recheck(
             detail="Deleted from ConnectBooster's history",
         )
         message = "ConnectBooster no longer has this payment (deleted from its history)."
-    except cbe.CBError as exc:
+    except (cbe.CBError, GatewayError) as exc:
         return await _check_failed(services, rec, user, exc)
     else:
         rec.payment = payment

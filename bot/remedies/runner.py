@@ -53,6 +53,7 @@ from bot.slack.blocks import changed_plan_text
 from bot.slack.blocks.card import REMEDY_LABELS
 from bot.store.records import LeaseNotHeld
 from cb import errors as cbe
+from gateway.errors import GatewayError
 from qb import errors as qbe
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,11 @@ async def _decide(
         gone = cb_moved(rec, None, now)
         assert gone is not None
         return await _moved(services, rec.model_copy(deep=True), kind, user, gone, kept)
-    except (qbe.QBOError, cbe.CBError) as exc:  # no plan: the run records why, writes nothing
+    except (
+        qbe.QBOError,
+        cbe.CBError,
+        GatewayError,
+    ) as exc:  # no plan: the run records why, writes nothing
         start_journal(services, rec, kind, user, params, None)
         return RemedyRun(services, rec, kept, user, params, unplanned=exc)
     moved = cb_moved(rec, fresh.record.payment, now)

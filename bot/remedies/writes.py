@@ -198,7 +198,7 @@ async def _cb_sync_change(
         await run.done(step, gone=True)
         return gone(run)
     except cbe.Conflict:
-        payment = await run.services.cb.get_payment(run.rec.payment_id)
+        payment = await run.services.contract().get_payment(run.rec.payment_id)
         if payment.sync.status != SyncStatus.SYNCED:
             raise
         run.rec.payment = payment
@@ -210,17 +210,17 @@ async def _cb_sync_change(
 
 
 async def _cb_dismiss(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
-    return await _cb_sync_change(run, step, run.services.cb.dismiss_sync, gone_ends_it=True)
+    return await _cb_sync_change(run, step, run.services.contract().dismiss_sync, gone_ends_it=True)
 
 
 async def _cb_delete(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
-    deleted = await run.services.cb.delete_history(run.rec.payment_id)
+    deleted = await run.services.contract().delete_history(run.rec.payment_id)
     await run.done(step, deleted=deleted)
     return None
 
 
 async def _cb_resync(run: RemedyRun, write: PlannedWrite, step: RemedyStep) -> RemedyDone | None:
-    return await _cb_sync_change(run, step, run.services.cb.resync, gone_ends_it=False)
+    return await _cb_sync_change(run, step, run.services.contract().resync, gone_ends_it=False)
 
 
 Writer = Callable[[RemedyRun, PlannedWrite, RemedyStep], Awaitable[RemedyDone | None]]

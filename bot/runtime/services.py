@@ -1,4 +1,5 @@
-"""What the bot's domain functions work with: settings, state and the three clients.
+"""What the bot's domain functions work with: settings, state and the clients (QuickBooks,
+Slack, and the ConnectBooster contract and/or the payment gateway, each optional).
 
 ``app.py`` builds one ``Services`` for the process (one aiohttp session per upstream
 service, one Redis client) and closes it at shutdown; handlers and the poller receive it.
@@ -22,6 +23,8 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings
 from bot.store import Store
 from cb.client import CBClient
+from cb.errors import CBError
+from gateway.client import GatewayClient
 from qb.client import QBOClient
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,13 @@ class RemedyTimings:
     """The "this attempt was reported" markers are kept this long."""
 
 
+class NoContract(CBError):
+    """The ConnectBooster contract is not set up (``CB_BASE_URL``/``CB_API_KEY`` unset): what
+    it would do is done in the ConnectBooster portal by a person."""
+
+    default_code = "not_configured"
+
+
 class ShuttingDown(Exception):
     """The bot is stopping and takes no new work; try again in a moment."""
 
@@ -58,13 +68,16 @@ class Services:
     redis: aioredis.Redis
     store: Store
     qbo: QBOClient
-    cb: CBClient
+    cb: CBClient | None
+    """The ConnectBooster contract's client (``None``: the contract is not set up)."""
     slack: AsyncWebClient
     metrics: Metrics = field(default_factory=Metrics)
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
     instance: str = "bot"
     remedy_timings: RemedyTimings = field(default_factory=RemedyTimings)
+    gateway: GatewayClient | None = None
+    """The payment gateway's Query API client (``None``: the gateway is not a source)."""
     accepting: bool = True
     poller_started_at: datetime | None = None
     """When this process's poller loop started (``None``: no poller runs here)."""
@@ -73,6 +86,15 @@ class Services:
     process holding the poller lease); ``/readyz`` reads it."""
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def contract(self) -> CBClient:
+        """The ConnectBooster contract's client; :class:`NoContract` when it is not set up."""
+        if self.cb is None:
+            raise NoContract(
+                message="the ConnectBooster contract is not set up (gateway mode): "
+                "use the ConnectBooster portal"
+            )
+        return self.cb
 
     def run_work(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run work that must finish even during shutdown (a remedy); refused once stopping."""

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.commands.parse import STATS_WINDOWS
+from bot.runtime.settings_gateway import GatewaySettings, source_lines
 from bot.runtime.settings_team import TeamSettings
 
 QBO_HOSTS = {
@@ -33,7 +34,7 @@ DEFAULT_RETENTION_DAYS = 400
 """Resolved failures are kept this long by default: over a year, for a look back a year on."""
 
 
-class Settings(TeamSettings, BaseSettings):
+class Settings(TeamSettings, GatewaySettings, BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(
@@ -116,8 +117,10 @@ class Settings(TeamSettings, BaseSettings):
     qbo_requests_per_minute: int = Field(default=500, ge=1, le=500, description="1-500")
 
     # ConnectBooster
-    cb_base_url: str = Field(description="the ConnectBooster API base URL (see docs)")
-    cb_api_key: SecretStr = Field(description="the ConnectBooster API key")
+    cb_base_url: str | None = Field(
+        default=None, description="the ConnectBooster API base URL (see docs)"
+    )
+    cb_api_key: SecretStr | None = Field(default=None, description="the ConnectBooster API key")
     cb_portal_url: str | None = Field(default=None, description="the ConnectBooster portal URL")
 
     # State
@@ -294,4 +297,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as err:
-        raise SettingsError(describe_errors(err)) from None
+        lines = describe_errors(err)
+        if not any("source of payments" in line or "go together" in line for line in lines):
+            lines += source_lines(overrides)
+        raise SettingsError(lines) from None

@@ -43,6 +43,9 @@ class ActionId(StrEnum):
     RECREATE_PAYMENT = "fp_recreate_payment"
     RECHECK = "fp_recheck"
     REACTIVATE_CUSTOMER = "fp_reactivate_customer"
+    DELETE_RECEIPT = "fp_delete_receipt"
+    PORTAL_DONE = "fp_portal_done"  # gateway mode: a person did it in the ConnectBooster portal
+    OPEN_PORTAL = "fp_open_portal"  # the link button to the portal (Slack still sends a click)
     LIST_NEXT = "fp_list_next"
     LIST_PREV = "fp_list_prev"
     TAKE = "fp_take"  # the team's buttons (bot.team): own, reassign, release, snooze
@@ -59,6 +62,7 @@ REMEDY_ACTIONS: dict[RemedyKind, ActionId] = {
     RemedyKind.RECREATE_PAYMENT: ActionId.RECREATE_PAYMENT,
     RemedyKind.RECHECK: ActionId.RECHECK,
     RemedyKind.REACTIVATE_CUSTOMER: ActionId.REACTIVATE_CUSTOMER,
+    RemedyKind.DELETE_RECEIPT: ActionId.DELETE_RECEIPT,
 }
 """The button that runs each remedy."""
 

@@ -110,7 +110,7 @@ async def post_failure(
 
     The caller stores the returned ``SlackRef`` on the record. ``metadata`` (Slack message
     metadata) lets the poller find the message again after a crash."""
-    text, blocks = failure_message(rec)
+    text, blocks = failure_message(rec, portal_url=services.settings.cb_portal_url)
     channel, ts = await post(
         services,
         channel or services.settings.failed_payments_channel,
@@ -137,7 +137,9 @@ async def refresh_message(
     except StoreError as exc:  # the status matters more: draw it, the owner line catches up
         log.warning("owner of %s not read for its card: %s", rec.payment.reference, exc)
         team = None
-    text, blocks = failure_message(rec, notice=notice, team=team)
+    text, blocks = failure_message(
+        rec, notice=notice, team=team, portal_url=services.settings.cb_portal_url
+    )
     await update(services, rec.slack.channel, rec.slack.ts, text, blocks)
     return True
 

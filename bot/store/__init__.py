@@ -29,6 +29,8 @@ key                             holds                                           
 ``P team:snooze:<payment id>``  the failure's ``Snooze`` (versioned JSON)           team.py
 ``P team:snoozed``              zset of snoozed ids, scored by when they wake       team.py
 ``P team:home:viewers``         zset of App Home viewers, scored by when opened     team.py
+``P gateway:cursor``            the gateway reconciliation's cursor (RFC 3339)      gateway.py
+``P gateway:watch``             hash transaction id -> gateway sale JSON, watched   gateway.py
 ==============================  ==================================================  ===============
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step
@@ -66,6 +68,7 @@ from __future__ import annotations
 
 from bot.store.coordination import CoordinationStore, Lease
 from bot.store.errors import CorruptRecord, SchemaTooNew, StoreError, StoreUnavailable
+from bot.store.gateway import GatewayStateStore
 from bot.store.meta import MetaStore, Recovery, StateMarker
 from bot.store.records import OpenPage
 from bot.store.retention import ExpiryBatch, RetentionStore
@@ -90,5 +93,7 @@ __all__ = [
 ]
 
 
-class Store(RetentionStore, CoordinationStore, KeyedStateStore, MetaStore, TeamStore):
+class Store(
+    RetentionStore, CoordinationStore, KeyedStateStore, MetaStore, TeamStore, GatewayStateStore
+):
     """Typed access to everything the bot keeps in Redis (but the QuickBooks tokens)."""

@@ -78,7 +78,7 @@ async def gather(services: Services, user: str) -> HomeData:
     data.snoozed, data.snoozed_total = await listing.snoozed_apart(store)
     data.snoozed = data.snoozed[:MAX_SNOOZED]
     try:
-        stats = await services.cb.sync_stats(now - timedelta(days=30))
+        stats = await services.contract().sync_stats(now - timedelta(days=30))
         data.rate, data.failed_30d, data.payments_30d = (
             stats.failure_rate,
             stats.failed,

@@ -47,12 +47,14 @@ async def gather(services: Services, sent_on: date) -> WeeklyData:
     """The numbers of the summary sent on ``sent_on``."""
     tz = services.settings.books_tz
     days = history_days(sent_on)
-    totals: dict[date, int] = {}
-    for d in [*days, sent_on]:
-        start, _ = day_bounds(d, tz)
-        totals[d] = (await services.cb.sync_stats(start)).total
-    following = [*days[1:], sent_on]
-    per_day = {d: max(0, totals[d] - totals[n]) for d, n in zip(days, following, strict=True)}
+    per_day: dict[date, int] = {}
+    if services.cb is not None:  # without the contract the payments are not counted
+        totals: dict[date, int] = {}
+        for d in [*days, sent_on]:
+            start, _ = day_bounds(d, tz)
+            totals[d] = (await services.cb.sync_stats(start)).total
+        following = [*days[1:], sent_on]
+        per_day = {d: max(0, totals[d] - totals[n]) for d, n in zip(days, following, strict=True)}
     store = services.store
     spans = [Span(s.paid_at, s.first_seen_at) for s in await store.open_summaries()]
     window_start, _ = day_bounds(days[0], tz)

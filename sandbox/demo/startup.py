@@ -22,7 +22,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -97,9 +97,35 @@ async def open_redis(url: str) -> tuple[aioredis.Redis, str | None]:
     return fakeredis.FakeAsyncRedis(), notice
 
 
-def demo_settings(stand_ins: StandIns, *, redis_url: str, prefix: str) -> Settings:
+DEMO_SOURCES = ("contract", "gateway", "both")
+"""``--source``: the ConnectBooster contract, the payment gateway (issue 15: no contract, the
+portal's link and *Done in the portal* on the cards), or both."""
+
+
+def _source_settings(stand_ins: StandIns, source: str) -> dict[str, Any]:
+    """The settings that choose the demo's sources of payments."""
+    env = stand_ins.gateway_env(contract=source != "gateway")
+    out: dict[str, Any] = {
+        "cb_base_url": env.get("CB_BASE_URL"),
+        "cb_api_key": env.get("CB_API_KEY"),
+        "cb_portal_url": None,
+    }
+    if source != "contract":
+        out |= {
+            "gateway_url": env["GATEWAY_URL"],
+            "gateway_security_key": env["GATEWAY_SECURITY_KEY"],
+            "gateway_invoice_pattern": r"(\d{4,})",
+            "cb_portal_url": f"{stand_ins.cb_url}/sandbox/state",
+        }
+    return out
+
+
+def demo_settings(
+    stand_ins: StandIns, *, redis_url: str, prefix: str, source: str = "contract"
+) -> Settings:
     """The bot's settings for the demo: every value explicit, so nothing in the environment
-    (or a ``.env``) of a real installation leaks in."""
+    (or a ``.env``) of a real installation leaks in. ``source``: one of
+    :data:`DEMO_SOURCES`."""
     env = stand_ins.bot_env()
     return Settings(
         _env_file=None,
@@ -120,9 +146,7 @@ def demo_settings(stand_ins: StandIns, *, redis_url: str, prefix: str) -> Settin
         qbo_base_url=env["QBO_BASE_URL"],
         qbo_token_url=env["QBO_TOKEN_URL"],
         qbo_deposit_account_id=None,
-        cb_base_url=env["CB_BASE_URL"],
-        cb_api_key=env["CB_API_KEY"],
-        cb_portal_url=None,
+        **_source_settings(stand_ins, source),
         redis_url=redis_url,
         redis_prefix=prefix,
         redis_durability_check="off",  # the demo's Redis is throwaway (keys removed at exit)
@@ -162,6 +186,7 @@ async def start_demo(
     redis_url: str | None = None,
     *,
     host: str = "127.0.0.1",
+    source: str = "contract",
 ) -> Demo:
     """Start the sandboxes (seeded with ``scenario``), the Slack stand-in, the bot (built
     with ``bot``) and the workbench on ``host:port`` (0: any free port); the first poll runs
@@ -169,6 +194,8 @@ async def start_demo(
     ``redis_url``: default ``REDIS_URL`` or ``redis://localhost:6379/0``; the in-memory
     stand-in when it does not answer. Raises :class:`DemoError` with what to do when
     something cannot start."""
+    if source not in DEMO_SOURCES:
+        raise DemoError(f"unknown source {source!r}; choose one of {', '.join(DEMO_SOURCES)}")
     if scenario not in SCENARIOS:
         raise DemoError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
@@ -179,7 +206,7 @@ async def start_demo(
     services: Services | None = None
     try:
         stand_ins = await _start_slack_world(scenario)
-        settings = demo_settings(stand_ins, redis_url=url, prefix=prefix)
+        settings = demo_settings(stand_ins, redis_url=url, prefix=prefix, source=source)
         services = await bot.build_services(settings, redis=redis, instance="demo")
         bolt = bot.build_bolt_app(services)
         bot_runner, bot_url = await serve(bot.build_web_app(bolt, services), "127.0.0.1", 0)
@@ -250,7 +277,12 @@ def _port_from_env() -> int:
     return int(raw)
 
 
-async def run_demo(bot: BotBuilders, port: int | None = None, scenario: str = "all-causes") -> None:
+async def run_demo(
+    bot: BotBuilders,
+    port: int | None = None,
+    scenario: str = "all-causes",
+    source: str = "contract",
+) -> None:
     """``python app.py demo``: start everything, print the one URL, serve until Ctrl-C or
     SIGTERM, then stop cleanly. ``port`` default: ``PORT`` or 3000. The page listens on
     ``DEMO_HOST`` (default 127.0.0.1; set 0.0.0.0 to reach it from another machine)."""
@@ -258,7 +290,7 @@ async def run_demo(bot: BotBuilders, port: int | None = None, scenario: str = "a
         port = _port_from_env()
     host = os.environ.get("DEMO_HOST") or "127.0.0.1"
     try:
-        demo = await start_demo(bot, port=port, scenario=scenario, host=host)
+        demo = await start_demo(bot, port=port, scenario=scenario, host=host, source=source)
     except DemoError as err:
         print(f"failed-payments demo: cannot start: {err}", file=sys.stderr)
         raise SystemExit(3) from None

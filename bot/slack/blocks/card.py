@@ -69,6 +69,7 @@ from bot.slack.blocks.digest import (
 from bot.slack.blocks.labels import DOING, REMEDY_LABELS, RESOLVED_HOW, audit_line
 from bot.slack.blocks.lists import help_message, list_page, not_allowed_message, stats_message
 from bot.slack.blocks.modal import recreate_modal
+from bot.slack.blocks.portal import PORTAL_KINDS, portal_buttons, portal_offered
 from bot.slack.blocks.team import team_buttons, team_line
 
 __all__ = [
@@ -105,6 +106,7 @@ def failure_message(
     show_buttons: bool = True,
     notice: str | None = None,
     team: TeamView | None = None,
+    portal_url: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The interactive card for one failed payment.
 
@@ -118,6 +120,9 @@ def failure_message(
     it lacks; a remedy whose plan may not run has no button, and a line says why. ``team``
     (``bot.slack.blocks.team``): the owner and snooze under the status, and the team's
     buttons (Take it, Reassign, Snooze, …) while not resolved; ``None`` reads as unowned.
+    A failure found at the gateway whose Dismiss Syncing or Delete only the portal can do
+    shows the portal's link (``portal_url``) and *Done in the portal* instead
+    (``blocks.portal``).
     """
     status = _status_line(rec, slack_time)
     view = team or TeamView()
@@ -125,7 +130,7 @@ def failure_message(
     owner_line = team_line(view)
     if owner_line is not None:
         top.insert(1, owner_line)
-    tail = _card_tail(rec, show_buttons=show_buttons)
+    tail = _card_tail(rec, show_buttons=show_buttons, portal_url=portal_url)
     team_row = team_buttons(rec, view) if show_buttons else None
     if team_row is not None:
         tail.insert(len(tail) - 1, team_row)
@@ -165,7 +170,9 @@ def _card_top(rec: FailureRecord, *, status: str | None, notice: str | None) -> 
     return top
 
 
-def _card_tail(rec: FailureRecord, *, show_buttons: bool) -> list[Block]:
+def _card_tail(
+    rec: FailureRecord, *, show_buttons: bool, portal_url: str | None = None
+) -> list[Block]:
     """The blocks under the invoices: next step, QBO's sync error, the refused remedies
     and the buttons (when ``show_buttons``), then the footer."""
     p = rec.payment
@@ -177,11 +184,16 @@ def _card_tail(rec: FailureRecord, *, show_buttons: bool) -> list[Block]:
     err_text = (d.sync_error_message if d else None) or (
         p.sync.error.message if p.sync.error else None
     )
+    gateway = rec.payment_id.startswith("gw-")  # found at the gateway: QuickBooks said nothing
     if err_code or err_text:
         code = f" ({escape(err_code)})" if err_code else ""
-        tail.append(context(f"QuickBooks said{code}: {escape(truncate(err_text or '', 600))}"))
+        said = "The gateway shows" if gateway else f"QuickBooks said{code}"
+        tail.append(context(f"{said}: {escape(truncate(err_text or '', 600))}"))
     buttons = remedy_buttons(rec) if show_buttons else []
     refused = refused_remedies(rec) if show_buttons else []
+    if show_buttons and portal_offered(rec):
+        buttons[:0] = portal_buttons(rec, portal_url)
+        refused = [(k, why) for k, why in refused if k not in PORTAL_KINDS]
     if refused:
         tail.append(
             context(
@@ -196,6 +208,8 @@ def _card_tail(rec: FailureRecord, *, show_buttons: bool) -> list[Block]:
         tail.append(actions(buttons, block_id=f"fp_actions:{rec.payment_id}"))
     attempts = plural(p.sync.attempts, "sync attempt")
     foot = f"ConnectBooster payment `{escape(rec.payment_id)}` · {attempts}"
+    if gateway:
+        foot = f"Found at the gateway: `{escape(rec.payment_id)}`"
     if d is not None:
         foot += f" · diagnosed {slack_time(d.diagnosed_at)}"
     tail.append(context(foot))

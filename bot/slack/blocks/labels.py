@@ -17,6 +17,7 @@ REMEDY_LABELS: dict[RemedyKind, str] = {
     RemedyKind.RECREATE_PAYMENT: "Recreate payment in QuickBooks",
     RemedyKind.RECHECK: "Re-check",
     RemedyKind.REACTIVATE_CUSTOMER: "Reactivate customer",
+    RemedyKind.DELETE_RECEIPT: "Delete receipt in QuickBooks",
 }
 """Button text of each remedy, in ConnectBooster's words."""
 
@@ -27,6 +28,7 @@ DOING: dict[RemedyKind, str] = {
     RemedyKind.RECREATE_PAYMENT: "recreating the payment in QuickBooks",
     RemedyKind.RECHECK: "re-checking",
     RemedyKind.REACTIVATE_CUSTOMER: "reactivating the customer in QuickBooks",
+    RemedyKind.DELETE_RECEIPT: "deleting the refunded receipt in QuickBooks",
 }
 """What a remedy is doing while it runs ("<@U1> is dismissing syncing…")."""
 
@@ -37,6 +39,8 @@ RESOLVED_HOW: dict[str, str] = {
     "recreated": "Payment recreated in QuickBooks and syncing dismissed",
     "already-in-qbo": "Already in QuickBooks; syncing dismissed",
     "unapplied": "Credit memo un-applied and the payment synced",
+    "receipt-deleted": "Refunded payment's receipt deleted in QuickBooks",
+    "portal": "Dismissed in the ConnectBooster portal",
 }
 """How a failure was resolved (``Resolution.how``), as the card's last status line says it."""
 

@@ -40,6 +40,7 @@ CONFIRM_TITLES: dict[RemedyKind, str] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: "Unapply the credit memo?",
     RemedyKind.RECREATE_PAYMENT: "Recreate the payment?",
     RemedyKind.REACTIVATE_CUSTOMER: "Reactivate the customer?",
+    RemedyKind.DELETE_RECEIPT: "Delete the receipt?",
     RemedyKind.RECHECK: "Re-check?",
 }
 """The title of each remedy's confirm dialog."""
@@ -50,6 +51,7 @@ CONFIRM_OK: dict[RemedyKind, str] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: "Unapply",
     RemedyKind.RECREATE_PAYMENT: "Recreate payment",
     RemedyKind.REACTIVATE_CUSTOMER: "Reactivate",
+    RemedyKind.DELETE_RECEIPT: "Delete receipt",
     RemedyKind.RECHECK: "Re-check",
 }
 """The button that runs the remedy in its dialog or modal (at most 24 characters)."""
@@ -60,6 +62,7 @@ MODAL_TITLES: dict[RemedyKind, str] = {
     RemedyKind.UNAPPLY_CREDIT_MEMO: "Unapply credit memo",
     RemedyKind.RECREATE_PAYMENT: "Recreate payment",
     RemedyKind.REACTIVATE_CUSTOMER: "Reactivate customer",
+    RemedyKind.DELETE_RECEIPT: "Delete receipt",
     RemedyKind.RECHECK: "Re-check",
 }
 """The confirmation modal's title (Slack allows 24 characters)."""

@@ -5,6 +5,7 @@ open, and the failure rate of each of the last 8 weeks — all read from one
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from bot.formats import fmt_rate
 from bot.slack.blocks.common import (
@@ -28,6 +29,14 @@ def _day(d: date) -> str:
     return f"{d.day} {d:%b}"
 
 
+def _rate(rate: Decimal, failures: int, payments: int) -> str:
+    """A week's rate with what it counts; no payments counted with failures found means the
+    payments were not counted (no ConnectBooster contract), not a rate of 0%."""
+    if payments == 0 and failures:
+        return f"not known ({failures:,} failed; payments are counted by ConnectBooster's contract)"
+    return f"{fmt_rate(rate)} ({failures:,} of {plural(payments, 'payment')})"
+
+
 def weekly_message(data: WeeklyData) -> tuple[str, list[Block]]:
     """The summary of the week ``data.start`` .. ``data.end``."""
     week = data.weeks[-1]
@@ -39,8 +48,7 @@ def weekly_message(data: WeeklyData) -> tuple[str, list[Block]]:
                 f"*Found*\n{data.found:,}",
                 f"*Fixed*\n{data.fixed:,}",
                 f"*Still open*\n{data.still_open:,}",
-                f"*Failure rate*\n{fmt_rate(week.rate)} ({week.failures:,} of "
-                f"{plural(week.payments, 'payment')})",
+                f"*Failure rate*\n{_rate(week.rate, week.failures, week.payments)}",
             ]
         ),
     ]
@@ -56,10 +64,7 @@ def weekly_message(data: WeeklyData) -> tuple[str, list[Block]]:
             for who, n in sorted(data.fixed_by_person.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
         blocks.append(section("*Fixed, by whom*\n" + "\n".join(lines[:MAX_LINES])))
-    rates = [
-        f"• {_day(w.start)}: {fmt_rate(w.rate)} ({w.failures:,} of {w.payments:,})"
-        for w in data.weeks
-    ]
+    rates = [f"• {_day(w.start)}: {_rate(w.rate, w.failures, w.payments)}" for w in data.weeks]
     blocks.append(section("*Failure rate per week*\n" + "\n".join(rates)))
     blocks.append(
         context(

@@ -1,0 +1,71 @@
+"""Gateway mode's portal buttons: *Done in the portal* (finance users only: ack, then
+``bot.reconcile.portal.portal_done``) and the "Open in ConnectBooster" link, whose click
+Slack still sends and which only needs an ack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
+
+from bot.models import AuditEntry
+from bot.reconcile.portal import ACTION, portal_done
+from bot.runtime.services import Services
+from bot.slack.blocks import not_allowed_message
+from bot.slack.ids import ActionId, BadActionValue, decode_value
+from handlers.actions import BAD_VALUE_TEXT, listen
+from handlers.errors import report_error
+from handlers.gate import Refusal, ephemeral, finance_only, user_of
+
+
+async def refuse_portal(r: Refusal) -> BoltResponse:
+    """Ack an outsider's click, note it in the audit stream, tell them who may act."""
+    response = await r.ack()
+    if r.error is not None:
+        await report_error(r.services, r.error, r.body)
+        return response
+    actions = r.body.get("actions") or [{}]
+    action = actions[0] if isinstance(actions[0], dict) else {}
+    try:
+        payment_id = decode_value(action.get("value")).payment_id
+    except BadActionValue:
+        payment_id = ""
+    await r.services.store.audit_refused_click(
+        AuditEntry(
+            user=user_of(r.body) or "unknown",
+            action=ACTION,
+            payment_id=payment_id,
+            result="refused",
+            detail="not allowed to act",
+        )
+    )
+    settings = r.services.settings
+    text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
+    await ephemeral(r.services, r.body, r.respond, text, blocks)
+    return response
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Register *Done in the portal* and the portal link."""
+
+    async def done(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        try:
+            try:
+                value = decode_value(action.get("value"))
+            except BadActionValue:
+                await ephemeral(services, body, respond, BAD_VALUE_TEXT)
+                return
+            words = await portal_done(services, value.payment_id, user_of(body) or "")
+            if words:
+                await ephemeral(services, body, respond, words)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback, then told
+            await report_error(services, exc, body)
+
+    listen(app, ActionId.PORTAL_DONE.value, done, [finance_only(services, refuse_portal)])
+
+    @app.action(ActionId.OPEN_PORTAL.value)
+    async def opened(ack: AsyncAck) -> None:
+        await ack()  # a link: Slack opens the portal itself
