@@ -90,6 +90,16 @@ def test_the_chart_is_a_png_of_the_size_drawn_from_the_data() -> None:
     assert sum(chart.backlog) > 0
 
 
+def test_without_counted_payments_the_rate_is_not_known_rather_than_zero() -> None:
+    """Gateway-only mode counts no payments: a week with failures says its rate is not known."""
+    wk = MONDAY - timedelta(days=7)
+    data = compute([Span(_at(wk), _at(wk))], {}, MONDAY, UTC_TZ)
+    _, blocks = weekly_message(data)
+    body = str(blocks)
+    assert "not known (1 failed; payments are counted by ConnectBooster's contract)" in body
+    assert "0% (1 of" not in body and "0.0% (1 of" not in body
+
+
 @pytest.fixture
 async def w(redis_url: str, redis_prefix: str, redis_client: aioredis.Redis) -> AsyncIterator[Any]:
     overrides = {"weekly_summary_day": "mon", "weekly_summary_hour": 9}
