@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import imaplib
 import re
 import socket
@@ -93,6 +94,10 @@ def fetched(data: Sequence[Any]) -> dict[int, bytes]:
     return out
 
 
+def _uid_fetch(imap: imaplib.IMAP4, *, chunk: str, what: str) -> tuple[str, Any]:
+    return imap.uid("FETCH", chunk, what)
+
+
 class Mailbox:
     """One IMAP connection to one folder (see the module docstring)."""
 
@@ -107,10 +112,10 @@ class Mailbox:
         """Connect, log in and select the folder; returns its UIDVALIDITY."""
         return await asyncio.to_thread(self._locked, self._open)
 
-    async def uids_after(self, uid: int) -> list[int]:
-        """The UIDs above ``uid`` in the folder now, in order (new mail since the last call
-        shows here: the server is asked for news first)."""
-        return await asyncio.to_thread(self._locked, lambda: self._uids_after(uid))
+    async def uids_after(self, uid: int, *, unseen: bool = False) -> list[int]:
+        """The UIDs above ``uid`` in the folder now (only the unread ones with ``unseen``),
+        in order (new mail since the last call shows here: the server is asked first)."""
+        return await asyncio.to_thread(self._locked, lambda: self._uids_after(uid, unseen))
 
     async def headers(self, uids: Sequence[int]) -> list[MailMessage]:
         """The headers of these messages (body not read, nothing marked), in UID order; a
@@ -229,12 +234,13 @@ class Mailbox:
             raise MailProtocolError(f"IMAP {self._where()}: SELECT gave no UIDVALIDITY") from exc
         return self.uidvalidity
 
-    def _uids_after(self, uid: int) -> list[int]:
+    def _uids_after(self, uid: int, unseen: bool) -> list[int]:
         self._do("NOOP", lambda i: i.noop())
         changed = [d for d in self._untagged("UIDVALIDITY") if d is not None]
         if changed and changed[-1].isdigit():
             self.uidvalidity = int(changed[-1])  # the server changed it under us
-        data = self._do("UID SEARCH", lambda i: i.uid("SEARCH", "UID", f"{uid + 1}:*"))
+        criteria = ["UID", f"{uid + 1}:*", *(["UNSEEN"] if unseen else [])]
+        data = self._do("UID SEARCH", lambda i: i.uid("SEARCH", *criteria))
         words = b" ".join(d for d in data if isinstance(d, bytes)).split()
         return sorted({int(w) for w in words if w.isdigit() and int(w) > uid})
 
@@ -242,7 +248,7 @@ class Mailbox:
         out: dict[int, bytes] = {}
         for start in range(0, len(uids), _FETCH_BATCH):
             chunk = ",".join(str(u) for u in uids[start : start + _FETCH_BATCH])
-            data = self._do("UID FETCH", lambda i, c=chunk: i.uid("FETCH", c, what))
+            data = self._do("UID FETCH", functools.partial(_uid_fetch, chunk=chunk, what=what))
             out.update(fetched(data))
         return out
 

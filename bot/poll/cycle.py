@@ -309,7 +309,26 @@ async def run_poller(
                     len(report.resolved),
                     len(report.still_open),
                 )
-        await sleep(delay)
+        await _rest(services, sleep, delay)
+
+
+async def _rest(services: Services, sleep: Callable[[float], Awaitable[Any]], delay: float) -> None:
+    """Sleep ``delay`` seconds between cycles, or less when someone asks for a cycle now
+    (``Services.wake_poller``: a wake-up during a cycle runs one more right after it)."""
+    wake = services.poll_now
+    if not wake.is_set():
+        sleeper = asyncio.ensure_future(sleep(delay))
+        waiter = asyncio.ensure_future(wake.wait())
+        try:
+            done, _ = await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if sleeper in done:
+                await sleeper  # an injected sleep's error is the loop's, as before
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+    if wake.is_set():
+        wake.clear()
+        log.info("poll cycle now: %s", services.poll_now_reason or "asked for")
 
 
 __all__ = [
