@@ -203,6 +203,15 @@ class ImapServer:
         finally:
             imap.logout()
 
+    def mark_unread(self, uid: int, folder: str = "INBOX") -> None:
+        """Take ``\\Seen`` off a message, as a person marking it unread."""
+        imap = self.client()
+        try:
+            imap.select(folder)
+            imap.uid("STORE", str(uid), "-FLAGS", r"(\Seen)")
+        finally:
+            imap.logout()
+
     def create_folder(self, folder: str) -> None:
         imap = self.client()
         try:
