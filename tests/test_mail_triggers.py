@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
+import app as app_module
 from bot.mail.handle import last_event
 from bot.mail.recognise import MailKind
 from bot.mail.watch import MailCursor, MailWatcher, start_mail_watcher
 from bot.poll.cycle import run_poller
 from bot.runtime.services import Services
+from cli.check import run_checks
+from cli.check_mail import mail_check_line
 from tests.harness import ALERT_CHANNEL, World, world
 from tests.imap_server import PASSWORD, USER, ImapServer, imap_server, notification
 
@@ -234,3 +237,38 @@ async def test_other_mail_is_left_alone(redis_url: str, redis_prefix: str, imap_
         assert "\\Seen" not in imap_server.flags(other)  # not ours: not marked
         assert "\\Seen" not in imap_server.flags(plain)
         watcher.mailbox.abort()
+
+
+# ---- check ------------------------------------------------------------------------------------
+
+
+async def test_check_says_login_and_folder_or_why_not(
+    redis_url: str, redis_prefix: str, imap_server: ImapServer, capsys: pytest.CaptureFixture[str]
+):
+    async with world(redis_url, redis_prefix, "credit-memo", bots=0) as w:
+        ok = await mail_check_line(w.settings(**mail_settings(imap_server)))
+        assert ok[1] and f"logged in as {USER}" in ok[2] and "'INBOX'" in ok[2], ok
+
+        wrong = await mail_check_line(
+            w.settings(**mail_settings(imap_server, mail_imap_password="not-the-password"))
+        )
+        assert not wrong[1] and "login refused" in wrong[2] and "MAIL_IMAP_PASSWORD" in wrong[2]
+        assert "not-the-password" not in wrong[2]
+
+        folder = await mail_check_line(
+            w.settings(**mail_settings(imap_server, mail_imap_folder="ConnectBooster"))
+        )
+        assert not folder[1] and "MAIL_IMAP_FOLDER" in folder[2] and "ConnectBooster" in folder[2]
+
+        off = await mail_check_line(w.settings())
+        assert off[1] and off[2].startswith("off")
+
+        code = await run_checks(w.settings(**mail_settings(imap_server)), app_module.build_services)
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert any(line.startswith("OK") and "E-mail triggers" in line for line in out.splitlines())
+        assert PASSWORD not in out
+
+        imap_server.stop()
+        down = await mail_check_line(w.settings(**mail_settings(imap_server)))
+        assert not down[1] and "not reachable" in down[2], down
