@@ -24,6 +24,10 @@ key                             holds                                           
 ``P cache:<name>``              short-lived caches (user group members)             state.py
 ``P qbo:token:<realm>``         QuickBooks tokens (encrypted)                       tokens.py
 ``P qbo:token-lock:<realm>``    the token refresh lock (redis-py ``Lock``)          tokens.py
+``P mail:cursor:<folder>``      e-mail triggers: UIDVALIDITY and last UID looked at  bot/mail/watch.py
+``P mail:event:<kind>``         the last notification e-mail acted on, per kind     bot/mail/handle.py
+``P once:mail:uid:<v>:<uid>``   an e-mail handled (UIDVALIDITY ``v``, its UID)      bot/mail/handle.py
+``P once:mail:msgid:<hash>``    an e-mail handled (its Message-ID, hashed)          bot/mail/handle.py
 ==============================  ==================================================  ===============
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step
