@@ -24,11 +24,14 @@ key                             holds                                           
 ``P cache:<name>``              short-lived caches (user group members)             state.py
 ``P qbo:token:<realm>``         QuickBooks tokens (encrypted)                       tokens.py
 ``P qbo:token-lock:<realm>``    the token refresh lock (redis-py ``Lock``)          tokens.py
-``P mail:cursor:<folder>``      e-mail triggers: UIDVALIDITY and last UID looked at  bot/mail/watch.py
-``P mail:event:<kind>``         the last notification e-mail acted on, per kind     bot/mail/handle.py
-``P once:mail:uid:<v>:<uid>``   an e-mail handled (UIDVALIDITY ``v``, its UID)      bot/mail/handle.py
-``P once:mail:msgid:<hash>``    an e-mail handled (its Message-ID, hashed)          bot/mail/handle.py
+``P mail:cursor:<folder>``      the mailbox's UIDVALIDITY and last UID looked at    mail/watch.py
+``P mail:event:<kind>``         the last notification e-mail acted on, per kind     mail/handle.py
+``P once:mail:uid:<v>:<uid>``   an e-mail handled (UIDVALIDITY ``v``, its UID)      mail/handle.py
+``P once:mail:msgid:<hash>``    an e-mail handled (its Message-ID, hashed)          mail/handle.py
 ==============================  ==================================================  ===============
+
+The ``mail:`` keys are the e-mail triggers' (``bot/mail/``, not this package): they use
+``get_model`` / ``put_model`` and once-markers.
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step
 lands in one Redis Cluster slot; every other operation touches one key. The failure record
