@@ -3,11 +3,13 @@ body, parsing e-mails, reading FETCH answers, the alert's Block Kit, the reconne
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -187,3 +189,29 @@ def test_backoff_grows_from_the_poll_interval_to_the_cap() -> None:
     assert 0.15 <= backoff(1, 0.2, rng) <= 0.2
     assert 0.75 <= backoff(1, 15, rng) <= 1.0
     assert BACKOFF_CAP * 0.75 <= backoff(30, 15, rng) <= BACKOFF_CAP
+
+
+async def test_a_wake_up_cuts_the_pollers_rest_short() -> None:
+    from types import SimpleNamespace
+
+    from bot.poll.cycle import _rest
+
+    services: Any = SimpleNamespace(poll_now=asyncio.Event(), poll_now_reason=None)
+    slept: list[float] = []
+    resting_now = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        resting_now.set()
+        await asyncio.Event().wait()  # the interval, never over by itself
+
+    resting = asyncio.create_task(_rest(services, sleep, 300))
+    await asyncio.wait_for(resting_now.wait(), 5)
+    services.poll_now_reason = "a test"
+    services.poll_now.set()
+    await asyncio.wait_for(resting, 5)
+    assert slept == [300] and not services.poll_now.is_set()
+
+    services.poll_now.set()  # asked during a cycle: the next one starts without resting
+    await asyncio.wait_for(_rest(services, sleep, 300), 5)
+    assert slept == [300] and not services.poll_now.is_set()
