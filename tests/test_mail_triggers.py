@@ -122,6 +122,8 @@ async def test_sync_failed_email_starts_a_cycle_within_5_seconds(
             )
         )
         await wait_until(lambda: cycles(s) > before, 5, "a poll cycle after the e-mail")
+        # the cycle may finish before the e-mail's record and mark are written: wait for them
+        await wait_until(lambda: watcher.handled, 10, "the e-mail's handling to finish")
 
         event = await last_event(s, MailKind.SYNC_FAILED)
         assert event is not None and event.uid == uid
@@ -145,6 +147,7 @@ async def test_sync_disabled_email_reaches_the_alert_channel(
             )
         )
         await wait_until(lambda: len(alerts(w)) == 1, 10, "the alert")
+        await wait_until(lambda: len(watcher.handled) == 1, 10, "the e-mail's handling to finish")
         msg = w.slack.messages(ALERT_CHANNEL)[0]
         text = str(msg.blocks)
         assert "Sync Disabled: QuickBooks Online" in msg.text
@@ -217,6 +220,7 @@ async def test_dropped_connection_is_logged_reconnected_and_nothing_lost(
         imap_server.start()
         imap_server.append(notification("Sync Not Running", "No run for 48 hours."))
         await wait_until(lambda: len(alerts(w)) == 2, 30, "the alert after the server restart")
+        await wait_until(lambda: len(watcher.handled) == 2, 10, "the look to finish")
         assert watcher.handled == [MailKind.SYNC_DISABLED, MailKind.SYNC_NOT_RUNNING]
         assert all(PASSWORD not in r.getMessage() for r in caplog.records)
 

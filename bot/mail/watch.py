@@ -112,8 +112,14 @@ class MailWatcher:
     async def run(self) -> None:
         poll = float(self.s.settings.mail_poll_seconds)
         failures = 0
+        me = asyncio.current_task()
         try:
             while True:
+                # A cancel that lands just as an inner ``wait_for`` completes can be
+                # swallowed (Python 3.11, redis-py; as in ``bot.poll.cycle.run_poller``):
+                # honour it here so shutdown never waits on a watcher that goes on looking.
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError
                 delay = poll
                 try:
                     await self._connect(failures)

@@ -66,7 +66,7 @@ class MailSettings(BaseSettings):
         description="a regular expression for a Sync Not Running subject (alerts at once)",
     )
     mail_poll_seconds: float = Field(
-        default=15.0, ge=0.1, le=3600, description="seconds between looks at the mailbox"
+        default=4.0, ge=0.1, le=3600, description="seconds between looks at the mailbox"
     )
 
     @field_validator(
