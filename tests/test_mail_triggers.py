@@ -16,6 +16,7 @@ import app as app_module
 from bot.mail.handle import last_event
 from bot.mail.recognise import MailKind
 from bot.mail.watch import MailCursor, MailWatcher, start_mail_watcher
+from bot.poll import cycle as cycle_module
 from bot.poll.cycle import run_poller
 from bot.runtime.services import Services
 from cli.check import run_checks
@@ -276,3 +277,28 @@ async def test_check_says_login_and_folder_or_why_not(
         imap_server.stop()
         down = await mail_check_line(w.settings(**mail_settings(imap_server)))
         assert not down[1] and "not reachable" in down[2], down
+
+
+# ---- the wake-up with several bots -------------------------------------------------------------
+
+
+async def test_a_wake_up_skipped_by_another_poller_is_tried_again_soon(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(cycle_module, "WAKE_RETRY", 0.2)
+    async with world(
+        redis_url, redis_prefix, "credit-memo", bot_overrides={"poll_interval_seconds": 300}
+    ) as w:
+        s = w.services
+        w.slack.rate_limit_enabled = False
+        other = s.store.lease(cycle_module.LEASE_NAME, "another-bot", ttl=60)
+        assert await other.acquire()  # another process is in the middle of a cycle
+        skipped = s.metrics.poll_cycles.labels("skipped")
+        s.start_background(run_poller(s, post_interval=0), name="poller")
+        await wait_until(lambda: skipped._value.get() >= 1, 30, "the first cycle, skipped")
+
+        s.wake_poller("a test")  # e.g. a Sync Failed e-mail this process handled
+        await wait_until(lambda: skipped._value.get() >= 2, 10, "the woken cycle, skipped")
+        await other.release()
+        # the poll interval is 300 s: only the retry of the wake-up runs a cycle this soon
+        await wait_until(lambda: cycles(s) >= 1, 10, "the woken cycle, tried again")
