@@ -107,7 +107,8 @@ class MailWatcher:
         self.sleep = sleep
         self.connected = False
         self.handled: list[MailKind] = []
-        """What this watcher acted on, in order (for tests and the log)."""
+        """What this watcher acted on, in order (an e-mail whose handling failed after its
+        action, e.g. the mark, is acted on but not listed: the next look only marks it)."""
 
     async def run(self) -> None:
         poll = float(self.s.settings.mail_poll_seconds)
@@ -123,7 +124,7 @@ class MailWatcher:
                 delay = poll
                 try:
                     await self._connect(failures)
-                    self.handled.extend(await self.look())
+                    await self.look()
                     failures = 0
                 except MailConnectionLost as exc:
                     failures += 1
@@ -191,8 +192,10 @@ class MailWatcher:
                     cursor.uidvalidity,
                     uidvalidity,
                 )
-            uids = await mb.uids_after(0, unseen=True)
+            # the newest first: a message arriving between the two searches is above it,
+            # so the next look finds it if this one does not
             newest = max(await mb.uids_after(0), default=0)
+            uids = await mb.uids_after(0, unseen=True)
         else:
             uids = await mb.uids_after(cursor.uid)
         acted: list[MailKind] = []
@@ -200,6 +203,7 @@ class MailWatcher:
             kind = await handle_message(self.s, mb, header, self.patterns)
             if kind is not None:
                 acted.append(kind)
+                self.handled.append(kind)
             await self._advance(folder, uidvalidity, header.uid)
         if newest is not None and len(uids) <= _BATCH:
             await self._advance(folder, uidvalidity, newest)
