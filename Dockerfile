@@ -5,8 +5,9 @@
 #   docker run --env-file .env failed-payments python app.py check
 #
 # Only what the bot runs is in the image: the pinned runtime dependencies of requirements.lock
-# (hash-checked) and app.py, bot/, cli/, handlers/, qb/, cb/. The local stand-ins (sandbox/),
-# the tests and the demo's extra dependencies are not: `make demo` is for a developer machine.
+# (hash-checked) and app.py, bot/, cli/, handlers/, qb/, cb/, mail/. The local stand-ins
+# (sandbox/), the tests and the demo's extra dependencies are not: `make demo` is for a
+# developer machine.
 # tests/test_deployment_files.py checks this file against the settings and the lock files.
 
 FROM python:3.11-slim
@@ -35,6 +36,7 @@ COPY handlers/ handlers/
 COPY qb/ qb/
 COPY cb/ cb/
 COPY gateway/ gateway/
+COPY mail/ mail/
 
 USER 10001:10001
 

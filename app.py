@@ -88,12 +88,14 @@ def bot_builders() -> BotBuilders:
 
 
 async def start_background(services: Services) -> None:
-    """Resume half-done remedies, then start the poller."""
+    """Resume half-done remedies, then start the poller (and the mailbox watcher)."""
+    from bot.mail.watch import start_mail_watcher
     from bot.poll.cycle import run_poller
     from bot.remedies import resume_unfinished
 
     await resume_unfinished(services)
     services.start_background(run_poller(services), name="poller")
+    start_mail_watcher(services)  # ConnectBooster's e-mails as triggers, when MAIL_IMAP_HOST
 
 
 async def check_redis_at_start(services: Services) -> None:
@@ -224,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings.qbo_refresh_token,
                 settings.cb_api_key,
                 settings.token_encryption_key,
+                settings.mail_imap_password,
             )
             if s is not None
         ]

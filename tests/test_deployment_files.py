@@ -44,7 +44,7 @@ RUNTIME_LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
 
 # The packages the bot runs from (the image copies exactly these); sandbox/ is the demo's.
-PRODUCTION = ("bot", "cli", "handlers", "qb", "cb", "gateway")
+PRODUCTION = ("bot", "cli", "handlers", "qb", "cb", "gateway", "mail")
 FIRST_PARTY = {"app", *PRODUCTION, "sandbox", "tests", "bench"}
 
 

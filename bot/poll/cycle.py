@@ -81,6 +81,10 @@ LEASE_TTL = 60.0
 """Seconds the poller lease outlives a holder that stopped extending it (died)."""
 PAGE = 500
 BACKOFF_CAP = 900.0
+WAKE_RETRY = 5.0
+"""Seconds before trying again when a cycle asked for now (``Services.wake_poller``) was
+skipped because another process was polling: that cycle may have read ConnectBooster before
+the news that woke this one."""
 
 
 # ---- the cycle ----------------------------------------------------------------------------
@@ -297,6 +301,7 @@ async def run_poller(
     loop never ends on an error, and the app keeps serving meanwhile."""
     interval = float(services.settings.poll_interval_seconds)
     failures = 0
+    woken = False  # the next cycle was asked for now
     me = asyncio.current_task()
     services.poller_started_at = services.clock()  # /readyz measures the first cycle from here
     while True:
@@ -304,6 +309,7 @@ async def run_poller(
         # (Python 3.11, seen with redis-py): honour it here so shutdown never hangs.
         if me is not None and me.cancelling():
             raise asyncio.CancelledError
+        retry_wake = False
         try:
             report = await poll_once(services, post_interval=post_interval)
             changed = bool(report.new or report.updated or report.resolved)
@@ -333,6 +339,10 @@ async def run_poller(
             delay = interval
             if report.skipped:
                 log.debug("poll skipped: %s", report.skipped)
+                # asked for now, but another process was polling (maybe since before the
+                # news): try again soon rather than after the whole interval
+                retry_wake = woken
+                delay = min(delay, WAKE_RETRY) if retry_wake else delay
             elif report.new or report.updated or report.resolved:
                 log.info(
                     "poll: %d new, %d failed again, %d resolved, %d open",
@@ -341,7 +351,29 @@ async def run_poller(
                     len(report.resolved),
                     len(report.still_open),
                 )
-        await sleep(delay)
+        woken = await _rest(services, sleep, delay) or retry_wake
+
+
+async def _rest(services: Services, sleep: Callable[[float], Awaitable[Any]], delay: float) -> bool:
+    """Sleep ``delay`` seconds between cycles, or less when someone asks for a cycle now
+    (``Services.wake_poller``: a wake-up during a cycle runs one more right after it).
+    Returns whether a wake-up cut the rest short."""
+    wake = services.poll_now
+    if not wake.is_set():
+        sleeper = asyncio.ensure_future(sleep(delay))
+        waiter = asyncio.ensure_future(wake.wait())
+        try:
+            done, _ = await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if sleeper in done:
+                await sleeper  # an injected sleep's error is the loop's, as before
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+    if wake.is_set():
+        wake.clear()
+        log.info("poll cycle now: %s", services.poll_now_reason or "asked for")
+        return True
+    return False
 
 
 __all__ = [

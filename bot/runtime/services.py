@@ -84,6 +84,10 @@ class Services:
     last_poll_ok_at: datetime | None = None
     """When this process last finished a poll cycle without error (it polled, or found another
     process holding the poller lease); ``/readyz`` reads it."""
+    poll_now: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to have the poller run a cycle now instead of sleeping out its interval
+    (:meth:`wake_poller`)."""
+    poll_now_reason: str | None = None
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -109,6 +113,12 @@ class Services:
     async def guarded(self, coro: Awaitable[T]) -> T:
         """Await work as in-flight work: shutdown waits for it."""
         return await self.run_work(_as_coroutine(coro))
+
+    def wake_poller(self, reason: str) -> None:
+        """Ask this process's poller for a cycle now (e.g. ConnectBooster e-mailed "Sync
+        Failed"); a cycle running meanwhile is followed by one more."""
+        self.poll_now_reason = reason
+        self.poll_now.set()
 
     def start_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Start a job that shutdown cancels (the poller)."""

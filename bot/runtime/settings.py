@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.commands.parse import STATS_WINDOWS
 from bot.runtime.settings_gateway import GatewaySettings, source_lines
+from bot.runtime.settings_mail import MailSettings
 from bot.runtime.settings_team import TeamSettings
 
 QBO_HOSTS = {
@@ -34,7 +35,7 @@ DEFAULT_RETENTION_DAYS = 400
 """Resolved failures are kept this long by default: over a year, for a look back a year on."""
 
 
-class Settings(TeamSettings, GatewaySettings, BaseSettings):
+class Settings(TeamSettings, GatewaySettings, MailSettings, BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(

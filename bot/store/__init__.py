@@ -31,7 +31,14 @@ key                             holds                                           
 ``P team:home:viewers``         zset of App Home viewers, scored by when opened     team.py
 ``P gateway:cursor``            the gateway reconciliation's cursor (RFC 3339)      gateway.py
 ``P gateway:watch``             hash transaction id -> gateway sale JSON, watched   gateway.py
+``P mail:cursor:<folder>``      the mailbox's UIDVALIDITY and last UID looked at    mail/watch.py
+``P mail:event:<kind>``         the last notification e-mail acted on, per kind     mail/handle.py
+``P once:mail:uid:<v>:<uid>``   an e-mail handled (UIDVALIDITY ``v``, its UID)      mail/handle.py
+``P once:mail:msgid:<hash>``    an e-mail handled (its Message-ID, hashed)          mail/handle.py
 ==============================  ==================================================  ===============
+
+The ``mail:`` keys are the e-mail triggers' (``bot/mail/``, not this package): they use
+``get_model`` / ``put_model`` and once-markers.
 
 The index keys share one hash tag, so the multi-key transaction that keeps them in step
 lands in one Redis Cluster slot; every other operation touches one key. The failure record
