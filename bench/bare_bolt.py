@@ -6,8 +6,9 @@ The same stack as the bot's HTTP mode and nothing more: ``slack_bolt``'s ``Async
 its own request verification (the benchmarks' signing secret), served by its aiohttp
 ``web_app`` through an ``AppRunner`` and a ``TCPSite`` as the bot is, with one button
 listener that only acks. Its web client points at the Slack stand-in, as the bot's does
-(Bolt reads ``auth.test`` once, at the first request). ``bench_ack`` sends it the very click bodies it sends the bot, at
-the same concurrency, in the same run, and reports the bot's figures as a ratio of these.
+(Bolt reads ``auth.test`` once, at the first request). ``bench_ack`` sends it the very
+click bodies it sends the bot, at the same concurrency, in the same run, and reports the
+bot's figures as a ratio of these.
 Runs until its stdin closes; prints ``ready`` once it listens.
 """
 
