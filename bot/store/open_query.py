@@ -1,0 +1,180 @@
+"""Open failures read through the indexes: a filtered first page and totals without a scan.
+
+:func:`open_page` answers ``/failed-payments list`` (and any index a caller names) from the
+indexes of :mod:`bot.store.indexes`, in a few round trips whatever the number of open
+failures:
+
+- no filter: the running totals and ``ZREVRANGE`` of the page;
+- one filter (a cause, a customer text, a minimum amount, an age, a tag such as an owner):
+  the totals are the running totals of the values it covers (the customer text is matched,
+  in Python and so in every script, against the distinct customer names, not the failures),
+  plus the failures of the one partial bucket of a range filter, read by score; the page is
+  merged from the top of each value's zset;
+- several filters: the smallest filter's failures (by its running count) are the
+  candidates, each tested against the others by its small ``row``.
+
+The cost follows the number of distinct values a filter covers and the failures of the
+smallest filter, not the number of open failures.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import redis.asyncio as aioredis
+
+from bot.store.base import as_text
+from bot.store.indexes import (
+    INDEXES,
+    Constraint,
+    Row,
+    min_amount_constraint,
+    seen_before_constraint,
+    tag_constraint,
+)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """How many open failures, and their amounts in millionths."""
+
+    count: int
+    micros: int
+
+    @property
+    def amount(self) -> Decimal:
+        total = Decimal(self.micros).scaleb(-6)
+        cents = total.quantize(Decimal("0.01"))
+        return cents if cents == total else total
+
+
+async def _values(redis: aioredis.Redis, ix: str, dim: str) -> list[str]:
+    return [as_text(v) for v in await redis.hkeys(f"{ix}:n:{dim}")]
+
+
+async def constraints_for(
+    redis: aioredis.Redis,
+    ix: str,
+    *,
+    cause: str | None,
+    customer: str | None,
+    min_amount: Decimal | None,
+    seen_before: datetime | None,
+    tags: dict[str, list[str]] | None,
+) -> list[Constraint]:
+    """The filters as constraints on the indexes."""
+    out: list[Constraint] = []
+    if cause is not None:
+        out.append(tag_constraint("cause", [cause]))
+    if customer:
+        needle = customer.lower()
+        names = await _values(redis, ix, "customer")
+        out.append(tag_constraint("customer", [n for n in names if needle in n]))
+    if min_amount is not None:
+        out.append(min_amount_constraint(min_amount, await _values(redis, ix, "amount")))
+    if seen_before is not None:
+        out.append(seen_before_constraint(seen_before, await _values(redis, ix, "seen")))
+    for dim, values in (tags or {}).items():
+        out.append(tag_constraint(dim, values))
+    return out
+
+
+async def _rows(redis: aioredis.Redis, ix: str, pids: list[str]) -> list[Row]:
+    if not pids:
+        return []
+    raws = await redis.hmget(f"{ix}:row", pids)
+    return [Row.parse(p, r) for p, r in zip(pids, raws, strict=True) if r is not None]
+
+
+async def _edge_rows(redis: aioredis.Redis, ix: str, c: Constraint) -> list[Row]:
+    if c.edge is None:
+        return []
+    key, lo, hi = c.edge
+    pids = [as_text(p) for p in await redis.zrangebyscore(f"{ix}:{key}", lo, hi)]
+    return [r for r in await _rows(redis, ix, pids) if c.test(r)]
+
+
+def _zset(ix: str, dim: str, value: str) -> str:
+    for i in INDEXES:
+        if i.dim == dim and i.key is not None:
+            return f"{ix}:{i.key(dim, value)}"
+    raise KeyError(f"the index {dim!r} keeps no zset")
+
+
+async def _sizes(redis: aioredis.Redis, ix: str, c: Constraint) -> tuple[int, int]:
+    """The running count and amount of ``c``'s full values."""
+    if not c.full:
+        return 0, 0
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hmget(f"{ix}:n:{c.dim}", c.full)
+        pipe.hmget(f"{ix}:m:{c.dim}", c.full)
+        ns, ms = await pipe.execute()
+    return sum(int(n or 0) for n in ns), sum(int(m or 0) for m in ms)
+
+
+async def _single(
+    redis: aioredis.Redis, ix: str, c: Constraint, offset: int, limit: int
+) -> tuple[Totals, list[str]]:
+    """Totals and page of one constraint: running totals, plus its edge; the page merged
+    from the top ``offset + limit`` of each full value's zset."""
+    count, amount = await _sizes(redis, ix, c)
+    edge = await _edge_rows(redis, ix, c)
+    count += len(edge)
+    amount += sum(r.amount for r in edge)
+    want = offset + limit
+    heads: list[list[tuple[float, str]]] = [[(r.paid, r.pid) for r in edge]]
+    if c.full and want > 0:
+        async with redis.pipeline(transaction=False) as pipe:
+            for v in c.full:
+                pipe.zrevrange(_zset(ix, c.dim, v), 0, want - 1, withscores=True)
+            for got in await pipe.execute():
+                heads.append([(float(s), as_text(m)) for m, s in got])
+    top = heapq.nlargest(want, (x for h in heads for x in h))
+    return Totals(count, amount), [pid for _, pid in top[offset:want]]
+
+
+async def _several(
+    redis: aioredis.Redis, ix: str, cs: list[Constraint], offset: int, limit: int
+) -> tuple[Totals, list[str]]:
+    """Totals and page of several constraints: the smallest one's failures, tested."""
+    sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
+    drive = cs[sizes.index(min(sizes))]
+    pids: list[str] = []
+    if drive.full:
+        async with redis.pipeline(transaction=False) as pipe:
+            for v in drive.full:
+                pipe.zrange(_zset(ix, drive.dim, v), 0, -1)
+            for got in await pipe.execute():
+                pids.extend(as_text(m) for m in got)
+    rows = await _rows(redis, ix, pids) + await _edge_rows(redis, ix, drive)
+    keep = [r for r in rows if all(c.test(r) for c in cs)]
+    keep.sort(key=lambda r: (r.paid, r.pid), reverse=True)
+    totals = Totals(len(keep), sum(r.amount for r in keep))
+    return totals, [r.pid for r in keep[offset : offset + limit]]
+
+
+async def query(
+    redis: aioredis.Redis, ix: str, cs: list[Constraint], offset: int, limit: int
+) -> tuple[Totals, list[str]]:
+    """Totals of the open failures passing every constraint, and the ids of the page
+    ``offset .. offset + limit`` newest paid first."""
+    offset, limit = max(0, offset), max(0, limit)
+    if any(not c.full and c.edge is None for c in cs):
+        return Totals(0, 0), []  # a filter nothing can pass (a customer nobody has)
+    if not cs:
+        cs = [tag_constraint("all", ["*"])]
+    if len(cs) == 1:
+        return await _single(redis, ix, cs[0], offset, limit)
+    return await _several(redis, ix, cs, offset, limit)
+
+
+async def totals_by(redis: aioredis.Redis, ix: str, dim: str) -> dict[str, Totals]:
+    """The running totals of every value of the index ``dim``."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hgetall(f"{ix}:n:{dim}")
+        pipe.hgetall(f"{ix}:m:{dim}")
+        ns, ms = await pipe.execute()
+    return {as_text(k): Totals(int(n), int(ms.get(k, 0))) for k, n in ns.items()}
