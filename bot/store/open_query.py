@@ -26,9 +26,10 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
+from bot.store import indexes
 from bot.store.base import as_text
 from bot.store.indexes import (
-    INDEXES,
+    DAY,
     Constraint,
     Row,
     min_amount_constraint,
@@ -98,7 +99,7 @@ async def _edge_rows(redis: aioredis.Redis, ix: str, c: Constraint) -> list[Row]
 
 
 def _zset(ix: str, dim: str, value: str) -> str:
-    for i in INDEXES:
+    for i in indexes.INDEXES:
         if i.dim == dim and i.key is not None:
             return f"{ix}:{i.key(dim, value)}"
     raise KeyError(f"the index {dim!r} keeps no zset")
@@ -169,6 +170,16 @@ async def query(
     if len(cs) == 1:
         return await _single(redis, ix, cs[0], offset, limit)
     return await _several(redis, ix, cs, offset, limit)
+
+
+async def paid_edge(redis: aioredis.Redis, ix: str, since: datetime) -> list[tuple[str, int]]:
+    """``(cause, amount in millionths)`` of the open failures paid from ``since`` to the end
+    of its day (the partial day of a window)."""
+    end = (int(since.timestamp() // DAY) + 1) * DAY
+    pids = [
+        as_text(p) for p in await redis.zrangebyscore(f"{ix}:open", since.timestamp(), f"({end}")
+    ]
+    return [(next(iter(r.tags["cause"])), r.amount) for r in await _rows(redis, ix, pids)]
 
 
 async def totals_by(redis: aioredis.Redis, ix: str, dim: str) -> dict[str, Totals]:

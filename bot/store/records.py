@@ -33,7 +33,7 @@ from bot.store import open_query
 from bot.store.base import StoreBase, as_text, lua_script
 from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
-from bot.store.indexes import INDEX_VERSION, row_of
+from bot.store.indexes import INDEX_VERSION, day_of, row_of
 from bot.store.versioned import dump_versioned, load_versioned
 
 INDEX_SCRIPT = "index_failure.lua"
@@ -268,6 +268,26 @@ class RecordStore(StoreBase):
             await self.ensure_indexes()
         with translate_errors():
             return await open_query.totals_by(self.redis, self._idx, dim)
+
+    async def open_by_cause_since(self, since: datetime) -> dict[Cause, tuple[int, Decimal]]:
+        """Open failures paid at or after ``since``, counted and summed by cause: the running
+        totals of the days after ``since``'s, and the failures of its own day one by one."""
+        if not self._indexes_checked:
+            await self.ensure_indexes()
+        with translate_errors():
+            totals = await open_query.totals_by(self.redis, self._idx, "paid")
+            edge = await open_query.paid_edge(self.redis, self._idx, since)
+        first_day = day_of(since)
+        out: dict[Cause, tuple[int, Decimal]] = {}
+        for key, t in totals.items():
+            cause, _, day = key.rpartition("|")
+            if int(day) > first_day:
+                n, a = out.get(Cause(cause), (0, Decimal(0)))
+                out[Cause(cause)] = (n + t.count, a + t.amount)
+        for cause_value, micro in edge:
+            n, a = out.get(Cause(cause_value), (0, Decimal(0)))
+            out[Cause(cause_value)] = (n + 1, a + Decimal(micro).scaleb(-6))
+        return out
 
     # -- resolved failures ---------------------------------------------------------------
     async def resolved_ids(self, since: datetime, until: datetime | None = None) -> list[str]:
