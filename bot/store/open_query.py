@@ -20,6 +20,7 @@ smallest filter, not the number of open failures.
 from __future__ import annotations
 
 import heapq
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -116,41 +117,70 @@ async def _sizes(redis: aioredis.Redis, ix: str, c: Constraint) -> tuple[int, in
     return sum(int(n or 0) for n in ns), sum(int(m or 0) for m in ms)
 
 
+async def _union_top(
+    redis: aioredis.Redis, ix: str, keys: list[list[str]], want: int
+) -> list[tuple[float, str]]:
+    """The intersection of the unions ``keys`` (each a list of zsets scored by paid time),
+    computed inside Redis in one transaction on throwaway keys: its top ``want`` (every
+    member when ``want`` is negative) as ``(paid, id)``."""
+    tmp = f"{ix}:tmp:{uuid.uuid4().hex}"
+    parts: list[str] = []
+    async with redis.pipeline(transaction=True) as pipe:
+        for i, union in enumerate(keys):
+            if len(union) == 1:
+                parts.append(union[0])
+            else:
+                parts.append(f"{tmp}:{i}")
+                pipe.zunionstore(parts[-1], union, aggregate="MAX")
+        if len(parts) > 1:
+            pipe.zinterstore(tmp, parts, aggregate="MAX")
+            top = tmp
+        else:
+            top = parts[0]
+        pipe.zrevrange(top, 0, want - 1 if want > 0 else -1, withscores=True)
+        temporary = [k for k in [*parts, tmp] if k.startswith(tmp)]
+        pipe.delete(*temporary)
+        got = (await pipe.execute())[-2]
+    return [(float(sc), as_text(m)) for m, sc in got]
+
+
+def _keys(ix: str, c: Constraint) -> list[str]:
+    return [_zset(ix, c.dim, v) for v in c.full]
+
+
 async def _single(
     redis: aioredis.Redis, ix: str, c: Constraint, offset: int, limit: int
 ) -> tuple[Totals, list[str]]:
-    """Totals and page of one constraint: running totals, plus its edge; the page merged
-    from the top ``offset + limit`` of each full value's zset."""
+    """Totals and page of one constraint: running totals, plus its edge; the page is the
+    top of its values' zsets (merged inside Redis), merged with the edge."""
     count, amount = await _sizes(redis, ix, c)
     edge = await _edge_rows(redis, ix, c)
     count += len(edge)
     amount += sum(r.amount for r in edge)
     want = offset + limit
-    heads: list[list[tuple[float, str]]] = [[(r.paid, r.pid) for r in edge]]
+    heads = [(r.paid, r.pid) for r in edge]
     if c.full and want > 0:
-        async with redis.pipeline(transaction=False) as pipe:
-            for v in c.full:
-                pipe.zrevrange(_zset(ix, c.dim, v), 0, want - 1, withscores=True)
-            for got in await pipe.execute():
-                heads.append([(float(s), as_text(m)) for m, s in got])
-    top = heapq.nlargest(want, (x for h in heads for x in h))
+        heads += await _union_top(redis, ix, [_keys(ix, c)], want)
+    top = heapq.nlargest(want, heads)
     return Totals(count, amount), [pid for _, pid in top[offset:want]]
 
 
 async def _several(
     redis: aioredis.Redis, ix: str, cs: list[Constraint], offset: int, limit: int
 ) -> tuple[Totals, list[str]]:
-    """Totals and page of several constraints: the smallest one's failures, tested."""
-    sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
-    drive = cs[sizes.index(min(sizes))]
-    pids: list[str] = []
-    if drive.full:
-        async with redis.pipeline(transaction=False) as pipe:
-            for v in drive.full:
-                pipe.zrange(_zset(ix, drive.dim, v), 0, -1)
-            for got in await pipe.execute():
-                pids.extend(as_text(m) for m in got)
-    rows = await _rows(redis, ix, pids) + await _edge_rows(redis, ix, drive)
+    """Totals and page of several constraints: the failures the value filters share
+    (intersected inside Redis), or else the smallest range filter's, each tested."""
+    plain = [c for c in cs if c.edge is None]
+    if plain:
+        pids = [pid for _, pid in await _union_top(redis, ix, [_keys(ix, c) for c in plain], -1)]
+        rows = await _rows(redis, ix, pids)
+    else:
+        sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
+        drive = cs[sizes.index(min(sizes))]
+        pids = []
+        if drive.full:
+            pids = [pid for _, pid in await _union_top(redis, ix, [_keys(ix, drive)], -1)]
+        rows = await _rows(redis, ix, pids) + await _edge_rows(redis, ix, drive)
     keep = [r for r in rows if all(c.test(r) for c in cs)]
     keep.sort(key=lambda r: (r.paid, r.pid), reverse=True)
     totals = Totals(len(keep), sum(r.amount for r in keep))
