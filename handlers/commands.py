@@ -193,7 +193,7 @@ async def _recheck(services: Services, respond: Respond) -> None:
             resolved=[refs.get(p, p) for p in resolved[:MAX_REFS]],
             new_count=len(new),
             resolved_count=len(resolved),
-            still_open=len(report.still_open),
+            still_open=report.still_open,
             skipped=report.skipped,
             now=services.clock(),
         ),

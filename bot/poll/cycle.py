@@ -205,7 +205,7 @@ class _Cycle:
             held.extend(await update_again(s, self.report, again, diagnoses))
         await sweep_resolved(s, self.report, since, {p.id for p in failed}, page=PAGE)
 
-        self.report.still_open = await s.store.open_ids()
+        self.report.still_open = await s.store.open_count()
         if failed:
             newest = max(p.updated_at for p in failed)
             if held:
@@ -307,7 +307,7 @@ async def run_poller(
                     len(report.new),
                     len(report.updated),
                     len(report.resolved),
-                    len(report.still_open),
+                    report.still_open,
                 )
         await sleep(delay)
 

@@ -216,6 +216,14 @@ class RecordStore(StoreBase):
                 ids = await self.redis.zrange(key, start, stop)
         return [as_text(i) for i in ids]
 
+    async def which_open(self, payment_ids: list[str]) -> set[str]:
+        """Those of ``payment_ids`` that are open (one ``ZMSCORE``)."""
+        if not payment_ids:
+            return set()
+        with translate_errors():
+            scores = await self.redis.zmscore(self._open_key(), payment_ids)
+        return {pid for pid, sc in zip(payment_ids, scores, strict=True) if sc is not None}
+
     async def open_count(self, cause: Cause | None = None) -> int:
         with translate_errors():
             return int(await self.redis.zcard(self._open_key(cause)))
