@@ -2,7 +2,8 @@
 
     python -m bench [--quick] [--only ack,command]
 
-Runs ``bench_diagnosis``, ``bench_burst``, ``bench_ack`` and ``bench_command``, each in its
+Runs ``bench_diagnosis``, ``bench_burst``, ``bench_ack``, ``bench_command`` and
+``bench_scale``, each in its
 own process (``python -m bench.<name>``: its own table is printed as it finishes and its
 figures kept in ``.bench-results/<kind>-<time>.json``), then prints one line per benchmark
 and writes them all to ``.bench-results/summary-<time>.json``. ``--quick`` runs smaller
@@ -28,6 +29,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "burst": ("burst", [], ["--failures", "200", "--real-seconds", "5"]),
     "ack": ("ack", [], ["--rounds", "2"]),
     "command": ("commands", [], ["--failures", "2000", "--runs", "40", "--burst", "10"]),
+    "scale": ("scale", [], ["--sizes", "500,5000", "--runs", "10"]),
 }
 
 
@@ -56,6 +58,16 @@ def _figures(name: str, r: dict[str, Any]) -> tuple[str, bool | None]:
             f"first page p99 {r['burst']['first_page_ms']['p99']} ms (target "
             f"< {t['burst_first_page_p99_ms']:.0f})",
             bool(t["ack_ok"] and t["first_page_ok"] and t["burst_ok"]),
+        )
+    if name == "scale":
+        big = r["sizes"][-1]
+        return (
+            f"{big['open']:,} open: list p50 {big['list none']['p50']} ms, stats p50 "
+            f"{big['stats 7d']['p50']} ms, poll (store side) p50 "
+            f"{big['poll cycle (store side)']['p50']} ms; {big['redis_bytes_per_open']} B "
+            f"per open in Redis; within {r['flat_ratio']}x of the smallest size: "
+            f"{'yes' if r['flat'] else 'no: ' + ', '.join(r['not_flat'])}",
+            bool(r["flat"]),
         )
     keys = [k for k, v in r.items() if isinstance(v, int | float) and not isinstance(v, bool)]
     return ", ".join(f"{k} {r[k]}" for k in keys[:5]) or "see its table above", None

@@ -48,6 +48,7 @@ CASES = [
     ListFilters(min_amount=Decimal("0.0000001")),
     ListFilters(older_than=timedelta(days=2)),
     ListFilters(older_than=timedelta(hours=12 * 24 + 7)),
+    ListFilters(older_than=timedelta(minutes=3 * 24 * 60 + 37)),  # mid-hour
     ListFilters(cause=Cause.PAID_MANUALLY, min_amount=Decimal(50)),
     ListFilters(customer="dental", older_than=timedelta(days=1), min_amount=Decimal(10)),
 ]
@@ -124,7 +125,7 @@ async def test_a_day_edge_and_a_bucket_edge(store: Store) -> None:
     await store.put_failure(record(3, seen=cutoff + timedelta(microseconds=1)))  # not
     got = await store.open_page(seen_before=cutoff)
     assert sorted(r.payment_id for r in got.rows) == ["pmt_1", "pmt_2"]
-    low = AMOUNT_BOUNDS[60]  # 1000.00
+    low = AMOUNT_BOUNDS[120]  # 1000.00
     await store.put_failure(record(4, amount=str(low - Decimal("0.01"))))
     await store.put_failure(record(5, amount=str(low)))
     got = await store.open_page(min_amount=low)
@@ -164,14 +165,26 @@ async def test_open_by_cause_since_counts_the_window(store: Store) -> None:
             amount=f"{rnd.randint(1, 90000) / 100:.2f}",
             paid=NOW - timedelta(minutes=rnd.randint(0, 60 * 24 * 20)),
         )
-        for i in range(200)
+        for i in range(300)
     ]
     for rec in recs:
         await store.put_failure(rec)
-    since = NOW - timedelta(days=7, hours=5)
-    want: dict[Cause, tuple[int, Decimal]] = {}
-    for rec in recs:
-        if rec.payment.paid_at >= since:
-            n, a = want.get(rec.cause, (0, Decimal(0)))
-            want[rec.cause] = (n + 1, a + rec.payment.amount)
-    assert await store.open_by_cause_since(since) == want
+    for since in (NOW - timedelta(days=7, hours=5), NOW - timedelta(days=3, minutes=517)):
+        want: dict[Cause, tuple[int, Decimal]] = {}
+        for rec in recs:
+            if rec.payment.paid_at >= since:
+                n, a = want.get(rec.cause, (0, Decimal(0)))
+                want[rec.cause] = (n + 1, a + rec.payment.amount)
+        assert await store.open_by_cause_since(since) == want
+
+
+async def test_a_new_customer_is_found_by_the_next_list(store: Store) -> None:
+    await store.put_failure(record(1, customer="Northwind Dental"))
+    assert (await store.open_page(customer="fjord")).total == 0  # names read and kept
+    await store.put_failure(record(2, customer="Fjordbank ÅS"))
+    got = await store.open_page(customer="fjord")
+    assert [r.payment_id for r in got.rows] == ["pmt_2"]
+    rec = record(2, customer="Fjordbank ÅS")
+    rec.status = FailureStatus.RESOLVED
+    await store.put_failure(rec)
+    assert (await store.open_page(customer="fjord")).total == 0

@@ -15,7 +15,8 @@ key                             holds                                           
 ``P {P idx}:row``               hash payment id -> the open failure's tags (JSON)   indexes.py
 ``P {P idx}:by:amount``         zset of open failures scored by amount (millionths) indexes.py
 ``P {P idx}:by:seen``           zset of open failures scored by first seen time     indexes.py
-``P {P idx}:version``           which release's indexes these are                   records.py
+``P {P idx}:version``           which release's indexes these are (+ a nonce)       records.py
+``P {P idx}:values``            hash index -> times its set of values changed       indexes.py
 ``P {P idx}:summary``           hash payment id -> ``FailureSummary`` JSON          records.py
 ``P {P idx}:ref``               hash ``CB…`` reference -> payment id                records.py
 ``P {P idx}:resolved``          zset of resolved failures, scored by resolve time   records.py

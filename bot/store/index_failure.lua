@@ -30,6 +30,7 @@ if old then
     if redis.call('HINCRBY', n, t[2], -1) <= 0 then
       redis.call('HDEL', n, t[2])
       redis.call('HDEL', m, t[2])
+      redis.call('HINCRBY', ix .. ':values', t[1], 1)  -- the index's values changed
     else
       redis.call('HINCRBY', m, t[2], neg(row.a))
     end
@@ -45,7 +46,9 @@ if ARGV[6] == '1' then
   local row = cjson.decode(ARGV[9])
   for _, t in ipairs(row.t) do
     if t[3] ~= '' then redis.call('ZADD', ix .. ':' .. t[3], row.p, pid) end
-    redis.call('HINCRBY', ix .. ':n:' .. t[1], t[2], 1)
+    if redis.call('HINCRBY', ix .. ':n:' .. t[1], t[2], 1) == 1 then
+      redis.call('HINCRBY', ix .. ':values', t[1], 1)  -- a new value of the index
+    end
     redis.call('HINCRBY', ix .. ':m:' .. t[1], t[2], row.a)
   end
   redis.call('ZADD', ix .. ':by:amount', row.a, pid)

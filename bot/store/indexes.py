@@ -29,18 +29,19 @@ import hashlib
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from bot.models import FailureSummary
 
 DAY = 86400
+HOUR = 3600
 _MICRO = Decimal("0.000001")
 
-# amount buckets: 20 a decade from 1 to 10^10 (each about 12 % wide), under 1 in bucket 0
+# amount buckets: 40 a decade from 1 to 10^10 (each about 6 % wide), under 1 in bucket 0
 AMOUNT_BOUNDS: tuple[Decimal, ...] = tuple(
-    Decimal(10 ** (k / 20)).quantize(Decimal("0.01")) for k in range(0, 201)
+    Decimal(10 ** (k / 40)).quantize(Decimal("0.01")) for k in range(0, 401)
 )
 
 
@@ -57,6 +58,11 @@ def amount_bucket(amount: Decimal) -> int:
 def day_of(at: datetime) -> int:
     """Days since the epoch (UTC) of ``at``."""
     return int(at.timestamp() // DAY)
+
+
+def hour_of(at: datetime) -> int:
+    """Hours since the epoch (UTC) of ``at``."""
+    return int(at.timestamp() // HOUR)
 
 
 def customer_value(name: str) -> str:
@@ -80,8 +86,10 @@ INDEXES: tuple[Index, ...] = (
     Index("customer", lambda s: [customer_value(s.customer)]),
     Index("amount", lambda s: [str(amount_bucket(s.amount))]),
     Index("seen", lambda s: [str(day_of(s.first_seen_at))]),
-    # stats: open failures by cause and paid day (totals only)
+    Index("seen_hour", lambda s: [str(hour_of(s.first_seen_at))]),
+    # stats: open failures by cause and paid day, and paid hour (totals only)
     Index("paid", lambda s: [f"{s.cause.value}|{day_of(s.paid_at)}"], None),
+    Index("paid_hour", lambda s: [f"{s.cause.value}|{hour_of(s.paid_at)}"], None),
 )
 INDEX_VERSION = hashlib.sha256(("rows-1|" + "|".join(i.dim for i in INDEXES)).encode()).hexdigest()[
     :12
@@ -141,6 +149,17 @@ class Constraint:
     full: list[str]
     test: Callable[[Row], bool]
     edge: tuple[str, float, float] | None = None  # (by-zset, min score, max score)
+    extra: list[tuple[str, str]] = field(default_factory=list)  # full values of other indexes
+
+    @property
+    def parts(self) -> list[tuple[str, str]]:
+        """Every ``(index, value)`` whose failures all match."""
+        return [(self.dim, v) for v in self.full] + self.extra
+
+    @property
+    def impossible(self) -> bool:
+        """Nothing can match (a customer text no name contains)."""
+        return not self.full and not self.extra and self.edge is None
 
 
 def tag_constraint(dim: str, values: Iterable[str]) -> Constraint:
@@ -168,9 +187,11 @@ def min_amount_constraint(minimum: Decimal, buckets: Iterable[str]) -> Constrain
 
 
 def seen_before_constraint(cutoff: datetime, days: Iterable[str]) -> Constraint:
-    """Failures first seen at or before ``cutoff``: the days wholly before it, and its own
-    day's failures up to it (by ``by:seen``)."""
+    """Failures first seen at or before ``cutoff``: the days wholly before it, the hours of
+    its day wholly before it, and its own hour's failures up to it (by ``by:seen``)."""
     c = cutoff.timestamp()
-    d = int(c // DAY)
+    d, h = int(c // DAY), int(c // HOUR)
     full = [v for v in days if int(v) < d]
-    return Constraint("seen", full, lambda r: r.seen <= c, ("by:seen", float(d * DAY), c))
+    hours = [("seen_hour", str(x)) for x in range(d * 24, h)]
+    edge = ("by:seen", float(h * HOUR), c)
+    return Constraint("seen", full, lambda r: r.seen <= c, edge, hours)

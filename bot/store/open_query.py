@@ -28,15 +28,17 @@ from decimal import Decimal
 import redis.asyncio as aioredis
 
 from bot.store import indexes
-from bot.store.base import as_text
+from bot.store.base import as_text, lua_script
 from bot.store.indexes import (
-    DAY,
+    HOUR,
     Constraint,
     Row,
     min_amount_constraint,
     seen_before_constraint,
     tag_constraint,
 )
+
+TOP_SCRIPT = "open_top.lua"
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,31 @@ class Totals:
         return cents if cents == total else total
 
 
+_VALUES: dict[tuple[str, str], tuple[str, list[str]]] = {}
+"""The values of each index as last read, by (index prefix, dim): read again only when the
+index's values changed (the counter ``values`` the save script bumps when a value appears
+or goes), so a filter over thousands of customer names costs one ``HGET``."""
+
+
 async def _values(redis: aioredis.Redis, ix: str, dim: str) -> list[str]:
-    return [as_text(v) for v in await redis.hkeys(f"{ix}:n:{dim}")]
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hget(f"{ix}:values", dim)
+        pipe.get(f"{ix}:version")  # a rebuild's nonce: a counter reset is never mistaken
+        changed, built = await pipe.execute()
+    version = f"{as_text(changed or b'0')}@{as_text(built or b'')}"
+    cached = _VALUES.get((ix, dim))
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hget(f"{ix}:values", dim)
+        pipe.get(f"{ix}:version")
+        pipe.hkeys(f"{ix}:n:{dim}")
+        changed, built, values = await pipe.execute()
+    got = [as_text(v) for v in values]
+    if len(_VALUES) > 1000:  # many stores in one process (tests): start over
+        _VALUES.clear()
+    _VALUES[(ix, dim)] = (f"{as_text(changed or b'0')}@{as_text(built or b'')}", got)
+    return got
 
 
 async def constraints_for(
@@ -108,13 +133,15 @@ def _zset(ix: str, dim: str, value: str) -> str:
 
 async def _sizes(redis: aioredis.Redis, ix: str, c: Constraint) -> tuple[int, int]:
     """The running count and amount of ``c``'s full values."""
-    if not c.full:
+    parts = c.parts
+    if not parts:
         return 0, 0
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hmget(f"{ix}:n:{c.dim}", c.full)
-        pipe.hmget(f"{ix}:m:{c.dim}", c.full)
-        ns, ms = await pipe.execute()
-    return sum(int(n or 0) for n in ns), sum(int(m or 0) for m in ms)
+        for dim, v in parts:
+            pipe.hget(f"{ix}:n:{dim}", v)
+            pipe.hget(f"{ix}:m:{dim}", v)
+        got = await pipe.execute()
+    return sum(int(n or 0) for n in got[0::2]), sum(int(m or 0) for m in got[1::2])
 
 
 async def _union_top(
@@ -145,22 +172,25 @@ async def _union_top(
 
 
 def _keys(ix: str, c: Constraint) -> list[str]:
-    return [_zset(ix, c.dim, v) for v in c.full]
+    return [_zset(ix, dim, v) for dim, v in c.parts]
 
 
 async def _single(
     redis: aioredis.Redis, ix: str, c: Constraint, offset: int, limit: int
 ) -> tuple[Totals, list[str]]:
     """Totals and page of one constraint: running totals, plus its edge; the page is the
-    top of its values' zsets (merged inside Redis), merged with the edge."""
+    top of each of its values' zsets, merged inside Redis (``open_top.lua``), then with the
+    edge."""
     count, amount = await _sizes(redis, ix, c)
     edge = await _edge_rows(redis, ix, c)
     count += len(edge)
     amount += sum(r.amount for r in edge)
     want = offset + limit
     heads = [(r.paid, r.pid) for r in edge]
-    if c.full and want > 0:
-        heads += await _union_top(redis, ix, [_keys(ix, c)], want)
+    if c.parts and want > 0:
+        keys = _keys(ix, c)
+        got = await redis.eval(lua_script(TOP_SCRIPT), len(keys), *keys, want)
+        heads += [(float(got[i + 1]), as_text(got[i])) for i in range(0, len(got), 2)]
     top = heapq.nlargest(want, heads)
     return Totals(count, amount), [pid for _, pid in top[offset:want]]
 
@@ -178,7 +208,7 @@ async def _several(
         sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
         drive = cs[sizes.index(min(sizes))]
         pids = []
-        if drive.full:
+        if drive.parts:
             pids = [pid for _, pid in await _union_top(redis, ix, [_keys(ix, drive)], -1)]
         rows = await _rows(redis, ix, pids) + await _edge_rows(redis, ix, drive)
     keep = [r for r in rows if all(c.test(r) for c in cs)]
@@ -193,7 +223,7 @@ async def query(
     """Totals of the open failures passing every constraint, and the ids of the page
     ``offset .. offset + limit`` newest paid first."""
     offset, limit = max(0, offset), max(0, limit)
-    if any(not c.full and c.edge is None for c in cs):
+    if any(c.impossible for c in cs):
         return Totals(0, 0), []  # a filter nothing can pass (a customer nobody has)
     if not cs:
         cs = [tag_constraint("all", ["*"])]
@@ -204,8 +234,8 @@ async def query(
 
 async def paid_edge(redis: aioredis.Redis, ix: str, since: datetime) -> list[tuple[str, int]]:
     """``(cause, amount in millionths)`` of the open failures paid from ``since`` to the end
-    of its day (the partial day of a window)."""
-    end = (int(since.timestamp() // DAY) + 1) * DAY
+    of its hour (the partial hour of a window)."""
+    end = (int(since.timestamp() // HOUR) + 1) * HOUR
     pids = [
         as_text(p) for p in await redis.zrangebyscore(f"{ix}:open", since.timestamp(), f"({end}")
     ]
@@ -219,3 +249,16 @@ async def totals_by(redis: aioredis.Redis, ix: str, dim: str) -> dict[str, Total
         pipe.hgetall(f"{ix}:m:{dim}")
         ns, ms = await pipe.execute()
     return {as_text(k): Totals(int(n), int(ms.get(k, 0))) for k, n in ns.items()}
+
+
+async def totals_of(
+    redis: aioredis.Redis, ix: str, dim: str, values: list[str]
+) -> dict[str, Totals]:
+    """The running totals of these values of the index ``dim`` (those that have failures)."""
+    if not values:
+        return {}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hmget(f"{ix}:n:{dim}", values)
+        pipe.hmget(f"{ix}:m:{dim}", values)
+        ns, ms = await pipe.execute()
+    return {v: Totals(int(n), int(m or 0)) for v, n, m in zip(values, ns, ms, strict=True) if n}

@@ -21,6 +21,7 @@ older release or are out of step.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -33,7 +34,7 @@ from bot.store import open_query
 from bot.store.base import StoreBase, as_text, lua_script
 from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
-from bot.store.indexes import INDEX_VERSION, day_of, row_of
+from bot.store.indexes import INDEX_VERSION, day_of, hour_of, row_of
 from bot.store.versioned import dump_versioned, load_versioned
 
 INDEX_SCRIPT = "index_failure.lua"
@@ -160,7 +161,8 @@ class RecordStore(StoreBase):
                 pipe.hlen(self._summary_key)
                 version, counted, zcard, summaries = await pipe.execute()
         self._indexes_checked = True
-        if as_text(version or b"") == INDEX_VERSION and int(counted or 0) == zcard == summaries:
+        built = as_text(version or b"").partition("@")[0]
+        if built == INDEX_VERSION and int(counted or 0) == zcard == summaries:
             return False
         await self.rebuild_indexes()
         return True
@@ -186,7 +188,7 @@ class RecordStore(StoreBase):
                     done += await self._reindex(batch)
                     batch = []
             done += await self._reindex(batch)
-            await self.redis.set(f"{self._idx}:version", INDEX_VERSION)
+            await self.redis.set(f"{self._idx}:version", f"{INDEX_VERSION}@{uuid.uuid4().hex}")
         return done
 
     async def _reindex(self, batch: list[tuple[str, str]]) -> int:
@@ -279,22 +281,31 @@ class RecordStore(StoreBase):
 
     async def open_by_cause_since(self, since: datetime) -> dict[Cause, tuple[int, Decimal]]:
         """Open failures paid at or after ``since``, counted and summed by cause: the running
-        totals of the days after ``since``'s, and the failures of its own day one by one."""
+        totals of the days after ``since``'s, of the hours after its hour in its day, and
+        the failures of its own hour one by one."""
         if not self._indexes_checked:
             await self.ensure_indexes()
+        first_day, first_hour = day_of(since), hour_of(since)
+        hours = range(first_hour + 1, (first_day + 1) * 24)
         with translate_errors():
-            totals = await open_query.totals_by(self.redis, self._idx, "paid")
+            days = await open_query.totals_by(self.redis, self._idx, "paid")
+            causes = {k.partition("|")[0] for k in days}
+            by_hour = await open_query.totals_of(
+                self.redis, self._idx, "paid_hour", [f"{c}|{h}" for c in causes for h in hours]
+            )
             edge = await open_query.paid_edge(self.redis, self._idx, since)
-        first_day = day_of(since)
         out: dict[Cause, tuple[int, Decimal]] = {}
-        for key, t in totals.items():
-            cause, _, day = key.rpartition("|")
-            if int(day) > first_day:
-                n, a = out.get(Cause(cause), (0, Decimal(0)))
-                out[Cause(cause)] = (n + t.count, a + t.amount)
-        for cause_value, micro in edge:
-            n, a = out.get(Cause(cause_value), (0, Decimal(0)))
-            out[Cause(cause_value)] = (n + 1, a + Decimal(micro).scaleb(-6))
+
+        def add(cause: str, count: int, amount: Decimal) -> None:
+            n, a = out.get(Cause(cause), (0, Decimal(0)))
+            out[Cause(cause)] = (n + count, a + amount)
+
+        for key, t in [*days.items(), *by_hour.items()]:
+            cause, _, at = key.rpartition("|")
+            if key in by_hour or int(at) > first_day:
+                add(cause, t.count, t.amount)
+        for cause, micro in edge:
+            add(cause, 1, Decimal(micro).scaleb(-6))
         return out
 
     # -- resolved failures ---------------------------------------------------------------
