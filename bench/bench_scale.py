@@ -93,16 +93,6 @@ async def _seed(store: Store, n: int, first: int, now: datetime, resolved: bool)
     await asyncio.gather(*pending)
 
 
-async def _time(fn: Callable[[], Awaitable[Any]], runs: int) -> dict[str, float]:
-    await fn()  # warm
-    xs = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        await fn()
-        xs.append((time.perf_counter() - t0) * 1000)
-    return {"p50": round(statistics.median(xs), 2), "p99": round(percentile(xs, 0.99), 2)}
-
-
 class _CB:
     """ConnectBooster as the stats and the sweep see it when nothing changed."""
 
@@ -123,54 +113,65 @@ class _CB:
         return _record(int(pid.split("_")[1]), rnd, self.now).payment
 
 
-async def _one_size(redis: Any, n: int, resolved: int, runs: int) -> dict[str, Any]:
+def _measures(store: Store, now: datetime) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """What is timed, by name, for one store."""
     from bot.commands.stats import build_stats
     from bot.poll.report import PollReport
     from bot.poll.sweep import sweep_resolved
 
-    prefix = f"fpscale:{uuid.uuid4().hex[:8]}:"
-    store = Store(redis, prefix)
-    now = datetime.now(UTC)
-    try:
-        t0 = time.perf_counter()
-        await _seed(store, n, 0, now, resolved=False)
-        seed_s = time.perf_counter() - t0
-        mem_open = await _memory(store)
-        n_resolved = resolved
-        await _seed(store, n_resolved, n, now, resolved=True)
-        mem_all = await _memory(store)
-        assert await store.open_count() == n
-        services = cast(
-            Any,
-            SimpleNamespace(
-                store=store,
-                cb=_CB(now),
-                clock=lambda: now,
-                settings=SimpleNamespace(alert_threshold=Decimal("0.05")),
-            ),
-        )
-        out: dict[str, Any] = {"open": n, "resolved": n_resolved, "seed_s": round(seed_s, 1)}
-        for kind, text in KINDS.items():
-            f = parse_command(text).filters  # type: ignore[union-attr]
-            out[f"list {kind}"] = await _time(
-                lambda f=f: listing.first_page(store, f, now, user="U1"), runs
-            )
-        out["stats 7d"] = await _time(lambda: build_stats(services, 7, now), runs)
+    services = cast(
+        Any,
+        SimpleNamespace(
+            store=store,
+            cb=_CB(now),
+            clock=lambda: now,
+            settings=SimpleNamespace(alert_threshold=Decimal("0.05")),
+        ),
+    )
+    out: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for kind, text in KINDS.items():
+        f = parse_command(text).filters  # type: ignore[union-attr]
+        out[f"list {kind}"] = lambda f=f: listing.first_page(store, f, now, user="U1")
+    out["stats 7d"] = lambda: build_stats(services, 7, now)
 
-        async def cycle() -> None:
-            report = PollReport(started_at=now)
-            await sweep_resolved(services, report, now, set(), page=100)
-            report.still_open = await store.open_count()
+    async def cycle() -> None:
+        report = PollReport(started_at=now)
+        await sweep_resolved(services, report, now, set(), page=100)
+        report.still_open = await store.open_count()
 
-        out["poll cycle (store side)"] = await _time(cycle, max(5, runs // 3))
-        out["redis_bytes_per_open"] = round(mem_open / n)
-        out["redis_bytes_per_resolved"] = round((mem_all - mem_open) / n_resolved)
-        out["rss_mb"] = _rss_mb()
-        return out
-    finally:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=2000)]
-        for i in range(0, len(keys), 1000):
-            await redis.delete(*keys[i : i + 1000])
+    out["poll cycle (store side)"] = cycle
+    return out
+
+
+async def _prepare(
+    redis: Any, n: int, resolved: int, now: datetime
+) -> tuple[Store, dict[str, Any]]:
+    """A store holding ``n`` open and ``resolved`` resolved failures, and its memory."""
+    store = Store(redis, f"fpscale:{uuid.uuid4().hex[:8]}:")
+    t0 = time.perf_counter()
+    await _seed(store, n, 0, now, resolved=False)
+    seed_s = time.perf_counter() - t0
+    mem_open = await _memory(store)
+    await _seed(store, resolved, n, now, resolved=True)
+    mem_all = await _memory(store)
+    assert await store.open_count() == n
+    for fn in _measures(store, now).values():
+        await fn()  # warm: the indexes' values read once, scripts loaded
+    return store, {
+        "open": n,
+        "resolved": resolved,
+        "seed_s": round(seed_s, 1),
+        "redis_bytes_per_open": round(mem_open / n),
+        "redis_bytes_per_resolved": round((mem_all - mem_open) / max(1, resolved)),
+        "rss_mb": _rss_mb(),
+        "customers": int(await redis.hlen(f"{store.prefix}{{{store.prefix}idx}}:n:customer")),
+    }
+
+
+async def _drop(store: Store) -> None:
+    keys = [k async for k in store.redis.scan_iter(match=f"{store.prefix}*", count=2000)]
+    for i in range(0, len(keys), 1000):
+        await store.redis.delete(*keys[i : i + 1000])
 
 
 def table(r: dict[str, Any]) -> str:
@@ -186,7 +187,8 @@ def table(r: dict[str, Any]) -> str:
     for m, label in (
         ("redis_bytes_per_open", "Redis bytes / open failure"),
         ("redis_bytes_per_resolved", "Redis bytes / resolved"),
-        ("rss_mb", "RSS of this process (MB)"),
+        ("rss_mb", "RSS after seeding (MB)"),
+        ("customers", "distinct customer names"),
     ):
         lines.append(f"{label:<28}" + "".join(f"{s[m]:>18,}" for s in sizes))
     lines.append(
@@ -197,19 +199,41 @@ def table(r: dict[str, Any]) -> str:
 
 
 async def run(sizes: list[int], resolved: int, runs: int) -> dict[str, Any]:
+    """Seed every size first, then time the sizes in turn, run after run (a load that comes
+    and goes on a shared machine falls on every size alike)."""
     import redis.asyncio as aioredis
 
     from tests.redis_server import ensure_redis
 
     redis = aioredis.Redis.from_url(ensure_redis())
+    now = datetime.now(UTC)
+    stores: list[Store] = []
     try:
-        rows = [await _one_size(redis, n, resolved, runs) for n in sizes]
+        rows = []
+        for n in sizes:
+            store, row = await _prepare(redis, n, resolved, now)
+            stores.append(store)
+            rows.append(row)
+        measures = [_measures(st, now) for st in stores]
+        samples: list[dict[str, list[float]]] = [{m: [] for m in ms} for ms in measures]
+        for _ in range(runs):
+            for ms, got in zip(measures, samples, strict=True):
+                for name, fn in ms.items():
+                    t0 = time.perf_counter()
+                    await fn()
+                    got[name].append((time.perf_counter() - t0) * 1000)
+        for row, got in zip(rows, samples, strict=True):
+            for name, xs in got.items():
+                row[name] = {
+                    "p50": round(statistics.median(xs), 2),
+                    "p99": round(percentile(xs, 0.99), 2),
+                }
     finally:
+        for st in stores:
+            await _drop(st)
         await redis.aclose()
-    measures = [k for k in rows[0] if isinstance(rows[0][k], dict)]
-    not_flat = [
-        m for m in measures if rows[-1][m]["p50"] > FLAT_RATIO * max(rows[0][m]["p50"], 1.0)
-    ]
+    names = [k for k in rows[0] if isinstance(rows[0][k], dict)]
+    not_flat = [m for m in names if rows[-1][m]["p50"] > FLAT_RATIO * max(rows[0][m]["p50"], 1.0)]
     return {
         "bench": "scale",
         "at": datetime.now(UTC).isoformat(),

@@ -150,6 +150,7 @@ class Constraint:
     test: Callable[[Row], bool]
     edge: tuple[str, float, float] | None = None  # (by-zset, min score, max score)
     extra: list[tuple[str, str]] = field(default_factory=list)  # full values of other indexes
+    bounds: tuple[str, float, float] | None = None  # the whole range, for a filter in Redis
 
     @property
     def parts(self) -> list[tuple[str, str]]:
@@ -183,7 +184,8 @@ def min_amount_constraint(minimum: Decimal, buckets: Iterable[str]) -> Constrain
     else:
         top = micros(AMOUNT_BOUNDS[b]) - 1 if b < len(AMOUNT_BOUNDS) else float("inf")
         edge = ("by:amount", float(floor), float(top))
-    return Constraint("amount", full, lambda r: r.amount >= floor, edge)
+    bounds = ("by:amount", float(floor), float("inf"))
+    return Constraint("amount", full, lambda r: r.amount >= floor, edge, bounds=bounds)
 
 
 def seen_before_constraint(cutoff: datetime, days: Iterable[str]) -> Constraint:
@@ -194,4 +196,5 @@ def seen_before_constraint(cutoff: datetime, days: Iterable[str]) -> Constraint:
     full = [v for v in days if int(v) < d]
     hours = [("seen_hour", str(x)) for x in range(d * 24, h)]
     edge = ("by:seen", float(h * HOUR), c)
-    return Constraint("seen", full, lambda r: r.seen <= c, edge, hours)
+    bounds = ("by:seen", float("-inf"), c)
+    return Constraint("seen", full, lambda r: r.seen <= c, edge, hours, bounds)

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -39,6 +40,8 @@ from bot.store.indexes import (
 )
 
 TOP_SCRIPT = "open_top.lua"
+SUM_SCRIPT = "sum_totals.lua"
+FILTER_SCRIPT = "filter_page.lua"
 
 
 @dataclass(frozen=True)
@@ -132,16 +135,19 @@ def _zset(ix: str, dim: str, value: str) -> str:
 
 
 async def _sizes(redis: aioredis.Redis, ix: str, c: Constraint) -> tuple[int, int]:
-    """The running count and amount of ``c``'s full values."""
-    parts = c.parts
-    if not parts:
-        return 0, 0
-    async with redis.pipeline(transaction=True) as pipe:
-        for dim, v in parts:
-            pipe.hget(f"{ix}:n:{dim}", v)
-            pipe.hget(f"{ix}:m:{dim}", v)
-        got = await pipe.execute()
-    return sum(int(n or 0) for n in got[0::2]), sum(int(m or 0) for m in got[1::2])
+    """The running count and amount of ``c``'s full values, added up inside Redis
+    (``sum_totals.lua``, one call per index)."""
+    by_dim: dict[str, list[str]] = {}
+    for dim, v in c.parts:
+        by_dim.setdefault(dim, []).append(v)
+    count = micros = 0
+    for dim, values in by_dim.items():
+        n, whole, frac = await redis.eval(
+            lua_script(SUM_SCRIPT), 2, f"{ix}:n:{dim}", f"{ix}:m:{dim}", *values
+        )
+        count += int(n)
+        micros += int(whole) * 1_000_000 + int(frac)
+    return count, micros
 
 
 async def _union_top(
@@ -195,22 +201,58 @@ async def _single(
     return Totals(count, amount), [pid for _, pid in top[offset:want]]
 
 
+async def _filtered(
+    redis: aioredis.Redis, ix: str, cs: list[Constraint], offset: int, limit: int
+) -> tuple[Totals, list[str]]:
+    """Several filters, some of them values: their intersection built inside Redis, then
+    the range filters, the count, the sum and the page in one pass there
+    (``filter_page.lua``), all in one transaction on throwaway keys."""
+    plain = [c for c in cs if c.edge is None]
+    ranged = [c.bounds for c in cs if c.bounds is not None]
+    tmp = f"{ix}:tmp:{uuid.uuid4().hex}"
+    parts: list[str] = []
+    bounds = {f"{ix}:by:amount": (float("-inf"), float("inf"))}
+    for key, lo, hi in ranged:
+        bounds[f"{ix}:{key}"] = (lo, hi)
+    args: list[Any] = [offset, limit]
+    for lo, hi in bounds.values():
+        args += [_score(lo), _score(hi)]
+    async with redis.pipeline(transaction=True) as pipe:
+        for i, c in enumerate(plain):
+            keys = _keys(ix, c)
+            if len(keys) == 1:
+                parts.append(keys[0])
+            else:
+                parts.append(f"{tmp}:{i}")
+                pipe.zunionstore(parts[-1], keys, aggregate="MAX")
+        candidates = parts[0]
+        if len(parts) > 1:
+            pipe.zinterstore(tmp, parts, aggregate="MAX")
+            candidates = tmp
+        pipe.eval(lua_script(FILTER_SCRIPT), 1 + len(bounds), candidates, *bounds, *args)
+        pipe.delete(tmp, *[p for p in parts if p.startswith(tmp)])
+        got = (await pipe.execute())[-2]
+    count, whole, frac = (int(x) for x in got[:3])
+    return Totals(count, whole * 1_000_000 + frac), [as_text(x) for x in got[3:]]
+
+
+def _score(x: float) -> str:
+    return "-inf" if x == float("-inf") else "+inf" if x == float("inf") else repr(x)
+
+
 async def _several(
     redis: aioredis.Redis, ix: str, cs: list[Constraint], offset: int, limit: int
 ) -> tuple[Totals, list[str]]:
-    """Totals and page of several constraints: the failures the value filters share
-    (intersected inside Redis), or else the smallest range filter's, each tested."""
-    plain = [c for c in cs if c.edge is None]
-    if plain:
-        pids = [pid for _, pid in await _union_top(redis, ix, [_keys(ix, c) for c in plain], -1)]
-        rows = await _rows(redis, ix, pids)
-    else:
-        sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
-        drive = cs[sizes.index(min(sizes))]
-        pids = []
-        if drive.parts:
-            pids = [pid for _, pid in await _union_top(redis, ix, [_keys(ix, drive)], -1)]
-        rows = await _rows(redis, ix, pids) + await _edge_rows(redis, ix, drive)
+    """Totals and page of several constraints: filtered inside Redis when any is a value
+    filter; else (ranges only) the smaller range's failures, each tested."""
+    if any(c.edge is None for c in cs):
+        return await _filtered(redis, ix, cs, offset, limit)
+    sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
+    drive = cs[sizes.index(min(sizes))]
+    pids = []
+    if drive.parts:
+        pids = [pid for _, pid in await _union_top(redis, ix, [_keys(ix, drive)], -1)]
+    rows = await _rows(redis, ix, pids) + await _edge_rows(redis, ix, drive)
     keep = [r for r in rows if all(c.test(r) for c in cs)]
     keep.sort(key=lambda r: (r.paid, r.pid), reverse=True)
     totals = Totals(len(keep), sum(r.amount for r in keep))
