@@ -172,7 +172,7 @@ async def _union_top(
             top = parts[0]
         pipe.zrevrange(top, 0, want - 1 if want > 0 else -1, withscores=True)
         temporary = [k for k in [*parts, tmp] if k.startswith(tmp)]
-        pipe.delete(*temporary)
+        pipe.unlink(*temporary)
         got = (await pipe.execute())[-2]
     return [(float(sc), as_text(m)) for m, sc in got]
 
@@ -207,7 +207,7 @@ async def _filtered(
     """Several filters, some of them values: their intersection built inside Redis, then
     the range filters, the count, the sum and the page in one pass there
     (``filter_page.lua``), all in one transaction on throwaway keys."""
-    plain = [c for c in cs if c.edge is None]
+    plain = [c for c in cs if c.bounds is None]
     ranged = [c.bounds for c in cs if c.bounds is not None]
     tmp = f"{ix}:tmp:{uuid.uuid4().hex}"
     parts: list[str] = []
@@ -230,7 +230,7 @@ async def _filtered(
             pipe.zinterstore(tmp, parts, aggregate="MAX")
             candidates = tmp
         pipe.eval(lua_script(FILTER_SCRIPT), 1 + len(bounds), candidates, *bounds, *args)
-        pipe.delete(tmp, *[p for p in parts if p.startswith(tmp)])
+        pipe.unlink(tmp, *[p for p in parts if p.startswith(tmp)])
         got = (await pipe.execute())[-2]
     count, whole, frac = (int(x) for x in got[:3])
     return Totals(count, whole * 1_000_000 + frac), [as_text(x) for x in got[3:]]
@@ -245,7 +245,7 @@ async def _several(
 ) -> tuple[Totals, list[str]]:
     """Totals and page of several constraints: filtered inside Redis when any is a value
     filter; else (ranges only) the smaller range's failures, each tested."""
-    if any(c.edge is None for c in cs):
+    if any(c.bounds is None for c in cs):
         return await _filtered(redis, ix, cs, offset, limit)
     sizes = [(await _sizes(redis, ix, c))[0] for c in cs]
     drive = cs[sizes.index(min(sizes))]

@@ -379,7 +379,7 @@ class SandboxCompany:
         name = ENTITY_NAMES.get(q.entity.lower())
         if name is None or name == "Preferences":
             raise query_error(f"invalid context declaration: {q.entity}")
-        return run_query(q, name, self._objs[name].values())
+        return run_query(q, name, self._objs[name])
 
     def cdc(self, entities: list[str], since: datetime) -> JSONDict:
         """The ``CDCResponse`` element for changes at or after ``since``."""
