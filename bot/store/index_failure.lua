@@ -6,8 +6,10 @@
 -- payment id, 5 its CB reference upper-cased, 6 '1' open / '0' resolved, 7 the resolved
 -- score, 8 the summary JSON, 9 the row JSON (indexes.row_of; '' when resolved), 10 '1' to
 -- index only while the summary hash still holds ARGV[8] (a rebuild must not bring back a
--- failure resolved meanwhile), 11.. zset keys (under the prefix) the id is taken out of
--- whatever its old row says (the per-cause zsets of records indexed before rows existed).
+-- failure resolved meanwhile), 11 the index version to mark a brand-new store with (its
+-- first open failure: everything in it is then indexed by this release), 12.. zset keys
+-- (under the prefix) the id is taken out of whatever its old row says (the per-cause zsets
+-- of records indexed before rows existed).
 -- Every index key shares the hash tag of ARGV[3]. Answers 1, or 0 when nothing was done.
 -- Amounts are integers in millionths, kept as text: Lua numbers would lose digits.
 -- Loaded by bot/store/records.py.
@@ -39,10 +41,13 @@ if old then
 end
 redis.call('ZREM', ix .. ':by:amount', pid)
 redis.call('ZREM', ix .. ':by:seen', pid)
-for i = 11, #ARGV do redis.call('ZREM', ix .. ':' .. ARGV[i], pid) end
+for i = 12, #ARGV do redis.call('ZREM', ix .. ':' .. ARGV[i], pid) end
 
 if ARGV[5] ~= '' then redis.call('HSET', ix .. ':ref', ARGV[5], pid) end
 if ARGV[6] == '1' then
+  if ARGV[11] ~= '' and redis.call('HLEN', ix .. ':summary') == 0 then
+    redis.call('SETNX', ix .. ':version', ARGV[11])
+  end
   local row = cjson.decode(ARGV[9])
   for _, t in ipairs(row.t) do
     if t[3] ~= '' then redis.call('ZADD', ix .. ':' .. t[3], row.p, pid) end

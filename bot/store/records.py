@@ -62,6 +62,7 @@ class RecordStore(StoreBase):
         self._idx = f"{prefix}{{{prefix}idx}}"
         self._index_script: AsyncScript | None = None
         self._indexes_checked = False
+        self._fresh_version = f"{INDEX_VERSION}@{uuid.uuid4().hex}"
 
     # -- index keys ----------------------------------------------------------------------
     def _open_key(self, cause: Cause | None = None) -> str:
@@ -144,6 +145,7 @@ class RecordStore(StoreBase):
                     lease.token if lease else "",
                     *self._index_args(summary, resolved_at=resolved_at),
                     "0",
+                    self._fresh_version,
                     *legacy,
                 ],
             )
@@ -196,7 +198,7 @@ class RecordStore(StoreBase):
         async with self.redis.pipeline(transaction=False) as pipe:
             for _pid, raw in batch:
                 summary = FailureSummary.model_validate_json(raw)
-                args = ["", "", *self._index_args(summary, resolved_at=None), "1"]
+                args = ["", "", *self._index_args(summary, resolved_at=None), "1", ""]
                 args[7] = raw  # compare with the stored bytes, not a re-dump
                 await script(keys=["-", "-"], args=args, client=pipe)
             return sum(int(x) for x in await pipe.execute())
