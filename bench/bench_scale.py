@@ -178,12 +178,13 @@ def table(r: dict[str, Any]) -> str:
     """The scale table: one row per measure, one column per size, and the growth."""
     sizes = r["sizes"]
     head = f"{'measure (p50 / p99 ms)':<28}" + "".join(f"{s['open']:>18,}" for s in sizes)
-    lines = [head + f"{'growth':>13}"]
+    lines = [head + f"{'growth':>9}{'last x10':>10}"]
     measures = [k for k in sizes[0] if isinstance(sizes[0][k], dict)]
     for m in measures:
         cells = "".join(f"{s[m]['p50']:>10} /{s[m]['p99']:>6}" for s in sizes)
         grow = sizes[-1][m]["p50"] / max(sizes[0][m]["p50"], 0.01)
-        lines.append(f"{m:<28}{cells}{grow:>12.1f}x")
+        last = sizes[-1][m]["p50"] / max(sizes[-2][m]["p50"], 0.01) if len(sizes) > 1 else 1
+        lines.append(f"{m:<28}{cells}{grow:>8.1f}x{last:>9.1f}x")
     for m, label in (
         ("redis_bytes_per_open", "Redis bytes / open failure"),
         ("redis_bytes_per_resolved", "Redis bytes / resolved"),
