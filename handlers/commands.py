@@ -38,6 +38,7 @@ from bot.slack.blocks import (
     stats_message,
 )
 from bot.slack.ids import ActionId, BadActionValue, decode_page_value
+from bot.slack.messages import answer
 from handlers.errors import log_failure
 from handlers.gate import Refusal, finance_only, user_of
 
@@ -74,7 +75,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def on_command(ack: Any, command: dict[str, Any], respond: Respond) -> None:
         await ack()
-        await handle_command(services, command, respond)
+        await handle_command(services, command, answering(services, command, respond))
 
     async def on_page(
         ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond
@@ -87,6 +88,19 @@ def register(app: AsyncApp, services: Services) -> None:
     app.command(COMMAND, middleware=[command_gate])(on_command)
     app.action(ActionId.LIST_NEXT.value, middleware=[page_gate])(on_page)
     app.action(ActionId.LIST_PREV.value, middleware=[page_gate])(on_page)
+
+
+def answering(services: Services, command: dict[str, Any], respond: Respond) -> Respond:
+    """``respond`` for this command through the process's Slack session (one connection
+    pool for every answer) when it carries a ``response_url``; Bolt's otherwise."""
+    url = command.get("response_url")
+    if not isinstance(url, str) or not url:
+        return respond
+
+    async def send(**payload: Any) -> None:
+        await answer(services, url, {k: v for k, v in payload.items() if v is not None})
+
+    return send
 
 
 async def _reply(
