@@ -9,7 +9,6 @@ most 1,000 rows; an empty page answers ``{}``.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -253,7 +252,17 @@ def run_query(
     page = rows[start - 1 : start - 1 + min(q.max_results, 1000)]
     if not page:
         return {}
-    return {name: copy.deepcopy(page), "startPosition": start, "maxResults": len(page)}
+    return {name: [json_copy(o) for o in page], "startPosition": start, "maxResults": len(page)}
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists and immutable scalars): what
+    ``copy.deepcopy`` gives, several times faster (a query answers up to 1,000 objects)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
 
 
 def field_value(obj: JSONDict, path: str) -> Any:
