@@ -59,6 +59,16 @@ def _figures(name: str, r: dict[str, Any]) -> tuple[str, bool | None]:
             f"< {t['burst_first_page_p99_ms']:.0f})",
             bool(t["ack_ok"] and t["first_page_ok"] and t["burst_ok"]),
         )
+    if name == "diagnosis":
+        t, bulk = r["targets"], r["rows"][1]
+        return (
+            f"{r['failures']:,} failures: backlog {t['backlog_seconds']} s (QBO wait "
+            f"{bulk['qbo_wait_seconds']:.2f} s, bot {bulk['bot_seconds']:.2f} s, decide "
+            f"{bulk['decide_seconds']:.2f} s), floor {t['backlog_floor_seconds']} s; "
+            f"{bulk['requests_per_failure']:.4f} requests per failure; target < "
+            f"{t['backlog_seconds_max']} s",
+            bool(t["backlog_ok"] and t["bulk_requests_per_failure_ok"]),
+        )
     if name == "scale":
         big = r["sizes"][-1]
         return (
