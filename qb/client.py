@@ -197,11 +197,11 @@ class QBOClient(PaymentWrites):
                     continue
                 self.stats.errors += 1
                 raise err from exc
-            data = read_json(body)  # parsed once, for the fault check and the answer
-            fault = parse_fault(status, body, resp_headers, data=data)
+            answer = read_json(body)  # parsed once, for the fault check and the answer
+            fault = parse_fault(status, body, resp_headers, data=answer)
             if fault is None:
-                if data is not None:
-                    return data
+                if answer is not None:
+                    return answer
                 try:
                     return loads(body) if body else {}
                 except ValueError as exc:
