@@ -100,12 +100,14 @@ async def start_background(services: Services) -> None:
 
 async def check_redis_at_start(services: Services) -> None:
     """Refuse a Redis that could lose the bot's state (``RedisNotDurable``) unless
-    ``REDIS_DURABILITY_CHECK=off``; read (or write, at a first start) the state marker."""
+    ``REDIS_DURABILITY_CHECK=off``; read (or write, at a first start) the state marker;
+    verify the open failures' indexes (rebuilt when an older release wrote them)."""
     await check_at_start(
         services.store,
         check=services.settings.redis_durability_check == "on",
         instance=services.instance,
     )
+    await services.store.ensure_indexes()
 
 
 def socket_mode(bolt: AsyncApp, services: Services) -> AsyncSocketModeHandler:

@@ -13,13 +13,14 @@ command:
 - **first page**: until the reply reached the stand-in's ``response_url`` (what the user
   sees; stamped in the stand-ins' process on the shared monotonic clock), for an
   unfiltered list, each filter, all filters combined, a Latin-1 customer text, and one
-  in letters beyond Latin-1 (filtered in Python, not in Redis);
+  in letters beyond Latin-1 (the same indexed path as every other script);
 - **next page**: a click on Next until the list is replaced in place.
 
 Then ``--burst`` commands at once: each one's ack and first page, and the time until all
 were answered.
 Prints p50/p95/p99/max per kind
-against the targets (ack p99 < 100 ms, first page p99 < 300 ms) and writes JSON to
+against the targets (ack p99 < 100 ms, first page p99 < 150 ms for every kind, a burst's
+first page p99 < 300 ms) and writes JSON to
 ``.bench-results/commands-<time>.json``.
 """
 
@@ -58,7 +59,8 @@ from bot.store import Store
 from cb.models import Payment
 
 ACK_TARGET_MS = 100.0
-PAGE_TARGET_MS = 300.0
+PAGE_TARGET_MS = 150.0
+BURST_PAGE_TARGET_MS = 300.0
 CMD = "/failed-payments"
 TEXTS = {
     "list": "",
@@ -68,7 +70,7 @@ TEXTS = {
     "min": "min:500",
     "combined": "list cause:paid-manually customer:dental older:1d min:100",
     "latin-1 customer": "customer:zürich",
-    "python fallback": "customer:łódź",  # letters beyond Latin-1: filtered in Python
+    "non-latin-1 customer": "customer:łódź",  # letters beyond Latin-1: the same path
 }
 NAMES = [
     "Northwind Dental",
@@ -276,6 +278,8 @@ async def run(failures: int, runs: int, burst: int) -> dict[str, Any]:
         "first_page_missed_by": [
             k for k in TEXTS if result["first_page_ms"][k]["p99"] >= PAGE_TARGET_MS
         ],
+        "burst_first_page_p99_ms": BURST_PAGE_TARGET_MS,
+        "burst_ok": result["burst"]["first_page_ms"]["p99"] < BURST_PAGE_TARGET_MS,
     }
     return result
 
@@ -305,7 +309,9 @@ def summary(r: dict[str, Any]) -> str:
     lines.append(
         f"targets: ack p99 < {t['ack_p99_ms']:.0f} ms: "
         f"{'met' if t['ack_ok'] else 'MISSED'}; first page p99 < "
-        f"{t['first_page_p99_ms']:.0f} ms: {'met' if t['first_page_ok'] else 'MISSED'}"
+        f"{t['first_page_p99_ms']:.0f} ms (every kind): "
+        f"{'met' if t['first_page_ok'] else 'MISSED'}; burst first page p99 < "
+        f"{t['burst_first_page_p99_ms']:.0f} ms: {'met' if t['burst_ok'] else 'MISSED'}"
     )
     return "\n".join(lines)
 

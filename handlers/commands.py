@@ -40,6 +40,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.blocks.common import MAX_BLOCKS
 from bot.slack.ids import ActionId, BadActionValue, decode_page_value
+from bot.slack.messages import answer
 from bot.team.commands import list_additions, run_team_command
 from handlers.errors import log_failure
 from handlers.gate import Refusal, finance_only, user_of
@@ -77,7 +78,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def on_command(ack: Any, command: dict[str, Any], respond: Respond) -> None:
         await ack()
-        await handle_command(services, command, respond)
+        await handle_command(services, command, answering(services, command, respond))
 
     async def on_page(
         ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond
@@ -90,6 +91,19 @@ def register(app: AsyncApp, services: Services) -> None:
     app.command(COMMAND, middleware=[command_gate])(on_command)
     app.action(ActionId.LIST_NEXT.value, middleware=[page_gate])(on_page)
     app.action(ActionId.LIST_PREV.value, middleware=[page_gate])(on_page)
+
+
+def answering(services: Services, command: dict[str, Any], respond: Respond) -> Respond:
+    """``respond`` for this command through the process's Slack session (one connection
+    pool for every answer) when it carries a ``response_url``; Bolt's otherwise."""
+    url = command.get("response_url")
+    if not isinstance(url, str) or not url:
+        return respond
+
+    async def send(**payload: Any) -> None:
+        await answer(services, url, {k: v for k, v in payload.items() if v is not None})
+
+    return send
 
 
 async def _reply(
@@ -211,7 +225,7 @@ async def _recheck(services: Services, respond: Respond) -> None:
             resolved=[refs.get(p, p) for p in resolved[:MAX_REFS]],
             new_count=len(new),
             resolved_count=len(resolved),
-            still_open=len(report.still_open),
+            still_open=report.still_open,
             skipped=report.skipped,
             now=services.clock(),
         ),

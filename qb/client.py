@@ -32,6 +32,7 @@ from qb.errors import (
     fault_from_dict,
     loads,
     parse_fault,
+    read_json,
 )
 from qb.limits import ClientStats, Limits, SharedGate
 from qb.models import Account, CompanyInfo, Entity, Preferences
@@ -196,8 +197,11 @@ class QBOClient(PaymentWrites):
                     continue
                 self.stats.errors += 1
                 raise err from exc
-            fault = parse_fault(status, body, resp_headers)
+            answer = read_json(body)  # parsed once, for the fault check and the answer
+            fault = parse_fault(status, body, resp_headers, data=answer)
             if fault is None:
+                if answer is not None:
+                    return answer
                 try:
                     return loads(body) if body else {}
                 except ValueError as exc:

@@ -254,23 +254,44 @@ def loads(body: bytes | str) -> Any:
     return json.loads(body, parse_float=Decimal)
 
 
+_NOT_READ: Any = object()
+
+
+def read_json(body: bytes | str | None) -> Any:
+    """The JSON of an answer that looks like JSON (exact ``Decimal`` numbers); ``None``
+    when it does not, or cannot be read. Read once: ``parse_fault`` takes it as ``data``."""
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    if not _JSON_START.match(raw):
+        return None
+    try:
+        return loads(raw)
+    except ValueError:
+        return None
+
+
 def parse_fault(
-    status: int, body: bytes | str | None, headers: Mapping[str, str] | None = None
+    status: int,
+    body: bytes | str | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    data: Any = _NOT_READ,
 ) -> QBOError | None:
     """The error an HTTP answer carries, or ``None`` if it is a success.
 
     Reads JSON ``Fault``, lowercase ``fault`` (authentication answers), XML ``<Fault>``
     (throttling answers are XML even when JSON was asked for) and a fault inside a 200
-    answer. An error status with an unreadable body still maps by status.
+    answer. An error status with an unreadable body still maps by status. ``data``: the
+    body's JSON when the caller read it already (``read_json``), so it is parsed once.
     """
     raw = body.encode() if isinstance(body, str) else (body or b"")
     tid = _header(headers, "intuit_tid")
     retry_after = _retry_after(headers)
     if _JSON_START.match(raw):
-        try:
-            data = loads(raw)
-        except ValueError:
-            data = None
+        if data is _NOT_READ:  # not read by the caller (``read_json``): read it here
+            try:
+                data = loads(raw)
+            except ValueError:
+                data = None
         if isinstance(data, dict):
             fault = _get(data, "Fault", "fault")
             if isinstance(fault, Mapping):

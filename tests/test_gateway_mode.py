@@ -206,4 +206,4 @@ async def test_beside_the_contract_the_gateway_adds_only_what_the_contract_canno
         assert refund is not None and refund.diagnosis is not None
         assert refund.diagnosis.cause is Cause.REFUNDED
         again = await poll_once(s, **FAST)
-        assert again.new == [] and gw_id(synced.id) in again.still_open
+        assert again.new == [] and gw_id(synced.id) in await s.store.open_ids()

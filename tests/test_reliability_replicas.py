@@ -331,7 +331,9 @@ async def test_a_stop_at_any_await_point_never_leaves_a_lease_held(
                 break
             await no_lease_held(w)
             assert k < 5000, "the cycle never finished"
-        assert k > 20
+        # a burst cycle has a dozen await points or more (fewer since a save is one Redis
+        # round trip: the record and every index in one script)
+        assert k > 10
         assert Counter(posted_ids(w)) == Counter(dict.fromkeys(expected, 1))
         # a steady cycle (nothing new), stopped at each of its awaits, and with the answer to
         # each of its Redis commands unread

@@ -47,9 +47,11 @@ def summarise(
     resolved: list[FailureRecord],
     open_now: int | None = None,
     open_amount: Decimal | None = None,
+    open_counts: dict[Cause, tuple[int, Decimal]] | None = None,
 ) -> StatsReport:
     """Pure: the report from ConnectBooster's counts, the open failures as
-    ``(cause, amount, paid_at)`` and the records resolved in the window."""
+    ``(cause, amount, paid_at)`` (or already counted by cause for the window:
+    ``open_counts``) and the records resolved in the window."""
     in_window = [(cause, amount) for cause, amount, paid_at in open_rows if paid_at >= since]
     in_window += [(r.cause, r.payment.amount) for r in resolved if r.payment.paid_at >= since]
     by_remedy: Counter[str] = Counter()
@@ -63,7 +65,11 @@ def summarise(
         by_person[res.by or OUTSIDE_SLACK] += 1
         durations.append(max(timedelta(0), res.at - rec.first_seen_at))
     median = statistics.median_low(durations) if durations else None
-    by_cause = [CauseCount(cause=c, count=n, amount=a) for c, (n, a) in tally(in_window).items()]
+    counted = dict(open_counts or {})
+    for c, (n, a) in tally(in_window).items():
+        n0, a0 = counted.get(c, (0, Decimal(0)))
+        counted[c] = (n0 + n, a0 + a)
+    by_cause = [CauseCount(cause=c, count=n, amount=a) for c, (n, a) in counted.items()]
     return StatsReport(
         window_days=window_days,
         payments=payments,
@@ -97,8 +103,7 @@ async def build_stats(
     since = now - timedelta(days=window_days)
     sync = await services.contract().sync_stats(since)
     store = services.store
-    summaries = await store.open_summaries()
-    open_rows = [(s.cause, s.amount, s.paid_at) for s in summaries]
+    everything = (await store.open_totals()).get("*")
     resolved = await resolved_since(store, since, now)
     return summarise(
         window_days=window_days,
@@ -107,10 +112,11 @@ async def build_stats(
         rate=sync.failure_rate,
         threshold=services.settings.alert_threshold,
         since=since,
-        open_rows=open_rows,
+        open_rows=[],
         resolved=resolved,
-        open_now=len(summaries),
-        open_amount=sum((s.amount for s in summaries), Decimal(0)),
+        open_now=everything.count if everything else 0,
+        open_amount=everything.amount if everything else Decimal(0),
+        open_counts=await store.open_by_cause_since(since),
     )
 
 

@@ -104,7 +104,12 @@ class QBOFacts:
         """The customer's payments in its window (``customer_payments``), oldest first."""
         if not customer_id:
             return []
-        return oldest_first(list(self.customer_payments.get(customer_id, ())))
+        return list(self._payments_of_sorted.get(customer_id, ()))
+
+    @cached_property
+    def _payments_of_sorted(self) -> dict[str, list[QBPayment]]:
+        """Each customer's payments sorted once (every failure of a customer reads them)."""
+        return {c: oldest_first(list(ps)) for c, ps in self.customer_payments.items()}
 
 
 __all__ = ["QBOFacts", "id_key", "oldest_first", "time_key"]

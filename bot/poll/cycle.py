@@ -220,7 +220,7 @@ class _Cycle:
         await sweep_resolved(s, self.report, since, {p.id for p in failed}, page=PAGE)
         await wake_due(s)
 
-        self.report.still_open = await s.store.open_ids()
+        self.report.still_open = await s.store.open_count()
         if failed:
             newest = max(p.updated_at for p in failed)
             if held:
@@ -241,7 +241,7 @@ class _Cycle:
             s, self.report, self.poster, state, self._post_each, refunds_only=refunds_only
         )
         if alone:
-            self.report.still_open = await s.store.open_ids()
+            self.report.still_open = await s.store.open_count()
             await finish_recovery(s, state, self.poster)
             await sweep_expired(s, self.report)
 
@@ -349,7 +349,7 @@ async def run_poller(
                     len(report.new),
                     len(report.updated),
                     len(report.resolved),
-                    len(report.still_open),
+                    report.still_open,
                 )
         woken = await _rest(services, sleep, delay) or retry_wake
 

@@ -19,7 +19,7 @@ class PollReport:
     new: list[str] = field(default_factory=list)  # posted (or adopted) this cycle
     updated: list[str] = field(default_factory=list)  # failed again: message redrawn
     resolved: list[str] = field(default_factory=list)  # resolved outside Slack
-    still_open: list[str] = field(default_factory=list)
+    still_open: int = 0  # open failures after the cycle
     adopted: list[str] = field(default_factory=list)  # found already posted after a crash
     state_lost: bool = False  # Redis lost the state; this cycle recovered from Slack
     expired: list[str] = field(default_factory=list)  # resolved failures past retention
@@ -36,5 +36,5 @@ class PollReport:
             "new": len(self.new),
             "updated": len(self.updated),
             "resolved": len(self.resolved),
-            "still_open": len(self.still_open),
+            "still_open": self.still_open,
         }

@@ -52,24 +52,35 @@ async def sweep_resolved(
     ``failed_ids`` the payments still failing this cycle (left open); ``page`` the page size
     for ConnectBooster's lists. Resolved payment ids are added to ``report.resolved``."""
     s = services
-    # failures found at the gateway (gw-…) are not ConnectBooster's: bot.poll.gateway sweeps them
-    open_ids = [i for i in await s.store.open_ids(newest_first=False) if not i.startswith("gw-")]
-    if not open_ids:
+    open_now = await s.store.open_count()
+    if not open_now:
         return
-    open_set = set(open_ids) - failed_ids
     states: dict[str, Payment | None] = {}
     if since is not None:
+        listed: dict[str, Payment] = {}
         for status in (SyncStatus.SYNCED, SyncStatus.DISMISSED):
             pages = s.contract().list_payments(status.value, updated_since=since, limit=page)
             async for p in pages:
-                if p.id in open_set:
-                    states[p.id] = p
-    # one by one, a rotating window: the only way to see a portal "Delete"
+                if p.id not in failed_ids:
+                    listed[p.id] = p
+        still = await s.store.which_open(list(listed))
+        states = {pid: p for pid, p in listed.items() if pid in still}
+    # one by one, a rotating window over the open failures (oldest first): the only way to
+    # see a portal "Delete"; read by rank, so a cycle costs the same at any backlog. Failures
+    # found at the gateway (gw-…) are not ConnectBooster's: bot.poll.gateway sweeps them
     cur = await s.store.get_model(SweepCursor, "poll", "sweep") or SweepCursor()
-    candidates = [i for i in open_ids if i not in failed_ids and i not in states]
-    if candidates:
-        start = cur.offset % len(candidates)
-        window = (candidates[start:] + candidates[:start])[:SWEEP_READS]
+    start = cur.offset % open_now
+    window = await s.store.open_ids(start=start, stop=start + SWEEP_READS - 1, newest_first=False)
+    if len(window) < SWEEP_READS and start > 0:
+        window += await s.store.open_ids(
+            start=0, stop=min(start, SWEEP_READS - len(window)) - 1, newest_first=False
+        )
+    window = [
+        i
+        for i in dict.fromkeys(window)
+        if i not in failed_ids and i not in states and not i.startswith("gw-")
+    ]
+    if window:
         sem = asyncio.Semaphore(8)
 
         async def read(pid: str) -> None:
@@ -80,8 +91,8 @@ async def sweep_resolved(
                     states[pid] = None
 
         await asyncio.gather(*(read(pid) for pid in window))
-        cur.offset = start + len(window)
-        await s.store.put_model(cur, "poll", "sweep")
+    cur.offset = start + SWEEP_READS
+    await s.store.put_model(cur, "poll", "sweep")
     for pid, state in states.items():
         how = _resolved_how(state)
         if how is not None:

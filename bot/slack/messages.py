@@ -156,3 +156,25 @@ async def thread_note(services: Services, rec: FailureRecord, text: str) -> None
         log.warning(
             "audit line for %s not posted: %s", rec.payment.reference, slack_error_code(exc)
         )
+
+
+async def answer(services: Services, response_url: str, payload: dict[str, Any]) -> None:
+    """Post ``payload`` to a command's or click's ``response_url`` through the process's
+    Slack session (Bolt's ``respond`` opens a new HTTP session, and connection, for every
+    answer: twenty commands at once paid for twenty). A refused answer is logged, as
+    ``respond`` would have returned it unread."""
+    session = services.slack.session
+    if session is None:  # a web client built without a session: open one for this answer
+        import aiohttp
+
+        async with aiohttp.ClientSession() as own:
+            await _answer(own, response_url, payload)
+        return
+    await _answer(session, response_url, payload)
+
+
+async def _answer(session: Any, response_url: str, payload: dict[str, Any]) -> None:
+    async with session.post(response_url, json=payload) as resp:
+        body = await resp.read()
+        if resp.status >= 400:
+            log.warning("Slack refused an answer: HTTP %s %s", resp.status, body[:200])

@@ -9,6 +9,14 @@ key                             holds                                           
 ``P failure:<payment id>``      the ``FailureRecord`` (versioned JSON)              records.py
 ``P {P idx}:open``              zset of open failures, scored by paid time          records.py
 ``P {P idx}:open:<cause>``      the same, one zset per cause (for filters)          records.py
+``P {P idx}:ix:<dim>:<value>``  the same, per index value (customer, amount, day)  indexes.py
+``P {P idx}:n:<dim>``           hash value -> open failures with it (running)       indexes.py
+``P {P idx}:m:<dim>``           hash value -> their amount in millionths (running)  indexes.py
+``P {P idx}:row``               hash payment id -> the open failure's tags (JSON)   indexes.py
+``P {P idx}:by:amount``         zset of open failures scored by amount (millionths) indexes.py
+``P {P idx}:by:seen``           zset of open failures scored by first seen time     indexes.py
+``P {P idx}:version``           which release's indexes these are (+ a nonce)       records.py
+``P {P idx}:values``            hash index -> times its set of values changed       indexes.py
 ``P {P idx}:summary``           hash payment id -> ``FailureSummary`` JSON          records.py
 ``P {P idx}:ref``               hash ``CB…`` reference -> payment id                records.py
 ``P {P idx}:resolved``          zset of resolved failures, scored by resolve time   records.py
@@ -47,7 +55,9 @@ is written first and is the truth: the index can be rebuilt from the records.
 The package, by concern:
 
 - ``records`` — failure records and their indexes (open by cause, summaries, reference
-  lookup, resolved), and the in-Redis filtered list (the script ``open_page.lua``);
+  lookup, resolved), saved with the record in one step (``index_failure.lua``);
+- ``indexes`` — the indexes and running totals of open failures, as data (adding one is a
+  line), and ``open_query`` — the list's first page and totals read through them;
 - ``coordination`` — leases and once-markers (the script ``del_if_value.lua``);
 - ``state`` — the small keyed state: audit stream, poll cursor, conversations, versioned
   singletons such as alert state, caches;

@@ -24,7 +24,7 @@ def as_text(value: Any) -> str:
 
 @cache
 def lua_script(name: str) -> str:
-    """The text of the Lua script ``name`` (e.g. ``open_page.lua``) shipped in ``bot.store``."""
+    """The text of the Lua script ``name`` (e.g. ``index_failure.lua``) shipped in ``bot.store``."""
     return resources.files("bot.store").joinpath(name).read_text(encoding="utf-8")
 
 

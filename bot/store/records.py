@@ -9,31 +9,36 @@ index: a crash between the two leaves an index that can be rebuilt from the reco
 the payment's lease (``set_if_held.lua``), so a remedy that lost its lease to another process
 cannot overwrite what that process saved.
 
-``/failed-payments list`` over thousands of open failures is answered inside Redis by the
-script ``open_page.lua`` (:meth:`RecordStore.open_page`): one round trip that filters,
-counts, sums and pages the summary rows.
+A save writes the record and brings every index in step in one atomic step inside Redis
+(``index_failure.lua``): the open and per-cause zsets, the summary and reference hashes, the
+resolved zset, and the indexes and running totals of :mod:`bot.store.indexes` (customer,
+amount, first seen, paid day; adding one is a line there). ``/failed-payments list`` and its
+totals read those (:meth:`RecordStore.open_page`, :mod:`bot.store.open_query`) without
+reading every open failure. :meth:`RecordStore.ensure_indexes` (at start, and before the
+first read of a process) rebuilds them from the summaries when they were written by an
+older release or are out of step.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 from redis.commands.core import AsyncScript
-from redis.exceptions import ResponseError
 
 from bot.models import Cause, FailureRecord, FailureStatus, FailureSummary
+from bot.store import open_query
 from bot.store.base import StoreBase, as_text, lua_script
 from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
+from bot.store.indexes import INDEX_VERSION, day_of, hour_of, row_of
 from bot.store.versioned import dump_versioned, load_versioned
 
-OPEN_PAGE_SCRIPT = "open_page.lua"
-SET_IF_HELD_SCRIPT = "set_if_held.lua"
-_MICRO = Decimal("0.000001")
+INDEX_SCRIPT = "index_failure.lua"
+REBUILD_BATCH = 500
 
 
 class LeaseNotHeld(Exception):
@@ -49,63 +54,15 @@ class OpenPage(BaseModel):
     rows: list[FailureSummary]
 
 
-def _open_page_args(
-    *,
-    cause: Cause | None,
-    customer: str | None,
-    min_amount: Decimal | None,
-    seen_before: datetime | None,
-    offset: int,
-    limit: int,
-) -> list[str] | None:
-    """The ``ARGV`` of ``open_page.lua`` for these filters, or ``None`` when the script
-    cannot apply them exactly (letters beyond Latin-1, an amount finer than a millionth)."""
-    needle = (customer or "").lower()
-    latin1 = not needle.isascii()
-    if latin1 and not all(
-        c.isascii() or ("\u00df" <= c <= "\u00fe" and c != "\u00f7") for c in needle
-    ):
-        return None  # the script lowercases ASCII and Latin-1 letters only
-    min_args = ["", ""]
-    if min_amount is not None:
-        q = min_amount.quantize(_MICRO)
-        if q != min_amount or abs(q) >= Decimal(10) ** 13:
-            return None
-        whole = int(q)  # toward zero, as the script splits amounts
-        min_args = [str(whole), str(int((q - whole) * 1_000_000))]
-    return [
-        needle,
-        *min_args,
-        str(int(seen_before.timestamp())) if seen_before is not None else "",
-        str(max(0, offset)),
-        str(max(0, limit)),
-        cause.value if cause is not None else "",
-        "1" if latin1 else "0",
-        seen_before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        if seen_before is not None
-        else "",
-    ]
-
-
-def _open_page_of(reply: list[Any]) -> OpenPage | None:
-    """The script's answer as an :class:`OpenPage`; ``None`` when it asked for a fallback."""
-    if as_text(reply[0]) != "ok":
-        return None
-    count, whole_sum, frac_sum = (int(x) for x in reply[1:4])
-    total_amount = Decimal(whole_sum) + Decimal(frac_sum).scaleb(-6)
-    if total_amount == total_amount.quantize(Decimal("0.01")):
-        total_amount = total_amount.quantize(Decimal("0.01"))
-    rows = [FailureSummary.model_validate_json(r) for r in reply[4]]
-    return OpenPage(total=count, total_amount=total_amount, rows=rows)
-
-
 class RecordStore(StoreBase):
     """Failure records, the open and resolved indexes, and the reference lookup."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str = "fp:") -> None:
         super().__init__(redis, prefix)
         self._idx = f"{prefix}{{{prefix}idx}}"
-        self._open_page_script: AsyncScript | None = None
+        self._index_script: AsyncScript | None = None
+        self._indexes_checked = False
+        self._fresh_version = f"{INDEX_VERSION}@{uuid.uuid4().hex}"
 
     # -- index keys ----------------------------------------------------------------------
     def _open_key(self, cause: Cause | None = None) -> str:
@@ -146,52 +103,105 @@ class RecordStore(StoreBase):
         return pid.decode() if isinstance(pid, bytes) else pid
 
     async def put_failure(self, rec: FailureRecord) -> None:
-        """Write the record, then bring the open/resolved indexes in step with it."""
-        with translate_errors():
-            await self.redis.set(self.key("failure", rec.payment_id), dump_versioned(rec))
-        await self._index(rec)
+        """Write the record and bring every index in step with it, in one atomic step."""
+        await self._save(rec, None)
 
     async def put_failure_if_held(self, rec: FailureRecord, lease: Lease) -> bool:
         """Write the record only while ``lease`` (the payment's, taken by a remedy) is still
-        held by its taker — checked and written in one step inside Redis
-        (``set_if_held.lua``) — then bring the indexes in step. False, and nothing written,
-        when the lease expired or another process holds it now: a remedy that lost its lease
-        never overwrites what the new holder saved. (Under Redis Cluster the lease and the
-        record would have to share a slot; the bot runs on one Redis.)"""
-        with translate_errors():
-            wrote = await self.redis.eval(
-                lua_script(SET_IF_HELD_SCRIPT),
-                2,
-                lease.key,
-                self.key("failure", rec.payment_id),
-                lease.token,
-                dump_versioned(rec),
-            )
-        if not wrote:
-            return False
-        await self._index(rec)
-        return True
+        held by its taker — checked, written and indexed in one step inside Redis
+        (``index_failure.lua``). False, and nothing written, when the lease expired or another
+        process holds it now: a remedy that lost its lease never overwrites what the new
+        holder saved. (Under Redis Cluster the lease and the record would have to share a
+        slot; the bot runs on one Redis.)"""
+        return await self._save(rec, lease)
 
-    async def _index(self, rec: FailureRecord) -> None:
-        """Bring the open/resolved indexes in step with the record (one transaction)."""
+    def _script(self) -> AsyncScript:
+        if self._index_script is None:
+            self._index_script = self.redis.register_script(lua_script(INDEX_SCRIPT))
+        return self._index_script
+
+    def _index_args(self, summary: FailureSummary, *, resolved_at: float | None) -> list[str]:
+        return [
+            self._idx,
+            summary.payment_id,
+            summary.reference.upper(),
+            "0" if resolved_at is not None else "1",
+            repr(resolved_at or 0.0),
+            summary.model_dump_json(),
+            "" if resolved_at is not None else row_of(summary),
+        ]
+
+    async def _save(self, rec: FailureRecord, lease: Lease | None) -> bool:
         summary = FailureSummary.of(rec)
+        resolved_at: float | None = None
+        if rec.status == FailureStatus.RESOLVED:
+            resolved_at = (rec.resolution.at if rec.resolution else rec.updated_at).timestamp()
+        legacy = [f"open:{c.value}" for c in Cause]
+        with translate_errors():
+            wrote = await self._script()(
+                keys=[self.key("failure", rec.payment_id), lease.key if lease else "-"],
+                args=[
+                    dump_versioned(rec),
+                    lease.token if lease else "",
+                    *self._index_args(summary, resolved_at=resolved_at),
+                    "0",
+                    self._fresh_version,
+                    *legacy,
+                ],
+            )
+        return bool(wrote)
+
+    async def ensure_indexes(self) -> bool:
+        """Check the indexes were built by this release and count what the open zset holds;
+        otherwise rebuild them from the summaries (a store written by an older release keeps
+        working). True when a rebuild was done."""
         with translate_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(self._ref_key, rec.payment.reference.upper(), rec.payment_id)
-                for cause in Cause:
-                    pipe.zrem(self._open_key(cause), rec.payment_id)
-                if rec.status == FailureStatus.RESOLVED:
-                    pipe.zrem(self._open_key(), rec.payment_id)
-                    pipe.hdel(self._summary_key, rec.payment_id)
-                    at = rec.resolution.at if rec.resolution else rec.updated_at
-                    pipe.zadd(self._resolved_key, {rec.payment_id: at.timestamp()})
-                else:
-                    score = rec.payment.paid_at.timestamp()
-                    pipe.zadd(self._open_key(), {rec.payment_id: score})
-                    pipe.zadd(self._open_key(rec.cause), {rec.payment_id: score})
-                    pipe.hset(self._summary_key, rec.payment_id, summary.model_dump_json())
-                    pipe.zrem(self._resolved_key, rec.payment_id)
-                await pipe.execute()
+                pipe.get(f"{self._idx}:version")
+                pipe.hget(f"{self._idx}:n:all", "*")
+                pipe.zcard(self._open_key())
+                pipe.hlen(self._summary_key)
+                version, counted, zcard, summaries = await pipe.execute()
+        self._indexes_checked = True
+        built = as_text(version or b"").partition("@")[0]
+        if built == INDEX_VERSION and int(counted or 0) == zcard == summaries:
+            return False
+        await self.rebuild_indexes()
+        return True
+
+    async def rebuild_indexes(self) -> int:
+        """Rebuild every index of open failures from the summary hash; the failures indexed.
+        Safe while the bot saves: each failure is indexed by the same atomic step a save uses,
+        and only while its summary is the one read."""
+        keep = {self._summary_key, self._ref_key, self._resolved_key}
+        with translate_errors():
+            stale = [
+                k
+                async for k in self.redis.scan_iter(match=f"{self._idx}:*", count=1000)
+                if as_text(k) not in keep
+            ]
+            for i in range(0, len(stale), REBUILD_BATCH):
+                await self.redis.delete(*stale[i : i + REBUILD_BATCH])
+            done = 0
+            batch: list[tuple[str, str]] = []
+            async for pid, raw in self.redis.hscan_iter(self._summary_key, count=REBUILD_BATCH):
+                batch.append((as_text(pid), as_text(raw)))
+                if len(batch) >= REBUILD_BATCH:
+                    done += await self._reindex(batch)
+                    batch = []
+            done += await self._reindex(batch)
+            await self.redis.set(f"{self._idx}:version", f"{INDEX_VERSION}@{uuid.uuid4().hex}")
+        return done
+
+    async def _reindex(self, batch: list[tuple[str, str]]) -> int:
+        script = self._script()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _pid, raw in batch:
+                summary = FailureSummary.model_validate_json(raw)
+                args = ["", "", *self._index_args(summary, resolved_at=None), "1", ""]
+                args[7] = raw  # compare with the stored bytes, not a re-dump
+                await script(keys=["-", "-"], args=args, client=pipe)
+            return sum(int(x) for x in await pipe.execute())
 
     # -- open failures -------------------------------------------------------------------
     async def open_ids(
@@ -209,6 +219,14 @@ class RecordStore(StoreBase):
             else:
                 ids = await self.redis.zrange(key, start, stop)
         return [as_text(i) for i in ids]
+
+    async def which_open(self, payment_ids: list[str]) -> set[str]:
+        """Those of ``payment_ids`` that are open (one ``ZMSCORE``)."""
+        if not payment_ids:
+            return set()
+        with translate_errors():
+            scores = await self.redis.zmscore(self._open_key(), payment_ids)
+        return {pid for pid, sc in zip(payment_ids, scores, strict=True) if sc is not None}
 
     async def open_count(self, cause: Cause | None = None) -> int:
         with translate_errors():
@@ -229,36 +247,68 @@ class RecordStore(StoreBase):
         customer: str | None = None,
         min_amount: Decimal | None = None,
         seen_before: datetime | None = None,
+        tags: dict[str, list[str]] | None = None,
         offset: int = 0,
         limit: int = 10,
-    ) -> OpenPage | None:
-        """Open failures newest paid first, filtered inside Redis in one round trip: those
-        of ``cause``, whose customer name contains ``customer`` (case-insensitive), of at
-        least ``min_amount``, first seen at or before ``seen_before``. Answers their count,
-        their amounts' sum and the rows ``offset .. offset+limit``; ``None`` when Redis
-        cannot filter these rows itself (a customer text with letters beyond Latin-1, an
-        amount it cannot read exactly, scripting refused): then filter ``open_summaries()``
-        instead."""
-        args = _open_page_args(
-            cause=cause,
-            customer=customer,
-            min_amount=min_amount,
-            seen_before=seen_before,
-            offset=offset,
-            limit=limit,
-        )
-        if args is None:
-            return None
-        if self._open_page_script is None:
-            self._open_page_script = self.redis.register_script(lua_script(OPEN_PAGE_SCRIPT))
+    ) -> OpenPage:
+        """Open failures newest paid first, through the indexes: those of ``cause``, whose
+        customer name contains ``customer`` (case-insensitive, any script), of at least
+        ``min_amount``, first seen at or before ``seen_before``, with any of the values of
+        each index named in ``tags`` (e.g. ``{"owner": ["U123"]}``). Answers their count,
+        their amounts' sum and the rows ``offset .. offset+limit``."""
+        if not self._indexes_checked:
+            await self.ensure_indexes()
         with translate_errors():
-            try:
-                reply = await self._open_page_script(
-                    keys=[self._open_key(cause), self._summary_key], args=args
-                )
-            except ResponseError:
-                return None
-        return _open_page_of(reply)
+            cs = await open_query.constraints_for(
+                self.redis,
+                self._idx,
+                cause=cause.value if cause is not None else None,
+                customer=customer,
+                min_amount=min_amount,
+                seen_before=seen_before,
+                tags=tags,
+            )
+            totals, pids = await open_query.query(self.redis, self._idx, cs, offset, limit)
+            raws = await self.redis.hmget(self._summary_key, pids) if pids else []
+        rows = [FailureSummary.model_validate_json(r) for r in raws if r is not None]
+        return OpenPage(total=totals.count, total_amount=totals.amount, rows=rows)
+
+    async def open_totals(self, dim: str = "all") -> dict[str, open_query.Totals]:
+        """The running count and amount of open failures by each value of the index
+        ``dim`` (``all``: the one value ``*``; ``cause``; ``paid``: ``<cause>|<day>``)."""
+        if not self._indexes_checked:
+            await self.ensure_indexes()
+        with translate_errors():
+            return await open_query.totals_by(self.redis, self._idx, dim)
+
+    async def open_by_cause_since(self, since: datetime) -> dict[Cause, tuple[int, Decimal]]:
+        """Open failures paid at or after ``since``, counted and summed by cause: the running
+        totals of the days after ``since``'s, of the hours after its hour in its day, and
+        the failures of its own hour one by one."""
+        if not self._indexes_checked:
+            await self.ensure_indexes()
+        first_day, first_hour = day_of(since), hour_of(since)
+        hours = range(first_hour + 1, (first_day + 1) * 24)
+        with translate_errors():
+            days = await open_query.totals_by(self.redis, self._idx, "paid")
+            causes = {k.partition("|")[0] for k in days}
+            by_hour = await open_query.totals_of(
+                self.redis, self._idx, "paid_hour", [f"{c}|{h}" for c in causes for h in hours]
+            )
+            edge = await open_query.paid_edge(self.redis, self._idx, since)
+        out: dict[Cause, tuple[int, Decimal]] = {}
+
+        def add(cause: str, count: int, amount: Decimal) -> None:
+            n, a = out.get(Cause(cause), (0, Decimal(0)))
+            out[Cause(cause)] = (n + count, a + amount)
+
+        for key, t in [*days.items(), *by_hour.items()]:
+            cause, _, at = key.rpartition("|")
+            if key in by_hour or int(at) > first_day:
+                add(cause, t.count, t.amount)
+        for cause, micro in edge:
+            add(cause, 1, Decimal(micro).scaleb(-6))
+        return out
 
     # -- resolved failures ---------------------------------------------------------------
     async def resolved_ids(self, since: datetime, until: datetime | None = None) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sandbox.qbo.query import parse_query, run_query
+from sandbox.qbo.query import FieldIndexes, parse_query, run_query
 from sandbox.qbo.wire import (
     ENTITY_NAMES,
     INACTIVE_DETAIL,
@@ -65,6 +65,8 @@ class SandboxCompany:
             "AccountingInfoPrefs": {"BookCloseDate": None},
         }
         self._objs: dict[str, dict[str, JSONDict]] = {n: {} for n in ENTITY_NAMES.values()}
+        self.generation = 0  # bumped by every write: the query indexes below then expire
+        self._field_indexes: dict[str, FieldIndexes] = {}
         self._deleted: list[tuple[str, str, datetime]] = []
         self._deleted_ids: set[tuple[str, str]] = set()
         # (TxnType, TxnId) -> {payment id: amount applied}
@@ -138,6 +140,7 @@ class SandboxCompany:
     # ---- writes ----------------------------------------------------------------------
     def create(self, entity: str, body: JSONDict, *, at: datetime | None = None) -> JSONDict:
         """POST semantics: validate, assign Id/SyncToken/MetaData, recompute balances."""
+        self.generation += 1  # the query indexes are read again
         name = canonical_entity(entity)
         when = self._now(at)
         obj = copy.deepcopy(body)
@@ -161,6 +164,7 @@ class SandboxCompany:
         self, entity: str, body: JSONDict, *, at: datetime | None = None, sparse: bool = True
     ) -> JSONDict:
         """Update by Id with the current SyncToken (else 5010); ``Line`` is replaced whole."""
+        self.generation += 1  # the query indexes are read again
         name = canonical_entity(entity)
         when = self._now(at)
         id_ = str(body.get("Id") or "")
@@ -201,6 +205,7 @@ class SandboxCompany:
 
     def delete(self, entity: str, id: str, *, at: datetime | None = None) -> None:
         """Hard delete: reads then answer 610; CDC lists it as Deleted."""
+        self.generation += 1  # the query indexes are read again
         name = canonical_entity(entity)
         when = self._now(at)
         current = self._must(name, id)
@@ -211,6 +216,7 @@ class SandboxCompany:
 
     def void(self, entity: str, id: str, *, at: datetime | None = None) -> JSONDict:
         """Void: amounts zeroed, ``PrivateNote`` "Voided", object kept."""
+        self.generation += 1  # the query indexes are read again
         name = canonical_entity(entity)
         when = self._now(at)
         current = self._must(name, id)
@@ -379,7 +385,15 @@ class SandboxCompany:
         name = ENTITY_NAMES.get(q.entity.lower())
         if name is None or name == "Preferences":
             raise query_error(f"invalid context declaration: {q.entity}")
-        return run_query(q, name, self._objs[name].values())
+        return run_query(q, name, self._objs[name], self._indexes(name))
+
+    def _indexes(self, name: str) -> FieldIndexes:
+        """The equality indexes of one entity's fields, kept until the next write."""
+        got = self._field_indexes.get(name)
+        if got is None or got.generation != self.generation:
+            got = FieldIndexes(self._objs[name], self.generation)
+            self._field_indexes[name] = got
+        return got
 
     def cdc(self, entities: list[str], since: datetime) -> JSONDict:
         """The ``CDCResponse`` element for changes at or after ``since``."""

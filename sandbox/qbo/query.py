@@ -9,9 +9,8 @@ most 1,000 rows; an empty page answers ``{}``.
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -160,8 +159,89 @@ def _conditions(rest: str) -> list[Cond]:
     return where
 
 
-def run_query(q: Query, name: str, objects: Iterable[JSONDict]) -> JSONDict:
-    """The ``QueryResponse`` of ``q`` over ``objects`` (every live ``name``)."""
+def _key(value: Any) -> tuple[str, Any] | None:
+    """What equal values share under ``compare``: a number's value, a text lowercased; None
+    for what only ``compare`` can judge (booleans, dates, structures)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return None
+    text = str(value)
+    try:
+        n = Decimal(text)
+    except InvalidOperation:
+        return None if re.match(r"\d{4}-\d\d-\d\d", text) else ("s", text.lower())
+    return None if n.is_nan() else ("n", n)
+
+
+class FieldIndexes:
+    """Equality indexes over one entity's objects, one per field a query asks, built when
+    first asked and dropped by the company at its next write (as QBO indexes what its
+    queries filter on). They only narrow the candidates: every condition is still checked."""
+
+    def __init__(self, objects: Mapping[str, JSONDict], generation: int) -> None:
+        self.objects = objects
+        self.generation = generation
+        self._by_field: dict[str, dict[tuple[str, Any], list[JSONDict]] | None] = {}
+
+    def candidates(self, cond: Cond) -> list[JSONDict] | None:
+        """The objects ``cond`` (``=`` or ``IN``) can match; None when no index applies."""
+        if cond.op not in ("=", "in"):
+            return None
+        keys = [_key(v) for v in cond.values]
+        if any(k is None for k in keys):
+            return None
+        index = self._index(cond.field.lower())
+        if index is None:
+            return None
+        out: dict[int, JSONDict] = {}
+        for k in keys:
+            for o in index.get(k, ()):  # type: ignore[arg-type]
+                out[id(o)] = o
+        return list(out.values())
+
+    def _index(self, field: str) -> dict[tuple[str, Any], list[JSONDict]] | None:
+        if field not in self._by_field:
+            index: dict[tuple[str, Any], list[JSONDict]] | None = {}
+            for o in self.objects.values():
+                actual = field_value(o, field)
+                if actual is None:
+                    continue
+                k = _key(actual)
+                if k is None:  # a value only compare() can judge: no index for this field
+                    index = None
+                    break
+                assert index is not None
+                index.setdefault(k, []).append(o)
+            self._by_field[field] = index
+        return self._by_field[field]
+
+
+def _narrowed(
+    q: Query, objects: Mapping[str, JSONDict], indexes: FieldIndexes | None
+) -> Iterable[JSONDict]:
+    """The objects the query's first indexable condition can match (by Id as QBO's own
+    index would, or by a field index); all of them otherwise."""
+    for c in q.where:
+        plain = all(v.isdigit() and (v == "0" or v[0] != "0") for v in c.values)
+        if c.field.lower() == "id" and c.op in ("=", "in") and plain:
+            return [objects[v] for v in dict.fromkeys(c.values) if v in objects]
+    if indexes is not None:
+        for c in q.where:
+            got = indexes.candidates(c)
+            if got is not None:
+                return got
+    return objects.values()
+
+
+def run_query(
+    q: Query,
+    name: str,
+    objects: Iterable[JSONDict] | Mapping[str, JSONDict],
+    indexes: FieldIndexes | None = None,
+) -> JSONDict:
+    """The ``QueryResponse`` of ``q`` over ``objects`` (every live ``name``; by Id, or
+    through ``indexes``, when a mapping, so that an ``IN`` query reads only its objects)."""
+    if isinstance(objects, Mapping):
+        objects = _narrowed(q, objects, indexes)
     rows = [o for o in objects if all(c.match(o) for c in q.where)]
     if q.count:
         return {"totalCount": len(rows)}
@@ -172,7 +252,17 @@ def run_query(q: Query, name: str, objects: Iterable[JSONDict]) -> JSONDict:
     page = rows[start - 1 : start - 1 + min(q.max_results, 1000)]
     if not page:
         return {}
-    return {name: copy.deepcopy(page), "startPosition": start, "maxResults": len(page)}
+    return {name: [json_copy(o) for o in page], "startPosition": start, "maxResults": len(page)}
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists and immutable scalars): what
+    ``copy.deepcopy`` gives, several times faster (a query answers up to 1,000 objects)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
 
 
 def field_value(obj: JSONDict, path: str) -> Any:
@@ -181,6 +271,9 @@ def field_value(obj: JSONDict, path: str) -> Any:
     for part in path.split("."):
         if not isinstance(cur, dict):
             return None
+        if part in cur:  # the usual spelling: no scan of the keys
+            cur = cur[part]
+            continue
         match = next((k for k in cur if k.lower() == part.lower()), None)
         if match is None:
             return None
