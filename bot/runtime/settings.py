@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.commands.parse import STATS_WINDOWS
+from bot.runtime.settings_webhooks import WebhookSettings
 
 QBO_HOSTS = {
     "production": "https://quickbooks.api.intuit.com",
@@ -32,7 +33,7 @@ DEFAULT_RETENTION_DAYS = 400
 """Resolved failures are kept this long by default: over a year, for a look back a year on."""
 
 
-class Settings(BaseSettings):
+class Settings(WebhookSettings, BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(

@@ -1,0 +1,193 @@
+"""Open failures follow the books: a failure whose diagnosis reads something QuickBooks just
+changed is diagnosed again from fresh facts and its card redrawn, with a notice that says what
+changed (and, when the change removed what blocked the payment, that ConnectBooster's next
+sync should record it). The move goes through ``bot.lifecycle.rechecked`` (status changes only
+there), under the payment's lease; a failure a remedy holds is left to the remedy, which reads
+the facts again itself.
+
+A resolved failure whose remedy recreated the receipt gets a note in its card's thread when
+that receipt is deleted in QuickBooks by hand (once per receipt).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import lifecycle
+from bot.errors import describe_error
+from bot.formats import fmt_time as fmt_when
+from bot.models import Cause, FailureRecord, FailureStatus, Resolution, ResolutionHow
+from bot.remedies.fresh import as_planned, planning
+from bot.remedies.reporting import note_in_thread
+from bot.runtime.services import Services
+from bot.store import Lease
+from bot.store.webhooks import WebhookStore
+from bot.webhooks.index import index_record, recreated_receipt
+from cb import errors as cbe
+from cb.models import SyncStatus
+from qb import errors as qbe
+
+log = logging.getLogger(__name__)
+WEBHOOK_USER = "quickbooks"
+"""Who the history and audit name for a move the books caused."""
+LEASE_TTL = 60.0
+RECONCILIATION = "Reconciliation"
+
+
+@dataclass(frozen=True)
+class Changed:
+    """One QuickBooks entity that changed, as the worker established it."""
+
+    entity: str
+    entity_id: str
+    deleted: bool
+    at: datetime | None
+
+    def words(self) -> str:
+        if self.entity == RECONCILIATION:
+            return "found by the daily reconciliation"
+        what = "deleted" if self.deleted else "changed"
+        at = f" at {fmt_when(self.at)}" if self.at is not None else ""
+        return f"{_NOUNS.get(self.entity, self.entity)} {self.entity_id} {what}{at}"
+
+
+_NOUNS = {"CreditMemo": "credit memo", "Invoice": "invoice", "Payment": "payment"}
+_NOUNS["Customer"] = "customer"
+
+
+def notice_for(before: Cause | None, after: Cause | None, changes: Sequence[Changed]) -> str:
+    """What the redrawn card says above itself."""
+    said = "; ".join(c.words() for c in changes[:3]) or "something it reads changed"
+    head = f"QuickBooks changed just now ({said})"
+    if after is None:
+        return f"{head}."
+    if before not in (None, Cause.UNKNOWN) and after is Cause.UNKNOWN:
+        was = before.label.lower() if before is not None else ""
+        return (
+            f"{head}: what blocked this payment ({was}) is gone. ConnectBooster's next sync "
+            "should record the payment (Resync in the portal sends it now)."
+        )
+    if before is not None and after is not before:
+        return f"{head}: the diagnosis is now *{after.label}* (was {before.label})."
+    return f"{head}: diagnosed again, still *{after.label}*."
+
+
+async def follow(
+    services: Services,
+    store: WebhookStore,
+    payment_id: str,
+    changes: Sequence[Changed],
+    *,
+    quiet: bool = False,
+) -> bool:
+    """Bring ``payment_id``'s card in step with the books; True when it was redrawn or noted.
+    ``quiet``: leave the card alone when the diagnosis and status come out unchanged."""
+    rec = await services.store.get_failure(payment_id)
+    if rec is None:
+        return False
+    if rec.status == FailureStatus.RESOLVED:
+        return await _receipt_deleted(services, rec, changes)
+    if rec.status == FailureStatus.IN_PROGRESS:
+        return False
+    lease = services.store.lease(f"payment:{payment_id}", f"{services.instance}:webhook", LEASE_TTL)
+    if not await lease.acquire():
+        return False  # a remedy or a Re-check holds it: it reads the facts itself
+    try:
+        old = list((await store.indexed()).get(payment_id, []))
+        moved = await _rediagnose(services, rec, changes, lease, quiet=quiet)
+        await index_record(store, rec, old)
+        return moved
+    finally:
+        await lease.release()
+
+
+async def _rediagnose(
+    services: Services,
+    rec: FailureRecord,
+    changes: Sequence[Changed],
+    lease: Lease,
+    *,
+    quiet: bool = False,
+) -> bool:
+    before = rec.diagnosis.cause if rec.diagnosis else None
+    was = _shown(rec)
+    now = services.clock()
+    resolution: Resolution | None = None
+    try:
+        fresh = await planning(services, rec)
+    except cbe.NotFound:
+        status = FailureStatus.RESOLVED
+        resolution = Resolution(how=ResolutionHow.DELETED, at=now, detail="Deleted from history")
+    except (cbe.CBError, qbe.QBOError) as exc:
+        log.warning("%s not re-diagnosed after a change: %s", rec.payment.reference, exc)
+        await lifecycle.redraw(
+            services,
+            rec,
+            notice=f"QuickBooks changed, but reading it failed: {describe_error(exc)}",
+        )
+        return False
+    else:
+        seen = as_planned(rec, fresh.record.payment).sync.status
+        rec.payment, rec.diagnosis, rec.plans = (
+            fresh.record.payment,
+            fresh.record.diagnosis,
+            fresh.record.plans,
+        )
+        status = rec.status
+        if seen == SyncStatus.SYNCED:
+            status, resolution = (
+                FailureStatus.RESOLVED,
+                Resolution(how=ResolutionHow.SYNCED, at=now),
+            )
+        elif seen == SyncStatus.DISMISSED:
+            status = FailureStatus.RESOLVED
+            resolution = Resolution(how=ResolutionHow.DISMISSED, at=now)
+        elif seen == SyncStatus.FAILED:
+            status = FailureStatus.OPEN
+    after = rec.diagnosis.cause if rec.diagnosis else None
+    if quiet and resolution is None and status == rec.status and _shown(rec) == was:
+        return False
+    what = "QuickBooks changed: " + "; ".join(c.words() for c in changes[:3])
+    await lifecycle.rechecked(
+        services,
+        rec,
+        WEBHOOK_USER,
+        status,
+        resolution=resolution,
+        lease=lease,
+        what=what,
+        notice=notice_for(before, after, changes),
+    )
+    return True
+
+
+def _shown(rec: FailureRecord) -> tuple[object, ...]:
+    """What the card shows of the diagnosis (its time left out)."""
+    d = rec.diagnosis
+    if d is None:
+        return ()
+    return (d.cause, d.summary, d.next_step, tuple(d.remedies), tuple(sorted(rec.plans)))
+
+
+async def _receipt_deleted(
+    services: Services, rec: FailureRecord, changes: Sequence[Changed]
+) -> bool:
+    receipt = recreated_receipt(rec)
+    gone = [c for c in changes if c.entity == "Payment" and c.entity_id == receipt and c.deleted]
+    if not gone or receipt is None:
+        return False
+    if not await services.store.once(f"wh:receipt-deleted:{rec.payment_id}:{receipt}"):
+        return False
+    at = f" at {fmt_when(gone[0].at)}" if gone[0].at else ""
+    await note_in_thread(
+        services,
+        rec,
+        f":warning: The receipt the bot recreated for {rec.payment.reference} (QuickBooks "
+        f"payment {receipt}) was deleted in QuickBooks by hand{at}. QuickBooks no longer "
+        "records this payment: recreate it, or record it by hand, so the books show the "
+        "money received.",
+    )
+    return True
