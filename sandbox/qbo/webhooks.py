@@ -53,6 +53,7 @@ class Change:
 
 @dataclass
 class SenderStats:
+    notified: int = 0  # changes queued
     deliveries: int = 0
     acknowledged: int = 0
     refused: int = 0
@@ -145,6 +146,7 @@ class WebhookSender:
             loop_time = asyncio.get_running_loop().time()
         except RuntimeError:
             loop_time = 0.0
+        self.stats.notified += 1
         self._queue.put_nowait(Change(realm_id, entity, entity_id, op, at, queued=loop_time))
 
     def start(self) -> None:
@@ -161,8 +163,9 @@ class WebhookSender:
             await self._session.close()
             self._session = None
 
-    def pending(self) -> int:
-        return self._queue.qsize()
+    def idle(self) -> bool:
+        """Every change queued so far was delivered and acknowledged."""
+        return self.stats.notified == len(self.sent) // (2 if self.duplicate else 1)
 
     def body(self, changes: list[Change]) -> bytes:
         fmt = self.fmt
