@@ -28,6 +28,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "burst": ("burst", [], ["--failures", "200", "--real-seconds", "5"]),
     "ack": ("ack", [], ["--rounds", "2"]),
     "command": ("commands", [], ["--failures", "2000", "--runs", "40", "--burst", "10"]),
+    "webhooks": ("webhooks", [], ["--events", "200", "--seconds", "5", "--edits", "10"]),
 }
 
 

@@ -70,8 +70,11 @@ async def reconcile(services: Services, store: WebhookStore) -> Settled:
 
 
 async def reconcile_if_due(services: Services, store: WebhookStore) -> Settled | None:
-    """Reconcile when the last one is ``WEBHOOK_RECONCILE_HOURS`` old (or there was none)."""
+    """Reconcile when the last one is ``WEBHOOK_RECONCILE_HOURS`` old (a first start notes the time)."""
     last = await store.get_time("reconciled")
+    if last is None:  # a first start: the catch-up just read the books
+        await store.set_time("reconciled", services.clock())
+        return None
     every = timedelta(hours=services.settings.webhook_reconcile_hours)
     if last is not None and services.clock() - last < every:
         return None

@@ -11,6 +11,7 @@ that receipt is deleted in QuickBooks by hand (once per receipt).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ WEBHOOK_USER = "quickbooks"
 """Who the history and audit name for a move the books caused."""
 LEASE_TTL = 60.0
 RECONCILIATION = "Reconciliation"
+LEASE_TRIES = 100
+"""Tries (0.1 s apart) to take a payment's lease another follow or a Re-check holds."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,9 @@ async def follow(
     if rec.status == FailureStatus.IN_PROGRESS:
         return False
     lease = services.store.lease(f"payment:{payment_id}", f"{services.instance}:webhook", LEASE_TTL)
-    if not await lease.acquire():
-        return False  # a remedy or a Re-check holds it: it reads the facts itself
+    if not await _take(lease):
+        log.info("%s not followed: its lease stayed taken", rec.payment.reference)
+        return False  # a remedy holds it: it reads the facts itself
     try:
         old = list((await store.indexed()).get(payment_id, []))
         moved = await _rediagnose(services, rec, changes, lease, quiet=quiet)
@@ -162,6 +166,15 @@ async def _rediagnose(
         notice=notice_for(before, after, changes),
     )
     return True
+
+
+async def _take(lease: Lease, tries: int = LEASE_TRIES, pause: float = 0.1) -> bool:
+    """Take the lease, waiting a little for a Re-check or another follow to finish."""
+    for _ in range(tries):
+        if await lease.acquire():
+            return True
+        await asyncio.sleep(pause)
+    return False
 
 
 def _shown(rec: FailureRecord) -> tuple[object, ...]:
