@@ -70,7 +70,8 @@ async def reconcile(services: Services, store: WebhookStore) -> Settled:
 
 
 async def reconcile_if_due(services: Services, store: WebhookStore) -> Settled | None:
-    """Reconcile when the last one is ``WEBHOOK_RECONCILE_HOURS`` old (a first start notes the time)."""
+    """Reconcile once the last one is ``WEBHOOK_RECONCILE_HOURS`` old (a first start notes
+    the time only)."""
     last = await store.get_time("reconciled")
     if last is None:  # a first start: the catch-up just read the books
         await store.set_time("reconciled", services.clock())
