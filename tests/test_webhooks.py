@@ -174,3 +174,47 @@ async def test_out_of_order_events_final_state_wins(cm_world: World) -> None:
     after = await record(cm_world, pid)
     assert after.diagnosis is not None and after.diagnosis.cause.value == "credit-memo"
     assert "is gone" not in message_text(cm_world, rec)
+
+
+async def test_recreated_receipt_deleted_by_hand_gets_a_note_in_the_thread(
+    cm_world: World,
+) -> None:
+    from bot.models import (
+        FailureStatus,
+        RemedyJournal,
+        RemedyKind,
+        RemedyStep,
+        Resolution,
+        ResolutionHow,
+        StepState,
+    )
+    from bot.webhooks.index import refresh_index
+
+    rec = (await seed(cm_world, ["credit-memo"]))["credit-memo"]
+    await refresh_index(cm_world.services, wstore(cm_world))  # indexed while open
+    receipt = next(p for p in cm_world.company.all("Payment") if p["TotalAmt"] > 0)["Id"]
+    # the state a Recreate remedy leaves (made here directly: the remedy has its own tests)
+    rec.status = FailureStatus.RESOLVED
+    rec.resolution = Resolution(how=ResolutionHow.RECREATED, by="U0FINANCE1")
+    rec.remedy = RemedyJournal(
+        kind=RemedyKind.RECREATE_PAYMENT,
+        user="U0FINANCE1",
+        steps=[
+            RemedyStep(
+                name="qbo_create_payment", state=StepState.DONE, result={"qbo_payment_id": receipt}
+            )
+        ],
+    )
+    await cm_world.services.store.put_failure(rec)
+    cm_world.company.delete("Payment", receipt)
+    ev = cloud_event("Payment", receipt, "deleted")
+    assert (await deliver(cm_world, [ev]))[0] == 200
+    assert await drain(cm_world.services) == 1
+    assert rec.slack is not None
+    thread = cm_world.slack.thread(rec.slack.channel, rec.slack.ts)
+    notes = [m for m in thread if "deleted in QuickBooks by hand" in (m.text or "")]
+    assert len(notes) == 1 and f"payment {receipt}" in notes[0].text
+    assert (await deliver(cm_world, [cloud_event("Payment", receipt, "deleted")]))[0] == 200
+    assert await drain(cm_world.services) == 1
+    thread = cm_world.slack.thread(rec.slack.channel, rec.slack.ts)
+    assert sum("deleted in QuickBooks by hand" in (m.text or "") for m in thread) == 1

@@ -3,7 +3,8 @@
 An open failure depends on the invoices its payment applies to, its customer, and every
 QuickBooks object its diagnosis cites (linked payments, credit memos, replacement invoices, a
 payment already carrying the reference). A resolved failure whose remedy recreated the receipt
-stays indexed under that receipt alone, so that deleting it by hand is noticed.
+stays indexed under that receipt alone, so that deleting it by hand is noticed (failures
+resolved in the last day are looked at each refresh, the last 45 days at the reconciliation).
 
 :func:`refresh_index` brings the index in step with the records: new open failures indexed,
 failures no longer open unindexed (or kept under their recreated receipt). It reads only the
@@ -13,10 +14,15 @@ every open one.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.models import FailureRecord, FailureStatus
 from bot.runtime.services import Services
 from bot.store.webhooks import WebhookStore, entity_key
 
+RESOLVED_LOOKBACK = timedelta(days=1)
+"""Failures resolved this recently are looked at for a recreated receipt at each refresh."""
+RESOLVED_LOOKBACK_FULL = timedelta(days=45)
 FOLLOWED = frozenset({"Invoice", "Payment", "CreditMemo", "Customer"})
 
 
@@ -73,10 +79,13 @@ async def refresh_index(services: Services, store: WebhookStore, *, full: bool =
     """Bring the index in step with the records; how many records were (re)indexed."""
     open_ids = set(await services.store.open_ids())
     indexed = await store.indexed()
+    back = RESOLVED_LOOKBACK_FULL if full else RESOLVED_LOOKBACK
+    resolved = set(await services.store.resolved_ids(services.clock() - back)) - set(indexed)
     to_read = (
-        open_ids | set(indexed)
+        open_ids | set(indexed) | resolved
         if full
         else (open_ids - set(indexed))
+        | resolved
         | {p for p, deps in indexed.items() if p not in open_ids and _not_only_receipt(deps)}
     )
     if not to_read:
