@@ -202,7 +202,9 @@ async def run(events: int, seconds: float, edits: int) -> dict[str, Any]:
         services.start_background(run_worker(services, block_ms=100), name="qbo-webhooks")
         lat, statuses, repeats = await _intake(f"{url}/qbo/webhooks", s, events, seconds)
         store = webhook_store(services)
+        print(f"intake done: {len(lat)} answered; draining", flush=True)
         await _drained(store)
+        print("drained; editing the books", flush=True)
         counters = webhook_metrics(services.metrics).events
         processed = int(counters.labels("processed")._value.get())
         seen_repeats = int(counters.labels("repeat")._value.get())

@@ -218,3 +218,32 @@ async def test_recreated_receipt_deleted_by_hand_gets_a_note_in_the_thread(
     assert await drain(cm_world.services) == 1
     thread = cm_world.slack.thread(rec.slack.channel, rec.slack.ts)
     assert sum("deleted in QuickBooks by hand" in (m.text or "") for m in thread) == 1
+
+
+async def test_webhook_port_app_serves_the_webhook_alone(cm_world: World) -> None:
+    """A Socket Mode bot's ``WEBHOOK_PORT`` app: the webhook route and nothing else."""
+    from handlers.webhooks import webhook_app
+    from sandbox.serving import serve
+
+    runner, url = await serve(webhook_app(cm_world.services))
+    try:
+        body = json.dumps([cloud_event("Invoice", "1")]).encode()
+        async with aiohttp.ClientSession() as s:
+            headers = {"intuit-signature": sign(TOKEN, body)}
+            async with s.post(f"{url}/qbo/webhooks", data=body, headers=headers) as r:
+                assert r.status == 200
+            async with s.post(f"{url}/qbo/webhooks", data=body) as r:
+                assert r.status == 401
+            async with s.get(f"{url}/livez") as r:
+                assert r.status == 404
+    finally:
+        await runner.cleanup()
+    assert await wstore(cm_world).backlog() == 1
+
+
+async def test_webhook_port_must_differ_from_port(cm_world: World) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="WEBHOOK_PORT must differ"):
+        cm_world.settings(port=3199, webhook_port=3199)
+    assert cm_world.settings(port=3199, webhook_port=3198).webhook_port == 3198
