@@ -44,6 +44,6 @@ async def test_editing_the_books_panel_changes_the_card(
     async def redrawn() -> bool:
         return "is gone" in card()
 
-    await eventually(redrawn, what="the card follows the books")
+    await eventually(redrawn, within=60, what="the card follows the books")
     status, answer = await post_json(http, f"{demo.url}/demo/api/books-edit", edit)
     assert status == 404 and "no Payment" in answer["error"]

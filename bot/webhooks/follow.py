@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import lifecycle
+from bot.diagnosis import diagnose, fetch_facts
 from bot.errors import describe_error
 from bot.formats import fmt_time as fmt_when
 from bot.models import Cause, FailureRecord, FailureStatus, Resolution, ResolutionHow
-from bot.remedies.fresh import as_planned, planning
+from bot.remedies.fresh import as_planned, offered_plans, plan_context
 from bot.remedies.reporting import note_in_thread
 from bot.runtime.services import Services
 from bot.store import Lease
@@ -121,7 +122,7 @@ async def _rediagnose(
     now = services.clock()
     resolution: Resolution | None = None
     try:
-        fresh = await planning(services, rec)
+        fresh = await _planning(services, rec)
     except cbe.NotFound:
         status = FailureStatus.RESOLVED
         resolution = Resolution(how=ResolutionHow.DELETED, at=now, detail="Deleted from history")
@@ -134,12 +135,8 @@ async def _rediagnose(
         )
         return False
     else:
-        seen = as_planned(rec, fresh.record.payment).sync.status
-        rec.payment, rec.diagnosis, rec.plans = (
-            fresh.record.payment,
-            fresh.record.diagnosis,
-            fresh.record.plans,
-        )
+        seen = as_planned(rec, fresh.payment).sync.status
+        rec.payment, rec.diagnosis, rec.plans = fresh.payment, fresh.diagnosis, fresh.plans
         status = rec.status
         if seen == SyncStatus.SYNCED:
             status, resolution = (
@@ -166,6 +163,21 @@ async def _rediagnose(
         notice=notice_for(before, after, changes),
     )
     return True
+
+
+async def _planning(services: Services, rec: FailureRecord) -> FailureRecord:
+    """``bot.remedies.fresh.planning``'s reading for one payment, with plain queries: a
+    re-diagnosis spends QuickBooks' 500 requests a minute rather than its 40 batch calls."""
+    payment = await services.cb.get_payment(rec.payment_id)
+    record = rec.model_copy(deep=True)
+    record.payment = payment
+    seen = as_planned(rec, payment)
+    facts = await fetch_facts(services.qbo, [seen], use_batch=False)
+    record.diagnosis = diagnose(seen, facts, threshold=services.settings.alert_threshold)
+    view = record.model_copy()
+    view.payment = seen
+    record.plans = offered_plans(view, facts, await plan_context(services, view, facts=facts))
+    return record
 
 
 async def _take(lease: Lease, tries: int = LEASE_TRIES, pause: float = 0.1) -> bool:
