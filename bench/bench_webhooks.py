@@ -17,7 +17,8 @@ on a real Redis, its webhook worker running.
 
 Targets: every webhook answered 200, p99 under 100 ms; each event processed once; change to
 redrawn card p99 under 5 s. QuickBooks' 40 batch calls a minute are scaled up as in the other
-benchmarks (``bench.common.scale_qbo_batch_limit``): each re-diagnosis spends about three.
+benchmarks (``bench.common.scale_qbo_batch_limit``): the seeding diagnoses in bulk, and an
+"about to fail" assessment reads in batches (a re-diagnosis uses plain queries).
 Everything shares the process (and the machine), so the figures
 are an upper bound. Writes ``.bench-results/webhooks-<time>.json``.
 """
