@@ -79,3 +79,22 @@ async def test_downtime_cards_right_without_any_webhook(redis_url: str, redis_pr
         # a second start changes nothing more
         again = await catch_up(bot.services, webhook_store(bot.services))
         assert again is not None and not again.followed
+
+
+async def test_daily_reconciliation_redraws_only_what_changed(
+    redis_url: str, redis_prefix: str
+) -> None:
+    from bot.webhooks.catchup import reconcile, reconcile_if_due
+
+    async with world(redis_url, redis_prefix, "credit-memo", bot_overrides=OVERRIDES) as w:
+        rec = (await seed(w, ["credit-memo"]))["credit-memo"]
+        pid, zero_id, _memo = _cm_facts(w)
+        store = webhook_store(w.services)
+        assert await reconcile_if_due(w.services, store) is None  # a first start: noted only
+        assert await reconcile_if_due(w.services, store) is None  # not due for a day
+        quiet = await reconcile(w.services, store)
+        assert quiet.followed == set()  # nothing changed: no card touched
+        w.company.delete("Payment", zero_id)  # no webhook for this one
+        done = await reconcile(w.services, store)
+        assert done.followed == {pid}
+        assert "is gone" in message_text(w, rec)

@@ -119,6 +119,7 @@ async def run_worker(services: Services, *, block_ms: int = 1000) -> None:
     store = webhook_store(services)
     pause = 1.0
     caught_up = False
+    reconciling: asyncio.Task[object] | None = None  # beside the batches, never blocking them
     while True:
         try:
             if not caught_up:
@@ -126,10 +127,15 @@ async def run_worker(services: Services, *, block_ms: int = 1000) -> None:
                 await catch_up(services, store)
                 caught_up = True
             batch = await work_once(services, block_ms=block_ms)
-            if not batch.entries:
-                await reconcile_if_due(services, store)
+            if not batch.entries and (reconciling is None or reconciling.done()):
+                reconciling = asyncio.create_task(
+                    reconcile_if_due(services, store), name="qbo-reconcile"
+                )
+                reconciling.add_done_callback(_log_failure)
             pause = 1.0
         except asyncio.CancelledError:
+            if reconciling is not None:
+                reconciling.cancel()
             raise
         except (StoreError, qbe.QBOError, OSError) as exc:
             log.warning("webhook worker: %s; again in %.0fs", exc, pause)
@@ -139,3 +145,8 @@ async def run_worker(services: Services, *, block_ms: int = 1000) -> None:
             log.exception("webhook worker failed; again in %.0fs", pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 60.0)
+
+
+def _log_failure(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("reconciliation failed: %s; it runs again later", task.exception())
