@@ -11,9 +11,10 @@ on a real Redis, its webhook worker running.
    (invoices, payments, customers). Latency is from sending the request to having the bot's
    whole answer. Then the stream is drained and the worker's counters read: every event id
    processed once, the repeats counted as repeats.
-2. **Change to card**: ``--edits`` edits of an open failure's invoice in the QBO stand-in, one
-   after another; the stand-in sends its webhook; the time is from the edit to the card's
-   new version in the Slack stand-in (Slack's rate limits off in the stand-in).
+2. **Change to card**: ``--edits`` edits of an open failure's invoice in the QBO stand-in
+   (a cent line added: its balance, which the card shows, changes), one after another; the
+   stand-in sends its webhook; the time is from the edit to the card's new version in the
+   Slack stand-in (Slack's rate limits off in the stand-in).
 
 Targets: every webhook answered 200, p99 under 100 ms; each event processed once; change to
 redrawn card p99 under 5 s. QuickBooks' 40 batch calls a minute are scaled up as in the other
@@ -34,6 +35,7 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -144,20 +146,26 @@ async def _edits(s: Any, records: list[Any], n: int) -> list[float]:
     """Milliseconds from an edit in the books to the card's next version, one edit at a time."""
     loop = asyncio.get_running_loop()
     out: list[float] = []
+
+    def editable(r: Any) -> bool:  # an invoice to edit, of an active customer
+        inv = s.company.get("Invoice", r.payment.applications[0].qb_invoice_id)
+        cust = s.company.get("Customer", r.payment.customer.qb_customer_id)
+        return inv is not None and bool(cust and cust.get("Active", True))
+
     open_recs = [r for r in records if r.slack is not None and r.payment.applications]
+    shown_balance = {"credit-memo", "paid-manually", "amount-changed"}  # cards that show it
+    open_recs = [
+        r for r in open_recs if editable(r) and r.diagnosis and r.diagnosis.cause in shown_balance
+    ]
     for i in range(n):
         rec = open_recs[i % len(open_recs)]
         msg = s.slack.message(rec.slack.channel, rec.slack.ts)
         before = len(msg.versions)
         inv = s.company.get("Invoice", rec.payment.applications[0].qb_invoice_id)
-        cust = s.company.get("Customer", rec.payment.customer.qb_customer_id)
-        entity = "Invoice"
-        if inv is None or not cust.get("Active", True):  # edit the customer instead
-            inv, entity = cust, "Customer"
         t0 = loop.time()
-        s.company.update(
-            entity, {"Id": inv["Id"], "SyncToken": inv["SyncToken"], "PrivateNote": f"edit {i}"}
-        )
+        cent = {"Amount": Decimal("0.01"), "DetailType": "SalesItemLineDetail"}
+        body = {"Id": inv["Id"], "SyncToken": inv["SyncToken"], "Line": [*inv["Line"], cent]}
+        s.company.update("Invoice", body)  # a cent more: the balance, so the card, changes
         while len(msg.versions) == before:
             if loop.time() - t0 > 30:
                 raise RuntimeError(f"edit {i}: the card was not redrawn in 30 s")

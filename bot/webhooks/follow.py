@@ -1,9 +1,9 @@
 """Open failures follow the books: a failure whose diagnosis reads something QuickBooks just
-changed is diagnosed again from fresh facts and its card redrawn, with a notice that says what
-changed (and, when the change removed what blocked the payment, that ConnectBooster's next
-sync should record it). The move goes through ``bot.lifecycle.rechecked`` (status changes only
-there), under the payment's lease; a failure a remedy holds is left to the remedy, which reads
-the facts again itself.
+changed is diagnosed again from fresh facts and, when what its card shows changed, redrawn
+with a notice that says what changed (and, when the change removed what blocked the payment,
+that ConnectBooster's next sync should record it). The move goes through
+``bot.lifecycle.rechecked`` (status changes only there), under the payment's lease; a
+failure a remedy holds is left to the remedy, which reads the facts again itself.
 
 A resolved failure whose remedy recreated the receipt gets a note in its card's thread when
 that receipt is deleted in QuickBooks by hand (once per receipt).
@@ -85,10 +85,11 @@ async def follow(
     payment_id: str,
     changes: Sequence[Changed],
     *,
-    quiet: bool = False,
+    quiet: bool = True,
 ) -> bool:
     """Bring ``payment_id``'s card in step with the books; True when it was redrawn or noted.
-    ``quiet``: leave the card alone when the diagnosis and status come out unchanged."""
+    ``quiet`` (the default): leave the card alone when what it shows (diagnosis, remedies,
+    status) comes out unchanged, so a later harmless change never hides an earlier notice."""
     rec = await services.store.get_failure(payment_id)
     if rec is None:
         return False
@@ -115,7 +116,7 @@ async def _rediagnose(
     changes: Sequence[Changed],
     lease: Lease,
     *,
-    quiet: bool = False,
+    quiet: bool = True,
 ) -> bool:
     before = rec.diagnosis.cause if rec.diagnosis else None
     was = _shown(rec)
@@ -189,12 +190,11 @@ async def _take(lease: Lease, tries: int = LEASE_TRIES, pause: float = 0.1) -> b
     return False
 
 
-def _shown(rec: FailureRecord) -> tuple[object, ...]:
-    """What the card shows of the diagnosis (its time left out)."""
-    d = rec.diagnosis
-    if d is None:
-        return ()
-    return (d.cause, d.summary, d.next_step, tuple(d.remedies), tuple(sorted(rec.plans)))
+def _shown(rec: FailureRecord) -> str:
+    """What the card shows of the failure: its diagnosis (its time left out), plans, status."""
+    d = rec.diagnosis.model_dump_json(exclude={"diagnosed_at"}) if rec.diagnosis else ""
+    plans = {k.value: p.model_dump(mode="json") for k, p in sorted(rec.plans.items())}
+    return f"{rec.status.value}|{d}|{plans}"
 
 
 async def _receipt_deleted(

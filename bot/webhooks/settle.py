@@ -4,8 +4,9 @@ failures of its invoices and customer, a credit memo those of its customer), eac
 once (``bot.webhooks.follow``), and the pending payments they could make fail warned about
 (``bot.webhooks.warn``).
 
-Disorder and repeats: the entity is read as it is *now* and its ``LastUpdatedTime`` compared
-with the one last acted on (``wh:seen``); the same state twice is acted on once, and an old
+Disorder and repeats: the entity is read as it is *now* and its ``LastUpdatedTime`` (with its
+``SyncToken``, as QuickBooks' times are whole seconds) compared with the one last acted on
+(``wh:seen``); the same state twice is acted on once, and an old
 event delivered late finds the newest state already handled. The final state always wins
 because it is the only one ever read.
 """
@@ -70,8 +71,8 @@ async def fetch_current(services: Services, keys: Sequence[str]) -> dict[str, En
 def _state(entity: Entity | None) -> str:
     if entity is None or entity.is_deleted:
         return "deleted"
-    at = entity.updated_at
-    return at.isoformat() if at is not None else "unknown"
+    at = entity.updated_at  # whole seconds in QuickBooks: the SyncToken tells two apart
+    return f"{at.isoformat() if at is not None else 'unknown'}|{entity.sync_token or ''}"
 
 
 def _reaches(key: str, entity: Entity | None) -> list[str]:
