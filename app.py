@@ -66,12 +66,14 @@ def build_web_app(
     ``socket_connected`` tells ``/readyz`` whether the Socket Mode connection is up."""
     from handlers.errors import request_guard
     from handlers.health import add_health_routes, add_metrics_route
+    from handlers.webhooks import add_webhook_routes
 
     webapp = bolt.web_app(path="/slack/events")
     webapp.middlewares.append(
         request_guard(services.settings.slack_signing_secret.get_secret_value())
     )
     add_health_routes(webapp, services, socket_connected=socket_connected)
+    add_webhook_routes(webapp, services)  # POST /qbo/webhooks (when its verifier token is set)
     if services.settings.metrics_port is None:
         add_metrics_route(webapp, services)
     return webapp
@@ -96,6 +98,10 @@ async def start_background(services: Services) -> None:
     await resume_unfinished(services)
     services.start_background(run_poller(services), name="poller")
     start_mail_watcher(services)  # ConnectBooster's e-mails as triggers, when MAIL_IMAP_HOST
+    if services.settings.qbo_webhook_verifier_token is not None:
+        from bot.webhooks.worker import run_worker
+
+        services.start_background(run_worker(services), name="qbo-webhooks")
 
 
 async def check_redis_at_start(services: Services) -> None:
@@ -147,6 +153,10 @@ async def serve(settings: Settings) -> None:
         ]
         if settings.metrics_port is not None:
             apps.append((metrics_app(services), settings.metrics_port))
+        if settings.socket_mode and settings.webhook_port is not None:
+            from handlers.webhooks import webhook_app
+
+            apps.append((webhook_app(services), settings.webhook_port))
         for webapp, port in apps:  # health on PORT in both modes; /metrics on its own port
             runner = web.AppRunner(webapp)
             await runner.setup()
@@ -229,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings.cb_api_key,
                 settings.token_encryption_key,
                 settings.mail_imap_password,
+                settings.qbo_webhook_verifier_token,
             )
             if s is not None
         ]

@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "command": ("commands", [], ["--failures", "2000", "--runs", "40", "--burst", "10"]),
     "reconcile": ("reconcile", [], ["--transactions", "300"]),
     "scale": ("scale", [], ["--sizes", "500,5000", "--runs", "10"]),
+    "webhooks": ("webhooks", [], ["--events", "200", "--seconds", "5", "--edits", "10"]),
 }
 
 

@@ -268,16 +268,19 @@ async def rechecked(
     *,
     resolution: Resolution | None = None,
     lease: Lease | None = None,
+    what: str = "Re-check",
+    notice: str | None = None,
 ) -> None:
     """``user``'s Re-check found the failure at ``status`` (``rec.status``: unchanged), with
     ``resolution`` when resolved (and the new diagnosis and plans already on ``rec``): saved
-    (while ``lease`` is held, when given) and the message redrawn."""
+    (while ``lease`` is held, when given) and the message redrawn (with ``notice``). The
+    webhooks' re-diagnosis (``bot.webhooks.follow``) is a Re-check noted as ``what``."""
     check(Event.RECHECKED, rec, status)
     if status == WAITING_SYNC and rec.status != status and rec.status != OPEN:
         raise IllegalTransition(Event.RECHECKED, rec, status, "only an open failure waits")
     _settle(Event.RECHECKED, rec, status, resolution)
-    await _commit(services, rec, "Re-check", who=user, lease=lease)
-    await redraw(services, rec)
+    await _commit(services, rec, what, who=user, lease=lease)
+    await redraw(services, rec, notice=notice)
 
 
 async def rediagnosed(

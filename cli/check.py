@@ -13,6 +13,7 @@ from bot.runtime.services import Services
 from bot.runtime.settings import Settings
 from bot.store import StoreError
 from bot.store.durability import require_durable
+from bot.webhooks.status import webhook_check
 from cli.audience import Level, audience_lines
 from cli.check_mail import mail_check_line
 from cli.check_sources import source_lines
@@ -126,6 +127,7 @@ async def run_checks(settings: Settings, build: Callable[..., Awaitable[Services
             *([await _cb(services)] if services.cb is not None else []),
             *await source_lines(services),
             await mail_check_line(settings),
+            await webhook_check(services),
         ]
         # who reads the amounts: each channel's privacy and members (a WARN keeps exit code 0)
         slack_ok = any(name == "Slack" and ok for name, ok, _d in lines)

@@ -24,6 +24,7 @@ from aiohttp import web
 from sandbox.cb import CBSandbox
 from sandbox.gateway import SANDBOX_GATEWAY_KEY, GatewaySandbox
 from sandbox.qbo import QBOSandbox, SandboxCompany
+from sandbox.qbo.webhooks import WebhookSender
 from sandbox.scenarios import World, build
 from sandbox.serving import serve
 from sandbox.slack import SlackSandbox
@@ -51,6 +52,8 @@ class Sandboxes:
     gateway: GatewaySandbox | None = None
     """The payment gateway's Query API stand-in, fed by ``cb``'s payments."""
     gateway_url: str | None = None
+    webhooks: WebhookSender | None = None
+    """The QBO stand-in's webhooks to the bot, once :meth:`send_webhooks` started them."""
 
     @property
     def realm_id(self) -> str:
@@ -90,8 +93,20 @@ class Sandboxes:
             env["GATEWAY_SECURITY_KEY"] = self.gateway.security_key
         return env
 
+    def send_webhooks(self, url: str, verifier_token: str, **knobs: Any) -> WebhookSender:
+        """Send the company's changes to ``url`` (the bot's ``/qbo/webhooks``), signed with
+        ``verifier_token``; ``knobs``: :class:`sandbox.qbo.webhooks.WebhookSender`'s."""
+        if self.webhooks is None:
+            self.webhooks = WebhookSender(verifier_token, url, **knobs)
+            self.webhooks.watch(self.company)
+            self.webhooks.start()
+        self.webhooks.url = url
+        return self.webhooks
+
     async def close(self) -> None:
         """Stop every server (the last started first)."""
+        if self.webhooks is not None:
+            await self.webhooks.close()
         for runner in reversed(self.runners):
             await runner.cleanup()
         self.runners.clear()

@@ -179,6 +179,8 @@ class World:
         self.bots.remove(bot)
 
     async def close(self) -> None:
+        if self.stand_ins.webhooks is not None:  # no delivery to a bot that is stopping
+            await self.stand_ins.webhooks.close()
         for bot in list(self.bots):
             await self.stop_bot(bot)
         await self.stand_ins.close()

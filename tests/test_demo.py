@@ -405,7 +405,10 @@ async def test_a_modal_opens_for_its_user_and_its_submission_reaches_the_bot(
         assert status == 200 and body == {"ok": True}
 
         async def opened() -> list[dict[str, Any]]:
-            return list((await state(http, d, FINANCE_USER))["views"])
+            views = list((await state(http, d, FINANCE_USER))["views"])
+            # the picker opens as "loading", then is updated once QuickBooks was read
+            ready = views and any(b["type"] == "input" for b in views[0]["view"]["blocks"])
+            return views if ready else []
 
         views = await eventually(opened, within=20, what="the recreate modal")
         assert (await state(http, d, OUTSIDER))["views"] == []  # only its user sees it

@@ -25,6 +25,7 @@ from bot.commands.parse import STATS_WINDOWS
 from bot.runtime.settings_gateway import GatewaySettings, source_lines
 from bot.runtime.settings_mail import MailSettings
 from bot.runtime.settings_team import TeamSettings
+from bot.runtime.settings_webhooks import WebhookSettings
 
 QBO_HOSTS = {
     "production": "https://quickbooks.api.intuit.com",
@@ -35,7 +36,7 @@ DEFAULT_RETENTION_DAYS = 400
 """Resolved failures are kept this long by default: over a year, for a look back a year on."""
 
 
-class Settings(TeamSettings, GatewaySettings, MailSettings, BaseSettings):
+class Settings(TeamSettings, GatewaySettings, MailSettings, WebhookSettings, BaseSettings):
     """Everything the bot reads from its environment."""
 
     model_config = SettingsConfigDict(

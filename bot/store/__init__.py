@@ -43,6 +43,17 @@ key                             holds                                           
 ``P mail:event:<kind>``         the last notification e-mail acted on, per kind     mail/handle.py
 ``P once:mail:uid:<v>:<uid>``   an e-mail handled (UIDVALIDITY ``v``, its UID)      mail/handle.py
 ``P once:mail:msgid:<hash>``    an e-mail handled (its Message-ID, hashed)          mail/handle.py
+``P wh:events``                 stream of QuickBooks webhook changes (group         webhooks.py
+                                ``workers``), dropped once processed
+``P wh:done:<event id>``        an event processed (14-day TTL)                     webhooks.py
+``P wh:seen``                   hash ``Type:id`` -> LastUpdatedTime acted on        webhooks.py
+``P wh:dep:<Type>:<id>``        set of payment ids whose diagnosis reads it         webhooks.py
+``P wh:deps``                   hash payment id -> its ``Type:id`` keys (JSON)      webhooks.py
+``P wh:cursor``                 last processed time, where the CDC catch-up starts  webhooks.py
+``P wh:reconciled``             when the last reconciliation ran                    webhooks.py
+``P wh:warned``                 hash payment id -> its "about to fail" warning      webhooks.py
+``P lease:warn:<payment id>``   one process warns about a payment at a time         coordination.py
+``P once:wh:receipt-deleted:…`` a deleted recreated receipt noted once              coordination.py
 ==============================  ==================================================  ===============
 
 The ``mail:`` keys are the e-mail triggers' (``bot/mail/``, not this package): they use
@@ -67,6 +78,9 @@ The package, by concern:
 - ``durability`` — whether the Redis keeps the state (no eviction, persistence on), read at
   start and by ``check``;
 - ``team`` — who owns each failure and its snooze, apart from the record (``take_owner.lua``);
+- ``webhooks`` — the QuickBooks webhook keys (``wh:…``): the event stream, done-markers, the
+  entity → failures index, the catch-up cursor and the warnings (its own class,
+  :class:`~bot.store.webhooks.WebhookStore`, on the same client and prefix);
 - ``tokens`` — QuickBooks tokens, encrypted at rest (its own class, :class:`RedisTokenStore`,
   which ``qb.auth`` uses as its ``TokenStore``);
 - ``base``, ``errors``, ``versioned`` — what they share: the Redis client and key prefix,

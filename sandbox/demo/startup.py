@@ -152,6 +152,7 @@ def demo_settings(
         redis_durability_check="off",  # the demo's Redis is throwaway (keys removed at exit)
         token_encryption_key=Fernet.generate_key().decode(),
         log_level="INFO",
+        qbo_webhook_verifier_token=secrets.token_urlsafe(24),  # the stand-in signs with it
     )
 
 
@@ -222,6 +223,9 @@ async def start_demo(
             runners=runners,
             _real_redis=notice is None,
         )
+        token = settings.qbo_webhook_verifier_token
+        if token is not None:  # the books panel's edits reach the bot as QuickBooks webhooks
+            stand_ins.send_webhooks(f"{bot_url}/qbo/webhooks", token.get_secret_value())
         web_runner, web_url = await serve(make_workbench_app(demo), host, port)
         runners.insert(0, web_runner)
         demo.url = web_url
@@ -236,6 +240,9 @@ async def start_demo(
             await stand_ins.close()
         raise
     demo.tasks.append(asyncio.create_task(_first_poll_then_poller(demo), name="demo-poller"))
+    from bot.webhooks.worker import run_worker
+
+    demo.tasks.append(asyncio.create_task(run_worker(services), name="demo-webhooks"))
     return demo
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from sandbox.demo.session import Demo
 from sandbox.demo.workspace import CHANNELS, FAILED_CHANNEL, USERS, DemoUser, user_by_id
+from sandbox.qbo.wire import SandboxFault
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def make_workbench_app(demo: Demo) -> web.Application:
     app.router.add_post("/demo/api/sync", _sync)
     app.router.add_post("/demo/api/home", _home)
     app.router.add_post("/demo/api/home-click", _home_click)
+    app.router.add_post("/demo/api/books-edit", _books_edit)
     app.router.add_get("/demo/healthz", _healthz)
     return app
 
@@ -191,3 +193,31 @@ async def _sync(request: web.Request) -> web.Response:
         log.warning("demo sync run failed: %s", exc)
         return _bad(f"the sync run failed: {exc}", status=502)
     return web.Response(text=_dumps(result), content_type="application/json")
+
+
+BOOK_EDITS = ("delete", "void", "note")
+
+
+async def _books_edit(request: web.Request) -> web.Response:
+    """An edit in the books, as a bookkeeper makes it in QuickBooks: ``{"entity": "Payment",
+    "id": "42", "op": "delete" | "void" | "note"}``. The QBO stand-in then sends its webhook
+    and the bot's card follows (``POST /qbo/webhooks``)."""
+    body, _user = await _read(request)
+    entity, id_, op = str(body.get("entity", "")), str(body.get("id", "")), body.get("op")
+    co = request.app[DEMO].stand_ins.company
+    if op not in BOOK_EDITS or entity not in ("Invoice", "Payment", "CreditMemo", "Customer"):
+        return _bad(f"op must be one of {', '.join(BOOK_EDITS)}, entity a QuickBooks entity")
+    current = co.get(entity, id_)
+    if current is None:
+        return _bad(f"no {entity} {id_} in the books", 404)
+    try:
+        if op == "delete":
+            co.delete(entity, id_)
+        elif op == "void":
+            co.void(entity, id_)
+        else:
+            note = str(body.get("note") or "Edited in the demo")[:200]
+            co.update(entity, {"Id": id_, "SyncToken": current["SyncToken"], "PrivateNote": note})
+    except SandboxFault as fault:
+        return _bad(f"QuickBooks refused it: {fault.message}")
+    return web.json_response({"ok": True})

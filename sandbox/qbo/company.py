@@ -34,6 +34,9 @@ from sandbox.qbo.wire import (
     validation_fault,
 )
 
+ChangeListener = Callable[[str, str, str, datetime], None]
+"""(entity, Id, operation, when): told of every change to the books."""
+
 
 def payment_links(payment: JSONDict) -> dict[tuple[str, str], Decimal]:
     """Amounts a payment applies per (TxnType, TxnId)."""
@@ -53,6 +56,8 @@ class SandboxCompany:
     ) -> None:
         self.realm_id = realm_id
         self.name = name
+        self.listeners: list[ChangeListener] = []
+        """Called on every change: (entity, Id, operation, when) — the webhooks' source."""
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.preferences: JSONDict = {
             "Id": "1",
@@ -158,6 +163,7 @@ class SandboxCompany:
         )
         self._objs[name][obj["Id"]] = obj
         self._after_write(name, obj, None, when)
+        self._emit(name, obj["Id"], "Create", when)
         return copy.deepcopy(obj)
 
     def update(
@@ -201,6 +207,7 @@ class SandboxCompany:
         self._touch(obj, when)
         self._objs[name][id_] = obj
         self._after_write(name, obj, current, when)
+        self._emit(name, id_, "Update", when)
         return copy.deepcopy(obj)
 
     def delete(self, entity: str, id: str, *, at: datetime | None = None) -> None:
@@ -213,6 +220,7 @@ class SandboxCompany:
         self._deleted.append((name, str(id), when))
         self._deleted_ids.add((name, str(id)))
         self._after_write(name, None, current, when)
+        self._emit(name, str(id), "Delete", when)
 
     def void(self, entity: str, id: str, *, at: datetime | None = None) -> JSONDict:
         """Void: amounts zeroed, ``PrivateNote`` "Voided", object kept."""
@@ -230,6 +238,7 @@ class SandboxCompany:
         self._touch(obj, when)
         self._objs[name][str(id)] = obj
         self._after_write(name, obj, current, when)
+        self._emit(name, str(id), "Void", when)
         if name in ("Invoice", "CreditMemo"):
             obj["Balance"] = Decimal("0")
             if name == "CreditMemo":
@@ -369,6 +378,11 @@ class SandboxCompany:
             ]
         if bump:
             self._touch(obj, when)
+            self._emit(ttype, tid, "Update", when)
+
+    def _emit(self, entity: str, id_: str, op: str, when: datetime) -> None:
+        for listener in self.listeners:
+            listener(entity, str(id_), op, when)
 
     # ---- reads used by the HTTP layer ------------------------------------------------
     def read(self, entity: str, id_: str) -> JSONDict:
