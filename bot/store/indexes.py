@@ -78,6 +78,7 @@ class Index:
     dim: str
     values: Callable[[FailureSummary], Iterable[str]]
     key: Callable[[str, str], str] | None = lambda dim, v: f"ix:{dim}:{v}"
+    team: bool = False  # values read from the team keys inside Redis (``team_tags.lua``)
 
 
 INDEXES: tuple[Index, ...] = (
@@ -90,8 +91,13 @@ INDEXES: tuple[Index, ...] = (
     # stats: open failures by cause and paid day, and paid hour (totals only)
     Index("paid", lambda s: [f"{s.cause.value}|{day_of(s.paid_at)}"], None),
     Index("paid_hour", lambda s: [f"{s.cause.value}|{hour_of(s.paid_at)}"], None),
+    # the team's: kept apart from the record (``bot.store.team``), so their values are read
+    # from the team keys by the save (``team_tags.lua``) and re-tagged by each team change
+    # (``team_index.lua``): owner ``ix:owner:<user>``, state ``ix:state:active|snoozed``
+    Index("owner", lambda s: [], team=True),
+    Index("state", lambda s: [], team=True),
 )
-INDEX_VERSION = hashlib.sha256(("rows-1|" + "|".join(i.dim for i in INDEXES)).encode()).hexdigest()[
+INDEX_VERSION = hashlib.sha256(("rows-2|" + "|".join(i.dim for i in INDEXES)).encode()).hexdigest()[
     :12
 ]
 
