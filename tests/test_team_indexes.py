@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from bot.commands import listing
 from bot.commands.parse import ListFilters
 from bot.models import Cause, FailureStatus, Resolution, Snooze, SnoozeKind
-from bot.store import Store
+from bot.store import Store, open_query
 from bot.store.versioned import dump_versioned
 from bot.team import listing as team_listing
 from tests.test_listing import NOW, record
@@ -147,9 +147,11 @@ async def test_an_older_store_is_rebuilt_with_owners_and_snoozes(store: Store) -
     assert total == 2 and {t.record.payment_id for t in rows} == {"pmt_1", "pmt_2"}
 
 
+@pytest.mark.parametrize("cap", [500, 1])  # subtracted, or (more snoozed) intersected
 async def test_list_leaves_snoozed_out_of_rows_and_totals_under_every_filter(
-    store: Store,
+    store: Store, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(open_query, "EXCLUDE_CAP", cap)
     for i in range(12):
         cause = Cause.CREDIT_MEMO if i % 2 else Cause.PAID_MANUALLY
         await store.put_failure(record(i, cause=cause, amount="100.00"))
@@ -168,6 +170,11 @@ async def test_list_leaves_snoozed_out_of_rows_and_totals_under_every_filter(
         total, amount, rows = await listing.query(store, f, NOW, page=1)
         assert (total, amount) == (active, Decimal(100) * active), f.describe()
         assert not {r.payment_id for r in rows} & {"pmt_0", "pmt_1", "pmt_2"}
+        everything = await store.open_summaries()
+        awake = [x for x in everything if x.payment_id not in {"pmt_0", "pmt_1", "pmt_2"}]
+        for page in (1, 2):
+            want = listing.filter_page(awake, f, NOW, offset=(page - 1) * 4, limit=4)
+            assert await listing.query(store, f, NOW, page=page, page_size=4) == want
         apart, n = await team_listing.snoozed_apart(store, f, NOW)
         assert n == snoozed and len(apart) == snoozed, f.describe()
         assert all(t.snooze is not None for t in apart)

@@ -4,8 +4,9 @@ with the count and amount of everything that matches.
 The list is read through the store's indexes and running totals (``Store.open_page``): the
 first page and the header's totals cost the same at 1,000 and 100,000 open failures, and a
 customer text in any script takes the same path. Its rows and totals are the failures
-awake (the ``state`` index's ``active``); the snoozed ones are left out of them and shown
-apart (``bot.team.listing.snoozed_apart``, the same filters on ``state`` ``snoozed``).
+awake: the snoozed ones (the ``state`` index's ``snoozed``, usually few) are subtracted
+from them, so the cost stays flat, and shown apart (``bot.team.listing.snoozed_apart``,
+the same filters on ``state`` ``snoozed``).
 ``matches`` and ``filter_page`` say the same filters over summaries in Python (the tests
 hold the indexes to them).
 
@@ -102,7 +103,8 @@ async def query(
         customer=f.customer,
         min_amount=f.min_amount,
         seen_before=seen_before,
-        tags={"state": [state]},
+        tags={"state": [state]} if state != ACTIVE else None,
+        left_out=("state", SNOOZED) if state == ACTIVE else None,
         offset=offset,
         limit=page_size,
     )

@@ -260,14 +260,17 @@ class RecordStore(StoreBase):
         min_amount: Decimal | None = None,
         seen_before: datetime | None = None,
         tags: dict[str, list[str]] | None = None,
+        left_out: tuple[str, str] | None = None,
         offset: int = 0,
         limit: int = 10,
     ) -> OpenPage:
         """Open failures newest paid first, through the indexes: those of ``cause``, whose
         customer name contains ``customer`` (case-insensitive, any script), of at least
         ``min_amount``, first seen at or before ``seen_before``, with any of the values of
-        each index named in ``tags`` (e.g. ``{"owner": ["U123"]}``). Answers their count,
-        their amounts' sum and the rows ``offset .. offset+limit``."""
+        each index named in ``tags`` (e.g. ``{"owner": ["U123"]}``), and without those
+        whose index ``left_out[0]`` has the value ``left_out[1]`` (e.g. ``("state",
+        "snoozed")``: subtracted while few, :func:`open_query.query_without`). Answers their
+        count, their amounts' sum and the rows ``offset .. offset+limit``."""
         if not self._indexes_checked:
             await self.ensure_indexes()
         with translate_errors():
@@ -280,7 +283,12 @@ class RecordStore(StoreBase):
                 seen_before=seen_before,
                 tags=tags,
             )
-            totals, pids = await open_query.query(self.redis, self._idx, cs, offset, limit)
+            if left_out is None:
+                totals, pids = await open_query.query(self.redis, self._idx, cs, offset, limit)
+            else:
+                totals, pids = await open_query.query_without(
+                    self.redis, self._idx, cs, left_out, offset, limit
+                )
             raws = await self.redis.hmget(self._summary_key, pids) if pids else []
         rows = [FailureSummary.model_validate_json(r) for r in raws if r is not None]
         return OpenPage(total=totals.count, total_amount=totals.amount, rows=rows)

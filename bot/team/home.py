@@ -78,7 +78,7 @@ async def gather(services: Services, user: str) -> HomeData:
     unowned = [s for s in oldest if s.payment_id not in owners]
     data.unowned_total = len(unowned)
     data.waiting = await _rows(services, unowned[:MAX_ROWS])
-    data.snoozed, data.snoozed_total = await listing.snoozed_apart(store)
+    data.snoozed, data.snoozed_total = await listing.snoozed_apart(store, None, now)
     data.snoozed = data.snoozed[:MAX_SNOOZED]
     try:
         stats = await services.contract().sync_stats(now - timedelta(days=30))
