@@ -178,3 +178,15 @@ async def test_list_leaves_snoozed_out_of_rows_and_totals_under_every_filter(
         apart, n = await team_listing.snoozed_apart(store, f, NOW)
         assert n == snoozed and len(apart) == snoozed, f.describe()
         assert all(t.snooze is not None for t in apart)
+
+
+async def test_a_zero_amount_failure_is_saved_again_and_re_tagged(store: Store) -> None:
+    """A $0.00 failure (a refunded receipt) among others: taking its amount out of a running
+    sum is 0, never "-0" (which Redis refuses as an integer)."""
+    for i in range(2):
+        await store.put_failure(record(i, amount="0.00"))
+    await store.take_owner("pmt_0", "UA")
+    await store.put_snooze("pmt_0", snooze())
+    await store.put_failure(record(0, amount="0.00"))
+    assert await counts(store, "state") == {"active": 1, "snoozed": 1}
+    assert (await store.open_totals())["*"].amount == Decimal(0)

@@ -22,6 +22,7 @@ if ARGV[10] == '1' and redis.call('HGET', ix .. ':summary', pid) ~= ARGV[8] then
 if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1]) end
 
 local function neg(a)
+  if a == '0' then return '0' end  -- Redis refuses '-0' as an integer
   if string.sub(a, 1, 1) == '-' then return string.sub(a, 2) end
   return '-' .. a
 end

@@ -11,6 +11,7 @@ if not raw then return 0 end
 local row = cjson.decode(raw)
 
 local function neg(a)
+  if a == '0' then return '0' end  -- Redis refuses '-0' as an integer
   if string.sub(a, 1, 1) == '-' then return string.sub(a, 2) end
   return '-' .. a
 end
