@@ -72,6 +72,7 @@ from bot.slack.blocks.card import REMEDY_LABELS
 from bot.slack.messages import refresh_message
 from bot.store import Lease
 from bot.store.records import LeaseNotHeld
+from bot.team.home import refresh_soon
 from cb.models import Payment
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,7 @@ async def remedy_finished(
     if lease is not None:
         await lease.release()
     await redraw(services, rec, notice=notice)
+    refresh_soon(services)  # the App Home of its recent viewers, in the background
 
 
 async def rechecked(

@@ -168,7 +168,7 @@ async def _team_page(
     services: Services, res: listing.ListResult, now: Any
 ) -> tuple[str, list[Block]]:
     """A list page with each row's owner and snooze, and the snoozed failures apart."""
-    notes, snoozed = await list_additions(services, res.rows)
+    notes, snoozed = await list_additions(services, res.rows, res.filters)
     text, blocks = _render_page(res, now, notes)
     return text, [*blocks, *snoozed][:MAX_BLOCKS]
 

@@ -88,3 +88,23 @@ async def test_help_names_the_team_words_and_mistakes_are_explained(w: World) ->
     assert "`mine`" in helped and "`assign CB10234 @jane`" in helped and "unsnooze" in helped
     told = text_of(await command(w, "assign CB10234 @jane"))
     assert "pick the person from Slack's list" in told
+
+
+async def test_list_counts_only_the_failures_awake_and_shows_the_snoozed_apart(
+    w: World,
+) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    w.services.clock = lambda: now
+    recs = await seed(w, ["paid-manually", "credit-memo"])
+    ref = recs["paid-manually"].payment.reference
+    awake = recs["credit-memo"].payment.reference
+    assert "2 open failures" in text_of(await command(w, "list"))
+    await command(w, f"snooze {ref} until 2026-12-05 waiting for the bank")
+    listed = await command(w, "list")
+    main, _, apart = text_of(listed).partition("Snoozed (1)")
+    assert "1 open failure*" in main and awake in main and ref not in main
+    assert ref in apart and awake not in apart
+    filtered = text_of(await command(w, "list cause:paid-manually"))
+    assert "No open failed payments" in filtered and "Snoozed (1)" in filtered
+    await command(w, f"unsnooze {ref}")
+    assert "2 open failures" in text_of(await command(w, "list"))

@@ -3,8 +3,12 @@ with the count and amount of everything that matches.
 
 The list is read through the store's indexes and running totals (``Store.open_page``): the
 first page and the header's totals cost the same at 1,000 and 100,000 open failures, and a
-customer text in any script takes the same path. ``matches`` and ``filter_page`` say the
-same filters over summaries in Python (the tests hold the indexes to them).
+customer text in any script takes the same path. Its rows and totals are the failures
+awake: the snoozed ones (the ``state`` index's ``snoozed``, usually few) are subtracted
+from them, so the cost stays flat, and shown apart (``bot.team.listing.snoozed_apart``,
+the same filters on ``state`` ``snoozed``).
+``matches`` and ``filter_page`` say the same filters over summaries in Python (the tests
+hold the indexes to them).
 
 Paging state (the filters, who asked, when) is kept in Redis for ``PAGING_TTL`` under a
 token the Next/Previous buttons carry. Each page is read live: a failure resolved meanwhile
@@ -77,10 +81,21 @@ def filter_page(
     return count, amount, rows
 
 
+ACTIVE = "active"
+SNOOZED = "snoozed"
+
+
 async def query(
-    store: Store, f: ListFilters, now: datetime, *, page: int = 1, page_size: int = PAGE_SIZE
+    store: Store,
+    f: ListFilters,
+    now: datetime,
+    *,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    state: str = ACTIVE,
 ) -> tuple[int, Decimal, list[FailureSummary]]:
-    """Count, amount and the rows of ``page`` for the open failures passing ``f``."""
+    """Count, amount and the rows of ``page`` for the open failures passing ``f`` in
+    ``state`` (``active``: awake, the list's rows; ``snoozed``: the section apart)."""
     offset = (max(1, page) - 1) * page_size
     seen_before = now - f.older_than if f.older_than is not None else None
     got = await store.open_page(
@@ -88,6 +103,8 @@ async def query(
         customer=f.customer,
         min_amount=f.min_amount,
         seen_before=seen_before,
+        tags={"state": [state]} if state != ACTIVE else None,
+        left_out=("state", SNOOZED) if state == ACTIVE else None,
         offset=offset,
         limit=page_size,
     )

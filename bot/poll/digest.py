@@ -5,7 +5,10 @@ When one cycle finds more than ``DIGEST_AFTER`` new failures, the poller posts a
 failure's message as a reply in the digest's thread: the rest are diagnosed in batches of
 ``DIAGNOSE_BATCH`` while earlier replies are being posted. Diagnosis and storing are
 ``bot.poll.intake``'s, each reply ``bot.poll.posting``'s. Once every reply is out the digest
-is redrawn with the counts by cause.
+is redrawn with the counts by cause. Both drawings name the owner of each listed failure
+where one is known (a failure that opens again keeps its owner; one taken while the burst
+is being posted shows at the redraw). The digest is not redrawn after that: later takes
+show on the failure's own message, ``list``, ``show`` and the App Home.
 
 The burst is planned in Redis (``DigestPlan``, key ``poll:digest``) before the digest is posted,
 and the digest carries metadata ``failed_payment_digest`` with the plan's id, so a restart
@@ -108,6 +111,7 @@ class DigestPoster:
             counts_by_cause={},
             oldest=oldest,
             now=now,
+            owners=await s.store.owners_of([r.payment_id for r in oldest]),
         )
         poster.check_lease()
         await poster.pacer.wait(poster.channel)
@@ -179,6 +183,7 @@ class DigestPoster:
             counts_by_cause=by_cause,
             oldest=oldest,
             now=self.s.clock(),
+            owners=await self.s.store.owners_of([r.payment_id for r in oldest]),
         )
         try:
             await messages.update(self.s, plan.channel, plan.ts, text, blocks)

@@ -28,6 +28,11 @@ def lua_script(name: str) -> str:
     return resources.files("bot.store").joinpath(name).read_text(encoding="utf-8")
 
 
+def index_prefix(prefix: str) -> str:
+    """The prefix of every index key: ``P{P idx}`` (one hash tag, so one cluster slot)."""
+    return f"{prefix}{{{prefix}idx}}"
+
+
 class StoreBase:
     """The Redis client and the key prefix every part of the store builds on."""
 

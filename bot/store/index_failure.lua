@@ -1,6 +1,9 @@
 -- Save a failure record and bring every index in step with it, in one atomic step.
 --
--- KEYS: 1 the record key, 2 the payment's lease key (read only when ARGV[2] is set).
+-- KEYS: 1 the record key, 2 the payment's lease key (read only when ARGV[2] is set), 3 the
+-- payment's team owner key and 4 its team snooze key ('-': no team tags), read to tag an
+-- open failure with its owner and state (team_tags(), prepended from team_tags.lua), so a
+-- save after a take keeps the owner index right.
 -- ARGV: 1 the record bytes ('' to leave the record alone: an index rebuild), 2 the lease
 -- token the saver must still hold ('' for none), 3 the index prefix ("P{P idx}"), 4 the
 -- payment id, 5 its CB reference upper-cased, 6 '1' open / '0' resolved, 7 the resolved
@@ -50,6 +53,12 @@ if ARGV[6] == '1' then
     redis.call('SETNX', ix .. ':version', ARGV[11])
   end
   local row = cjson.decode(ARGV[9])
+  local saved = ARGV[9]
+  local team = team_tags(KEYS[3] or '-', KEYS[4] or '-')
+  if #team > 0 then
+    for _, t in ipairs(team) do row.t[#row.t + 1] = t end
+    saved = cjson.encode(row)
+  end
   for _, t in ipairs(row.t) do
     if t[3] ~= '' then redis.call('ZADD', ix .. ':' .. t[3], row.p, pid) end
     if redis.call('HINCRBY', ix .. ':n:' .. t[1], t[2], 1) == 1 then
@@ -59,7 +68,7 @@ if ARGV[6] == '1' then
   end
   redis.call('ZADD', ix .. ':by:amount', row.a, pid)
   redis.call('ZADD', ix .. ':by:seen', row.s, pid)
-  redis.call('HSET', ix .. ':row', pid, ARGV[9])
+  redis.call('HSET', ix .. ':row', pid, saved)
   redis.call('HSET', ix .. ':summary', pid, ARGV[8])
   redis.call('ZREM', ix .. ':resolved', pid)
 else

@@ -16,11 +16,16 @@ amount (``by:amount``) and first-seen time (``by:seen``) of each open failure, f
 a range filter.
 
 **Adding an index** is one line in :data:`INDEXES`: a name and the values a summary has for
-it, e.g. ``Index("owner", lambda s: [s.owner] if s.owner else [])`` or
-``Index("state", lambda s: ["snoozed"] if s.snoozed else [])``. The indexes' names are part
-of :data:`INDEX_VERSION`: at the next start the store sees a different version and rebuilds
-every index from the summaries (``RecordStore.ensure_indexes``). Its first page is then
-``open_page(tags={"owner": ["U123"]})`` and its totals ``open_totals("owner")``.
+it, e.g. ``Index("decade", lambda s: [s.reference[:6]])``. The team's two (``owner``,
+``state``) are the exception: owner and snooze live in their own keys apart from the record
+(``bot.store.team``), so their values are read from those keys inside Redis by each save
+(``team_tags.lua``) and each team change re-tags the failure (``team_index.lua``).
+The indexes' names are part of :data:`INDEX_VERSION`: at the next start the store sees a
+different version and rebuilds every index from the summaries and the team keys
+(``RecordStore.ensure_indexes``). Its first page is then
+``open_page(tags={"decade": ["CB1001"]})`` and its totals ``open_totals("decade")``; the
+list's are ``tags={"state": ["active"]}`` and ``open_totals("state")``, ``mine``'s
+``tags={"owner": [user]}``.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class Index:
     dim: str
     values: Callable[[FailureSummary], Iterable[str]]
     key: Callable[[str, str], str] | None = lambda dim, v: f"ix:{dim}:{v}"
+    team: bool = False  # values read from the team keys inside Redis (``team_tags.lua``)
 
 
 INDEXES: tuple[Index, ...] = (
@@ -90,8 +96,13 @@ INDEXES: tuple[Index, ...] = (
     # stats: open failures by cause and paid day, and paid hour (totals only)
     Index("paid", lambda s: [f"{s.cause.value}|{day_of(s.paid_at)}"], None),
     Index("paid_hour", lambda s: [f"{s.cause.value}|{hour_of(s.paid_at)}"], None),
+    # the team's: kept apart from the record (``bot.store.team``), so their values are read
+    # from the team keys by the save (``team_tags.lua``) and re-tagged by each team change
+    # (``team_index.lua``): owner ``ix:owner:<user>``, state ``ix:state:active|snoozed``
+    Index("owner", lambda s: [], team=True),
+    Index("state", lambda s: [], team=True),
 )
-INDEX_VERSION = hashlib.sha256(("rows-1|" + "|".join(i.dim for i in INDEXES)).encode()).hexdigest()[
+INDEX_VERSION = hashlib.sha256(("rows-2|" + "|".join(i.dim for i in INDEXES)).encode()).hexdigest()[
     :12
 ]
 

@@ -31,13 +31,14 @@ from redis.commands.core import AsyncScript
 
 from bot.models import Cause, FailureRecord, FailureStatus, FailureSummary
 from bot.store import open_query
-from bot.store.base import StoreBase, as_text, lua_script
+from bot.store.base import StoreBase, as_text, index_prefix, lua_script
 from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
 from bot.store.indexes import INDEX_VERSION, day_of, hour_of, row_of
 from bot.store.versioned import dump_versioned, load_versioned
 
 INDEX_SCRIPT = "index_failure.lua"
+TEAM_TAGS_SCRIPT = "team_tags.lua"
 REBUILD_BATCH = 500
 
 
@@ -59,7 +60,7 @@ class RecordStore(StoreBase):
 
     def __init__(self, redis: aioredis.Redis, prefix: str = "fp:") -> None:
         super().__init__(redis, prefix)
-        self._idx = f"{prefix}{{{prefix}idx}}"
+        self._idx = index_prefix(prefix)
         self._index_script: AsyncScript | None = None
         self._indexes_checked = False
         self._fresh_version = f"{INDEX_VERSION}@{uuid.uuid4().hex}"
@@ -117,8 +118,14 @@ class RecordStore(StoreBase):
 
     def _script(self) -> AsyncScript:
         if self._index_script is None:
-            self._index_script = self.redis.register_script(lua_script(INDEX_SCRIPT))
+            text = lua_script(TEAM_TAGS_SCRIPT) + lua_script(INDEX_SCRIPT)
+            self._index_script = self.redis.register_script(text)
         return self._index_script
+
+    def _team_keys(self, payment_id: str) -> list[str]:
+        """The team keys a save reads to tag an open failure with its owner and state
+        (``bot.store.team`` owns them; ``team_tags.lua`` reads them)."""
+        return [self.key("team", "owner", payment_id), self.key("team", "snooze", payment_id)]
 
     def _index_args(self, summary: FailureSummary, *, resolved_at: float | None) -> list[str]:
         return [
@@ -139,7 +146,11 @@ class RecordStore(StoreBase):
         legacy = [f"open:{c.value}" for c in Cause]
         with translate_errors():
             wrote = await self._script()(
-                keys=[self.key("failure", rec.payment_id), lease.key if lease else "-"],
+                keys=[
+                    self.key("failure", rec.payment_id),
+                    lease.key if lease else "-",
+                    *self._team_keys(rec.payment_id),
+                ],
                 args=[
                     dump_versioned(rec),
                     lease.token if lease else "",
@@ -200,7 +211,8 @@ class RecordStore(StoreBase):
                 summary = FailureSummary.model_validate_json(raw)
                 args = ["", "", *self._index_args(summary, resolved_at=None), "1", ""]
                 args[7] = raw  # compare with the stored bytes, not a re-dump
-                await script(keys=["-", "-"], args=args, client=pipe)
+                keys = ["-", "-", *self._team_keys(summary.payment_id)]
+                await script(keys=keys, args=args, client=pipe)
             return sum(int(x) for x in await pipe.execute())
 
     # -- open failures -------------------------------------------------------------------
@@ -248,14 +260,17 @@ class RecordStore(StoreBase):
         min_amount: Decimal | None = None,
         seen_before: datetime | None = None,
         tags: dict[str, list[str]] | None = None,
+        left_out: tuple[str, str] | None = None,
         offset: int = 0,
         limit: int = 10,
     ) -> OpenPage:
         """Open failures newest paid first, through the indexes: those of ``cause``, whose
         customer name contains ``customer`` (case-insensitive, any script), of at least
         ``min_amount``, first seen at or before ``seen_before``, with any of the values of
-        each index named in ``tags`` (e.g. ``{"owner": ["U123"]}``). Answers their count,
-        their amounts' sum and the rows ``offset .. offset+limit``."""
+        each index named in ``tags`` (e.g. ``{"owner": ["U123"]}``), and without those
+        whose index ``left_out[0]`` has the value ``left_out[1]`` (e.g. ``("state",
+        "snoozed")``: subtracted while few, :func:`open_query.query_without`). Answers their
+        count, their amounts' sum and the rows ``offset .. offset+limit``."""
         if not self._indexes_checked:
             await self.ensure_indexes()
         with translate_errors():
@@ -268,7 +283,12 @@ class RecordStore(StoreBase):
                 seen_before=seen_before,
                 tags=tags,
             )
-            totals, pids = await open_query.query(self.redis, self._idx, cs, offset, limit)
+            if left_out is None:
+                totals, pids = await open_query.query(self.redis, self._idx, cs, offset, limit)
+            else:
+                totals, pids = await open_query.query_without(
+                    self.redis, self._idx, cs, left_out, offset, limit
+                )
             raws = await self.redis.hmget(self._summary_key, pids) if pids else []
         rows = [FailureSummary.model_validate_json(r) for r in raws if r is not None]
         return OpenPage(total=totals.count, total_amount=totals.amount, rows=rows)

@@ -12,6 +12,14 @@ the other is answered with the winner. Reassigning and releasing change the owne
 ``mine`` sets in one ``WATCH``/``MULTI`` transaction, retried when someone changed the owner
 meanwhile. These keys are apart from the failure record on purpose: a remedy saving the
 record can never undo a take, and ownership is never a status.
+
+The open failures' ``owner`` and ``state`` indexes (``bot.store.indexes``: ``mine`` and the
+list's active/snoozed split read them, no scan) are kept in step with these keys from both
+sides, inside Redis: every change here runs ``team_index.lua`` in the same transaction (it
+re-tags the failure from the keys as they now are), and every save of the record reads the
+keys again (``index_failure.lua``), so a remedy's save after a take keeps the owner, and a
+resolved failure leaves every index. (The team keys and the index keys are in different
+hash slots: like the lease and the record, they assume one Redis, not a cluster.)
 """
 
 from __future__ import annotations
@@ -19,14 +27,16 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from bot.models import Snooze, SnoozeKind, TeamView
-from bot.store.base import StoreBase, as_text, lua_script
+from bot.store.base import StoreBase, as_text, index_prefix, lua_script
 from bot.store.errors import translate_errors
 from bot.store.versioned import dump_versioned, load_versioned
 
 TAKE_OWNER_SCRIPT = "take_owner.lua"
+TEAM_INDEX_SCRIPTS = ("team_tags.lua", "team_index.lua")
 _RETRIES = 20
 
 
@@ -46,18 +56,33 @@ class TeamStore(StoreBase):
     def _snoozed_key(self) -> str:
         return self.key("team", "snoozed")
 
+    def _retag(self, pipe: Pipeline, payment_id: str) -> None:
+        """Queue ``team_index.lua`` (re-tag ``payment_id``'s owner and state indexes from the
+        team keys) on ``pipe``, after the change, in the same transaction."""
+        pipe.eval(
+            "".join(lua_script(n) for n in TEAM_INDEX_SCRIPTS),
+            2,
+            self._owner_key(payment_id),
+            self._snooze_key(payment_id),
+            index_prefix(self.prefix),
+            payment_id,
+        )
+
     # -- ownership ---------------------------------------------------------------------------
     async def take_owner(self, payment_id: str, user: str) -> str | None:
         """Make ``user`` the owner if nobody is; ``None`` when taken now, else who owns it."""
         with translate_errors():
-            got = await self.redis.eval(
-                lua_script(TAKE_OWNER_SCRIPT),
-                2,
-                self._owner_key(payment_id),
-                self._mine_key(user),
-                user,
-                payment_id,
-            )
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.eval(
+                    lua_script(TAKE_OWNER_SCRIPT),
+                    2,
+                    self._owner_key(payment_id),
+                    self._mine_key(user),
+                    user,
+                    payment_id,
+                )
+                self._retag(pipe, payment_id)
+                got, _ = await pipe.execute()
         cur = as_text(got)
         return cur or None
 
@@ -80,6 +105,7 @@ class TeamStore(StoreBase):
                             pipe.sadd(self._mine_key(user), payment_id)
                         else:
                             pipe.delete(key)
+                        self._retag(pipe, payment_id)
                         await pipe.execute()
                         return before
                     except WatchError:
@@ -103,6 +129,7 @@ class TeamStore(StoreBase):
                         pipe.multi()
                         pipe.delete(key)
                         pipe.srem(self._mine_key(user), payment_id)
+                        self._retag(pipe, payment_id)
                         await pipe.execute()
                         return before
                     except WatchError:
@@ -158,6 +185,7 @@ class TeamStore(StoreBase):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.set(self._snooze_key(payment_id), dump_versioned(snooze))
                 pipe.zadd(self._snoozed_key, {payment_id: score})
+                self._retag(pipe, payment_id)
                 await pipe.execute()
 
     async def drop_snooze(self, payment_id: str) -> Snooze | None:
@@ -167,7 +195,8 @@ class TeamStore(StoreBase):
                 pipe.get(self._snooze_key(payment_id))
                 pipe.delete(self._snooze_key(payment_id))
                 pipe.zrem(self._snoozed_key, payment_id)
-                raw, _, _ = await pipe.execute()
+                self._retag(pipe, payment_id)
+                raw, *_ = await pipe.execute()
         return None if raw is None else load_versioned(Snooze, raw)
 
     async def snooze_of(self, payment_id: str) -> Snooze | None:

@@ -4,6 +4,7 @@ Each answers the reply to show the asker (text and blocks)."""
 
 from __future__ import annotations
 
+from bot.commands.parse import ListFilters
 from bot.commands.parse_team import (
     AssignCommand,
     MineCommand,
@@ -39,13 +40,14 @@ async def run_team_command(
 
 
 async def list_additions(
-    services: Services, rows: list[FailureSummary]
+    services: Services, rows: list[FailureSummary], filters: ListFilters | None = None
 ) -> tuple[dict[str, str], list[Block]]:
-    """For a list page: a note per row (owner, snoozed) and the snoozed section to add
-    under the page."""
+    """For a list page: a note per row (its owner) and the section to add under the page:
+    the snoozed failures passing the same ``filters``, left out of the page's rows."""
     notes = await listing.row_notes(services.store, [r.payment_id for r in rows])
-    shown, total = await listing.snoozed_apart(services.store)
+    now = services.clock()
+    shown, total = await listing.snoozed_apart(services.store, filters, now)
     return (
         {pid: row_note(owner, snoozed) for pid, (owner, snoozed) in notes.items()},
-        snoozed_section(shown, total, services.clock()),
+        snoozed_section(shown, total, now),
     )

@@ -2,10 +2,13 @@
 ``bot.slack.blocks.home`` and published with ``views.publish``.
 
 It is published when its user opens it (``app_home_opened``) and again after each change
-the team makes (take, reassign, release, snooze, unsnooze, a snooze waking) and after a
-poll cycle that changed anything: :func:`refresh_viewers` republishes the Home of everyone
-who opened it in the last ``VIEWER_WINDOW`` (kept in ``P team:home:viewers``, a zset scored
-by when each opened it; at most ``MAX_REFRESH`` people a time, the most recent first).
+the team makes (take, reassign, release, snooze, unsnooze, a snooze waking), after each
+remedy finishes (``bot.lifecycle.remedy_finished``) and after a poll cycle that changed
+anything: :func:`refresh_viewers` republishes the Home of everyone who opened it in the last
+``VIEWER_WINDOW`` (kept in ``P team:home:viewers``, a zset scored by when each opened it; at
+most ``MAX_REFRESH`` people a time, the most recent first). After a change it runs in the
+background (:func:`refresh_soon`): whoever changed something never waits for it, its
+errors are logged, and changes landing while one refresh runs are folded into one more.
 
 At 10,000 open failures it reads the summary hash once (one ``HGETALL``), the owners in one
 ``MGET``, and at most a few dozen records (the rows it shows); the view itself stays within
@@ -20,7 +23,7 @@ from decimal import Decimal
 
 from bot.errors import log_reason
 from bot.models import FailureSummary, TeamRow
-from bot.runtime.services import Services
+from bot.runtime.services import Services, ShuttingDown
 from bot.slack.blocks.home import (
     AGE_BUCKETS,
     MAX_ROWS,
@@ -75,7 +78,7 @@ async def gather(services: Services, user: str) -> HomeData:
     unowned = [s for s in oldest if s.payment_id not in owners]
     data.unowned_total = len(unowned)
     data.waiting = await _rows(services, unowned[:MAX_ROWS])
-    data.snoozed, data.snoozed_total = await listing.snoozed_apart(store)
+    data.snoozed, data.snoozed_total = await listing.snoozed_apart(store, None, now)
     data.snoozed = data.snoozed[:MAX_SNOOZED]
     try:
         stats = await services.contract().sync_stats(now - timedelta(days=30))
@@ -115,3 +118,37 @@ async def refresh_viewers(services: Services) -> int:
         except Exception as exc:  # noqa: BLE001 - one Home tab is never worth the rest
             log.warning("Home tab not refreshed: %s", log_reason(exc))
     return len(users)
+
+
+_AGAIN: dict[int, bool] = {}
+"""Per ``Services`` (by id) while a background refresh runs: whether a change came meanwhile
+(then it runs once more)."""
+
+
+def refresh_soon(services: Services) -> None:
+    """Republish the recent viewers' App Home after a change, in the background (in-flight
+    work: shutdown lets it finish): the caller never waits, errors are logged, and changes
+    while one refresh runs are folded into one more run."""
+    key = id(services)
+    if key in _AGAIN:
+        _AGAIN[key] = True
+        return
+    _AGAIN[key] = False
+    try:
+        services.run_work(_refresh_folded(services, key))
+    except ShuttingDown:  # it refreshes when next opened
+        del _AGAIN[key]
+
+
+async def _refresh_folded(services: Services, key: int) -> None:
+    try:
+        while True:
+            _AGAIN[key] = False
+            try:
+                await refresh_viewers(services)
+            except Exception as exc:  # noqa: BLE001 - a background refresh only logs
+                log.warning("App Home tabs not refreshed: %s", log_reason(exc))
+            if not _AGAIN.get(key):
+                return
+    finally:
+        _AGAIN.pop(key, None)

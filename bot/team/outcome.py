@@ -8,12 +8,11 @@ refreshes the App Home of its recent viewers.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from bot import lifecycle
 from bot.models import AuditEntry, FailureRecord, FailureStatus
-from bot.runtime.services import Services, ShuttingDown
+from bot.runtime.services import Services
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ async def noted(
 
 def refresh_homes_soon(services: Services) -> None:
     """Republish the recent viewers' App Home after a change, without making the person
-    who changed something wait (in-flight work: shutdown lets it finish)."""
-    from bot.team.home import refresh_viewers
+    who changed something wait (``bot.team.home.refresh_soon``)."""
+    from bot.team.home import refresh_soon
 
-    with contextlib.suppress(ShuttingDown):  # shutting down: it refreshes when next opened
-        services.run_work(refresh_viewers(services))
+    refresh_soon(services)

@@ -42,9 +42,11 @@ def digest_message(
     counts_by_cause: Mapping[Cause, int] | None = None,
     oldest: Sequence[FailureRecord | FailureSummary] | None = None,
     now: datetime | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Block]]:
     """One message for a burst of new failures: how many, the total, counts by cause and
-    the oldest few; each failure's own card follows in this message's thread.
+    the oldest few (with ``owners[payment id]``, the owner's Slack id, where known); each
+    failure's own card follows in this message's thread.
     Totals default to what ``records`` hold; ``oldest`` defaults to its 5 oldest."""
     rows = [_summary(r) for r in records]
     count = total_count if total_count is not None else len(rows)
@@ -74,10 +76,12 @@ def digest_message(
         lines = []
         for r in old[:_MAX_ROWS]:
             age = f" · {fmt_age(now - r.paid_at)} ago" if now else ""
+            owner = (owners or {}).get(r.payment_id)
+            who = f" · owner <@{escape(owner)}>" if owner else ""
             lines.append(
                 f"• {link(r.permalink, escape(r.reference))} · "
                 f"{escape(truncate(r.customer, 60))} · {money(r.amount)} · "
-                f"{escape(r.cause.label)}{age}"
+                f"{escape(r.cause.label)}{age}{who}"
             )
         blocks.append(section("*Oldest*\n" + "\n".join(lines)))
     return fallback(f"{title} ({money(amount)})"), blocks

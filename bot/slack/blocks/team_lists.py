@@ -67,7 +67,9 @@ def snoozed_section(rows: Sequence[TeamRow], total: int, now: datetime) -> list[
     """The snoozed failures, apart from the open list (nothing when none is snoozed)."""
     if total == 0:
         return []
-    blocks: list[Block] = [section(f"*:zzz: Snoozed ({total:,})* — left out of reminders")]
+    blocks: list[Block] = [
+        section(f"*:zzz: Snoozed ({total:,})* — not counted above, left out of reminders")
+    ]
     blocks.extend(_rows_section(rows, now))
     if total > len(rows):
         blocks.append(context(f"… and {plural(total - len(rows), 'more snoozed failure')}"))
