@@ -2,13 +2,16 @@
 gateway's sales inside the transfer grace period, watched by the gateway reconciliation, are
 the pending payments. An invoice of one of them paid by hand in the QBO stand-in (a webhook
 delivered to the bot, the worker settling it) posts the warning before ConnectBooster's sync
-runs and fails; a harmless change (a note on the invoice) warns about nothing."""
+runs and fails; a harmless change (a note on the invoice) warns about nothing. Beside the
+contract, the same sale is the contract's pending payment: warned about once, by its id."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.reconcile.pending import pending_from_gateway, same_sale
+import pytest
+
+from bot.reconcile.pending import pending_from_gateway
 from bot.reconcile.run import reconcile_gateway
 from bot.webhooks.intake import webhook_store
 from bot.webhooks.worker import drain
@@ -23,8 +26,9 @@ from tests.test_remedies_e2e import eventually
 from tests.test_webhooks import OVERRIDES, TOKEN
 
 
+@pytest.mark.parametrize("contract", [False, True], ids=["gateway-only", "both-sources"])
 async def test_a_sale_in_its_grace_period_paid_by_hand_is_warned_before_it_fails(
-    redis_url: str, redis_prefix: str
+    redis_url: str, redis_prefix: str, contract: bool
 ) -> None:
     made: list[PendingBooks] = []
 
@@ -36,8 +40,10 @@ async def test_a_sale_in_its_grace_period_paid_by_hand_is_warned_before_it_fails
         w.slack.rate_limit_enabled = False
         books = made[0]
         settings = gateway_settings(w, gateway_invoice_pattern=PATTERN, **OVERRIDES)
+        if contract:
+            settings = {k: v for k, v in settings.items() if not k.startswith("cb_")}
         s = (await w.start_bot(**settings)).services
-        assert s.cb is None and s.gateway is not None
+        assert (s.cb is not None) is contract and s.gateway is not None
         assert await pending_from_gateway(s) == []  # nothing watched yet
 
         rec = await reconcile_gateway(s)  # the sales are watched, waiting for their grace
@@ -49,6 +55,11 @@ async def test_a_sale_in_its_grace_period_paid_by_hand_is_warned_before_it_fails
         for pid in ids:  # the invoices the contract shows, found from the gateway
             mine = {a.qb_invoice_id for a in books.world.cb.payments[pid].applications}
             assert {a.qb_invoice_id for a in pending[gw_id(pid)].applications} == mine
+        if contract:  # every sale is one of the contract's pending payments: none twice
+            assert s.cb is not None
+            listed = [p async for p in s.cb.list_payments(sync_status="pending", limit=500)]
+            assert {p.id for p in listed} == set(ids)
+            assert await pending_from_gateway(s, beside=listed) == []
 
         harmful, harmless = ids[0], ids[1]
         co = books.world.company
@@ -70,11 +81,10 @@ async def test_a_sale_in_its_grace_period_paid_by_hand_is_warned_before_it_fails
         await sender.close()
         store = webhook_store(s)
         warned = {pid for pid in await store.warned_ids() if await store.warning(pid)}
-        assert warned == {gw_id(harmful)}
+        assert warned == {harmful if contract else gw_id(harmful)}
         posted = [m for m in w.slack.messages(FAILED_CHANNEL) if "About to fail" in str(m.blocks)]
         assert len(posted) == 1
-        assert "gateway #" in str(posted[0].blocks)
+        assert ("gateway #" in str(posted[0].blocks)) is not contract
 
         failed = {pid for pid, f in run_sync(books).items() if f}  # the sync runs only now
         assert failed == {harmful}
-
