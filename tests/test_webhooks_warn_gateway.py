@@ -13,6 +13,7 @@ import pytest
 
 from bot.reconcile.pending import pending_from_gateway
 from bot.reconcile.run import reconcile_gateway
+from bot.webhooks.catchup import reconcile
 from bot.webhooks.intake import webhook_store
 from bot.webhooks.worker import drain
 from cb.models import SyncStatus
@@ -85,6 +86,12 @@ async def test_a_sale_in_its_grace_period_paid_by_hand_is_warned_before_it_fails
         posted = [m for m in w.slack.messages(FAILED_CHANNEL) if "About to fail" in str(m.blocks)]
         assert len(posted) == 1
         assert ("gateway #" in str(posted[0].blocks)) is not contract
+
+        done = await reconcile(s, store)  # the daily reconciliation reads the same pending
+        assert done.warned == warned
+        assert (
+            len([m for m in w.slack.messages(FAILED_CHANNEL) if "About to" in str(m.blocks)]) == 1
+        )
 
         failed = {pid for pid, f in run_sync(books).items() if f}  # the sync runs only now
         assert failed == {harmful}
