@@ -14,5 +14,7 @@ By concern:
 - ``receipts`` — the ``CB…`` receipt of each sale, one receipt per sale;
 - ``allocate`` — which invoices a failed transfer paid (pattern, likely subset, or ask);
 - ``payments`` — a flagged sale as the payment the diagnosis and the cards handle;
+- ``pending`` — the watched sales in their grace period with no receipt yet, as the pending
+  payments "about to fail" watches;
 - ``poll`` — the poll cycle's gateway step (post, redraw, resolve).
 """

@@ -16,8 +16,7 @@ from bot.store.webhooks import WebhookStore, entity_key
 from bot.webhooks.follow import Changed, follow
 from bot.webhooks.index import refresh_index
 from bot.webhooks.settle import MODELS, Settled, settle
-from bot.webhooks.warn import assess
-from cb import errors as cbe
+from bot.webhooks.warn import assess, pending_payments
 from qb.models import Entity
 
 log = logging.getLogger(__name__)
@@ -59,12 +58,7 @@ async def reconcile(services: Services, store: WebhookStore) -> Settled:
         note = [Changed("Reconciliation", "daily", False, services.clock())]
         if await follow(services, store, pid, note, quiet=True):
             done.followed.add(pid)
-    pending = []  # the pending payments are the ConnectBooster contract's
-    if services.cb is not None:
-        try:
-            pending = [p async for p in services.cb.list_payments(sync_status="pending", limit=500)]
-        except cbe.CBError as exc:
-            log.warning("reconciliation: pending payments not read: %s", exc)
+    pending = await pending_payments(services)  # the contract's, and the gateway's
     done.warned = await assess(services, store, pending)
     await store.set_time("reconciled", services.clock())
     return done

@@ -4,7 +4,9 @@ the next sync. The bot diagnoses it now, as if it had failed (the same rules, ev
 books equation), and posts a warning with the remedy that prevents the failure
 (``bot.slack.blocks.warning``) — once per payment, redrawn when the diagnosis changes, and
 marked cleared when the change is undone. A change that leaves the payment acceptable (the
-invoice still covers what it applies) warns about nothing.
+invoice still covers what it applies) warns about nothing. The pending payments are the
+contract's and, with the gateway configured, its sales inside the grace period with no
+receipt yet (``bot.reconcile.pending``), each payment once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.diagnosis import diagnose_many
 from bot.models import Cause, Diagnosis
+from bot.reconcile.pending import pending_from_gateway
 from bot.runtime.services import Services
 from bot.slack.blocks.warning import cleared_message, warning_message
 from bot.slack.messages import post, update
@@ -57,20 +60,34 @@ async def warn_pending(
 ) -> set[str]:
     """Warn about the pending payments these changes could make fail; their ids."""
     invoices, customers = _touched(current)
-    if services.cb is None or (not invoices and not customers):
-        return set()  # the pending payments are the ConnectBooster contract's
-    try:
-        pending = [p async for p in services.cb.list_payments(sync_status="pending", limit=500)]
-    except cbe.CBError as exc:
-        log.warning("pending payments not read: %s", exc)
+    if not invoices and not customers:
         return set()
     hit = [
         p
-        for p in pending
+        for p in await pending_payments(services)
         if p.customer.qb_customer_id in customers
         or any(a.qb_invoice_id in invoices for a in p.applications)
     ]
     return await assess(services, store, hit)
+
+
+async def pending_payments(services: Services) -> list[Payment]:
+    """The payments not yet transferred: the contract's pending payments, and the gateway's
+    sales inside the grace period with no receipt yet (``bot.reconcile.pending``) that the
+    contract does not list. A source that cannot be read gives nothing (logged)."""
+    pending: list[Payment] = []
+    if services.cb is not None:
+        try:
+            pending = [p async for p in services.cb.list_payments(sync_status="pending", limit=500)]
+        except cbe.CBError as exc:
+            log.warning("pending payments not read: %s", exc)
+            return []
+    if services.gateway is not None:
+        try:
+            pending += await pending_from_gateway(services, beside=pending)
+        except qbe.QBOError as exc:
+            log.warning("the gateway's pending sales not read: %s", exc)
+    return pending
 
 
 def _digest(d: Diagnosis) -> str:
