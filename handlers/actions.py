@@ -26,12 +26,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot import lifecycle
-from bot.models import AuditEntry, FailureStatus, RemedyKind
+from bot.models import FailureStatus, RemedyKind
 from bot.remedies import RemedyResult, already_resolved_text, picker, run_remedy
 from bot.remedies.texts import stale_text
 from bot.runtime.services import Services
 from bot.slack.blocks import (
-    not_allowed_message,
     picker_loading,
     picker_notice,
     plan_confirm_modal,
@@ -41,6 +40,7 @@ from bot.slack.blocks import (
 from bot.slack.ids import ACTION_REMEDIES, ActionId, BadActionValue, ButtonValue, decode_value
 from handlers.errors import report_error
 from handlers.gate import Middleware, Refusal, channel_of, ephemeral, finance_only, user_of
+from handlers.refusals import refuse_button
 
 log = logging.getLogger(__name__)
 
@@ -66,33 +66,10 @@ Work = Callable[[dict[str, Any], dict[str, Any], AsyncRespond], Awaitable[None]]
 
 
 async def refuse_click(r: Refusal) -> BoltResponse:
-    """Ack an outsider's click, note it in the audit stream and tell them who may act (or,
-    when the check failed, why nothing was done)."""
-    response = await r.ack()
-    if r.error is not None:
-        await report_error(r.services, r.error, r.body)
-        return response
-    user = user_of(r.body)
-    actions = r.body.get("actions") or [{}]
-    action = actions[0] if isinstance(actions[0], dict) else {}
-    kind = ACTION_REMEDIES[ActionId(str(action.get("action_id")))]
-    try:
-        payment_id = decode_value(action.get("value")).payment_id
-    except BadActionValue:
-        payment_id = ""
-    await r.services.store.audit_refused_click(
-        AuditEntry(
-            user=user or "unknown",
-            action=kind.value,
-            payment_id=payment_id,
-            result="refused",
-            detail="not allowed to act",
-        )
+    """Refuse an outsider's remedy click (:func:`handlers.refusals.refuse_button`)."""
+    return await refuse_button(
+        r, lambda action: ACTION_REMEDIES[ActionId(str(action.get("action_id")))].value
     )
-    settings = r.services.settings
-    text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
-    await ephemeral(r.services, r.body, r.respond, text, blocks)
-    return response
 
 
 def listen(app: AsyncApp, action_id: str, work: Work, middleware: list[Middleware]) -> None:

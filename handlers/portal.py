@@ -11,41 +11,18 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
-from bot.models import AuditEntry
 from bot.reconcile.portal import ACTION, portal_done
 from bot.runtime.services import Services
-from bot.slack.blocks import not_allowed_message
 from bot.slack.ids import ActionId, BadActionValue, decode_value
 from handlers.actions import BAD_VALUE_TEXT, listen
 from handlers.errors import report_error
 from handlers.gate import Refusal, ephemeral, finance_only, user_of
+from handlers.refusals import refuse_button
 
 
 async def refuse_portal(r: Refusal) -> BoltResponse:
-    """Ack an outsider's click, note it in the audit stream, tell them who may act."""
-    response = await r.ack()
-    if r.error is not None:
-        await report_error(r.services, r.error, r.body)
-        return response
-    actions = r.body.get("actions") or [{}]
-    action = actions[0] if isinstance(actions[0], dict) else {}
-    try:
-        payment_id = decode_value(action.get("value")).payment_id
-    except BadActionValue:
-        payment_id = ""
-    await r.services.store.audit_refused_click(
-        AuditEntry(
-            user=user_of(r.body) or "unknown",
-            action=ACTION,
-            payment_id=payment_id,
-            result="refused",
-            detail="not allowed to act",
-        )
-    )
-    settings = r.services.settings
-    text, blocks = not_allowed_message(settings.finance_users, settings.finance_usergroup)
-    await ephemeral(r.services, r.body, r.respond, text, blocks)
-    return response
+    """Refuse an outsider's *Done in the portal* (:func:`handlers.refusals.refuse_button`)."""
+    return await refuse_button(r, lambda _action: ACTION)
 
 
 def register(app: AsyncApp, services: Services) -> None:

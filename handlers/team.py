@@ -23,9 +23,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot.errors import error_text
-from bot.models import AuditEntry, SnoozeKind
+from bot.models import SnoozeKind
 from bot.runtime.services import Services
-from bot.slack.blocks import not_allowed_message
 from bot.slack.blocks.team import reassign_modal, snooze_modal
 from bot.slack.ids import (
     REASSIGN_ACTION,
@@ -49,6 +48,7 @@ from bot.team.outcome import NotActionable, TeamResult, open_record
 from handlers.actions import BAD_VALUE_TEXT, listen
 from handlers.errors import log_failure, report_error
 from handlers.gate import Refusal, channel_of, ephemeral, finance_only, user_of
+from handlers.refusals import refuse_button
 
 log = logging.getLogger(__name__)
 
@@ -60,31 +60,8 @@ Work = Callable[[dict[str, Any], dict[str, Any], AsyncRespond], Awaitable[None]]
 
 
 async def refuse_click(r: Refusal) -> BoltResponse:
-    """Ack an outsider's click on a team button, note it apart from the audit, and tell them
-    who may act (or why the check failed)."""
-    response = await r.ack()
-    if r.error is not None:
-        await report_error(r.services, r.error, r.body)
-        return response
-    actions = r.body.get("actions") or [{}]
-    action = actions[0] if isinstance(actions[0], dict) else {}
-    try:
-        pid = decode_value(action.get("value")).payment_id
-    except BadActionValue:
-        pid = ""
-    await r.services.store.audit_refused_click(
-        AuditEntry(
-            user=user_of(r.body) or "unknown",
-            action=str(action.get("action_id") or "team"),
-            payment_id=pid,
-            result="refused",
-            detail="not allowed to act",
-        )
-    )
-    s = r.services.settings
-    text, blocks = not_allowed_message(s.finance_users, s.finance_usergroup)
-    await ephemeral(r.services, r.body, r.respond, text, blocks)
-    return response
+    """Refuse an outsider's click on a team button (:func:`handlers.refusals.refuse_button`)."""
+    return await refuse_button(r, lambda action: str(action.get("action_id") or "team"))
 
 
 async def refuse_form(r: Refusal) -> BoltResponse:
