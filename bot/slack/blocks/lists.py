@@ -96,7 +96,7 @@ def list_page(
     blocks.extend(rows)
     left = min(len(summaries), MAX_ROWS) - len(rows)
     if left > 0:
-        blocks.append(context(f"… and {plural(left, 'more')} on this page not shown"))
+        blocks.append(context(f"… and {left:,} more on this page not shown"))
     nav: list[Block] = []
     if page > 1:
         nav.append(
