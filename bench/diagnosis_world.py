@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import time
@@ -32,6 +33,7 @@ async def _main(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     world = generate(args.payments, qbo, cb, seed=args.seed, failure_share=args.failure_share)
     build_s = time.perf_counter() - t0
+    gc.freeze()  # the world lives as long as the process: no collection need scan it again
     qbo.latency = args.latency
     qbo.limit_in_flight = args.in_flight
     qbo.limit_per_window = args.per_minute

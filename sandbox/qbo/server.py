@@ -390,7 +390,8 @@ class QBOSandbox:
             raise validation_fault(f"Invalid changedSince: {since_raw}", code="2010") from exc
         if since < self.clock() - timedelta(days=30):
             raise validation_fault("changedSince is more than 30 days in the past", code="2010")
-        return self._json({"CDCResponse": [co.cdc(names, since)], "time": qbo_time(self.clock())})
+        changes = co.cdc(names, since, copy=False)  # serialised below, before any write
+        return self._json({"CDCResponse": [changes], "time": qbo_time(self.clock())})
 
     def _write_one(self, co: SandboxCompany, entity: str, op: str, body: JSONDict) -> JSONDict:
         name = canonical_entity(entity)
