@@ -136,7 +136,8 @@ _COND_RE = re.compile(
 def _unquote(s: str) -> str:
     s = s.strip()
     if s.startswith("'") and s.endswith("'"):
-        return re.sub(r"\\(.)", r"\1", s[1:-1])
+        inner = s[1:-1]
+        return re.sub(r"\\(.)", r"\1", inner) if "\\" in inner else inner
     return s
 
 
@@ -203,7 +204,9 @@ def _key(value: Any) -> tuple[str, Any] | None:
 class FieldIndexes:
     """Equality indexes over one entity's objects, one per field a query asks, built when
     first asked and dropped by the company at its next write (as QBO indexes what its
-    queries filter on). They only narrow the candidates: every condition is still checked."""
+    queries filter on). An index finds exactly the objects its condition matches (equal
+    under ``compare``: a number's value, a text lowercased); the query's other conditions are
+    still checked on them."""
 
     def __init__(self, objects: Mapping[str, JSONDict], generation: int) -> None:
         self.objects = objects
@@ -248,7 +251,8 @@ def _narrowed(
 ) -> tuple[Iterable[JSONDict], Cond | None]:
     """The objects the query's first indexable condition can match (by Id as QBO's own
     index would, or by a field index), and that condition when every object found is known
-    to satisfy it (by Id); all of them and None otherwise."""
+    to satisfy it (found by Id under its own Id, or by an index); all of them and None
+    otherwise."""
     for c in q.where:
         plain = all(v.isdigit() and (v == "0" or v[0] != "0") for v in c.values)
         if c.field.lower() == "id" and c.op in ("=", "in") and plain:
@@ -259,7 +263,7 @@ def _narrowed(
         for c in q.where:
             got = indexes.candidates(c)
             if got is not None:
-                return got, None
+                return got, c
     return objects.values(), None
 
 
