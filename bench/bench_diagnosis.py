@@ -24,11 +24,12 @@ runs it over the whole backlog instead. Prints a table and writes JSON to ``.ben
 
 Each pass's wall time is split in two, by an aiohttp trace on the QBO calls: **waiting on
 QuickBooks** (the time at least one QBO call is in flight: the stand-in's latency and its own
-query work, which real QBO does on its side) and **the bot's own** time (no QBO call in
-flight: building queries, parsing answers, building the facts); **the bot's CPU** is this
-process's CPU time during the fetch (the stand-ins' work is in their own process, so it is the
-bot's alone, whether or not a call was in flight). ``decide`` is the pure
-diagnosis over the fetched facts (``diagnose_all``, as the poll cycle runs it), timed apart.
+query work, which real QBO does on its side; **the stand-in's CPU** is that process's CPU
+meanwhile, from ``/proc``) and **the bot's own** time (no QBO call in flight: building
+queries, parsing answers, building the facts). **The bot's CPU** is this process's CPU time
+during the fetch (the stand-ins' work is in their own process, so it is the bot's alone,
+whether or not a call was in flight). ``decide`` is the pure diagnosis over the fetched facts
+(``diagnose_all``, as the poll cycle runs it), timed apart.
 The floor of a pass is its requests' latency under the limits (``_limited_seconds``); the
 backlog's (fetch + decide) is printed against its requests' latency one after another
 (4 x 150 ms) and the target ``TARGET_SECONDS``.
@@ -41,6 +42,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import random
 import subprocess
 import sys
@@ -114,6 +116,7 @@ class Row:
     qbo_wait_seconds: float = 0.0  # at least one QBO call in flight
     bot_seconds: float = 0.0  # no QBO call in flight: the bot's own work
     bot_cpu_seconds: float = 0.0  # this process's CPU during the fetch (the stand-ins run apart)
+    standin_cpu_seconds: float = 0.0  # the stand-ins' process CPU during the fetch
     decide_seconds: float = 0.0  # diagnose() over every payment of the pass
     floor_seconds: float = 0.0  # the requests' latency under QBO's limits
 
@@ -124,6 +127,14 @@ class WorldProcess:
 
     proc: subprocess.Popen[bytes]
     info: dict[str, Any]
+
+    def cpu_seconds(self) -> float:
+        """The stand-ins' process CPU so far (user + system, from ``/proc``; 0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def close(self) -> None:
         if self.proc.stdin is not None:
@@ -220,10 +231,11 @@ async def run(
         ) -> tuple[Row, QBOFacts]:
             qbo = new_client()
             waited = in_flight.seconds
-            t, cpu = time.perf_counter(), time.process_time()
+            t, cpu, standin = time.perf_counter(), time.process_time(), world.cpu_seconds()
             facts = await fetch(qbo)
             wall = time.perf_counter() - t
             cpu = time.process_time() - cpu
+            standin = world.cpu_seconds() - standin
             waited = in_flight.seconds - waited
             used = qbo.stats.requests
             t = time.perf_counter()
@@ -244,6 +256,7 @@ async def run(
             row.qbo_wait_seconds = waited
             row.bot_seconds = max(0.0, wall - waited)
             row.bot_cpu_seconds = cpu
+            row.standin_cpu_seconds = standin
             row.decide_seconds = decide_s
             row.floor_seconds = _limited_seconds(used, latency)
             rows.append(row)
@@ -325,13 +338,14 @@ def _table(result: dict[str, Any]) -> str:
         + f"; bulk and naive diagnoses identical on {result['naive_same_diagnoses']} of them"
     )
     lines.append(
-        f"{'approach':<16}{'QBO wait s':>11}{'bot s':>8}{'bot CPU s':>11}{'decide s':>10}"
-        f"{'floor s':>9}"
+        f"{'approach':<16}{'QBO wait s':>11}{'stand-in CPU s':>16}{'bot s':>8}{'bot CPU s':>11}"
+        f"{'decide s':>10}{'floor s':>9}"
     )
     for r in result["rows"]:
         lines.append(
-            f"{r['approach']:<16}{r['qbo_wait_seconds']:>11.2f}{r['bot_seconds']:>8.2f}"
-            f"{r['bot_cpu_seconds']:>11.2f}{r['decide_seconds']:>10.2f}{r['floor_seconds']:>9.2f}"
+            f"{r['approach']:<16}{r['qbo_wait_seconds']:>11.2f}{r['standin_cpu_seconds']:>16.2f}"
+            f"{r['bot_seconds']:>8.2f}{r['bot_cpu_seconds']:>11.2f}{r['decide_seconds']:>10.2f}"
+            f"{r['floor_seconds']:>9.2f}"
         )
     t = result["targets"]
     bulk = result["rows"][1]
