@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -230,6 +231,7 @@ async def run(
             fetch: Callable[[QBOClient], Awaitable[QBOFacts]],
         ) -> tuple[Row, QBOFacts]:
             qbo = new_client()
+            gc.collect()  # each pass starts clean, not paying for the previous pass's garbage
             waited = in_flight.seconds
             t, cpu, standin = time.perf_counter(), time.process_time(), world.cpu_seconds()
             facts = await fetch(qbo)
