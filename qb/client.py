@@ -34,6 +34,7 @@ from qb.errors import (
     parse_fault,
     read_json,
 )
+from qb.gcpause import gc_paused
 from qb.limits import ClientStats, Limits, SharedGate
 from qb.models import Account, CompanyInfo, Entity, Preferences
 from qb.query import MAX_PAGE, chunks, in_clause, join_where, quote, select
@@ -197,7 +198,8 @@ class QBOClient(PaymentWrites):
                     continue
                 self.stats.errors += 1
                 raise err from exc
-            answer = read_json(body)  # parsed once, for the fault check and the answer
+            with gc_paused():  # a big answer is many small objects with no cycles
+                answer = read_json(body)  # parsed once, for the fault check and the answer
             fault = parse_fault(status, body, resp_headers, data=answer)
             if fault is None:
                 if answer is not None:
@@ -262,7 +264,8 @@ class QBOClient(PaymentWrites):
                 cls.entity_name, where, order_by=order_by, start=start, max_results=self.page_size
             )
             rows = (await self._query_raw(text)).get(cls.entity_name) or []
-            out.extend(cls.model_validate(r) for r in rows)
+            with gc_paused():
+                out.extend(cls.model_validate(r) for r in rows)
             if len(rows) < self.page_size:
                 return out
             start += len(rows)
@@ -306,7 +309,8 @@ class QBOClient(PaymentWrites):
             for qr in resp.get("QueryResponse") or []:
                 for name, rows in qr.items():
                     if isinstance(rows, list):
-                        out.setdefault(name, []).extend(parse_entity(name, r) for r in rows)
+                        with gc_paused():
+                            out.setdefault(name, []).extend(parse_entity(name, r) for r in rows)
         return out
 
     async def preferences(self) -> Preferences:
@@ -349,25 +353,27 @@ class QBOClient(PaymentWrites):
         for ans in answers:
             for r in ans.get("BatchItemResponse") or []:
                 by_bid[str(r.get("bId"))] = r
-        out: list[BatchResult] = []
-        for it in items:
-            r = by_bid.get(it.bid)
-            res = BatchResult(bid=it.bid)
-            if r is None:
-                res.error = QBOError(f"batch answer has no item {it.bid}")
-            elif "Fault" in r:
-                res.error = fault_from_dict(r["Fault"])
-            elif "QueryResponse" in r:
-                qr = r["QueryResponse"]
-                for name, rows in qr.items():
-                    if isinstance(rows, list):
-                        res.entities.extend(parse_entity(name, row) for row in rows)
-            else:
-                key = entity_key(r)
-                if key is not None:
-                    res.entity = parse_entity(key, r[key])
-            out.append(res)
-        return out
+        with gc_paused():  # thousands of rows become models: no cycles among them
+            return [self._batch_result(it, by_bid.get(it.bid)) for it in items]
+
+    @staticmethod
+    def _batch_result(it: BatchItem, r: Mapping[str, Any] | None) -> BatchResult:
+        """One item's answer: its rows, its written entity or its fault."""
+        res = BatchResult(bid=it.bid)
+        if r is None:
+            res.error = QBOError(f"batch answer has no item {it.bid}")
+        elif "Fault" in r:
+            res.error = fault_from_dict(r["Fault"])
+        elif "QueryResponse" in r:
+            qr = r["QueryResponse"]
+            for name, rows in qr.items():
+                if isinstance(rows, list):
+                    res.entities.extend(parse_entity(name, row) for row in rows)
+        else:
+            key = entity_key(r)
+            if key is not None:
+                res.entity = parse_entity(key, r[key])
+        return res
 
     # ---- links ---------------------------------------------------------------------------
     def web_url(self, entity_type: str, id: str) -> str:

@@ -48,6 +48,7 @@ from bot.diagnosis.decide import (
     DEFAULT_THRESHOLD,
     RECREATE_CAUSES,
     diagnose,
+    diagnose_all,
 )
 from bot.diagnosis.facts import QBOFacts
 from bot.diagnosis.fetch import diagnose_many, fetch_facts
@@ -60,6 +61,7 @@ __all__ = [
     "QBOReader",
     "account",
     "diagnose",
+    "diagnose_all",
     "diagnose_many",
     "fetch_facts",
     "normalise_reference",

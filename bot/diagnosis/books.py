@@ -54,6 +54,7 @@ from bot.diagnosis.references import (
     is_cb_reference,
     is_recreated_for,
     normalise_reference,
+    recreate_marker,
     same_reference,
 )
 from bot.formats import cents
@@ -121,6 +122,20 @@ def own_payments(payment: CBPayment, facts: QBOFacts) -> list[QBPayment]:
     """QBO payments carrying this payment's reference (any spelling) or the bot's marker:
     among those read by the exact reference, the customer's payments in its window and the
     payments linking the payment's invoices or invoices carrying their numbers."""
+    key = (
+        "own_payments",
+        payment.id,
+        payment.reference,
+        payment.customer.qb_customer_id,
+        tuple((a.qb_invoice_id, a.invoice_number) for a in payment.applications),
+    )
+    found = facts.memo.get(key)
+    if not isinstance(found, list):
+        found = facts.memo[key] = _own_payments(payment, facts)
+    return list(found)
+
+
+def _own_payments(payment: CBPayment, facts: QBOFacts) -> list[QBPayment]:
     invoice_ids = {a.qb_invoice_id for a in payment.applications}
     for a in payment.applications:
         invoice_ids.update(
@@ -132,8 +147,17 @@ def own_payments(payment: CBPayment, facts: QBOFacts) -> list[QBPayment]:
         *(p for inv_id in sorted(invoice_ids) for p in facts.payments_linking(inv_id)),
     ]
     pool: dict[str, QBPayment] = {}
+    reference = normalise_reference(payment.reference)  # is_own, the payment's side once
+    marker = recreate_marker(payment.id)
     for p in rows:
-        if p.id and p.id not in pool and is_own(p, payment):
+        if (
+            p.id
+            and p.id not in pool
+            and (
+                (reference and normalise_reference(p.payment_ref_num) == reference)
+                or marker in (p.private_note or "")
+            )
+        ):
             pool[p.id] = p
     return oldest_first(list(pool.values()))
 

@@ -56,7 +56,7 @@ module holds the order of the steps, the dominant cause and the payment's summar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +72,7 @@ from bot.diagnosis.wording import Evidence, gateway_wording, lower_first
 from bot.formats import cents, money
 from bot.models import Cause, Certainty, Diagnosis, Finding, RemedyKind
 from cb.models import Payment as CBPayment
+from qb.gcpause import gc_paused
 
 DEFAULT_THRESHOLD = Decimal("0.10")
 
@@ -110,6 +111,23 @@ def diagnose(
     """
     d = _decide(payment, facts, failure_rate=failure_rate, threshold=threshold)
     return gateway_wording(d) if payment.id.startswith("gw-") else d
+
+
+def diagnose_all(
+    payments: Sequence[CBPayment],
+    facts: QBOFacts,
+    *,
+    failure_rate: Decimal | None = None,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+) -> dict[str, Diagnosis]:
+    """``diagnose`` for each of ``payments`` over the same facts, by payment id: a backlog's
+    decisions in one go, with the cyclic garbage collector paused while its thousands of
+    small objects are made (``qb.gcpause``)."""
+    with gc_paused():
+        return {
+            p.id: diagnose(p, facts, failure_rate=failure_rate, threshold=threshold)
+            for p in payments
+        }
 
 
 def _decide(
@@ -236,4 +254,5 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "RECREATE_CAUSES",
     "diagnose",
+    "diagnose_all",
 ]

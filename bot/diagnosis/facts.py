@@ -107,6 +107,14 @@ class QBOFacts:
         return list(self._payments_of_sorted.get(customer_id, ()))
 
     @cached_property
+    def memo(self) -> dict[tuple[object, ...], object]:
+        """Values the rules derive from these facts and a payment, kept by the rule under a
+        key naming everything the value depends on, so that a backlog's steps that ask twice
+        (the books and the override both read a payment's own QBO payments) work it out once.
+        The facts never change once fetched."""
+        return {}
+
+    @cached_property
     def _payments_of_sorted(self) -> dict[str, list[QBPayment]]:
         """Each customer's payments sorted once (every failure of a customer reads them)."""
         return {c: oldest_first(list(ps)) for c, ps in self.customer_payments.items()}

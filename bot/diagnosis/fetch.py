@@ -40,11 +40,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from bot.diagnosis.bulk import Bulk, BulkAsk, QBOReader
-from bot.diagnosis.decide import DEFAULT_THRESHOLD, diagnose
+from bot.diagnosis.decide import DEFAULT_THRESHOLD, diagnose_all
 from bot.diagnosis.facts import QBOFacts
 from bot.diagnosis.linked import STALE_BALANCE_WINDOW
 from bot.models import Diagnosis
 from cb.models import Payment as CBPayment
+from qb.gcpause import gc_paused
 from qb.models import CreditMemo, Customer, Entity, Invoice
 from qb.models import Payment as QBPayment
 from qb.query import quote
@@ -249,19 +250,20 @@ async def fetch_facts(
     memos, *windowed = await bulk.run(
         [BulkAsk(CreditMemo, "Id", memo_ids), *_window_asks(customer_windows(payments))]
     )
-    return assemble_facts(
-        qbo,
-        payments,
-        invoices,
-        deletion_times(changes),
-        linked,
-        memos,
-        same_number,
-        open_invoices,
-        existing,
-        [*active, *inactive],
-        [p for rows in windowed for p in rows],
-    )
+    with gc_paused():
+        return assemble_facts(
+            qbo,
+            payments,
+            invoices,
+            deletion_times(changes),
+            linked,
+            memos,
+            same_number,
+            open_invoices,
+            existing,
+            [*active, *inactive],
+            [p for rows in windowed for p in rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -330,9 +332,7 @@ async def diagnose_many(
     """Diagnose a batch of failed payments: one bulk ``fetch_facts``, then the pure
     ``diagnose`` for each. Returns diagnoses by ConnectBooster payment id."""
     facts = await fetch_facts(qbo, payments, cdc_since=cdc_since)
-    return {
-        p.id: diagnose(p, facts, failure_rate=failure_rate, threshold=threshold) for p in payments
-    }
+    return diagnose_all(payments, facts, failure_rate=failure_rate, threshold=threshold)
 
 
 __all__ = [

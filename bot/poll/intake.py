@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bot import lifecycle
-from bot.diagnosis import QBOFacts, diagnose, fetch_facts
+from bot.diagnosis import QBOFacts, diagnose_all, fetch_facts
 from bot.models import Diagnosis, FailureRecord, RemedyKind, RemedyPlan
 from bot.remedies.fresh import plans_for
 from bot.runtime.services import Services
@@ -79,10 +79,7 @@ class Intake:
         facts = await fetch_facts(self.s.qbo, payments)
         threshold = self.s.settings.alert_threshold
         return Diagnosed(
-            {
-                p.id: diagnose(p, facts, failure_rate=self.failure_rate, threshold=threshold)
-                for p in payments
-            },
+            diagnose_all(payments, facts, failure_rate=self.failure_rate, threshold=threshold),
             facts,
         )
 

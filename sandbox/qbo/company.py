@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sandbox.qbo.query import FieldIndexes, parse_query, run_query
+from sandbox.qbo.query import FieldIndexes, json_copy, parse_query, run_query
 from sandbox.qbo.wire import (
     ENTITY_NAMES,
     INACTIVE_DETAIL,
@@ -393,13 +393,15 @@ class SandboxCompany:
             raise not_found()
         return copy.deepcopy(obj)
 
-    def query(self, text: str) -> JSONDict:
-        """Run the QBO query subset; returns the ``QueryResponse`` object."""
+    def query(self, text: str, *, copy: bool = True) -> JSONDict:
+        """Run the QBO query subset; returns the ``QueryResponse`` object. ``copy=False``
+        answers the stored objects themselves, for a caller that serialises the answer before
+        anything can write (the HTTP layer)."""
         q = parse_query(text)
         name = ENTITY_NAMES.get(q.entity.lower())
         if name is None or name == "Preferences":
             raise query_error(f"invalid context declaration: {q.entity}")
-        return run_query(q, name, self._objs[name], self._indexes(name))
+        return run_query(q, name, self._objs[name], self._indexes(name), copy=copy)
 
     def _indexes(self, name: str) -> FieldIndexes:
         """The equality indexes of one entity's fields, kept until the next write."""
@@ -409,13 +411,14 @@ class SandboxCompany:
             self._field_indexes[name] = got
         return got
 
-    def cdc(self, entities: list[str], since: datetime) -> JSONDict:
-        """The ``CDCResponse`` element for changes at or after ``since``."""
+    def cdc(self, entities: list[str], since: datetime, *, copy: bool = True) -> JSONDict:
+        """The ``CDCResponse`` element for changes at or after ``since``; the objects are
+        copies unless ``copy`` is False (a caller that serialises the answer at once)."""
         responses: list[JSONDict] = []
         for e in entities:
             name = canonical_entity(e)
-            changed = [
-                copy.deepcopy(o)
+            changed: list[JSONDict] = [
+                o
                 for o in self._objs[name].values()
                 if parse_datetime(o["MetaData"]["LastUpdatedTime"]) >= since
             ]
@@ -429,6 +432,6 @@ class SandboxCompany:
                 for n, i, at in self._deleted
                 if n == name and at >= since
             ]
-            changed = changed[:1000]
+            changed = [json_copy(o) for o in changed[:1000]] if copy else changed[:1000]
             responses.append({name: changed, "startPosition": 1, "maxResults": len(changed)})
         return {"QueryResponse": responses}

@@ -40,10 +40,38 @@ class Cond:
         if self.op == "like":
             pattern = "^" + ".*".join(re.escape(p) for p in v.split("%")) + "$"
             return re.match(pattern, str(actual), re.I | re.S) is not None
-        c = compare(actual, v)
+        c = self._compare(actual, v)
         return {"=": c == 0, "<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0, "!=": c != 0}[
             self.op
         ]
+
+    def _compare(self, actual: Any, literal: str) -> int:
+        """``compare(actual, literal)`` with the literal read once (as a number, a time) rather
+        than for every object: the same answers."""
+        if isinstance(actual, bool):
+            return compare(actual, literal)
+        lit = getattr(self, "_literal", None)
+        if lit is None:
+            lit = (_decimal_or_none(literal), _time_or_none(literal))
+            self._literal = lit
+        number, when = lit
+        text = str(actual)
+        if number is not None:
+            a = _decimal_or_none(text)
+            if a is not None:
+                try:
+                    return (a > number) - (a < number)
+                except InvalidOperation:  # a NaN on either side: as compare() falls through
+                    pass
+        if when is not None and isinstance(actual, str) and _DATE_RE.match(actual):
+            try:
+                da = _to_dt(actual)
+            except ValueError:
+                pass
+            else:
+                return (da > when) - (da < when)
+        sa, sb = text.lower(), literal.lower()
+        return (sa > sb) - (sa < sb)
 
     def _in(self, actual: Any) -> bool:
         """``any(compare(actual, v) == 0 for v in values)`` by set lookups (the same
@@ -108,7 +136,8 @@ _COND_RE = re.compile(
 def _unquote(s: str) -> str:
     s = s.strip()
     if s.startswith("'") and s.endswith("'"):
-        return re.sub(r"\\(.)", r"\1", s[1:-1])
+        inner = s[1:-1]
+        return re.sub(r"\\(.)", r"\1", inner) if "\\" in inner else inner
     return s
 
 
@@ -175,7 +204,9 @@ def _key(value: Any) -> tuple[str, Any] | None:
 class FieldIndexes:
     """Equality indexes over one entity's objects, one per field a query asks, built when
     first asked and dropped by the company at its next write (as QBO indexes what its
-    queries filter on). They only narrow the candidates: every condition is still checked."""
+    queries filter on). An index finds exactly the objects its condition matches (equal
+    under ``compare``: a number's value, a text lowercased); the query's other conditions are
+    still checked on them."""
 
     def __init__(self, objects: Mapping[str, JSONDict], generation: int) -> None:
         self.objects = objects
@@ -217,19 +248,23 @@ class FieldIndexes:
 
 def _narrowed(
     q: Query, objects: Mapping[str, JSONDict], indexes: FieldIndexes | None
-) -> Iterable[JSONDict]:
+) -> tuple[Iterable[JSONDict], Cond | None]:
     """The objects the query's first indexable condition can match (by Id as QBO's own
-    index would, or by a field index); all of them otherwise."""
+    index would, or by a field index), and that condition when every object found is known
+    to satisfy it (found by Id under its own Id, or by an index); all of them and None
+    otherwise."""
     for c in q.where:
         plain = all(v.isdigit() and (v == "0" or v[0] != "0") for v in c.values)
         if c.field.lower() == "id" and c.op in ("=", "in") and plain:
-            return [objects[v] for v in dict.fromkeys(c.values) if v in objects]
+            found = [objects[v] for v in dict.fromkeys(c.values) if v in objects]
+            exact = all(objects[v].get("Id") == v for v in c.values if v in objects)
+            return found, (c if exact else None)
     if indexes is not None:
         for c in q.where:
             got = indexes.candidates(c)
             if got is not None:
-                return got
-    return objects.values()
+                return got, c
+    return objects.values(), None
 
 
 def run_query(
@@ -237,12 +272,17 @@ def run_query(
     name: str,
     objects: Iterable[JSONDict] | Mapping[str, JSONDict],
     indexes: FieldIndexes | None = None,
+    *,
+    copy: bool = True,
 ) -> JSONDict:
     """The ``QueryResponse`` of ``q`` over ``objects`` (every live ``name``; by Id, or
-    through ``indexes``, when a mapping, so that an ``IN`` query reads only its objects)."""
+    through ``indexes``, when a mapping, so that an ``IN`` query reads only its objects).
+    The rows are copies unless ``copy`` is False (a caller that serialises them at once)."""
+    conds = q.where
     if isinstance(objects, Mapping):
-        objects = _narrowed(q, objects, indexes)
-    rows = [o for o in objects if all(c.match(o) for c in q.where)]
+        objects, settled = _narrowed(q, objects, indexes)
+        conds = [c for c in q.where if c is not settled]
+    rows = [o for o in objects if all(c.match(o) for c in conds)]
     if q.count:
         return {"totalCount": len(rows)}
     rows.sort(key=id_order)
@@ -252,7 +292,8 @@ def run_query(
     page = rows[start - 1 : start - 1 + min(q.max_results, 1000)]
     if not page:
         return {}
-    return {name: [json_copy(o) for o in page], "startPosition": start, "maxResults": len(page)}
+    rows_out = [json_copy(o) for o in page] if copy else page
+    return {name: rows_out, "startPosition": start, "maxResults": len(page)}
 
 
 def json_copy(value: Any) -> Any:
@@ -301,6 +342,23 @@ def compare(actual: Any, literal: str) -> int:
             pass
     sa, sb = str(actual).lower(), literal.lower()
     return (sa > sb) - (sa < sb)
+
+
+_DATE_RE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def _decimal_or_none(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _time_or_none(text: str) -> datetime | None:
+    try:
+        return _to_dt(text)
+    except ValueError:
+        return None
 
 
 def _to_dt(s: str) -> datetime:

@@ -375,7 +375,7 @@ class QBOSandbox:
         text = request.query.get("query")
         if text is None and request.method == "POST":
             text = (await request.read()).decode()
-        result = co.query(text or "")
+        result = co.query(text or "", copy=False)  # serialised below, before any write
         return self._json({"QueryResponse": result, "time": qbo_time(self.clock())})
 
     async def _h_cdc(self, request: web.Request) -> web.Response:
@@ -390,7 +390,8 @@ class QBOSandbox:
             raise validation_fault(f"Invalid changedSince: {since_raw}", code="2010") from exc
         if since < self.clock() - timedelta(days=30):
             raise validation_fault("changedSince is more than 30 days in the past", code="2010")
-        return self._json({"CDCResponse": [co.cdc(names, since)], "time": qbo_time(self.clock())})
+        changes = co.cdc(names, since, copy=False)  # serialised below, before any write
+        return self._json({"CDCResponse": [changes], "time": qbo_time(self.clock())})
 
     def _write_one(self, co: SandboxCompany, entity: str, op: str, body: JSONDict) -> JSONDict:
         name = canonical_entity(entity)
@@ -442,11 +443,14 @@ class QBOSandbox:
                 "The number of batch items exceeds the maximum of 30", code="2010"
             )
         out: list[JSONDict] = []
+        # a batch of queries alone is serialised before anything writes: no copies needed
+        reads_only = all(isinstance(i, dict) and "Query" in i for i in items)
         for item in items:
             bid = item.get("bId")
             try:
                 if "Query" in item:
-                    out.append({"bId": bid, "QueryResponse": co.query(str(item["Query"]))})
+                    answer = co.query(str(item["Query"]), copy=not reads_only)
+                    out.append({"bId": bid, "QueryResponse": answer})
                     continue
                 entity = next((k for k in item if k.lower() in ENTITY_NAMES), None)
                 if entity is None:
