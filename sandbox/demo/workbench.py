@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.demo.books_edits import BOOK_EDITS, ENTITIES, EditRefused, edit_books
 from sandbox.demo.session import Demo
 from sandbox.demo.workspace import CHANNELS, FAILED_CHANNEL, USERS, DemoUser, user_by_id
 from sandbox.qbo.wire import SandboxFault
@@ -195,29 +196,22 @@ async def _sync(request: web.Request) -> web.Response:
     return web.Response(text=_dumps(result), content_type="application/json")
 
 
-BOOK_EDITS = ("delete", "void", "note")
-
-
 async def _books_edit(request: web.Request) -> web.Response:
     """An edit in the books, as a bookkeeper makes it in QuickBooks: ``{"entity": "Payment",
-    "id": "42", "op": "delete" | "void" | "note"}``. The QBO stand-in then sends its webhook
-    and the bot's card follows (``POST /qbo/webhooks``)."""
+    "id": "42", "op": "delete" | "void" | "note" | "unapply", "note": "..."}`` (``unapply``:
+    a credit memo taken off the payments that apply it). The QBO stand-in then sends its
+    webhook and the bot's card follows (``POST /qbo/webhooks``). Answers ``done``, in words."""
     body, _user = await _read(request)
     entity, id_, op = str(body.get("entity", "")), str(body.get("id", "")), body.get("op")
-    co = request.app[DEMO].stand_ins.company
-    if op not in BOOK_EDITS or entity not in ("Invoice", "Payment", "CreditMemo", "Customer"):
+    if op not in BOOK_EDITS or entity not in ENTITIES:
         return _bad(f"op must be one of {', '.join(BOOK_EDITS)}, entity a QuickBooks entity")
-    current = co.get(entity, id_)
-    if current is None:
-        return _bad(f"no {entity} {id_} in the books", 404)
+    co = request.app[DEMO].stand_ins.company
     try:
-        if op == "delete":
-            co.delete(entity, id_)
-        elif op == "void":
-            co.void(entity, id_)
-        else:
-            note = str(body.get("note") or "Edited in the demo")[:200]
-            co.update(entity, {"Id": id_, "SyncToken": current["SyncToken"], "PrivateNote": note})
+        done = edit_books(co, entity, id_, str(op), str(body.get("note") or ""))
+    except LookupError as missing:
+        return _bad(str(missing.args[0]), 404)
+    except EditRefused as refused:
+        return _bad(str(refused))
     except SandboxFault as fault:
         return _bad(f"QuickBooks refused it: {fault.message}")
-    return web.json_response({"ok": True})
+    return web.json_response({"ok": True, "done": done})

@@ -17,6 +17,7 @@ const ui = {
   payment: null, // payment id shown in the books panel
   booksJson: "",
   booksRows: {},
+  booksNote: null, // {text, error}: what the last edit in the books panel did
   hiddenEphemeral: new Set(),
   seen: {}, // channel -> number of top-level messages seen
   seenEphemeral: null, // ephemeral ids already shown (null until the first state)
@@ -663,6 +664,7 @@ function selectPayment(pid) {
   ui.payment = pid;
   ui.booksJson = "";
   ui.booksRows = {};
+  ui.booksNote = null;
   for (const el of document.querySelectorAll(".msg[data-payment]")) {
     el.classList.toggle("selected", el.dataset.payment === pid);
   }
@@ -685,6 +687,39 @@ function rowChanged(key, value) {
   const before = ui.booksRows[key];
   ui.booksRows[key] = json;
   return before !== undefined && before !== json;
+}
+
+// Edits a bookkeeper makes by hand in QuickBooks (POST /demo/api/books-edit): the QBO stand-in
+// then sends its signed webhook and the bot redraws the card on its own.
+const BOOK_OPS = {
+  delete: "Delete", void: "Void", note: "Change the memo…", unapply: "Unapply from its payments",
+};
+
+function editMenu(entity, id, label, ops) {
+  if (!ops.length) return null;
+  const menu = h("details", { class: "qbo-edit", dataset: { entity, id } },
+    h("summary", { title: `Edit ${label} in QuickBooks, as a bookkeeper would by hand` }, "Edit ▾"),
+    h("div", { class: "qbo-edit-menu" }, ops.map((op) => h("button", {
+      type: "button", class: `btn${op === "delete" || op === "void" ? " danger" : ""}`,
+      dataset: { op }, onclick: () => { menu.open = false; editBooks(entity, id, label, op); },
+    }, BOOK_OPS[op]))));
+  return menu;
+}
+
+async function editBooks(entity, id, label, op) {
+  const body = { user: ui.user, entity, id, op };
+  if (op === "note") {
+    const note = window.prompt(`New memo for ${label}:`, "Edited by hand in QuickBooks");
+    if (note === null) return;
+    body.note = note;
+  }
+  const res = await api("books-edit", body);
+  ui.booksNote = res.ok
+    ? { text: `Edited in QuickBooks: ${res.done} — QuickBooks sends its webhook; watch the card.` }
+    : { text: `QuickBooks did not take it: ${res.error || "no answer"}`, error: true };
+  ui.booksJson = ""; // draw the note even when the books read the same
+  await refreshBooks();
+  refreshSoon();
 }
 
 function renderBooks(d) {
@@ -725,7 +760,9 @@ function renderBooks(d) {
       rowChanged(`inv:${i.id}`, i) ? "changed" : ""].join(" ");
     return h("tr", { class: cls, dataset: { kind: "invoice", id: i.id } },
       h("td", {}, i.doc_number || i.id, i.deleted ? h("span", { class: "tag del" }, "deleted") : null,
-        i.voided ? h("span", { class: "tag del" }, "voided") : null),
+        i.voided ? h("span", { class: "tag del" }, "voided") : null,
+        i.deleted ? null : editMenu("Invoice", i.id, `invoice ${i.doc_number || i.id}`,
+          i.voided ? ["note", "delete"] : ["void", "delete", "note"])),
       h("td", {}, i.txn_date || ""),
       h("td", { class: "num" }, fmtMoney(i.total, cur)),
       h("td", { class: "num", dataset: { field: "balance" } }, i.deleted ? "—" : fmtMoney(i.balance, cur)));
@@ -736,13 +773,15 @@ function renderBooks(d) {
       h("td", {}, x.id, x.cb ? h("span", { class: "tag cb" }, x.ref) : x.ref ? ` ${x.ref}` : "",
         x.zero ? h("span", { class: "tag zero" }, "$0 credit applied") : null,
         x.deleted ? h("span", { class: "tag del" }, "deleted") : null,
+        x.deleted ? null : editMenu("Payment", x.id, `payment ${x.id}`, ["delete", "void", "note"]),
         h("div", { class: "links" }, x.lines.map((l) => `${l.label} ${fmtMoney(l.amount, cur)}`).join(" · "))),
       h("td", {}, x.txn_date || ""),
       h("td", { class: "num" }, fmtMoney(x.total, cur)));
   });
   const cmRows = q.credit_memos.map((c) => h("tr", {
     class: rowChanged(`cm:${c.id}`, c) ? "changed" : "", dataset: { kind: "creditmemo", id: c.id } },
-    h("td", {}, c.doc_number || c.id),
+    h("td", {}, c.doc_number || c.id, editMenu("CreditMemo", c.id, `credit memo ${c.doc_number || c.id}`,
+      Number(c.remaining) < Number(c.total) ? ["unapply", "note"] : ["note"])),
     h("td", {}, c.txn_date || ""),
     h("td", { class: "num" }, fmtMoney(c.total, cur)),
     h("td", { class: "num", dataset: { field: "remaining" } }, fmtMoney(c.remaining, cur))));
@@ -767,7 +806,10 @@ function renderBooks(d) {
     ? h("div", { class: "muted", style: "margin-bottom:8px" },
       `Bot: ${d.failure.status.replace("_", " ")} · ${d.failure.cause}`)
     : null;
-  box.replaceChildren(...[failure, portal, books].filter(Boolean));
+  const note = ui.booksNote
+    ? h("div", { class: `books-note${ui.booksNote.error ? " error" : ""}`, id: "books-note" }, ui.booksNote.text)
+    : null;
+  box.replaceChildren(...[note, failure, portal, books].filter(Boolean));
 }
 
 // ---- navigation and polling --------------------------------------------------------------------

@@ -190,3 +190,39 @@ async def test_credit_memo_case_in_the_browser(demo: Demo, page: Page) -> None:
     await page.screenshot(shots / "05-resolved-after-sync.png")
 
     assert page.errors == [], page.errors
+
+
+async def test_editing_the_books_panel_changes_the_card_in_the_browser(
+    demo: Demo, page: Page
+) -> None:
+    """Issue 17: the books panel's Edit menu on the credit memo row, "Unapply from its
+    payments", as a bookkeeper does by hand in QuickBooks; the panel says what QuickBooks did
+    and the card changes with no click on it (the QBO stand-in's webhook)."""
+    pid = next(p for p, cause in demo.world.expected.items() if cause == "credit-memo")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.goto(demo.url)
+    await page.wait_for(f"!!{msg_js(pid)}", what="the credit-memo message")
+    await page.click(f"{msg_js(pid)}.querySelector('.bk-header')", "the message header")
+    menu = "document.querySelector('#qbo-card tr[data-kind=creditmemo] details.qbo-edit')"
+    await page.wait_for(f"!!{menu}", what="the Edit menu on the credit memo row")
+    assert "is gone" not in await text(page, msg_js(pid))
+
+    await page.click(f"{menu}.querySelector('summary')", "Edit ▾ on the credit memo")
+    await page.click(f"{menu}.querySelector('button[data-op=unapply]')", "Unapply")
+    note = await page.wait_for(
+        "document.querySelector('#books-note')?.innerText", what="the note in the books panel"
+    )
+    assert note.startswith("Edited in QuickBooks: credit memo ") and "watch the card" in note
+    await page.wait_for(
+        "!document.querySelector('#qbo-card').innerText.toLowerCase().includes('$0 credit')",
+        within=30,
+        what="the $0 payment gone from the QBO panel",
+    )
+    await page.wait_for(
+        f"{msg_js(pid)}.innerText.includes('is gone')",
+        within=60,
+        what="the card to follow the books (the webhook)",
+    )
+    await show(page, msg_js(pid))
+    await page.screenshot(ARTIFACTS / "06-books-edit-unapplied.png")
+    assert page.errors == [], page.errors
