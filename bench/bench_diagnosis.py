@@ -5,8 +5,8 @@
 
 Builds a backlog in the QBO and ConnectBooster sandboxes (``sandbox.scenarios.generate``),
 serves both on loopback ports from their own process (``bench.diagnosis_world``: real
-QuickBooks runs on Intuit's machines, not on the bot's CPU) with ``latency`` seconds added to
-every call and QBO's limits (10 requests in flight, 500 a minute per company; the client keeps
+QuickBooks runs on Intuit's machines, not on the bot's CPU) with every QuickBooks call taking
+``latency`` seconds in all, the stand-in's own work counted within it, and QBO's limits (10 requests in flight, 500 a minute per company; the client keeps
 to the same), lists the
 failed payments with the real ``CBClient`` and diagnoses them with the real ``QBOClient``:
 
@@ -23,8 +23,9 @@ an ESTIMATE from the measured requests and QBO's limits, labelled as such. ``--n
 runs it over the whole backlog instead. Prints a table and writes JSON to ``.bench-results/``.
 
 Each pass's wall time is split in two, by an aiohttp trace on the QBO calls: **waiting on
-QuickBooks** (the time at least one QBO call is in flight: the stand-in's latency and its own
-query work, which real QBO does on its side; **the stand-in's CPU** is that process's CPU
+QuickBooks** (the time at least one QBO call is in flight: its latency, which covers the
+stand-in's own query work unless that takes longer, as real QBO's time covers its own; **the
+stand-in's CPU** is that process's CPU
 meanwhile, from ``/proc``) and **the bot's own** time (no QBO call in flight: building
 queries, parsing answers, building the facts). **The bot's CPU** is this process's CPU time
 during the fetch (the stand-ins' work is in their own process, so it is the bot's alone,

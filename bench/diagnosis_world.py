@@ -4,12 +4,13 @@
         --per-minute 500 --cb-key KEY
 
 Builds the backlog's world (``sandbox.scenarios.generate``), serves both stand-ins on loopback
-port 0 with ``latency`` seconds added to every call and QBO's limits, prints one JSON line
+port 0 with every call taking ``latency`` seconds in all and QBO's limits, prints one JSON line
 (the URLs, the QBO app's credentials, a refresh token, what the scenario expects) and runs
 until its stdin closes. Real QuickBooks runs on Intuit's machines: serving the stand-in from
 its own process keeps its query work off the bot's event loop and CPU, so the benchmark's
-"bot's own" time is the bot's alone, while the time a call is in flight still includes the
-stand-in's latency and its own work (as a real call includes Intuit's).
+"bot's own" time is the bot's alone; and the stand-in's own work is counted within each
+call's ``latency`` (``QBOSandbox.latency_covers_work``), as a real call's time includes
+Intuit's work — a call whose work takes longer than ``latency`` takes that long.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ async def _main(args: argparse.Namespace) -> None:
     build_s = time.perf_counter() - t0
     gc.freeze()  # the world lives as long as the process: no collection need scan it again
     qbo.latency = args.latency
+    qbo.latency_covers_work = True
     qbo.limit_in_flight = args.in_flight
     qbo.limit_per_window = args.per_minute
     qbo.window_seconds = 60.0
