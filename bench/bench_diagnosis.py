@@ -6,8 +6,8 @@
 Builds a backlog in the QBO and ConnectBooster sandboxes (``sandbox.scenarios.generate``),
 serves both on loopback ports from their own process (``bench.diagnosis_world``: real
 QuickBooks runs on Intuit's machines, not on the bot's CPU) with every QuickBooks call taking
-``latency`` seconds in all, the stand-in's own work counted within it, and QBO's limits (10 requests in flight, 500 a minute per company; the client keeps
-to the same), lists the
+``latency`` seconds in all, the stand-in's own work counted within it, and QBO's limits (10
+requests in flight, 500 a minute per company; the client keeps to the same), lists the
 failed payments with the real ``CBClient`` and diagnoses them with the real ``QBOClient``:
 
 - ``bulk (batch)``: ``bot.diagnosis.fetch.fetch_facts`` — chunked ``IN`` queries sent as QBO batch
