@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -415,3 +416,38 @@ async def test_burst_of_2000_reads_stays_inside_limits() -> None:
     assert sbx.stats.injected_errors == 3 and sbx.stats.throttled >= 3
     assert env.client.stats.retries >= 6
     assert env.client.stats.requests == sbx.stats.requests - 0  # every try reached the sandbox
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Let the loop run until ``condition()`` holds, for 10 s at most (then fail: ``what``)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"not within 10 s: {what}")
+
+
+@pytest.mark.parametrize("covers_work", [False, True])
+async def test_the_stand_ins_latency_before_or_around_the_work(covers_work: bool) -> None:
+    """``latency_covers_work`` (the diagnosis bench's model): the stand-in does the work at
+    once and answers when the call's latency is up; otherwise it waits, then works."""
+    async with start_qbo(max_retries=0, timeout=60) as env:
+        cust = _customer(env)
+        inv = seed_invoice(env.company, cust, "100.00")
+        env.sandbox.latency, env.sandbox.latency_covers_work = 30.0, covers_work
+        call = asyncio.create_task(
+            env.client.create_payment(_payment(cust, inv["Id"], "40.00"), request_id="lat-1")
+        )
+        try:
+            await _until(lambda: env.sandbox.stats.by_kind["write"] == 1, "the write arrived")
+            if covers_work:
+                await _until(lambda: bool(env.company.all("Payment")), "committed before answering")
+            else:
+                for _ in range(20):
+                    await asyncio.sleep(0)
+                assert env.company.all("Payment") == []  # still waiting out the latency
+            assert not call.done()  # the answer waits out the rest of the 30 s either way
+        finally:
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
