@@ -112,3 +112,12 @@ def finance_only(
             return ack.response or await ack()
 
     return gate
+
+
+def view_input(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
+    """A submitted modal's input ``view.state.values[block][action]``; ``{}`` when absent."""
+    try:
+        found = view["state"]["values"][block][action]
+    except (KeyError, TypeError):
+        return {}
+    return found if isinstance(found, dict) else {}

@@ -47,7 +47,7 @@ from bot.team import snooze as snoozing
 from bot.team.outcome import NotActionable, TeamResult, open_record
 from handlers.actions import BAD_VALUE_TEXT, listen
 from handlers.errors import log_failure, report_error
-from handlers.gate import Refusal, channel_of, ephemeral, finance_only, user_of
+from handlers.gate import Refusal, channel_of, ephemeral, finance_only, user_of, view_input
 from handlers.refusals import refuse_button
 
 log = logging.getLogger(__name__)
@@ -163,14 +163,6 @@ async def _open_snooze(
     await services.slack.views_open(trigger_id=body.get("trigger_id"), view=view)
 
 
-def _state(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
-    try:
-        found = view["state"]["values"][block][action]
-    except (KeyError, TypeError):
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
 async def submit_reassign(
     services: Services, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
 ) -> None:
@@ -180,7 +172,7 @@ async def submit_reassign(
     except BadActionValue:
         await ack(response_action="errors", errors={REASSIGN_BLOCK: FORM_GONE_TEXT})
         return
-    to = str(_state(view, REASSIGN_BLOCK, REASSIGN_ACTION).get("selected_user") or "")
+    to = str(view_input(view, REASSIGN_BLOCK, REASSIGN_ACTION).get("selected_user") or "")
     try:
         allowed = bool(to) and await may_act(services, to)
     except Exception as exc:  # noqa: BLE001 - told under the field, the form stays open
@@ -207,10 +199,12 @@ async def submit_snooze(
     except BadActionValue:
         await ack(response_action="errors", errors={SNOOZE_REASON_BLOCK: FORM_GONE_TEXT})
         return
-    picked = _state(view, SNOOZE_KIND_BLOCK, SNOOZE_KIND_ACTION).get("selected_option") or {}
+    picked = view_input(view, SNOOZE_KIND_BLOCK, SNOOZE_KIND_ACTION).get("selected_option") or {}
     kind = str(picked.get("value") or SnoozeKind.UNTIL) if isinstance(picked, dict) else ""
-    raw_day = str(_state(view, SNOOZE_DATE_BLOCK, SNOOZE_DATE_ACTION).get("selected_date") or "")
-    reason = str(_state(view, SNOOZE_REASON_BLOCK, SNOOZE_REASON_ACTION).get("value") or "")
+    raw_day = str(
+        view_input(view, SNOOZE_DATE_BLOCK, SNOOZE_DATE_ACTION).get("selected_date") or ""
+    )
+    reason = str(view_input(view, SNOOZE_REASON_BLOCK, SNOOZE_REASON_ACTION).get("value") or "")
     until: date | None = None
     if kind == SnoozeKind.UNTIL:
         try:

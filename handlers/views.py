@@ -35,7 +35,7 @@ from bot.slack.ids import (
 from bot.slack.messages import tell
 from bot.store import StoreError
 from handlers.errors import log_failure, report_error
-from handlers.gate import Refusal, finance_only, user_of
+from handlers.gate import Refusal, finance_only, user_of, view_input
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,8 @@ CONFIRM_NOT_OURS_TEXT = (
 
 def selected_value(view: dict[str, Any]) -> str | None:
     """The option chosen in the recreate modal's select, or ``None``."""
-    try:
-        state = view["state"]["values"][RECREATE_TARGET_BLOCK][RECREATE_TARGET_ACTION]
-        value = state["selected_option"]["value"]
-    except (KeyError, TypeError):
-        return None
+    option = view_input(view, RECREATE_TARGET_BLOCK, RECREATE_TARGET_ACTION).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
     return value if isinstance(value, str) else None
 
 
