@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
+from bot.runtime.heap import settle_heap
 from bot.runtime.logs import configure_logging
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings, SettingsError, load_settings
@@ -174,6 +175,7 @@ async def serve(settings: Settings) -> None:
                 raise StartError(str(exc)) from None
             log.info("connected to Slack in Socket Mode")
         await start_background(services)
+        settle_heap()  # the start's objects out of the collector's walks (bot.runtime.heap)
         await stop.wait()
         log.info("stopping: no new work; finishing remedies in flight")
     finally:

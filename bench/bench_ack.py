@@ -133,6 +133,7 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
         await p.start_bot(RESULTS / "bot-ack.log")
         floor_url = await _start_floor(p)
         floor: list[float] = []
+        floor_round: list[float] = []
         import redis.asyncio as aioredis
 
         redis = aioredis.Redis.from_url(p.redis_url)
@@ -140,10 +141,11 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
         done = await p.remedies_done()
 
         async def round_(kinds_for: Any) -> list[tuple[float, int]]:
-            nonlocal done
+            nonlocal done, floor_round
             recs = [r for r in await store.get_failures(pids) if r is not None]
             bodies = await _bodies(p, recs, [kinds_for(r) for r in recs])
-            floor.extend(ms for ms, _ in await fire(floor_url, bodies))
+            floor_round = [ms for ms, _ in await fire(floor_url, bodies)]
+            floor.extend(floor_round)
             got = await fire(p.events_url, bodies)
             done += len(bodies)
             await p.wait_remedies(done)
@@ -153,7 +155,7 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
             cold = await round_(lambda _r: RemedyKind.RECHECK)
             floor.clear()  # the floor's cold round is not counted either
             samples: list[float] = []
-            per_round: list[dict[str, float]] = []
+            per_round: list[dict[str, dict[str, float]]] = []
             statuses: dict[int, int] = {}
             started = time.perf_counter()
             for r in range(rounds):
@@ -165,7 +167,7 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
                         else RemedyKind.RECHECK
                     )
                 )
-                per_round.append(stats([ms for ms, _ in got]))
+                per_round.append({"bot": stats([ms for ms, _ in got]), "floor": stats(floor_round)})
                 for ms, status in got:
                     samples.append(ms)
                     statuses[status] = statuses.get(status, 0) + 1
@@ -219,7 +221,10 @@ async def run(clicks: int, rounds: int) -> dict[str, Any]:
 def summary(result: dict[str, Any]) -> str:
     """The figures in a few lines."""
     r = result
-    rounds = ", ".join(f"{x['p50']}/{x['max']}" for x in r["per_round"])
+    rounds = ", ".join(
+        f"{x['bot']['p50']}/{x['bot']['max']} ({x['floor']['p50']}/{x['floor']['max']})"
+        for x in r["per_round"]
+    )
     return "\n".join(
         [
             f"ack latency, {r['concurrent_clicks']} concurrent clicks x {r['rounds']} rounds "
@@ -231,7 +236,7 @@ def summary(result: dict[str, Any]) -> str:
             f"  ratio bot/floor: p50 {r['ratio_p50']}x  p99 {r['ratio_p99']}x  (target p99 <= "
             f"{FLOOR_RATIO}x floor: {'met' if r['met'] else 'NOT met'}; p99 < "
             f"{TARGET_P99_MS:.0f} ms: {'yes' if r['p99_ms'] < TARGET_P99_MS else 'no'})",
-            f"  per round p50/max ms: {rounds}",
+            f"  per round p50/max ms, bot (floor): {rounds}",
             f"  cold first round (not counted above): p50 {r['cold_round']['p50']} ms, p99 "
             f"{r['cold_round']['p99']} ms, max {r['cold_round']['max']} ms",
             f"  wall time with the remedies after the acks: {r['wall_seconds_incl_remedies']} s",

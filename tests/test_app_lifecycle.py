@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -114,6 +115,7 @@ async def test_run_serves_health_and_metrics_polls_and_stops_on_sigterm(
     err = (await proc.stderr.read()).decode()
     assert code == 0, err[-2000:]
     assert "stopping" in err and "Traceback" not in err
+    assert re.search(r"heap settled: [1-9]\d* objects", err)  # bot.runtime.heap, once serving
     assert stand_ins.settings().slack_bot_token.get_secret_value() not in err
 
 
