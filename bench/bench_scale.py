@@ -5,14 +5,17 @@
 For each size, on a fresh key prefix of a real Redis, this process stores that many open
 failures through ``Store.put_failure`` (the save that keeps every index and running total in
 step), then ``--resolved`` resolved ones (the same number at every size: how many failures
-a team resolves in a stats window is its pace, not its backlog), and times, in this
-process (as the bot calls them):
+a team resolves in a stats window is its pace, not its backlog; so are the ``TAKEN`` open
+failures it has taken and the ``SNOOZED`` it has snoozed), and times, in this process (as
+the bot calls them):
 
 - **list**: the first page and header totals of ``/failed-payments`` (``listing.first_page``)
   for each filter kind — none, cause, customer (Latin-1 and beyond), age, amount, all
   combined;
 - **stats**: ``/failed-payments stats 7d`` (``commands.stats.build_stats``; ConnectBooster's
   counts answered by a stub, so only the bot's own reads are timed);
+- **App Home**: what a finance user's Home tab shows (``team.home.gather``: by cause and
+  age, theirs, the unowned waiting longest, the snoozed);
 - **poll cycle**: the store side of a cycle that finds nothing new — the sweep
   (``poll.sweep.sweep_resolved``: ConnectBooster's lists stubbed empty, its rotating window
   of 50 reads answered "still failing") and the open count it reports;
@@ -21,7 +24,9 @@ and measures Redis memory per open failure and per resolved record (``MEMORY USA
 key under the prefix, exact, summed: other users of the same Redis do not blur it) and this
 process's resident memory. The figures should stay flat (or grow slowly) from 1,000 to
 100,000: every read goes through the running totals and per-value indexes, never a scan of
-the open failures. Writes ``.bench-results/scale-<time>.json``.
+the open failures. (The list leaves the snoozed out by subtracting them while at most
+``open_query.EXCLUDE_CAP`` pass the filter; a team with more snoozed than that pays for its
+filter's failures one by one.) Writes ``.bench-results/scale-<time>.json``.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from bench.bench_command import _record
 from bench.common import percentile, write_result
 from bot.commands import listing
 from bot.commands.parse import parse_command
-from bot.models import FailureStatus, Resolution
+from bot.models import FailureStatus, Resolution, Snooze, SnoozeKind
 from bot.store import Store
 
 KINDS = {
@@ -56,6 +61,8 @@ KINDS = {
     "min": "min:500",
     "combined": "cause:paid-manually customer:dental older:1d min:100",
 }
+OWNER = "U0OWNER"
+TAKEN, SNOOZED = 300, 100
 FLAT_RATIO = 3.0  # 100x the failures may cost at most this many times the time
 
 
@@ -80,17 +87,29 @@ async def _memory(store: Store) -> int:
 
 async def _seed(store: Store, n: int, first: int, now: datetime, resolved: bool) -> None:
     rnd = random.Random(first)
-    pending: list[Awaitable[None]] = []
+    pending: list[Awaitable[Any]] = []
     for i in range(first, first + n):
         rec = _record(i, rnd, now)
         if resolved:
             rec.status = FailureStatus.RESOLVED
             rec.resolution = Resolution(how="synced", by=None, at=now - timedelta(days=1))
-        pending.append(store.put_failure(rec))
+        pending.append(_save(store, rec, now, team=not resolved))
         if len(pending) == 50:
             await asyncio.gather(*pending)
             pending = []
     await asyncio.gather(*pending)
+
+
+async def _save(store: Store, rec: Any, now: datetime, *, team: bool) -> None:
+    """Save ``rec``; of the first open ones, ``TAKEN`` are taken and ``SNOOZED`` snoozed."""
+    await store.put_failure(rec)
+    i = int(rec.payment_id.split("_")[1])
+    if team and i % 3 == 0 and i < 3 * TAKEN:
+        await store.take_owner(rec.payment_id, OWNER)
+    if team and i % 7 == 1 and i < 7 * SNOOZED:
+        await store.put_snooze(
+            rec.payment_id, Snooze(kind=SnoozeKind.NEXT_SYNC, by=OWNER, reason="later", at=now)
+        )
 
 
 class _CB:
@@ -118,12 +137,14 @@ def _measures(store: Store, now: datetime) -> dict[str, Callable[[], Awaitable[A
     from bot.commands.stats import build_stats
     from bot.poll.report import PollReport
     from bot.poll.sweep import sweep_resolved
+    from bot.team.home import gather
 
     services = cast(
         Any,
         SimpleNamespace(
             store=store,
             cb=_CB(now),
+            contract=lambda: _CB(now),
             clock=lambda: now,
             settings=SimpleNamespace(alert_threshold=Decimal("0.05")),
         ),
@@ -133,6 +154,7 @@ def _measures(store: Store, now: datetime) -> dict[str, Callable[[], Awaitable[A
         f = parse_command(text).filters  # type: ignore[union-attr]
         out[f"list {kind}"] = lambda f=f: listing.first_page(store, f, now, user="U1")
     out["stats 7d"] = lambda: build_stats(services, 7, now)
+    out["App Home"] = lambda: gather(services, OWNER)
 
     async def cycle() -> None:
         report = PollReport(started_at=now)

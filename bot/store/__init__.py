@@ -12,6 +12,7 @@ key                             holds                                           
 ``P {P idx}:ix:<dim>:<value>``  the same, per index value (customer, amount, day)  indexes.py
 ``P {P idx}:ix:owner:<user>``   open failures a user owns (from ``team:owner``)     team.py
 ``P {P idx}:ix:state:<s>``      open failures ``active`` / ``snoozed`` (team keys)  team.py
+``P {P idx}:ix:queue:unowned``  active failures nobody owns, by first seen time     team.py
 ``P {P idx}:n:<dim>``           hash value -> open failures with it (running)       indexes.py
 ``P {P idx}:m:<dim>``           hash value -> their amount in millionths (running)  indexes.py
 ``P {P idx}:row``               hash payment id -> the open failure's tags (JSON)   indexes.py

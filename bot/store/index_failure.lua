@@ -60,7 +60,7 @@ if ARGV[6] == '1' then
     saved = cjson.encode(row)
   end
   for _, t in ipairs(row.t) do
-    if t[3] ~= '' then redis.call('ZADD', ix .. ':' .. t[3], row.p, pid) end
+    if t[3] ~= '' then redis.call('ZADD', ix .. ':' .. t[3], score_of(t, row), pid) end
     if redis.call('HINCRBY', ix .. ':n:' .. t[1], t[2], 1) == 1 then
       redis.call('HINCRBY', ix .. ':values', t[1], 1)  -- a new value of the index
     end

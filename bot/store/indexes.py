@@ -96,11 +96,17 @@ INDEXES: tuple[Index, ...] = (
     # stats: open failures by cause and paid day, and paid hour (totals only)
     Index("paid", lambda s: [f"{s.cause.value}|{day_of(s.paid_at)}"], None),
     Index("paid_hour", lambda s: [f"{s.cause.value}|{hour_of(s.paid_at)}"], None),
+    # App Home: open failures by cause and first-seen day, and hour (totals only)
+    Index("seen_cause", lambda s: [f"{s.cause.value}|{day_of(s.first_seen_at)}"], None),
+    Index("seen_cause_hour", lambda s: [f"{s.cause.value}|{hour_of(s.first_seen_at)}"], None),
     # the team's: kept apart from the record (``bot.store.team``), so their values are read
     # from the team keys by the save (``team_tags.lua``) and re-tagged by each team change
-    # (``team_index.lua``): owner ``ix:owner:<user>``, state ``ix:state:active|snoozed``
+    # (``team_index.lua``): owner ``ix:owner:<user>``, state ``ix:state:active|snoozed``,
+    # and queue ``ix:queue:unowned`` (active and nobody's: the App Home's "waiting", a zset
+    # scored by first-seen time, oldest first, where every other is scored by paid time)
     Index("owner", lambda s: [], team=True),
     Index("state", lambda s: [], team=True),
+    Index("queue", lambda s: [], team=True),
 )
 INDEX_VERSION = hashlib.sha256(("rows-2|" + "|".join(i.dim for i in INDEXES)).encode()).hexdigest()[
     :12
@@ -145,8 +151,8 @@ class Row:
     def parse(cls, pid: str, raw: str | bytes) -> Row:
         d = json.loads(raw)
         tags: dict[str, set[str]] = {}
-        for dim, v, _key in d["t"]:
-            tags.setdefault(dim, set()).add(v)
+        for t in d["t"]:  # [dim, value, zset key] and, for a team tag, its score ("s")
+            tags.setdefault(t[0], set()).add(t[1])
         return cls(pid, int(d["a"]), float(d["p"]), float(d["s"]), tags)
 
 

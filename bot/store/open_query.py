@@ -305,12 +305,15 @@ async def query_without(
     return Totals(totals.count - cut_totals.count, totals.micros - cut_totals.micros), kept
 
 
-async def paid_edge(redis: aioredis.Redis, ix: str, since: datetime) -> list[tuple[str, int]]:
-    """``(cause, amount in millionths)`` of the open failures paid from ``since`` to the end
-    of its hour (the partial hour of a window)."""
+async def edge_by_cause(
+    redis: aioredis.Redis, ix: str, zset: str, since: datetime
+) -> list[tuple[str, int]]:
+    """``(cause, amount in millionths)`` of the open failures whose score in ``zset``
+    (``open``: paid time; ``by:seen``: first-seen time) is from ``since`` to the end of its
+    hour (the partial hour of a window)."""
     end = (int(since.timestamp() // HOUR) + 1) * HOUR
     pids = [
-        as_text(p) for p in await redis.zrangebyscore(f"{ix}:open", since.timestamp(), f"({end}")
+        as_text(p) for p in await redis.zrangebyscore(f"{ix}:{zset}", since.timestamp(), f"({end}")
     ]
     return [(next(iter(r.tags["cause"])), r.amount) for r in await _rows(redis, ix, pids)]
 

@@ -40,6 +40,11 @@ from bot.store.versioned import dump_versioned, load_versioned
 INDEX_SCRIPT = "index_failure.lua"
 TEAM_TAGS_SCRIPT = "team_tags.lua"
 REBUILD_BATCH = 500
+_BY_CAUSE_SINCE = {
+    "paid": ("paid", "paid_hour", "open"),
+    "seen": ("seen_cause", "seen_cause_hour", "by:seen"),
+}
+"""``open_by_cause_since``'s day index, hour index and the zset scored by the same time."""
 
 
 class LeaseNotHeld(Exception):
@@ -301,21 +306,26 @@ class RecordStore(StoreBase):
         with translate_errors():
             return await open_query.totals_by(self.redis, self._idx, dim)
 
-    async def open_by_cause_since(self, since: datetime) -> dict[Cause, tuple[int, Decimal]]:
-        """Open failures paid at or after ``since``, counted and summed by cause: the running
-        totals of the days after ``since``'s, of the hours after its hour in its day, and
-        the failures of its own hour one by one."""
+    async def open_by_cause_since(
+        self, since: datetime, *, by: str = "paid"
+    ) -> dict[Cause, tuple[int, Decimal]]:
+        """Open failures paid (``by="paid"``) or first seen (``by="seen"``) at or after
+        ``since``, counted and summed by cause: the running totals of the days after
+        ``since``'s, of the hours after its hour in its day, and the failures of its own
+        hour one by one. The cost follows the days the open failures span, not their
+        number."""
         if not self._indexes_checked:
             await self.ensure_indexes()
+        day_dim, hour_dim, zset = _BY_CAUSE_SINCE[by]
         first_day, first_hour = day_of(since), hour_of(since)
         hours = range(first_hour + 1, (first_day + 1) * 24)
         with translate_errors():
-            days = await open_query.totals_by(self.redis, self._idx, "paid")
+            days = await open_query.totals_by(self.redis, self._idx, day_dim)
             causes = {k.partition("|")[0] for k in days}
             by_hour = await open_query.totals_of(
-                self.redis, self._idx, "paid_hour", [f"{c}|{h}" for c in causes for h in hours]
+                self.redis, self._idx, hour_dim, [f"{c}|{h}" for c in causes for h in hours]
             )
-            edge = await open_query.paid_edge(self.redis, self._idx, since)
+            edge = await open_query.edge_by_cause(self.redis, self._idx, zset, since)
         out: dict[Cause, tuple[int, Decimal]] = {}
 
         def add(cause: str, count: int, amount: Decimal) -> None:

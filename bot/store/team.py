@@ -13,13 +13,14 @@ the other is answered with the winner. Reassigning and releasing change the owne
 meanwhile. These keys are apart from the failure record on purpose: a remedy saving the
 record can never undo a take, and ownership is never a status.
 
-The open failures' ``owner`` and ``state`` indexes (``bot.store.indexes``: ``mine`` and the
-list's active/snoozed split read them, no scan) are kept in step with these keys from both
-sides, inside Redis: every change here runs ``team_index.lua`` in the same transaction (it
-re-tags the failure from the keys as they now are), and every save of the record reads the
-keys again (``index_failure.lua``), so a remedy's save after a take keeps the owner, and a
-resolved failure leaves every index. (The team keys and the index keys are in different
-hash slots: like the lease and the record, they assume one Redis, not a cluster.)
+The open failures' ``owner``, ``state`` and ``queue`` indexes (``bot.store.indexes``:
+``mine``, the list's active/snoozed split and the App Home's unowned read them, no scan)
+are kept in step with these keys from both sides, inside Redis: every change here runs
+``team_index.lua`` in the same transaction (it re-tags the failure from the keys as they now
+are), and every save of the record reads the keys again (``index_failure.lua``), so a
+remedy's save after a take keeps the owner, and a resolved failure leaves every index. (The
+team keys and the index keys are in different hash slots: like the lease and the record,
+they assume one Redis, not a cluster.)
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class TeamStore(StoreBase):
         return self.key("team", "snoozed")
 
     def _retag(self, pipe: Pipeline, payment_id: str) -> None:
-        """Queue ``team_index.lua`` (re-tag ``payment_id``'s owner and state indexes from the
-        team keys) on ``pipe``, after the change, in the same transaction."""
+        """Queue ``team_index.lua`` (re-tag ``payment_id``'s owner, state and queue indexes
+        from the team keys) on ``pipe``, after the change, in the same transaction."""
         pipe.eval(
             "".join(lua_script(n) for n in TEAM_INDEX_SCRIPTS),
             2,
@@ -154,6 +155,18 @@ class TeamStore(StoreBase):
         with translate_errors():
             ids = await self.redis.smembers(self._mine_key(user))
         return sorted(as_text(i) for i in ids)
+
+    async def unowned_waiting(self, limit: int) -> tuple[int, list[str]]:
+        """The open failures nobody owns and nobody snoozed (the ``queue`` index): how many,
+        and the ids of the ``limit`` first seen longest ago, oldest first. Two reads of the
+        index, whatever the number of open failures."""
+        ix = index_prefix(self.prefix)
+        with translate_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hget(f"{ix}:n:queue", "unowned")
+                pipe.zrange(f"{ix}:ix:queue:unowned", 0, max(0, limit) - 1)
+                count, ids = await pipe.execute()
+        return int(count or 0), [as_text(i) for i in ids][: max(0, limit)]
 
     # -- App Home viewers ----------------------------------------------------------------------
     async def note_home_viewer(self, user: str, at: datetime) -> None:

@@ -1,6 +1,6 @@
--- Bring the team's indexes (owner, state) of one failure in step with its team keys, after
--- a take, reassign, release, snooze or wake: run in the same MULTI as the change (or after
--- take_owner.lua, in the same transaction). Nothing when the failure is not open (no row:
+-- Bring the team's indexes (owner, state, queue) of one failure in step with its team keys,
+-- after a take, reassign, release, snooze or wake: run in the same MULTI as the change (or
+-- after take_owner.lua, in the same transaction). Nothing when the failure is not open (no row:
 -- resolved failures carry no index row).
 -- KEYS: 1 the owner key, 2 the snooze key. ARGV: 1 the index prefix ("P{P idx}"), 2 the
 -- payment id. Answers 1 when the failure is open and was re-tagged, else 0.
@@ -18,7 +18,7 @@ end
 
 local kept = {}
 for _, t in ipairs(row.t) do
-  if t[1] == 'owner' or t[1] == 'state' then
+  if t[1] == 'owner' or t[1] == 'state' or t[1] == 'queue' then
     local n, m = ix .. ':n:' .. t[1], ix .. ':m:' .. t[1]
     redis.call('ZREM', ix .. ':' .. t[3], pid)
     if redis.call('HINCRBY', n, t[2], -1) <= 0 then
@@ -33,7 +33,7 @@ for _, t in ipairs(row.t) do
   end
 end
 for _, t in ipairs(team_tags(KEYS[1], KEYS[2])) do
-  redis.call('ZADD', ix .. ':' .. t[3], row.p, pid)
+  redis.call('ZADD', ix .. ':' .. t[3], score_of(t, row), pid)
   if redis.call('HINCRBY', ix .. ':n:' .. t[1], t[2], 1) == 1 then
     redis.call('HINCRBY', ix .. ':values', t[1], 1)
   end

@@ -10,9 +10,11 @@ most ``MAX_REFRESH`` people a time, the most recent first). After a change it ru
 background (:func:`refresh_soon`): whoever changed something never waits for it, its
 errors are logged, and changes landing while one refresh runs are folded into one more.
 
-At 10,000 open failures it reads the summary hash once (one ``HGETALL``), the owners in one
-``MGET``, and at most a few dozen records (the rows it shows); the view itself stays within
-Slack's limits (``bot.slack.blocks.home``).
+Whatever the number of open failures it reads the running totals (all, by cause, by cause
+and first-seen day and hour: ``bot.store.indexes``), the ``queue`` index of the unowned
+active ones (their count and the oldest few), the owner and snooze indexes, and only the
+records of the rows it shows (``bench.bench_scale`` times it at 1,000 to 100,000 open); the
+view itself stays within Slack's limits (``bot.slack.blocks.home``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from bot.errors import log_reason
-from bot.models import FailureSummary, TeamRow
+from bot.models import Cause, TeamRow
 from bot.runtime.services import Services, ShuttingDown
 from bot.slack.blocks.home import (
     AGE_BUCKETS,
@@ -33,51 +36,47 @@ from bot.slack.blocks.home import (
     outsider_home,
 )
 from bot.slack.permissions import may_act, who_may
+from bot.store import Store
 from bot.team import listing
 
 log = logging.getLogger(__name__)
 
 VIEWER_WINDOW = timedelta(days=1)
 MAX_REFRESH = 25
+_TICK = timedelta(microseconds=1)  # "first seen after": an age exactly at a limit is older
 
 
-def _bucket(age: timedelta) -> int:
-    days = age.total_seconds() / 86400
-    for i, (limit, _) in enumerate(AGE_BUCKETS):
-        if limit is not None and days < limit:
-            return i
-    return len(AGE_BUCKETS) - 1
-
-
-async def _rows(services: Services, summaries: list[FailureSummary]) -> list[TeamRow]:
-    recs = {
-        r.payment_id: r
-        for r in await services.store.get_failures([s.payment_id for s in summaries])
-    }
-    return [TeamRow(recs[s.payment_id], None, None) for s in summaries if s.payment_id in recs]
+async def _by_cause_and_age(store: Store, now: datetime) -> dict[Cause, list[int]]:
+    """Open failures by cause, counted in the ``AGE_BUCKETS`` of their first-seen time (the
+    bucket of an age under its limit): the running totals by cause, less those first seen
+    within each limit (``Store.open_by_cause_since(..., by="seen")``), no scan."""
+    totals = await store.open_totals("cause")
+    within = [
+        await store.open_by_cause_since(now - timedelta(days=limit) + _TICK, by="seen")
+        for limit, _ in AGE_BUCKETS
+        if limit is not None
+    ]
+    out: dict[Cause, list[int]] = {}
+    for value, t in totals.items():
+        cause = Cause(value)
+        upto = [w.get(cause, (0, Decimal(0)))[0] for w in within] + [t.count]
+        out[cause] = [upto[0], *(b - a for a, b in pairwise(upto))]
+    return out
 
 
 async def gather(services: Services, user: str) -> HomeData:
-    """What ``user``'s Home tab shows now."""
+    """What ``user``'s Home tab shows now, read through the running totals and indexes
+    (the same few reads at 1,000 or 100,000 open failures)."""
     store = services.store
     now = services.clock()
     data = HomeData(now=now)
-    summaries = await store.open_summaries()
-    snoozed = set(await store.snoozed_ids())
-    data.open_total = len(summaries)
-    data.open_amount = sum((s.amount for s in summaries), Decimal(0))
-    for s in summaries:
-        counts = data.by_cause.setdefault(s.cause, [0] * len(AGE_BUCKETS))
-        counts[_bucket(now - s.first_seen_at)] += 1
+    everything = (await store.open_totals("all")).get("*")
+    if everything is not None:
+        data.open_total, data.open_amount = everything.count, everything.amount
+    data.by_cause = await _by_cause_and_age(store, now)
     data.mine, data.mine_total = await listing.mine(store, user)
-    oldest = sorted(
-        (s for s in summaries if s.payment_id not in snoozed),
-        key=lambda s: (s.first_seen_at, s.payment_id),
-    )
-    owners = await store.owners_of([s.payment_id for s in oldest])
-    unowned = [s for s in oldest if s.payment_id not in owners]
-    data.unowned_total = len(unowned)
-    data.waiting = await _rows(services, unowned[:MAX_ROWS])
+    data.unowned_total, oldest = await store.unowned_waiting(MAX_ROWS)
+    data.waiting = [TeamRow(r, None, None) for r in await store.get_failures(oldest)]
     data.snoozed, data.snoozed_total = await listing.snoozed_apart(store, None, now)
     data.snoozed = data.snoozed[:MAX_SNOOZED]
     try:
