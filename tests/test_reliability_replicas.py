@@ -345,7 +345,9 @@ async def test_a_stop_at_any_await_point_never_leaves_a_lease_held(
             for k in range(1, last + 1):
                 landed += await hook.run(w.services, k, mode)
                 await no_lease_held(w)
-            assert landed >= last - 3, (mode, landed, last)  # a few awaits may not recur
+            # a cycle's awaits vary a little from one cycle to the next (a step due by the
+            # clock, a Redis answer ready at once): a few of the last points may not recur
+            assert landed >= 0.9 * last, (mode, landed, last)
         report = await poll_once(w.services, post_interval=0)
         assert report.skipped is None and report.new == []
         assert Counter(posted_ids(w)) == Counter(dict.fromkeys(expected, 1))
