@@ -5,14 +5,14 @@
 -- ARGV: 1 offset, 2 limit, then a (min, max) pair of scores per KEYS[2..] ('-inf', '+inf'
 -- for none). Answers {count, whole units, millionths, id, id, ...}: the ids of the page,
 -- newest paid first; the sum split at the decimal point so no digit is lost.
--- Loaded by bot/store/open_query.py.
+-- add_millionths() is prepended from add_millionths.lua. Loaded by bot/store/open_query.py.
 local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local bounds = {}
 for k = 2, #KEYS do
   bounds[k] = {tonumber(ARGV[1 + 2 * (k - 1)]), tonumber(ARGV[2 + 2 * (k - 1)])}
 end
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1)
-local count, whole, frac, page = 0, 0, 0, {}
+local count, sum, page = 0, {0, 0}, {}
 for _, id in ipairs(ids) do
   local keep, amount = true, nil
   for k = 2, #KEYS do
@@ -25,18 +25,10 @@ for _, id in ipairs(ids) do
   if keep then
     if count >= offset and count < offset + limit then page[#page + 1] = id end
     count = count + 1
-    local a = string.format('%.0f', amount)
-    local sign = 1
-    if string.sub(a, 1, 1) == '-' then sign, a = -1, string.sub(a, 2) end
-    if #a > 6 then
-      whole = whole + sign * tonumber(string.sub(a, 1, -7))
-      frac = frac + sign * tonumber(string.sub(a, -6))
-    else
-      frac = frac + sign * tonumber(a)
-    end
+    add_millionths(sum, string.format('%.0f', amount))
   end
 end
-local out = {string.format('%.0f', count), string.format('%.0f', whole),
-  string.format('%.0f', frac)}
+local out = {string.format('%.0f', count), string.format('%.0f', sum[1]),
+  string.format('%.0f', sum[2])}
 for _, id in ipairs(page) do out[#out + 1] = id end
 return out

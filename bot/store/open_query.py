@@ -20,6 +20,7 @@ smallest filter, not the number of open failures.
 from __future__ import annotations
 
 import heapq
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,8 +41,15 @@ from bot.store.indexes import (
 )
 
 TOP_SCRIPT = "open_top.lua"
+MONEY_SCRIPT = "add_millionths.lua"  # prepended to the three that add amounts
 SUM_SCRIPT = "sum_totals.lua"
 FILTER_SCRIPT = "filter_page.lua"
+ROWS_SCRIPT = "filter_rows.lua"
+_FIELDS = {"by:amount": "a", "by:seen": "s"}  # a range's zset -> its field of the row
+
+
+def _with_money(name: str) -> str:
+    return lua_script(MONEY_SCRIPT) + lua_script(name)
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,7 @@ async def _sizes(redis: aioredis.Redis, ix: str, c: Constraint) -> tuple[int, in
     count = micros = 0
     for dim, values in by_dim.items():
         n, whole, frac = await redis.eval(
-            lua_script(SUM_SCRIPT), 2, f"{ix}:n:{dim}", f"{ix}:m:{dim}", *values
+            _with_money(SUM_SCRIPT), 2, f"{ix}:n:{dim}", f"{ix}:m:{dim}", *values
         )
         count += int(n)
         micros += int(whole) * 1_000_000 + int(frac)
@@ -229,7 +237,7 @@ async def _filtered(
         if len(parts) > 1:
             pipe.zinterstore(tmp, parts, aggregate="MAX")
             candidates = tmp
-        pipe.eval(lua_script(FILTER_SCRIPT), 1 + len(bounds), candidates, *bounds, *args)
+        pipe.eval(_with_money(FILTER_SCRIPT), 1 + len(bounds), candidates, *bounds, *args)
         pipe.unlink(tmp, *[p for p in parts if p.startswith(tmp)])
         got = (await pipe.execute())[-2]
     count, whole, frac = (int(x) for x in got[:3])
@@ -238,6 +246,43 @@ async def _filtered(
 
 def _score(x: float) -> str:
     return "-inf" if x == float("-inf") else "+inf" if x == float("inf") else repr(x)
+
+
+async def _tested(
+    redis: aioredis.Redis,
+    ix: str,
+    drive: Constraint,
+    others: list[Constraint],
+    offset: int,
+    limit: int,
+) -> tuple[Totals, list[str]]:
+    """``drive`` (a value filter with few failures) and ``others``: ``drive``'s failures are
+    the candidates, each tested against the others by its row inside Redis
+    (``filter_rows.lua``), so the cost follows ``drive``'s failures alone."""
+    spec = {
+        "tags": [[c.dim, c.full] for c in others if c.bounds is None],
+        "ranges": [
+            [_FIELDS[c.bounds[0]], _finite(c.bounds[1]), _finite(c.bounds[2])]
+            for c in others
+            if c.bounds is not None
+        ],
+    }
+    keys = _keys(ix, drive)
+    got = await redis.eval(
+        _with_money(ROWS_SCRIPT),
+        1 + len(keys),
+        f"{ix}:row",
+        *keys,
+        offset,
+        limit,
+        json.dumps(spec, ensure_ascii=False),
+    )
+    count, whole, frac = (int(x) for x in got[:3])
+    return Totals(count, whole * 1_000_000 + frac), [as_text(x) for x in got[3:]]
+
+
+def _finite(x: float) -> float | None:
+    return None if x in (float("inf"), float("-inf")) else x
 
 
 async def _several(
@@ -293,9 +338,14 @@ async def query_without(
     backlog grows; else the index's other values become one more constraint."""
     offset, limit = max(0, offset), max(0, limit)
     dim, value = left_out
-    cut_totals, cut_ids = await query(
-        redis, ix, [*cs, tag_constraint(dim, [value])], 0, EXCLUDE_CAP
-    )
+    left = tag_constraint(dim, [value])
+    if any(c.impossible for c in cs):
+        return Totals(0, 0), []
+    if cs and int(await redis.hget(f"{ix}:n:{dim}", value) or 0) <= EXCLUDE_CAP:
+        # few left out: theirs tested one by one, not the others' failures intersected
+        cut_totals, cut_ids = await _tested(redis, ix, left, cs, 0, EXCLUDE_CAP)
+    else:
+        cut_totals, cut_ids = await query(redis, ix, [*cs, left], 0, EXCLUDE_CAP)
     if cut_totals.count > EXCLUDE_CAP:
         others = [v for v in await _values(redis, ix, dim) if v != value]
         return await query(redis, ix, [*cs, tag_constraint(dim, others)], offset, limit)
