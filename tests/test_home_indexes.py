@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from bot.models import Cause, FailureStatus, Resolution, Snooze, SnoozeKind
 from bot.slack.blocks.home import AGE_BUCKETS
 from bot.store import Store
-from bot.team.home import _by_cause_and_age
+from bot.team.home import by_cause_and_age
 from tests.test_listing import NOW, record
 
 CAUSES = list(Cause)
@@ -95,13 +95,13 @@ async def test_the_home_figures_equal_the_count_one_by_one(store: Store) -> None
             await store.put_failure(rec)
         if step % 50 == 49:
             want_counts, want_unowned = await one_by_one(store, NOW)
-            assert await _by_cause_and_age(store, NOW) == want_counts
+            assert await by_cause_and_age(store, NOW) == want_counts
             count, oldest = await store.unowned_waiting(12)
             assert (count, oldest) == (len(want_unowned), want_unowned[:12])
 
 
 async def test_an_empty_store_and_a_limit_of_nothing(store: Store) -> None:
-    assert await _by_cause_and_age(store, NOW) == {}
+    assert await by_cause_and_age(store, NOW) == {}
     assert await store.unowned_waiting(5) == (0, [])
     await store.put_failure(record(1))
     assert await store.unowned_waiting(0) == (1, [])

@@ -46,7 +46,7 @@ MAX_REFRESH = 25
 _TICK = timedelta(microseconds=1)  # "first seen after": an age exactly at a limit is older
 
 
-async def _by_cause_and_age(store: Store, now: datetime) -> dict[Cause, list[int]]:
+async def by_cause_and_age(store: Store, now: datetime) -> dict[Cause, list[int]]:
     """Open failures by cause, counted in the ``AGE_BUCKETS`` of their first-seen time (the
     bucket of an age under its limit): the running totals by cause, less those first seen
     within each limit (``Store.open_by_cause_since(..., by="seen")``), no scan."""
@@ -73,7 +73,7 @@ async def gather(services: Services, user: str) -> HomeData:
     everything = (await store.open_totals("all")).get("*")
     if everything is not None:
         data.open_total, data.open_amount = everything.count, everything.amount
-    data.by_cause = await _by_cause_and_age(store, now)
+    data.by_cause = await by_cause_and_age(store, now)
     data.mine, data.mine_total = await listing.mine(store, user)
     data.unowned_total, oldest = await store.unowned_waiting(MAX_ROWS)
     data.waiting = [TeamRow(r, None, None) for r in await store.get_failures(oldest)]
