@@ -17,6 +17,7 @@ from bot.runtime.logs import safe_url
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings
 from bot.store import Store, StoreError
+from bot.store.pool import redis_from_url
 from bot.store.tokens import RedisTokenStore, TokenStoreError
 from cb.client import CBClient
 from cli.connect import token_keys
@@ -32,9 +33,10 @@ class StartError(Exception):
 
 def redis_client(settings: Settings) -> aioredis.Redis:
     """One Redis client for the process. A pooled connection idle for over a second is
-    checked (PING, and a reconnect when Redis restarted meanwhile) before it is used, so a
-    restart of Redis does not fail one command per stale connection."""
-    return aioredis.Redis.from_url(
+    checked (PING, and a reconnect when Redis restarted meanwhile) before it is used, and
+    one failed connection closes the idle ones (``bot.store.pool``), so a restart of Redis
+    does not fail one command per stale connection."""
+    return redis_from_url(
         settings.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=1
     )
 

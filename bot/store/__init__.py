@@ -86,6 +86,8 @@ The package, by concern:
   :class:`~bot.store.webhooks.WebhookStore`, on the same client and prefix);
 - ``tokens`` — QuickBooks tokens, encrypted at rest (its own class, :class:`RedisTokenStore`,
   which ``qb.auth`` uses as its ``TokenStore``);
+- ``pool`` — the client's connection pool: one failed connection closes the idle ones, so a
+  Redis restart does not fail one command per stale connection;
 - ``base``, ``errors``, ``versioned`` — what they share: the Redis client and key prefix,
   the errors every caller names, versioned JSON.
 
