@@ -24,9 +24,9 @@ and measures Redis memory per open failure and per resolved record (``MEMORY USA
 key under the prefix, exact, summed: other users of the same Redis do not blur it) and this
 process's resident memory. The figures should stay flat (or grow slowly) from 1,000 to
 100,000: every read goes through the running totals and per-value indexes, never a scan of
-the open failures. (The list leaves the snoozed out by subtracting them while at most
-``open_query.EXCLUDE_CAP`` pass the filter; a team with more snoozed than that pays for its
-filter's failures one by one.) Writes ``.bench-results/scale-<time>.json``.
+the open failures. (The list leaves the snoozed out by subtracting them while few
+(``open_query.FEW_LEFT_OUT``, ``EXCLUDE_CAP``): its cost then grows with the snoozed, which
+``--snoozed`` sets.) Writes ``.bench-results/scale-<time>.json``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ async def _memory(store: Store) -> int:
     return total
 
 
-async def _seed(store: Store, n: int, first: int, now: datetime, resolved: bool) -> None:
+async def _seed(
+    store: Store, n: int, first: int, now: datetime, resolved: bool, snoozed: int = SNOOZED
+) -> None:
     rnd = random.Random(first)
     pending: list[Awaitable[Any]] = []
     for i in range(first, first + n):
@@ -93,20 +95,21 @@ async def _seed(store: Store, n: int, first: int, now: datetime, resolved: bool)
         if resolved:
             rec.status = FailureStatus.RESOLVED
             rec.resolution = Resolution(how="synced", by=None, at=now - timedelta(days=1))
-        pending.append(_save(store, rec, now, team=not resolved))
+        pending.append(_save(store, rec, now, snoozed if not resolved else None))
         if len(pending) == 50:
             await asyncio.gather(*pending)
             pending = []
     await asyncio.gather(*pending)
 
 
-async def _save(store: Store, rec: Any, now: datetime, *, team: bool) -> None:
-    """Save ``rec``; of the first open ones, ``TAKEN`` are taken and ``SNOOZED`` snoozed."""
+async def _save(store: Store, rec: Any, now: datetime, snoozed: int | None) -> None:
+    """Save ``rec``; of the first open ones (``snoozed`` not ``None``), ``TAKEN`` are taken
+    and ``snoozed`` snoozed."""
     await store.put_failure(rec)
     i = int(rec.payment_id.split("_")[1])
-    if team and i % 3 == 0 and i < 3 * TAKEN:
+    if snoozed is not None and i % 3 == 0 and i < 3 * TAKEN:
         await store.take_owner(rec.payment_id, OWNER)
-    if team and i % 7 == 1 and i < 7 * SNOOZED:
+    if snoozed is not None and i % 7 == 1 and i < 7 * snoozed:
         await store.put_snooze(
             rec.payment_id, Snooze(kind=SnoozeKind.NEXT_SYNC, by=OWNER, reason="later", at=now)
         )
@@ -166,12 +169,12 @@ def _measures(store: Store, now: datetime) -> dict[str, Callable[[], Awaitable[A
 
 
 async def _prepare(
-    redis: Any, n: int, resolved: int, now: datetime
+    redis: Any, n: int, resolved: int, now: datetime, snoozed: int = SNOOZED
 ) -> tuple[Store, dict[str, Any]]:
     """A store holding ``n`` open and ``resolved`` resolved failures, and its memory."""
     store = Store(redis, f"fpscale:{uuid.uuid4().hex[:8]}:")
     t0 = time.perf_counter()
-    await _seed(store, n, 0, now, resolved=False)
+    await _seed(store, n, 0, now, resolved=False, snoozed=snoozed)
     seed_s = time.perf_counter() - t0
     mem_open = await _memory(store)
     await _seed(store, resolved, n, now, resolved=True)
@@ -221,7 +224,7 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def run(sizes: list[int], resolved: int, runs: int) -> dict[str, Any]:
+async def run(sizes: list[int], resolved: int, runs: int, snoozed: int = SNOOZED) -> dict[str, Any]:
     """Seed every size first, then time the sizes in turn, run after run (a load that comes
     and goes on a shared machine falls on every size alike)."""
     import redis.asyncio as aioredis
@@ -234,7 +237,7 @@ async def run(sizes: list[int], resolved: int, runs: int) -> dict[str, Any]:
     try:
         rows = []
         for n in sizes:
-            store, row = await _prepare(redis, n, resolved, now)
+            store, row = await _prepare(redis, n, resolved, now, snoozed)
             stores.append(store)
             rows.append(row)
         measures = [_measures(st, now) for st in stores]
@@ -265,6 +268,8 @@ async def run(sizes: list[int], resolved: int, runs: int) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
         },
+        "taken": TAKEN,
+        "snoozed": snoozed,
         "sizes": rows,
         "flat_ratio": FLAT_RATIO,
         "not_flat": not_flat,
@@ -278,8 +283,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--resolved", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--snoozed", type=int, default=SNOOZED, help="snoozed at every size")
     args = ap.parse_args(argv)
-    result = asyncio.run(run([int(x) for x in args.sizes.split(",")], args.resolved, args.runs))
+    sizes = [int(x) for x in args.sizes.split(",")]
+    result = asyncio.run(run(sizes, args.resolved, args.runs, args.snoozed))
     print(table(result))
     print(f"wrote {write_result('scale', result)}")
     return result

@@ -4,6 +4,7 @@ by retention, rebuilt for a store written before them, and extended by one line.
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 from bot.commands import listing
 from bot.commands.parse import ListFilters
 from bot.models import Cause, FailureStatus, FailureSummary, Resolution, Snooze, SnoozeKind
-from bot.store import Store, indexes, records
+from bot.store import Store, indexes, open_query, records
 from bot.store.indexes import AMOUNT_BOUNDS, DAY, Index
 from tests.test_listing import CUSTOMERS, NOW, record
 
@@ -84,7 +85,10 @@ async def test_saves_keep_totals_and_pages_in_step(store: Store) -> None:
         assert (by_cause[c.value].count if c.value in by_cause else 0) == n
 
 
-async def test_an_older_store_is_rebuilt_and_keeps_working(store: Store) -> None:
+async def test_an_older_store_is_rebuilt_and_keeps_working(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.store.records")
     for i in range(60):
         await store.put_failure(record(i, customer=CUSTOMERS[i % len(CUSTOMERS)]))
     r = store.redis
@@ -93,7 +97,8 @@ async def test_an_older_store_is_rebuilt_and_keeps_working(store: Store) -> None
     keep = (b":summary", b":ref", b":resolved")
     await r.delete(*[k for k in new_keys if not k.endswith(keep)])
     fresh = Store(r, store.prefix)  # a new process
-    assert await fresh.ensure_indexes()  # rebuilt
+    assert await fresh.ensure_indexes()  # rebuilt, and the operator is told
+    assert "indexes rebuilt (a new release's indexes): 60 failures" in caplog.text
     assert (await fresh.open_totals())["*"].count == 60
     await agree(fresh, CASES)
     # totals out of step with the open zset (e.g. a hand edit): verified and rebuilt
@@ -207,11 +212,18 @@ async def test_a_zero_amount_failure_is_saved_again_and_resolved(store: Store) -
     assert not await store.ensure_indexes()
 
 
-async def test_the_list_leaves_the_snoozed_out_and_owner_tags_agree(store: Store) -> None:
+@pytest.mark.parametrize(
+    "few,cap", [(open_query.FEW_LEFT_OUT, open_query.EXCLUDE_CAP), (100, 5000), (100, 100)]
+)  # tested one by one, or intersected, then subtracted; or (over the cap) the kept values
+async def test_the_list_leaves_the_snoozed_out_and_owner_tags_agree(
+    store: Store, few: int, cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With failures snoozed and owned, every filter's totals and pages (the awake ones,
     the snoozed ones apart, one owner's) equal the Python filter over the summaries, on
     each path: few snoozed (subtracted), many (the awake value as one more filter), and a
     smallest value filter whose failures are tested one by one (``filter_rows.lua``)."""
+    monkeypatch.setattr(open_query, "FEW_LEFT_OUT", few)
+    monkeypatch.setattr(open_query, "EXCLUDE_CAP", cap)
     rnd = random.Random(11)
     causes = [c for c in Cause if c != Cause.NONE]
     for i in range(700):
@@ -222,7 +234,7 @@ async def test_the_list_leaves_the_snoozed_out_and_owner_tags_agree(store: Store
         await store.put_failure(rec)
     everything = await store.open_summaries()
     ids = [s.payment_id for s in everything]
-    for few_or_many in (12, 560):  # under and over open_query.EXCLUDE_CAP snoozed
+    for few_or_many in (12, 560):  # under and over a cap of 100 snoozed
         for pid in rnd.sample(ids, few_or_many):
             await store.put_snooze(
                 pid, Snooze(kind=SnoozeKind.NEXT_SYNC, by="U1", reason="r", at=NOW)

@@ -21,6 +21,8 @@ older release or are out of step.
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +38,8 @@ from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
 from bot.store.indexes import INDEX_VERSION, day_of, hour_of, row_of
 from bot.store.versioned import dump_versioned, load_versioned
+
+log = logging.getLogger(__name__)
 
 INDEX_SCRIPT = "index_failure.lua"
 TEAM_TAGS_SCRIPT = "team_tags.lua"
@@ -182,7 +186,14 @@ class RecordStore(StoreBase):
         built = as_text(version or b"").partition("@")[0]
         if built == INDEX_VERSION and int(counted or 0) == zcard == summaries:
             return False
-        await self.rebuild_indexes()
+        started = time.monotonic()
+        done = await self.rebuild_indexes()
+        log.info(
+            "open failures' indexes rebuilt (%s): %d failures in %.1f s",
+            "a new release's indexes" if built != INDEX_VERSION else "counts out of step",
+            done,
+            time.monotonic() - started,
+        )
         return True
 
     async def rebuild_indexes(self) -> int:
