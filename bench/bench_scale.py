@@ -25,7 +25,7 @@ key under the prefix, exact, summed: other users of the same Redis do not blur i
 process's resident memory. The figures should stay flat (or grow slowly) from 1,000 to
 100,000: every read goes through the running totals and per-value indexes, never a scan of
 the open failures. (The list leaves the snoozed out by subtracting them while few
-(``open_query.FEW_LEFT_OUT``, ``EXCLUDE_CAP``): its cost then grows with the snoozed, which
+(``open_without.FEW_LEFT_OUT``, ``EXCLUDE_CAP``): its cost then grows with the snoozed, which
 ``--snoozed`` sets.) Writes ``.bench-results/scale-<time>.json``.
 """
 

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from bot.commands import listing
 from bot.commands.parse import ListFilters
 from bot.models import Cause, FailureStatus, FailureSummary, Resolution, Snooze, SnoozeKind
-from bot.store import Store, indexes, open_query, records
+from bot.store import Store, indexes, open_without, records
 from bot.store.indexes import AMOUNT_BOUNDS, DAY, Index
 from tests.test_listing import CUSTOMERS, NOW, record
 
@@ -213,7 +213,7 @@ async def test_a_zero_amount_failure_is_saved_again_and_resolved(store: Store) -
 
 
 @pytest.mark.parametrize(
-    "few,cap", [(open_query.FEW_LEFT_OUT, open_query.EXCLUDE_CAP), (100, 5000), (100, 100)]
+    "few,cap", [(open_without.FEW_LEFT_OUT, open_without.EXCLUDE_CAP), (100, 5000), (100, 100)]
 )  # tested one by one, or intersected, then subtracted; or (over the cap) the kept values
 async def test_the_list_leaves_the_snoozed_out_and_owner_tags_agree(
     store: Store, few: int, cap: int, monkeypatch: pytest.MonkeyPatch
@@ -222,8 +222,8 @@ async def test_the_list_leaves_the_snoozed_out_and_owner_tags_agree(
     the snoozed ones apart, one owner's) equal the Python filter over the summaries, on
     each path: few snoozed (subtracted), many (the awake value as one more filter), and a
     smallest value filter whose failures are tested one by one (``filter_rows.lua``)."""
-    monkeypatch.setattr(open_query, "FEW_LEFT_OUT", few)
-    monkeypatch.setattr(open_query, "EXCLUDE_CAP", cap)
+    monkeypatch.setattr(open_without, "FEW_LEFT_OUT", few)
+    monkeypatch.setattr(open_without, "EXCLUDE_CAP", cap)
     rnd = random.Random(11)
     causes = [c for c in Cause if c != Cause.NONE]
     for i in range(700):

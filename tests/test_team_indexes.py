@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from bot.commands import listing
 from bot.commands.parse import ListFilters
 from bot.models import Cause, FailureStatus, Resolution, Snooze, SnoozeKind
-from bot.store import Store, open_query
+from bot.store import Store, open_without
 from bot.store.versioned import dump_versioned
 from bot.team import listing as team_listing
 from tests.test_listing import NOW, record
@@ -151,8 +151,8 @@ async def test_an_older_store_is_rebuilt_with_owners_and_snoozes(store: Store) -
 async def test_list_leaves_snoozed_out_of_rows_and_totals_under_every_filter(
     store: Store, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(open_query, "FEW_LEFT_OUT", cap)
-    monkeypatch.setattr(open_query, "EXCLUDE_CAP", cap)
+    monkeypatch.setattr(open_without, "FEW_LEFT_OUT", cap)
+    monkeypatch.setattr(open_without, "EXCLUDE_CAP", cap)
     for i in range(12):
         cause = Cause.CREDIT_MEMO if i % 2 else Cause.PAID_MANUALLY
         await store.put_failure(record(i, cause=cause, amount="100.00"))

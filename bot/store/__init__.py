@@ -71,7 +71,8 @@ The package, by concern:
 - ``records`` — failure records and their indexes (open by cause, summaries, reference
   lookup, resolved), saved with the record in one step (``index_failure.lua``);
 - ``indexes`` — the indexes and running totals of open failures, as data (adding one is a
-  line), and ``open_query`` — the list's first page and totals read through them;
+  line), ``open_query`` — the list's first page and totals read through them, and
+  ``open_without`` — the same without the snoozed;
 - ``coordination`` — leases and once-markers (the script ``del_if_value.lua``);
 - ``state`` — the small keyed state: audit stream, poll cursor, conversations, versioned
   singletons such as alert state, caches;

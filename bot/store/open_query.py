@@ -72,7 +72,8 @@ index's values changed (the counter ``values`` the save script bumps when a valu
 or goes), so a filter over thousands of customer names costs one ``HGET``."""
 
 
-async def _values(redis: aioredis.Redis, ix: str, dim: str) -> list[str]:
+async def values_of(redis: aioredis.Redis, ix: str, dim: str) -> list[str]:
+    """The values of the index ``dim`` that have open failures (cached until they change)."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hget(f"{ix}:values", dim)
         pipe.get(f"{ix}:version")  # a rebuild's nonce: a counter reset is never mistaken
@@ -109,12 +110,12 @@ async def constraints_for(
         out.append(tag_constraint("cause", [cause]))
     if customer:
         needle = customer.lower()
-        names = await _values(redis, ix, "customer")
+        names = await values_of(redis, ix, "customer")
         out.append(tag_constraint("customer", [n for n in names if needle in n]))
     if min_amount is not None:
-        out.append(min_amount_constraint(min_amount, await _values(redis, ix, "amount")))
+        out.append(min_amount_constraint(min_amount, await values_of(redis, ix, "amount")))
     if seen_before is not None:
-        out.append(seen_before_constraint(seen_before, await _values(redis, ix, "seen")))
+        out.append(seen_before_constraint(seen_before, await values_of(redis, ix, "seen")))
     for dim, values in (tags or {}).items():
         out.append(tag_constraint(dim, values))
     return out
@@ -248,7 +249,7 @@ def _score(x: float) -> str:
     return "-inf" if x == float("-inf") else "+inf" if x == float("inf") else repr(x)
 
 
-async def _tested(
+async def filter_rows(
     redis: aioredis.Redis,
     ix: str,
     drive: Constraint,
@@ -317,69 +318,6 @@ async def query(
     if len(cs) == 1:
         return await _single(redis, ix, cs[0], offset, limit)
     return await _several(redis, ix, cs, offset, limit)
-
-
-FEW_LEFT_OUT, EXCLUDE_CAP = 500, 5000
-"""Up to ``FEW_LEFT_OUT`` left-out failures are tested one by one by their rows inside Redis
-(about 10 µs each; cheaper than intersecting every failure a filter covers); more, and Redis
-intersects them with the filter. Up to ``EXCLUDE_CAP`` that pass the filter are subtracted;
-more, and the kept values become one more filter, which under a range filter (age, amount)
-reads every kept failure: measured with ``bench.bench_scale --snoozed 3000`` at 100,000
-open, ``older:3d`` took 540 ms that way against 50 ms subtracted."""
-
-
-async def query_without(
-    redis: aioredis.Redis,
-    ix: str,
-    cs: list[Constraint],
-    left_out: tuple[str, str],
-    offset: int,
-    limit: int,
-) -> tuple[Totals, list[str]]:
-    """:func:`query` with the failures that have the value ``left_out[1]`` in the index
-    ``left_out[0]`` left out (the snoozed, from the list). Without a filter the index's
-    other values are read as they are (their running totals and zsets). Otherwise, when at
-    most ``EXCLUDE_CAP`` of them pass ``cs``, they are subtracted — their totals from the
-    totals, their ids skipped in a page read only as much longer as the skipped ids within
-    it need — so the cost is that of ``cs`` plus the left-out failures, flat as the backlog
-    grows; else the index's other values become one more constraint."""
-    offset, limit = max(0, offset), max(0, limit)
-    dim, value = left_out
-    left = tag_constraint(dim, [value])
-    if any(c.impossible for c in cs):
-        return Totals(0, 0), []
-    if not cs:  # no filter: the kept values' own running totals and zsets
-        return await query(redis, ix, [await _kept(redis, ix, left_out)], offset, limit)
-    if int(await redis.hget(f"{ix}:n:{dim}", value) or 0) <= FEW_LEFT_OUT:
-        # few left out: theirs tested one by one, not the others' failures intersected
-        cut_totals, cut_ids = await _tested(redis, ix, left, cs, 0, EXCLUDE_CAP)
-    else:
-        cut_totals, cut_ids = await query(redis, ix, [*cs, left], 0, EXCLUDE_CAP)
-    if cut_totals.count > EXCLUDE_CAP:
-        return await query(redis, ix, [*cs, await _kept(redis, ix, left_out)], offset, limit)
-    totals, kept = await _page_skipping(redis, ix, cs, set(cut_ids), offset, limit)
-    return Totals(totals.count - cut_totals.count, totals.micros - cut_totals.micros), kept
-
-
-async def _kept(redis: aioredis.Redis, ix: str, left_out: tuple[str, str]) -> Constraint:
-    """The failures with any other value of the index ``left_out[0]`` than ``left_out[1]``."""
-    dim, value = left_out
-    return tag_constraint(dim, [v for v in await _values(redis, ix, dim) if v != value])
-
-
-async def _page_skipping(
-    redis: aioredis.Redis, ix: str, cs: list[Constraint], cut: set[str], offset: int, limit: int
-) -> tuple[Totals, list[str]]:
-    """:func:`query`'s totals of ``cs`` and its page ``offset .. offset + limit`` with the
-    ids in ``cut`` skipped: read longer by twice the skipped ids it met each time, until the
-    page is full or ``cs`` has no more."""
-    want, extra = offset + limit, 0
-    while True:
-        totals, ids = await query(redis, ix, cs, 0, want + extra)
-        kept = [pid for pid in ids if pid not in cut]
-        if len(kept) >= want or len(ids) < want + extra:
-            return totals, kept[offset:want]
-        extra = 2 * (len(ids) - len(kept))  # more than before: the page is not full
 
 
 async def edge_by_cause(

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from redis.commands.core import AsyncScript
 
 from bot.models import Cause, FailureRecord, FailureStatus, FailureSummary
-from bot.store import open_query
+from bot.store import open_query, open_without
 from bot.store.base import StoreBase, as_text, index_prefix, lua_script
 from bot.store.coordination import Lease
 from bot.store.errors import translate_errors
@@ -285,7 +285,7 @@ class RecordStore(StoreBase):
         ``min_amount``, first seen at or before ``seen_before``, with any of the values of
         each index named in ``tags`` (e.g. ``{"owner": ["U123"]}``), and without those
         whose index ``left_out[0]`` has the value ``left_out[1]`` (e.g. ``("state",
-        "snoozed")``: subtracted while few, :func:`open_query.query_without`). Answers their
+        "snoozed")``: subtracted while few, :func:`open_without.query_without`). Answers their
         count, their amounts' sum and the rows ``offset .. offset+limit``."""
         if not self._indexes_checked:
             await self.ensure_indexes()
@@ -302,7 +302,7 @@ class RecordStore(StoreBase):
             if left_out is None:
                 totals, pids = await open_query.query(self.redis, self._idx, cs, offset, limit)
             else:
-                totals, pids = await open_query.query_without(
+                totals, pids = await open_without.query_without(
                     self.redis, self._idx, cs, left_out, offset, limit
                 )
             raws = await self.redis.hmget(self._summary_key, pids) if pids else []
