@@ -90,6 +90,20 @@ class TeamStore(StoreBase):
     async def set_owner(self, payment_id: str, user: str | None) -> str | None:
         """Make ``user`` the owner (``None``: nobody), whoever owned it; returns the owner
         before. One transaction, retried while the owner changes under it."""
+        return await self._swap_owner(payment_id, user)
+
+    async def release_owner(self, payment_id: str, user: str) -> str | None:
+        """Let go of a failure ``user`` owns; returns the owner (``user`` when released,
+        another person when it is theirs — then nothing changes — or ``None``)."""
+        return await self._swap_owner(payment_id, None, only_from=user)
+
+    async def _swap_owner(
+        self, payment_id: str, user: str | None, *, only_from: str | None = None
+    ) -> str | None:
+        """Make ``user`` the owner (``None``: nobody) — only while ``only_from`` owns it,
+        when given — moving the id between the ``mine`` sets and re-tagging the indexes in
+        one ``WATCH``/``MULTI`` transaction, retried while the owner changes under it;
+        returns the owner before."""
         key = self._owner_key(payment_id)
         with translate_errors():
             for _ in range(_RETRIES):
@@ -98,6 +112,9 @@ class TeamStore(StoreBase):
                         await pipe.watch(key)
                         raw = await pipe.get(key)
                         before = as_text(raw) if raw is not None else None
+                        if only_from is not None and before != only_from:
+                            await pipe.unwatch()
+                            return before
                         pipe.multi()
                         if before:
                             pipe.srem(self._mine_key(before), payment_id)
@@ -106,30 +123,6 @@ class TeamStore(StoreBase):
                             pipe.sadd(self._mine_key(user), payment_id)
                         else:
                             pipe.delete(key)
-                        self._retag(pipe, payment_id)
-                        await pipe.execute()
-                        return before
-                    except WatchError:
-                        continue
-        raise RuntimeError(f"owner of {payment_id} kept changing; try again")
-
-    async def release_owner(self, payment_id: str, user: str) -> str | None:
-        """Let go of a failure ``user`` owns; returns the owner (``user`` when released,
-        another person when it is theirs — then nothing changes — or ``None``)."""
-        key = self._owner_key(payment_id)
-        with translate_errors():
-            for _ in range(_RETRIES):
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    try:
-                        await pipe.watch(key)
-                        raw = await pipe.get(key)
-                        before = as_text(raw) if raw is not None else None
-                        if before != user:
-                            await pipe.unwatch()
-                            return before
-                        pipe.multi()
-                        pipe.delete(key)
-                        pipe.srem(self._mine_key(user), payment_id)
                         self._retag(pipe, payment_id)
                         await pipe.execute()
                         return before
