@@ -64,6 +64,24 @@ class OpenPage(BaseModel):
     rows: list[FailureSummary]
 
 
+def _by_cause(
+    totals: list[tuple[str, open_query.Totals]], edge: list[tuple[str, int]]
+) -> dict[Cause, tuple[int, Decimal]]:
+    """Counts and amounts by cause from ``<cause>|<day or hour>`` totals and single
+    failures ``(cause, millionths)``."""
+    out: dict[Cause, tuple[int, Decimal]] = {}
+
+    def add(cause: str, count: int, amount: Decimal) -> None:
+        n, a = out.get(Cause(cause), (0, Decimal(0)))
+        out[Cause(cause)] = (n + count, a + amount)
+
+    for key, t in totals:
+        add(key.rpartition("|")[0], t.count, t.amount)
+    for cause, micro in edge:
+        add(cause, 1, Decimal(micro).scaleb(-6))
+    return out
+
+
 class RecordStore(StoreBase):
     """Failure records, the open and resolved indexes, and the reference lookup."""
 
@@ -325,30 +343,28 @@ class RecordStore(StoreBase):
         ``since``'s, of the hours after its hour in its day, and the failures of its own
         hour one by one. The cost follows the days the open failures span, not their
         number."""
+        return (await self.open_by_cause_since_each([since], by=by))[0]
+
+    async def open_by_cause_since_each(
+        self, sinces: list[datetime], *, by: str = "paid"
+    ) -> list[dict[Cause, tuple[int, Decimal]]]:
+        """:meth:`open_by_cause_since` for each of ``sinces``, the days' totals read once."""
         if not self._indexes_checked:
             await self.ensure_indexes()
         day_dim, hour_dim, zset = _BY_CAUSE_SINCE[by]
-        first_day, first_hour = day_of(since), hour_of(since)
-        hours = range(first_hour + 1, (first_day + 1) * 24)
         with translate_errors():
             days = await open_query.totals_by(self.redis, self._idx, day_dim)
             causes = {k.partition("|")[0] for k in days}
-            by_hour = await open_query.totals_of(
-                self.redis, self._idx, hour_dim, [f"{c}|{h}" for c in causes for h in hours]
-            )
-            edge = await open_query.edge_by_cause(self.redis, self._idx, zset, since)
-        out: dict[Cause, tuple[int, Decimal]] = {}
-
-        def add(cause: str, count: int, amount: Decimal) -> None:
-            n, a = out.get(Cause(cause), (0, Decimal(0)))
-            out[Cause(cause)] = (n + count, a + amount)
-
-        for key, t in [*days.items(), *by_hour.items()]:
-            cause, _, at = key.rpartition("|")
-            if key in by_hour or int(at) > first_day:
-                add(cause, t.count, t.amount)
-        for cause, micro in edge:
-            add(cause, 1, Decimal(micro).scaleb(-6))
+            out = []
+            for since in sinces:
+                first_day, first_hour = day_of(since), hour_of(since)
+                hours = range(first_hour + 1, (first_day + 1) * 24)
+                by_hour = await open_query.totals_of(
+                    self.redis, self._idx, hour_dim, [f"{c}|{h}" for c in causes for h in hours]
+                )
+                edge = await open_query.edge_by_cause(self.redis, self._idx, zset, since)
+                later = {k: t for k, t in days.items() if int(k.rpartition("|")[2]) > first_day}
+                out.append(_by_cause([*later.items(), *by_hour.items()], edge))
         return out
 
     # -- resolved failures ---------------------------------------------------------------

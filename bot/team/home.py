@@ -49,13 +49,12 @@ _TICK = timedelta(microseconds=1)  # "first seen after": an age exactly at a lim
 async def by_cause_and_age(store: Store, now: datetime) -> dict[Cause, list[int]]:
     """Open failures by cause, counted in the ``AGE_BUCKETS`` of their first-seen time (the
     bucket of an age under its limit): the running totals by cause, less those first seen
-    within each limit (``Store.open_by_cause_since(..., by="seen")``), no scan."""
+    within each limit (``Store.open_by_cause_since_each(..., by="seen")``), no scan."""
     totals = await store.open_totals("cause")
-    within = [
-        await store.open_by_cause_since(now - timedelta(days=limit) + _TICK, by="seen")
-        for limit, _ in AGE_BUCKETS
-        if limit is not None
-    ]
+    within = await store.open_by_cause_since_each(
+        [now - timedelta(days=limit) + _TICK for limit, _ in AGE_BUCKETS if limit is not None],
+        by="seen",
+    )
     out: dict[Cause, list[int]] = {}
     for value, t in totals.items():
         cause = Cause(value)
