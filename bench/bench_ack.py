@@ -56,27 +56,13 @@ FLOOR_RATIO = 1.5
 
 async def _start_floor(p: Processes) -> str:
     """Start ``bench.bare_bolt`` in its own process; its events URL."""
-    import subprocess
-    import sys
-
-    from bench.common import free_port
+    from bench.common import free_port, start_announcing
 
     port = free_port()
-    proc = await asyncio.to_thread(
-        subprocess.Popen,
-        [
-            sys.executable,
-            "-m",
-            "bench.bare_bolt",
-            str(port),
-            p.settings_values()["slack_api_url"],
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
+    api = p.settings_values()["slack_api_url"]
+    proc, line = await start_announcing(["bench.bare_bolt", str(port), api], "the bare Bolt app")
     p.procs.append(proc)
-    assert proc.stdout is not None
-    if (await asyncio.to_thread(proc.stdout.readline)).strip() != b"ready":
+    if line.strip() != b"ready":
         raise RuntimeError("the bare Bolt app did not start")
     return f"http://127.0.0.1:{port}/slack/events"
 

@@ -47,7 +47,6 @@ import math
 import os
 import random
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -59,6 +58,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
+from bench.common import start_announcing
 from bench.naive_fetch import naive_fetch
 from bot.diagnosis import QBOFacts, diagnose, diagnose_all, fetch_facts
 from cb.client import CBClient
@@ -151,8 +151,6 @@ async def _start_world(payments: int, seed: int, latency: float) -> WorldProcess
     """Build and serve the backlog's QBO and ConnectBooster stand-ins in their own process,
     as real QuickBooks runs apart from the bot."""
     args = [
-        sys.executable,
-        "-m",
         "bench.diagnosis_world",
         f"--payments={payments}",
         f"--seed={seed}",
@@ -161,14 +159,7 @@ async def _start_world(payments: int, seed: int, latency: float) -> WorldProcess
         f"--per-minute={PER_MINUTE}",
         f"--cb-key={CB_KEY}",
     ]
-    proc = await asyncio.to_thread(
-        subprocess.Popen, args, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    line = await asyncio.to_thread(proc.stdout.readline)
-    if not line:
-        proc.kill()
-        raise RuntimeError("the stand-ins' process did not start")
+    proc, line = await start_announcing(args, "the stand-ins' process")
     return WorldProcess(proc, json.loads(line))
 
 

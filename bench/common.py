@@ -447,6 +447,26 @@ def _spawn_bot(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
+async def start_announcing(
+    module_args: list[str], what: str
+) -> tuple[subprocess.Popen[bytes], bytes]:
+    """Start ``python -m <module_args>`` with pipes to its stdin (closing it stops the
+    process) and stdout; the process and the first line it prints (what it announces: its
+    URLs as JSON, or ``ready``). Raises, the process killed, when it prints nothing."""
+    proc = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", *module_args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.to_thread(proc.stdout.readline)
+    if not line:
+        proc.kill()
+        raise RuntimeError(f"{what} did not start")
+    return proc, line
+
+
 @asynccontextmanager
 async def processes(scenario: str | None, prefix: str) -> AsyncIterator[Processes]:
     """Start the stand-ins' process (seeded with ``scenario``) and a Redis; the caller seeds
@@ -456,17 +476,10 @@ async def processes(scenario: str | None, prefix: str) -> AsyncIterator[Processe
     from tests.redis_server import ensure_redis
 
     redis_url = ensure_redis()
-    args = [sys.executable, "-m", "bench.common", "standins"]
+    args = ["bench.common", "standins"]
     if scenario is not None:
         args += ["--scenario", scenario]
-    proc = await asyncio.to_thread(
-        subprocess.Popen, args, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    line = await asyncio.to_thread(proc.stdout.readline)
-    if not line:
-        proc.kill()
-        raise RuntimeError("the stand-ins did not start")
+    proc, line = await start_announcing(args, "the stand-ins")
     p = Processes(json.loads(line), redis_url, prefix, Fernet.generate_key().decode(), procs=[proc])
     try:
         yield p
